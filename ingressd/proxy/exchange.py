@@ -1,0 +1,636 @@
+"""One client request through the proxy: route, pick an endpoint, stream both ways, retry, log.
+
+Event-driven (no task per request): the client connection feeds request events in, the upstream
+connection feeds response events in, and flow control pauses whichever side is ahead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from ingressd.accesslog import AccessRecord
+from ingressd.proxy.errors import simple_response
+from ingressd.proxy.headers import client_response_head, upstream_request_head
+
+IDEMPOTENT = frozenset({b"GET", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"TRACE"})
+REPLAY_LIMIT = 64 * 1024  # request bodies up to this size are kept for retries
+PENDING_LIMIT = 64 * 1024  # body bytes buffered before the client is paused
+CHUNKED_PRECHECK_LIMIT = 1024 * 1024  # chunked bodies are held up to this to check proxy-body-size first
+_NO_LABEL = ""
+
+
+def _header(headers: list[tuple[bytes, bytes]], lname: bytes) -> bytes | None:
+    for name, value in headers:
+        if len(name) == len(lname) and name.lower() == lname:
+            return value
+    return None
+
+
+class Exchange:
+    __slots__ = (
+        "conn", "server", "method", "target", "headers", "version", "keep_alive", "upgrade",
+        "started", "host", "path", "match", "location", "cfg", "endpoints", "upstream_name",
+        "tried", "tries", "last_failure", "up", "up_started", "resp_headers", "resp_status",
+        "head_sent", "chunk_out", "close_delimited", "no_body", "resp_bytes", "req_body_bytes",
+        "content_length", "chunked_in", "body_done", "buffer", "buffer_bytes", "replay", "body_sent",
+        "stream_chunked", "finished", "responded", "interim", "websocket", "tunnel", "read_timer",
+        "last_read", "request_id", "upstream_addrs", "upstream_statuses", "upstream_times",
+        "request_length", "status", "waiting_for_body", "connecting", "send_timer", "sent",
+    )
+
+    def __init__(self, conn, method: bytes, target: bytes, headers, version: str, keep_alive: bool,
+                 upgrade: bool, request_length: int) -> None:
+        self.conn = conn
+        self.server = conn.server
+        self.method = method
+        self.target = target
+        self.headers = headers
+        self.version = version
+        self.keep_alive = keep_alive
+        self.upgrade = upgrade
+        self.started = time.monotonic()
+        self.request_length = request_length
+        self.host = ""
+        self.path = ""
+        self.match = None
+        self.location = None
+        self.cfg = None
+        self.endpoints = ()
+        self.upstream_name = ""
+        self.tried: set[str] = set()
+        self.tries = 0
+        self.last_failure = "error"
+        self.up = None
+        self.up_started = 0.0
+        self.resp_headers: list[tuple[bytes, bytes]] = []
+        self.resp_status = 0
+        self.head_sent = False
+        self.chunk_out = False
+        self.close_delimited = False
+        self.no_body = False
+        self.resp_bytes = 0
+        self.req_body_bytes = 0
+        self.content_length: int | None = None
+        self.chunked_in = False
+        self.body_done = False
+        self.buffer: list[bytes] = []
+        self.buffer_bytes = 0
+        self.replay: list[bytes] | None = []
+        self.body_sent = False
+        self.stream_chunked = False
+        self.finished = False
+        self.responded = False
+        self.interim = False
+        self.websocket = False
+        self.tunnel = False
+        self.read_timer = None
+        self.send_timer = None
+        self.last_read = 0.0
+        self.request_id = b""
+        self.upstream_addrs: list[str] = []
+        self.upstream_statuses: list[str] = []
+        self.upstream_times: list[str] = []
+        self.status = 0
+        self.waiting_for_body = False
+        self.connecting = False
+        self.sent = False
+
+    # ---- request side -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Route the request and either answer it locally or start the upstream leg."""
+        method = self.method
+        if method == b"CONNECT":
+            return self.respond(405, close=True)
+        headers = self.headers
+        host = _header(headers, b"host")
+        target = self.target
+        if target[:1] != b"/":
+            if target[:7].lower() == b"http://" or target[:8].lower() == b"https://":
+                # Absolute form: the authority replaces Host (RFC 9112 §3.2.2), and is only ever
+                # matched against the Ingress rules: ingressd is never a forward proxy.
+                rest = target.split(b"://", 1)[1]
+                slash = rest.find(b"/")
+                authority, target = (rest, b"/") if slash < 0 else (rest[:slash], rest[slash:])
+                if b"@" in authority:
+                    return self.respond(400, close=True)
+                host = authority
+                self.target = target
+            elif target == b"*" and method == b"OPTIONS":
+                pass
+            else:
+                return self.respond(400, close=True)
+        if host is None:
+            if self.version != "1.0":
+                return self.respond(400, close=True)
+            host = b""
+        try:
+            self.host = host.decode("ascii")
+        except UnicodeDecodeError:
+            return self.respond(400, close=True)
+        self.path = self.target.decode("latin-1")
+        te = _header(headers, b"transfer-encoding")
+        if te is not None:
+            self.chunked_in = True
+        else:
+            cl = _header(headers, b"content-length")
+            if cl is not None:
+                self.content_length = int(cl)  # llhttp already rejected malformed values
+        if self.content_length in (None, 0) and not self.chunked_in:
+            self.body_done = True
+
+        state = self.server.state
+        match = state.table.match(self.host, self.path)
+        if match is None:
+            return self.respond(404)
+        self.match = match
+        loc = self.location = match.location
+        cfg = self.cfg = loc.config
+        if match.redirect is not None:
+            status, where = match.redirect
+            return self.respond(status, headers=[("Location", where)])
+        limit = cfg.proxy_body_size
+        if limit and self.content_length is not None and self.content_length > limit:
+            return self.respond(413, close=True)
+        backend = loc.backend
+        if backend is None:
+            return self.respond(503)
+        self.upstream_name = backend.upstream_name
+        endpoints = state.endpoints.resolve(backend)
+        if not endpoints:
+            return self.respond(503)
+        self.endpoints = endpoints
+        if self.upgrade:
+            upgrade = _header(headers, b"upgrade")
+            self.websocket = upgrade is not None and upgrade.lower() == b"websocket"
+            if not self.websocket:
+                self.keep_alive = False  # the client parser stopped at the upgrade
+        rid = _header(headers, b"x-request-id")
+        self.request_id = rid if rid else os.urandom(16).hex().encode()
+        expect = _header(headers, b"expect")
+        if expect is not None and expect.lower() == b"100-continue" and self.version == "1.1":
+            self.conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if self.chunked_in and limit and not self.body_done:
+            # Hold a chunked body until it is complete (or clearly too large), so proxy-body-size is
+            # enforced before anything reaches the backend, as nginx's request buffering does.
+            if limit <= CHUNKED_PRECHECK_LIMIT:
+                self.waiting_for_body = True
+                return
+        self.connect_next()
+
+    def client_body(self, chunk: bytes) -> None:
+        self.req_body_bytes += len(chunk)
+        if self.responded or self.finished:
+            return  # discarding the rest of a body we answered without
+        limit = self.cfg.proxy_body_size if self.cfg else 0
+        if self.chunked_in and limit and self.req_body_bytes > limit:
+            if not self.head_sent:
+                self.drop_upstream()
+                return self.respond(413, close=True)
+            return self.abort_client()
+        if self.replay is not None:
+            if self.req_body_bytes <= REPLAY_LIMIT:
+                self.replay.append(chunk)
+            else:
+                self.replay = None
+        up = self.up
+        if up is not None and not self.buffer and not self.tunnel:
+            self.send_body(chunk)
+            return
+        self.buffer.append(chunk)
+        self.buffer_bytes += len(chunk)
+        if self.buffer_bytes > PENDING_LIMIT:
+            self.conn.pause("body")
+            if self.waiting_for_body and self.buffer_bytes > CHUNKED_PRECHECK_LIMIT:
+                self.waiting_for_body = False
+                self.connect_next()
+
+    def client_body_done(self) -> None:
+        self.body_done = True
+        if self.responded:
+            if self.finished:
+                return
+            return self.finish()
+        if self.waiting_for_body:
+            self.waiting_for_body = False
+            self.connect_next()
+        elif self.up is not None and self.stream_chunked and not self.buffer:
+            self.up.write(b"0\r\n\r\n")
+
+    def send_body(self, chunk: bytes) -> None:
+        self.body_sent = True
+        if self.stream_chunked:
+            self.up.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+        else:
+            self.up.write(chunk)
+
+    # ---- upstream leg -----------------------------------------------------------------
+
+    def connect_next(self) -> None:
+        """Pick the next endpoint (proxy-next-upstream) and get a connection to it."""
+        cfg = self.cfg
+        tries_limit = cfg.proxy_next_upstream_tries or len(self.endpoints)
+        if self.tries >= tries_limit:
+            return self.respond(504 if self.last_failure == "timeout" else 502)
+        ep = self.server.balancers.pick(self.upstream_name, self.endpoints, cfg.load_balance,
+                                        frozenset(self.tried))
+        if ep is None:
+            return self.respond(504 if self.last_failure == "timeout" else 502)
+        address = ep.address
+        self.tried.add(address)
+        self.tries += 1
+        self.upstream_addrs.append(address)
+        self.up_started = time.monotonic()
+        conn = self.server.pool.take(address)
+        if conn is not None:
+            self.attach(conn)
+        else:
+            self.connecting = True
+            asyncio.get_running_loop().create_task(self._connect(ep.ip, ep.port, address))
+
+    async def _connect(self, ip: str, port: int, address: str) -> None:
+        try:
+            conn = await self.server.pool.connect(ip, port, address, self.cfg.proxy_connect_timeout)
+        except (TimeoutError, asyncio.TimeoutError):
+            self.connecting = False
+            if not self.finished:
+                self.upstream_failed(f"connect to {address} timed out", "timeout")
+            return
+        except OSError as exc:
+            self.connecting = False
+            if not self.finished:
+                self.upstream_failed(f"connect to {address} failed: {exc.strerror or exc}", "error")
+            return
+        self.connecting = False
+        if self.finished or self.responded:
+            self.server.pool.release(conn, True)
+            return
+        self.attach(conn)
+
+    def attach(self, up) -> None:
+        """Send the request head (and any body so far) on `up`."""
+        self.up = up
+        up.exchange = self
+        self.resp_headers = []
+        if self.websocket:
+            framing = b""
+        elif self.chunked_in:
+            if self.body_done:
+                framing = b"Content-Length: %d\r\n" % self.buffer_bytes
+                self.stream_chunked = False
+            else:
+                framing = b"Transfer-Encoding: chunked\r\n"
+                self.stream_chunked = True
+        elif self.content_length:
+            framing = b"Content-Length: %d\r\n" % self.content_length
+        else:
+            framing = b""
+        conn = self.conn
+        xff = _header(self.headers, b"x-forwarded-for")
+        head = upstream_request_head(
+            self.method,
+            self.match.upstream_path.encode("latin-1"),
+            self.headers,
+            host=self.host.encode("ascii"),
+            client_ip=conn.client_ip_b,
+            request_id=self.request_id,
+            server_port=conn.server_port_b,
+            scheme=conn.scheme_b,
+            incoming_xff=xff,
+            body_framing=framing,
+            websocket=self.websocket,
+        )
+        up.write(head)
+        self.sent = True
+        if self.buffer and not self.websocket:
+            buffered, self.buffer, self.buffer_bytes = self.buffer, [], 0
+            for chunk in buffered:
+                self.send_body(chunk)
+            self.conn.resume("body")
+        if self.body_done and self.stream_chunked:
+            up.write(b"0\r\n\r\n")
+        if up.write_paused:
+            self.upstream_write_paused()
+        self.last_read = time.monotonic()
+        self.arm_read_timer(self.cfg.proxy_read_timeout)
+
+    def arm_read_timer(self, delay: float) -> None:
+        self.read_timer = asyncio.get_running_loop().call_later(delay, self._read_timer_fired)
+
+    def _read_timer_fired(self) -> None:
+        self.read_timer = None
+        if self.finished or self.up is None:
+            return
+        timeout = self.cfg.proxy_read_timeout
+        idle = time.monotonic() - self.last_read
+        if idle < timeout:
+            return self.arm_read_timer(timeout - idle)
+        if self.tunnel:
+            return self.close_tunnel()
+        self.upstream_failed("upstream timed out while reading the response", "timeout")
+
+    def upstream_write_paused(self) -> None:
+        self.conn.pause("upstream")
+        if self.send_timer is None:
+            self.send_timer = asyncio.get_running_loop().call_later(
+                self.cfg.proxy_send_timeout, self._send_timer_fired)
+
+    def upstream_write_resumed(self) -> None:
+        self.conn.resume("upstream")
+        if self.send_timer is not None:
+            self.send_timer.cancel()
+            self.send_timer = None
+
+    def _send_timer_fired(self) -> None:
+        self.send_timer = None
+        if not self.finished and self.up is not None and self.up.write_paused:
+            self.upstream_failed("upstream timed out while sending the request", "timeout")
+
+    def drop_upstream(self) -> None:
+        up = self.up
+        self.up = None
+        if self.read_timer is not None:
+            self.read_timer.cancel()
+            self.read_timer = None
+        if self.send_timer is not None:
+            self.send_timer.cancel()
+            self.send_timer = None
+        self.conn.resume("upstream")
+        if up is not None:
+            up.exchange = None
+            up.abort()
+
+    def upstream_failed(self, reason: str, kind: str) -> None:
+        """An error or timeout on the upstream leg: retry per proxy-next-upstream, else 502/504."""
+        self.last_failure = kind
+        self.upstream_statuses.append("502" if kind != "timeout" else "504")
+        self.upstream_times.append(f"{time.monotonic() - self.up_started:.3f}")
+        self.drop_upstream()
+        if self.head_sent or self.tunnel:
+            return self.abort_client()
+        if self.can_retry(kind):
+            if self.body_sent and self.replay is not None:
+                self.buffer = list(self.replay)
+                self.buffer_bytes = sum(map(len, self.buffer))
+            self.body_sent = False
+            self.sent = False
+            return self.connect_next()
+        self.respond(504 if kind == "timeout" else 502)
+
+    def can_retry(self, kind: str) -> bool:
+        """nginx's rules: only listed failures, and a sent request is re-sent only if idempotent
+        (or `non_idempotent` is listed) and its body is still at hand."""
+        nu = self.cfg.proxy_next_upstream
+        if "off" in nu or kind not in nu:
+            return False
+        if self.sent:
+            if self.method not in IDEMPOTENT and "non_idempotent" not in nu:
+                return False
+            if self.body_sent and self.replay is None:
+                return False
+        return True
+
+    def upstream_closed(self, up, exc) -> None:
+        if self.finished:
+            return
+        if self.tunnel:
+            return self.close_tunnel()
+        if self.head_sent:
+            if self.close_delimited:
+                return self.response_complete(reusable=False)
+            return self.abort_client()
+        self.up = None
+        self.upstream_failed("upstream closed the connection prematurely", "error")
+
+    # ---- response side ----------------------------------------------------------------
+
+    def response_head(self, status: int, reason: bytes) -> None:
+        self.last_read = time.monotonic()
+        if status < 200 and status != 101:
+            self.interim = True  # 100 Continue and friends are consumed here
+            self.resp_headers = []
+            return
+        if status == 101 and not self.websocket:
+            self.upstream_failed("upstream switched protocols without an upgrade request", "error")
+            return
+        self.resp_status = status
+        self.upstream_statuses.append(str(status))
+        headers = self.resp_headers
+        extra = b""
+        if status == 101:
+            framing = b""
+            extra = b"Upgrade: websocket\r\nConnection: upgrade\r\n"
+        elif self.method == b"HEAD" or status in (204, 304):
+            self.no_body = True
+            cl = _header(headers, b"content-length")
+            framing = b"Content-Length: %b\r\n" % cl if cl is not None and status != 204 else b""
+        else:
+            cl = _header(headers, b"content-length")
+            if cl is not None:
+                framing = b"Content-Length: %b\r\n" % cl
+            elif self.version == "1.1":
+                framing = b"Transfer-Encoding: chunked\r\n"
+                self.chunk_out = True
+            else:
+                framing = b""
+                self.close_delimited = True
+                self.keep_alive = False
+        if not self.body_done and status != 101:
+            self.keep_alive = False  # the upstream answered before reading the whole body
+        if not self.keep_alive and status != 101:
+            extra += b"Connection: close\r\n"
+        if self.server.expose_upstream:
+            extra += b"X-Ingressd-Upstream: %b\r\n" % self.upstream_name.encode()
+        self.conn.write(client_response_head(status, reason, headers, framing, extra))
+        self.head_sent = True
+        if self.method == b"HEAD" and status != 101:
+            # llhttp would wait for a HEAD response's Content-Length body: end here, don't reuse.
+            up = self.up
+            self.up = None
+            if up is not None:
+                up.exchange = None
+                up.close()
+            self.response_complete(reusable=False, upstream_done=True)
+
+    def response_body(self, chunk: bytes) -> None:
+        if self.interim:
+            return
+        self.last_read = time.monotonic()
+        self.resp_bytes += len(chunk)
+        if self.chunk_out:
+            self.conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+        else:
+            self.conn.write(chunk)
+
+    def response_done(self, upstream_keep_alive: bool) -> None:
+        if self.interim:
+            self.interim = False
+            return
+        if self.resp_status == 101:
+            return  # the upgrade exception follows
+        if self.chunk_out:
+            self.conn.write(b"0\r\n\r\n")
+        self.response_complete(reusable=upstream_keep_alive and self.body_done and not self.buffer)
+
+    def response_complete(self, reusable: bool, upstream_done: bool = True) -> None:
+        up = self.up
+        self.up = None
+        self.upstream_times.append(f"{time.monotonic() - self.up_started:.3f}")
+        if self.read_timer is not None:
+            self.read_timer.cancel()
+            self.read_timer = None
+        if self.send_timer is not None:
+            self.send_timer.cancel()
+            self.send_timer = None
+        self.conn.resume("upstream")
+        self.conn.resume("client_write")
+        if up is not None:
+            self.server.pool.release(up, reusable)
+        self.status = self.resp_status
+        if not self.body_done:
+            self.keep_alive = False
+        self.finish()
+
+    # ---- websocket tunnel ---------------------------------------------------------------
+
+    def upstream_upgraded(self, rest: bytes) -> None:
+        self.tunnel = True
+        self.status = 101
+        if rest:
+            self.conn.write(rest)
+        self.conn.start_tunnel(self)
+        if self.buffer:
+            for chunk in self.buffer:
+                self.up.write(chunk)
+            self.buffer = []
+            self.buffer_bytes = 0
+            self.conn.resume("body")
+
+    def tunnel_from_client(self, data: bytes) -> None:
+        if self.up is not None:
+            self.up.write(data)
+
+    def tunnel_from_upstream(self, data: bytes) -> None:
+        self.last_read = time.monotonic()
+        self.resp_bytes += len(data)
+        self.conn.write(data)
+
+    def close_tunnel(self) -> None:
+        if self.finished:
+            return
+        up = self.up
+        self.up = None
+        if up is not None:
+            up.exchange = None
+            up.close()
+        if self.read_timer is not None:
+            self.read_timer.cancel()
+            self.read_timer = None
+        self.keep_alive = False
+        self.status = 101
+        self.finish()
+
+    # ---- endings ------------------------------------------------------------------------
+
+    def respond(self, status: int, *, close: bool = False, headers=None) -> None:
+        """Answer locally (error page or redirect)."""
+        if self.finished or self.responded:
+            return
+        self.responded = True
+        self.status = status
+        if close:
+            self.keep_alive = False
+        head_only = self.method == b"HEAD"
+        self.conn.write(simple_response(status, close=not self.keep_alive, headers=headers, head_only=head_only))
+        self.head_sent = True
+        if self.body_done or not self.keep_alive:
+            self.finish()
+        # else: finish when the rest of the body has been read and discarded
+
+    def abort_client(self) -> None:
+        if self.finished:
+            return
+        self.keep_alive = False
+        self.status = self.status or self.resp_status or 502
+        self.drop_upstream()
+        self.finish(abort=True)
+
+    def client_lost(self) -> None:
+        """The client went away mid-exchange (nginx logs 499)."""
+        if self.finished:
+            return
+        if not self.head_sent:
+            self.status = 499
+        elif not self.status:
+            self.status = self.resp_status
+        self.keep_alive = False
+        if self.tunnel:
+            self.status = 101
+        self.drop_upstream()
+        self.finish(abort=True)
+
+    def finish(self, abort: bool = False) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if self.read_timer is not None:
+            self.read_timer.cancel()
+            self.read_timer = None
+        if self.send_timer is not None:
+            self.send_timer.cancel()
+            self.send_timer = None
+        if not self.status:
+            self.status = self.resp_status
+        self.record()
+        self.conn.exchange_finished(self, self.keep_alive and not abort)
+
+    def record(self) -> None:
+        server = self.server
+        elapsed = time.monotonic() - self.started
+        loc = self.location
+        method = self.method.decode("latin-1")
+        status = str(self.status)
+        if loc is not None:
+            backend = loc.backend
+            labels = (status, method, loc.path, loc.ingress_namespace, loc.ingress_name,
+                      backend.service if backend else _NO_LABEL, _NO_LABEL, loc.host or "_")
+        else:
+            labels = (status, method, _NO_LABEL, _NO_LABEL, _NO_LABEL, _NO_LABEL, _NO_LABEL, "_")
+        upstream_seconds = None
+        if self.upstream_times:
+            try:
+                upstream_seconds = sum(float(t) for t in self.upstream_times)
+            except ValueError:
+                upstream_seconds = None
+        request_bytes = self.request_length + self.req_body_bytes
+        server.metrics.observe(labels, elapsed, upstream_seconds, request_bytes, self.resp_bytes)
+        if self.upstream_addrs and self.upstream_statuses:
+            endpoint = self.upstream_addrs[-1]
+            server.balancers.observe(self.upstream_name, endpoint, elapsed)
+        log = server.access_log
+        if log is not None:
+            headers = self.headers
+            referer = _header(headers, b"referer")
+            agent = _header(headers, b"user-agent")
+            log.log(AccessRecord(
+                remote_addr=self.conn.client_ip,
+                request_line=f"{method} {self.target.decode('latin-1')} HTTP/{self.version}",
+                status=self.status,
+                body_bytes_sent=self.resp_bytes,
+                referer=referer.decode("latin-1") if referer else "",
+                user_agent=agent.decode("latin-1") if agent else "",
+                request_length=request_bytes,
+                request_time=elapsed,
+                upstream_name=self.upstream_name,
+                alternative_upstream_name="",
+                upstream_addr=", ".join(self.upstream_addrs),
+                upstream_response_length=str(self.resp_bytes) if self.upstream_statuses else "",
+                upstream_response_time=", ".join(self.upstream_times),
+                upstream_status=", ".join(self.upstream_statuses),
+                req_id=self.request_id.decode("latin-1") if self.request_id else "",
+                host=self.host,
+                method=method,
+                path=self.path,
+            ))

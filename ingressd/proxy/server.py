@@ -1,0 +1,359 @@
+"""The data plane's listeners: client connections parsed with httptools, one exchange at a time.
+
+The route table and endpoint index are read through `ProxyServer.state`, an immutable snapshot
+the app swaps atomically; balancer state and the upstream pool outlive every swap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as ssl_module
+from collections import deque
+from dataclasses import dataclass
+
+import httptools
+
+from ingressd.accesslog import AccessLog
+from ingressd.metrics import ProxyMetrics
+from ingressd.proxy.errors import simple_response
+from ingressd.proxy.exchange import Exchange
+from ingressd.proxy.upstream import UpstreamPool
+from ingressd.routing.balancer import Balancers
+from ingressd.routing.endpoints import EndpointIndex
+from ingressd.routing.table import RouteTable
+
+MAX_URL = 8192  # nginx large_client_header_buffers 4 8k: a longer request line is a 414
+MAX_HEADER_LINE = 8192
+MAX_HEADERS = 32768
+MAX_PIPELINED = 16
+KEEPALIVE_TIMEOUT = 75.0  # nginx keepalive_timeout
+HEADER_TIMEOUT = 60.0  # nginx client_header_timeout
+
+
+@dataclass(frozen=True)
+class ProxyState:
+    table: RouteTable
+    endpoints: EndpointIndex
+
+
+class ClientConnection(asyncio.Protocol):
+    """One client TCP (or TLS) connection; requests are answered in order."""
+
+    def __init__(self, server: ProxyServer, scheme: bytes) -> None:
+        self.server = server
+        self.scheme_b = scheme
+        self.server_port_b = b""
+        self.transport = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.client_ip = ""
+        self.client_ip_b = b""
+        self.current: Exchange | None = None
+        self.parsing: Exchange | None = None
+        self.queue: deque[Exchange] = deque()
+        self.paused: set[str] = set()
+        self.write_paused = False
+        self.closing = False
+        self.tunnel: Exchange | None = None
+        self.upgrade_pending: bytes | None = None
+        self._url: list[bytes] = []
+        self._url_len = 0
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._header_bytes = 0
+        self._too_large = 0
+        self.idle_timer = None
+
+    # ---- asyncio.Protocol ---------------------------------------------------------------
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.client_ip = peer[0] if peer else ""
+        self.client_ip_b = self.client_ip.encode()
+        local = transport.get_extra_info("sockname")
+        self.server_port_b = str(local[1]).encode() if local else b""
+        self.server.connections.add(self)
+        self._arm_idle(HEADER_TIMEOUT)
+
+    def connection_lost(self, exc) -> None:
+        self.closing = True
+        self.server.connections.discard(self)
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+        current = self.current
+        if current is not None:
+            current.client_lost()
+        self.queue.clear()
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel is not None:
+            self.tunnel.tunnel_from_client(data)
+            return
+        if self.upgrade_pending is not None:
+            ex = self.current
+            if ex is not None and not ex.finished:
+                ex.buffer.append(data)
+                ex.buffer_bytes += len(data)
+            return
+        if self.closing:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            rest = data[upgrade.args[0]:]
+            self.upgrade_pending = b""
+            ex = self.current
+            if ex is not None and not ex.finished and rest:
+                ex.buffer.append(rest)
+                ex.buffer_bytes += len(rest)
+        except httptools.HttpParserError as exc:
+            self._reject(400, str(exc))
+        except Exception as exc:  # a bug must cost one connection, not the process
+            self.server.report_error(exc)
+            self._reject(500, "internal error")
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        ex = self.current
+        if ex is not None and ex.up is not None:
+            ex.up.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        ex = self.current
+        if ex is not None and ex.up is not None:
+            ex.up.transport.resume_reading()
+
+    # ---- httptools callbacks --------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._url = []
+        self._url_len = 0
+        self._headers = []
+        self._header_bytes = 0
+        self._too_large = 0
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+
+    def on_url(self, url: bytes) -> None:
+        self._url_len += len(url)
+        if self._url_len > MAX_URL:
+            self._too_large = 414
+            return
+        self._url.append(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        size = len(name) + len(value) + 4
+        self._header_bytes += size
+        if size > MAX_HEADER_LINE or self._header_bytes > MAX_HEADERS:
+            self._too_large = self._too_large or 400
+            return
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        ex = Exchange(
+            self,
+            parser.get_method(),
+            b"".join(self._url),
+            self._headers,
+            parser.get_http_version(),
+            parser.should_keep_alive(),
+            parser.should_upgrade(),
+            self._url_len + self._header_bytes + 16,
+        )
+        self.parsing = ex
+        if self._too_large:
+            ex.keep_alive = False
+            title = "Request-URI Too Large" if self._too_large == 414 else "Request Header Or Cookie Too Large"
+            self._start_or_queue(ex, local=(self._too_large, title))
+            return
+        self._start_or_queue(ex)
+
+    def on_body(self, body: bytes) -> None:
+        ex = self.parsing
+        if ex is not None:
+            ex.client_body(body)
+
+    def on_message_complete(self) -> None:
+        ex = self.parsing
+        self.parsing = None
+        if ex is not None:
+            ex.client_body_done()
+
+    # ---- exchange management -------------------------------------------------------------
+
+    def _start_or_queue(self, ex: Exchange, local=None) -> None:
+        if self.current is None:
+            self.current = ex
+            self._run(ex, local)
+        else:
+            if local is not None:
+                ex.keep_alive = False
+            self.queue.append((ex, local))
+            if len(self.queue) >= MAX_PIPELINED:
+                self.pause("pipeline")
+
+    def _run(self, ex: Exchange, local) -> None:
+        try:
+            if local is not None:
+                status, title = local
+                ex.status = status
+                ex.responded = True
+                self.write(simple_response(status, close=True, title=title))
+                ex.finish()
+            else:
+                ex.start()
+        except Exception as exc:  # never let one request take the listener down
+            self.server.report_error(exc)
+            if not ex.finished:
+                if not ex.head_sent:
+                    ex.respond(500, close=True)
+                else:
+                    ex.abort_client()
+
+    def exchange_finished(self, ex: Exchange, keep_alive: bool) -> None:
+        if ex is not self.current:
+            return
+        self.current = None
+        if self.tunnel is ex:
+            self.tunnel = None
+        if not keep_alive or self.closing:
+            self.closing = True
+            self.queue.clear()
+            if self.transport is not None:
+                if ex.head_sent and ex.status not in (499,):
+                    self.transport.close()
+                else:
+                    self.transport.abort()
+            return
+        self.paused.discard("body")
+        if self.queue:
+            nxt, local = self.queue.popleft()
+            if len(self.queue) < MAX_PIPELINED:
+                self.resume("pipeline")
+            self.current = nxt
+            self._run(nxt, local)
+        else:
+            self._update_reading()
+            self._arm_idle(KEEPALIVE_TIMEOUT)
+
+    def start_tunnel(self, ex: Exchange) -> None:
+        self.tunnel = ex
+        pending = self.upgrade_pending
+        self.upgrade_pending = None
+        if pending:
+            ex.tunnel_from_client(pending)
+
+    # ---- flow control and writes ---------------------------------------------------------
+
+    def pause(self, reason: str) -> None:
+        if reason not in self.paused:
+            self.paused.add(reason)
+            self._update_reading()
+
+    def resume(self, reason: str) -> None:
+        if reason in self.paused:
+            self.paused.discard(reason)
+            self._update_reading()
+
+    def _update_reading(self) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self.paused:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
+
+    def write(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def _arm_idle(self, delay: float) -> None:
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+        self.idle_timer = asyncio.get_running_loop().call_later(delay, self._idle_expired)
+
+    def _idle_expired(self) -> None:
+        self.idle_timer = None
+        if self.current is None and self.transport is not None:
+            self.closing = True
+            self.transport.close()
+
+    def _reject(self, status: int, reason: str) -> None:
+        """Malformed HTTP: answer 4xx and close; the listener keeps serving others."""
+        self.closing = True
+        ex = self.current
+        if ex is not None and not ex.finished:
+            if not ex.head_sent:
+                ex.status = status
+                ex.respond(status, close=True)
+            else:
+                ex.abort_client()
+            return
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(simple_response(status, close=True))
+            self.transport.close()
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+class ProxyServer:
+    """Owns the listeners, the current ProxyState, the balancers and the upstream pool."""
+
+    def __init__(
+        self,
+        state: ProxyState,
+        *,
+        metrics: ProxyMetrics | None = None,
+        access_log: AccessLog | None = None,
+        balancers: Balancers | None = None,
+        expose_upstream: bool = False,
+        on_error=None,
+    ) -> None:
+        self.state = state
+        self.metrics = metrics or ProxyMetrics()
+        self.access_log = access_log
+        self.balancers = balancers or Balancers()
+        self.pool = UpstreamPool()
+        self.expose_upstream = expose_upstream
+        self.connections: set[ClientConnection] = set()
+        self.servers: list[asyncio.base_events.Server] = []
+        self._on_error = on_error
+
+    def swap(self, state: ProxyState) -> None:
+        """Atomically replace the routing snapshot; requests in flight keep the one they read."""
+        self.state = state
+
+    def report_error(self, exc: BaseException) -> None:
+        if self._on_error is not None:
+            self._on_error(exc)
+        else:
+            asyncio.get_running_loop().call_exception_handler(
+                {"message": "ingressd proxy error", "exception": exc})
+
+    async def listen(self, host: str, port: int, ssl: ssl_module.SSLContext | None = None,
+                     scheme: str = "http") -> asyncio.base_events.Server:
+        loop = asyncio.get_running_loop()
+        scheme_b = scheme.encode()
+        srv = await loop.create_server(
+            lambda: ClientConnection(self, scheme_b), host, port, ssl=ssl, reuse_address=True, backlog=1024
+        )
+        self.servers.append(srv)
+        return srv
+
+    async def close(self) -> None:
+        for srv in self.servers:
+            srv.close()
+        for conn in list(self.connections):
+            conn.close()
+        for srv in self.servers:
+            await srv.wait_closed()
+        self.servers.clear()
+        self.pool.close()

@@ -1,0 +1,190 @@
+"""Pooled keep-alive connections to upstream endpoints (nginx's `upstream { keepalive }`).
+
+An UpstreamConnection parses responses with httptools and hands every event to the exchange that
+currently owns it; between exchanges it idles in the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httptools
+
+IDLE_TIMEOUT = 60.0  # upstream-keepalive-timeout
+MAX_IDLE_PER_ADDRESS = 320  # upstream-keepalive-connections
+MAX_REQUESTS = 10000  # upstream-keepalive-requests
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """One TCP connection to an endpoint; owned by at most one exchange at a time."""
+
+    __slots__ = (
+        "pool", "address", "transport", "parser", "exchange", "requests", "idle_since",
+        "closed", "tunnel", "write_paused", "_status_reason",
+    )
+
+    def __init__(self, pool: UpstreamPool, address: str) -> None:
+        self.pool = pool
+        self.address = address
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.exchange = None
+        self.requests = 0
+        self.idle_since = 0.0
+        self.closed = False
+        self.tunnel = False
+        self.write_paused = False
+        self._status_reason = b""
+
+    # asyncio.Protocol
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        exchange = self.exchange
+        if self.tunnel:
+            if exchange is not None:
+                exchange.tunnel_from_upstream(data)
+            return
+        if exchange is None:
+            # Bytes on an idle connection: the upstream is confused; never reuse it.
+            self.close()
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            offset = upgrade.args[0]
+            self.tunnel = True
+            if self.exchange is not None:
+                self.exchange.upstream_upgraded(data[offset:])
+        except httptools.HttpParserError as exc:
+            self.closed = True
+            if self.exchange is not None:
+                self.exchange.upstream_failed(f"upstream sent an invalid response: {exc}", "invalid_header")
+            self.close()
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+        self.pool.forget(self)
+        exchange = self.exchange
+        if exchange is not None:
+            self.exchange = None
+            exchange.upstream_closed(self, exc)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        if self.exchange is not None:
+            self.exchange.upstream_write_paused()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.exchange is not None:
+            self.exchange.upstream_write_resumed()
+
+    # httptools callbacks
+    def on_status(self, status: bytes) -> None:
+        self._status_reason = status
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.exchange.resp_headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.exchange.response_head(self.parser.get_status_code(), self._status_reason)
+
+    def on_body(self, body: bytes) -> None:
+        self.exchange.response_body(body)
+
+    def on_message_complete(self) -> None:
+        exchange = self.exchange
+        if exchange is not None:
+            exchange.response_done(self.parser.should_keep_alive())
+
+    # ownership
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class UpstreamPool:
+    """Idle keep-alive connections per endpoint address."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.loop = loop
+        self.idle: dict[str, list[UpstreamConnection]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    def take(self, address: str) -> UpstreamConnection | None:
+        """An idle, still open connection to `address`, or None."""
+        conns = self.idle.get(address)
+        while conns:
+            conn = conns.pop()
+            if not conn.closed and not conn.transport.is_closing():
+                return conn
+        return None
+
+    async def connect(self, ip: str, port: int, address: str, timeout: float) -> UpstreamConnection:
+        loop = asyncio.get_running_loop()
+        _, conn = await asyncio.wait_for(
+            loop.create_connection(lambda: UpstreamConnection(self, address), ip, port), timeout
+        )
+        return conn
+
+    def release(self, conn: UpstreamConnection, reusable: bool) -> None:
+        """Return a connection after a complete exchange."""
+        conn.exchange = None
+        conn.requests += 1
+        if not reusable or conn.closed or conn.tunnel or conn.requests >= MAX_REQUESTS:
+            conn.close()
+            return
+        if conn.write_paused or conn.transport.is_closing():
+            conn.close()
+            return
+        conns = self.idle.setdefault(conn.address, [])
+        if len(conns) >= MAX_IDLE_PER_ADDRESS:
+            conn.close()
+            return
+        conn.idle_since = time.monotonic()
+        conns.append(conn)
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().call_later(IDLE_TIMEOUT / 4, self._sweep)
+
+    def forget(self, conn: UpstreamConnection) -> None:
+        conns = self.idle.get(conn.address)
+        if conns and conn in conns:
+            conns.remove(conn)
+
+    def _sweep(self) -> None:
+        self._sweeper = None
+        cutoff = time.monotonic() - IDLE_TIMEOUT
+        remaining = False
+        for address, conns in list(self.idle.items()):
+            keep = [c for c in conns if c.idle_since > cutoff and not c.closed]
+            for c in conns:
+                if c not in keep:
+                    c.close()
+            if keep:
+                self.idle[address] = keep
+                remaining = True
+            else:
+                del self.idle[address]
+        if remaining:
+            self._sweeper = asyncio.get_running_loop().call_later(IDLE_TIMEOUT / 4, self._sweep)
+
+    def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for conns in self.idle.values():
+            for c in conns:
+                c.close()
+        self.idle.clear()

@@ -1,0 +1,140 @@
+"""Error statuses, retries and malformed input, through real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from tests.proxy.conftest import HOST, endpoint_slice, ingress, service
+
+
+def free_port() -> int:
+    """A port with nothing listening (bound then closed) for connection-refused cases."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def objs(ports, annotations=None):
+    return [ingress("web", [("app.test", "/", "Prefix", "web")], annotations),
+            service("web"), *endpoint_slice("web", ports)]
+
+
+async def status_of(proxy, request: bytes) -> int:
+    raw = await proxy.raw(request)
+    return int(raw.split(b" ", 2)[1])
+
+
+GET = b"GET / HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n"
+
+
+async def test_404_when_nothing_matches(backend, start_proxy):
+    proxy = await start_proxy(objs([backend.port]))
+    assert await status_of(proxy, b"GET / HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n") == 404
+
+
+async def test_503_without_ready_endpoints(start_proxy):
+    proxy = await start_proxy([ingress("web", [("app.test", "/", "Prefix", "web")]), service("web"),
+                               *endpoint_slice("web", [free_port()], ready=False)])
+    assert await status_of(proxy, GET) == 503
+
+
+async def test_503_for_missing_service(start_proxy):
+    proxy = await start_proxy([ingress("web", [("app.test", "/", "Prefix", "nope")])])
+    assert await status_of(proxy, GET) == 503
+
+
+async def test_502_when_every_endpoint_refuses(start_proxy):
+    proxy = await start_proxy(objs([free_port(), free_port()]))
+    assert await status_of(proxy, GET) == 502
+    [line] = proxy.log_lines()
+    # proxy-next-upstream-tries 3: like ingress-nginx's Lua balancer, a retry may land on an
+    # endpoint tried before once every endpoint has been tried
+    assert line.count("127.0.0.1:") == 3  # three upstream attempts
+    assert " 502, 502, 502 " in line
+
+
+async def test_refused_endpoint_is_retried_on_the_next(backend, start_proxy):
+    proxy = await start_proxy(objs([free_port(), backend.port]))
+    for _ in range(4):
+        assert await status_of(proxy, GET) == 200
+
+
+async def test_504_on_read_timeout(backend, start_proxy):
+    proxy = await start_proxy(objs([backend.port], {"proxy-read-timeout": "1", "proxy-next-upstream": "error"}))
+    assert await status_of(proxy, b"GET /slow?s=3 HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n") == 504
+
+
+async def test_post_is_not_resent_after_upstream_failure(backend, start_proxy):
+    proxy = await start_proxy(objs([backend.port, backend.port]))
+    req = b"POST /hangup HTTP/1.1\r\nHost: app.test\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
+    assert await status_of(proxy, req) == 502
+    assert len([s for s in backend.seen if s["raw_path"] == "/hangup"]) == 1
+
+
+async def test_get_is_retried_after_upstream_failure(backend, start_proxy):
+    proxy = await start_proxy(objs([backend.port], {"proxy-next-upstream-tries": "2"}))
+    assert await status_of(proxy, b"GET /hangup HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n") == 502
+    assert len([s for s in backend.seen if s["raw_path"] == "/hangup"]) == 2
+
+
+async def test_413_before_anything_reaches_the_backend(backend, start_proxy):
+    proxy = await start_proxy(objs([backend.port]))
+    req = b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: 2000000\r\n\r\n" + b"x" * 1000
+    assert await status_of(proxy, req) == 413
+    assert backend.seen == []
+
+
+async def test_413_for_chunked_body_over_limit(backend, start_proxy):
+    proxy = await start_proxy(objs([backend.port], {"proxy-body-size": "8k"}))
+    chunk = b"1000\r\n" + b"x" * 4096 + b"\r\n"
+    req = b"POST /upload HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 3 + b"0\r\n\r\n"
+    assert await status_of(proxy, req) == 413
+    assert backend.seen == []
+
+
+async def test_body_size_annotation_allows_larger(backend, start_proxy):
+    proxy = await start_proxy(objs([backend.port], {"proxy-body-size": "4m"}))
+    req = (b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: 2000000\r\nConnection: close\r\n\r\n"
+           + b"x" * 2_000_000)
+    assert await status_of(proxy, req) == 200
+
+
+@pytest.mark.parametrize("request_bytes, expected", [
+    (b"GARBAGE\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 400),
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: app.test\r\n\r\n", 414),
+    (b"GET / HTTP/1.1\r\n\r\n", 400),  # HTTP/1.1 without Host
+    (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405),
+    (b"GET http://user@app.test/ HTTP/1.1\r\nHost: app.test\r\n\r\n", 400),
+])
+async def test_malformed_requests_get_4xx_and_server_keeps_serving(backend, start_proxy, request_bytes, expected):
+    proxy = await start_proxy(objs([backend.port]))
+    assert await status_of(proxy, request_bytes) == expected
+    assert await status_of(proxy, GET) == 200
+
+
+async def test_absolute_form_is_never_forwarded_to_the_named_host(backend, start_proxy):
+    proxy = await start_proxy(objs([backend.port]))
+    # unknown host: routed like any Host -> default backend 404, nothing proxied anywhere
+    assert await status_of(proxy, b"GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n") == 404
+    assert backend.seen == []
+    # a host of a rule: routed to its Service, with origin-form upstream
+    raw = await proxy.raw(b"GET http://app.test/abs?x=1 HTTP/1.1\r\nHost: ignored\r\nConnection: close\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200")
+    assert backend.seen[-1]["raw_path"] == "/abs?x=1"
+
+
+async def test_client_disconnect_mid_request_is_harmless(backend, start_proxy):
+    proxy = await start_proxy(objs([backend.port]))
+    reader, writer = await asyncio.open_connection(HOST, proxy.port)
+    writer.write(b"GET /slow?s=1 HTTP/1.1\r\nHost: app.test\r\n\r\n")
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    writer.close()
+    await writer.wait_closed()
+    assert await status_of(proxy, GET) == 200
