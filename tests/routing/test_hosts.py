@@ -1,0 +1,88 @@
+import pytest
+
+from ingressd.routing.hosts import HostIndex, is_wildcard, match_host, normalize_host, wildcard_parent
+
+
+@pytest.mark.parametrize(
+    "value, want",
+    [
+        ("foo.com", "foo.com"),
+        ("Foo.COM", "foo.com"),
+        ("foo.com:8080", "foo.com"),
+        ("FOO.com:80", "foo.com"),
+        ("foo.com.", "foo.com"),
+        ("foo.com.:443", "foo.com"),
+        (" foo.com ", "foo.com"),
+        ("127.0.0.1:8080", "127.0.0.1"),
+        ("[::1]:80", "::1"),
+        ("[::1]", "::1"),
+        ("[2001:DB8::1]:443", "2001:db8::1"),
+        ("::1", "::1"),
+        ("*.Foo.com", "*.foo.com"),
+        ("", ""),
+    ],
+)
+def test_normalize_host(value, want):
+    assert normalize_host(value) == want
+
+
+@pytest.mark.parametrize(
+    "rule_host, request_host, want",
+    [
+        ("foo.com", "foo.com", True),
+        ("foo.com", "FOO.com:8080", True),  # case-insensitive, port ignored
+        ("Foo.Com", "foo.com", True),
+        ("foo.com", "bar.com", False),
+        ("foo.com", "www.foo.com", False),
+        ("*.foo.com", "bar.foo.com", True),
+        ("*.foo.com", "BAR.foo.com:443", True),
+        ("*.foo.com", "baz.bar.foo.com", False),  # exactly one extra label
+        ("*.foo.com", "foo.com", False),
+        ("*.foo.com", ".foo.com", False),
+        ("", "anything.example", True),  # no host: catch-all
+        ("", "", True),
+    ],
+)
+def test_match_host(rule_host, request_host, want):
+    assert match_host(rule_host, request_host) is want
+
+
+def test_wildcard_helpers():
+    assert is_wildcard("*.foo.com") and not is_wildcard("foo.com")
+    assert wildcard_parent("a.foo.com") == "foo.com"
+    assert wildcard_parent("com") is None
+    assert wildcard_parent(".com") is None
+
+
+@pytest.fixture
+def index():
+    return HostIndex({"foo.com": "exact", "*.foo.com": "wild", "Bar.foo.com": "bar exact"}, catch_all="any")
+
+
+@pytest.mark.parametrize(
+    "host, want",
+    [
+        ("foo.com", "exact"),
+        ("FOO.COM:80", "exact"),
+        ("x.foo.com", "wild"),
+        ("bar.foo.com", "bar exact"),  # exact beats wildcard
+        ("BAR.FOO.COM.", "bar exact"),
+        ("a.b.foo.com", "any"),  # wildcard is one label: falls to the catch-all
+        ("other.org", "any"),
+        ("", "any"),
+        ("[::1]:8080", "any"),
+    ],
+)
+def test_host_index_lookup(index, host, want):
+    assert index.lookup(host) == want
+
+
+def test_host_index_without_catch_all():
+    index = HostIndex({"foo.com": 1})
+    assert index.lookup("foo.com") == 1
+    assert index.lookup("bar.com") is None
+
+
+def test_host_index_rejects_hostless_entries():
+    with pytest.raises(ValueError):
+        HostIndex({"": 1})
