@@ -1,0 +1,335 @@
+"""Composition root: manifests → store → controllers and kubelet → route table → proxy; admin beside.
+
+This is the only module that knows every part; each part only knows the store or the snapshot it
+is handed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from ingressd.accesslog import AccessLog
+from ingressd.admin.app import build_admin_app
+from ingressd.cluster.clock import RealClock
+from ingressd.cluster.runner import Runner
+from ingressd.cluster.store import Store
+from ingressd.metrics import ProxyMetrics
+from ingressd.objects.load import LoadResult, Manifest, find_manifest_files, load_paths
+from ingressd.pods.kubelet import Kubelet
+from ingressd.proxy.server import ProxyServer, ProxyState
+from ingressd.proxy.tls import default_server_context
+from ingressd.routing.endpoints import build_endpoint_index
+from ingressd.routing.table import build_route_table
+
+ROUTE_KINDS = frozenset({"Ingress", "IngressClass"})
+ENDPOINT_KINDS = frozenset({"Service", "EndpointSlice", "Endpoints"})
+# Kinds the store keeps from manifests; anything else was reported as a warning by validation.
+STORED_KINDS = frozenset({
+    "Ingress", "IngressClass", "Service", "Endpoints", "EndpointSlice", "Secret", "ConfigMap",
+    "Pod", "Deployment",
+})
+CLUSTER_SCOPED = frozenset({"IngressClass", "Node", "Namespace"})
+
+
+@dataclass
+class RunOptions:
+    paths: list[str]
+    bind: str = "127.0.0.1"
+    http_port: int = 80
+    https_port: int = 443
+    admin_port: int = 10254
+    state_dir: str = ".ingressd"
+    ingress_class: str = "nginx"
+    log_format: str = "nginx"
+    expose_upstream: bool = False
+    reload_interval: float = 0.5
+    extra: dict = field(default_factory=dict)
+
+
+class StartupError(Exception):
+    """A reason not to start, with the process exit status (1 bad config, 2 cannot bind)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def bind_error_message(what: str, flag: str, bind: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EACCES:
+        return (f"ingressd: cannot bind the {what} port {bind}:{port}: permission denied "
+                f"(ports below 1024 need privilege). Use an unprivileged port, e.g. {flag} 8080, "
+                f"or allow it: sudo sysctl net.ipv4.ip_unprivileged_port_start={port}")
+    if exc.errno == errno.EADDRINUSE:
+        return (f"ingressd: cannot bind the {what} port {bind}:{port}: address already in use "
+                f"(another process listens there). Stop it or choose another port with {flag} N")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"ingressd: cannot bind the {what} port {bind}:{port}: address {bind} is not on this machine (--bind)"
+    return f"ingressd: cannot bind the {what} port {bind}:{port}: {exc.strerror or exc} ({flag})"
+
+
+def manifest_key(obj: dict) -> tuple[str, str, str]:
+    meta = obj.get("metadata") or {}
+    kind = obj.get("kind", "")
+    ns = "" if kind in CLUSTER_SCOPED else (meta.get("namespace") or "default")
+    return kind, ns, meta.get("name", "")
+
+
+class Ingressd:
+    """The running process: owns the store, the controllers, the kubelet and every listener."""
+
+    def __init__(self, options: RunOptions, out=None, err=None) -> None:
+        self.options = options
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.clock = RealClock()
+        self.store = Store(clock=self.clock.now)
+        self.runner = Runner(self.store, self.clock)
+        self.kubelet = Kubelet(self.store, self.clock)
+        self.metrics = ProxyMetrics()
+        self.access_log = AccessLog(self.out, options.log_format)
+        self.proxy: ProxyServer | None = None
+        self.admin_runner: web.AppRunner | None = None
+        self.ready = False
+        self.applied: dict[tuple[str, str, str], dict] = {}
+        self._dirty_routes = True
+        self._dirty_endpoints = True
+        self._reconcile_wanted = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._file_state: dict[str, tuple[int, int]] = {}
+        self.ports: dict[str, int] = {}
+
+    # ---- messages ---------------------------------------------------------------------
+
+    def warn(self, message: str) -> None:
+        print(message, file=self.err, flush=True)
+
+    # ---- manifests ----------------------------------------------------------------------
+
+    def load(self) -> LoadResult:
+        return load_paths(self.options.paths, ingress_class=self.options.ingress_class)
+
+    def apply_manifests(self, manifests: list[Manifest]) -> int:
+        """Make the store's user objects equal the manifests; return how many changed."""
+        desired: dict[tuple[str, str, str], dict] = {}
+        for m in manifests:
+            if m.obj.get("kind") in STORED_KINDS:
+                desired[manifest_key(m.obj)] = m.obj
+        changed = 0
+        for key, obj in desired.items():
+            if self.applied.get(key) != obj:
+                self.store.apply(obj)
+                changed += 1
+        for key in list(self.applied):
+            if key not in desired:
+                self.store.delete(*key)
+                changed += 1
+        self.applied = desired
+        return changed
+
+    def _snapshot_files(self) -> dict[str, tuple[int, int]]:
+        state: dict[str, tuple[int, int]] = {}
+        for path in find_manifest_files(self.options.paths):
+            try:
+                st = Path(path).stat()
+            except OSError:
+                continue
+            state[path] = (st.st_mtime_ns, st.st_size)
+        return state
+
+    async def watch_files(self) -> None:
+        """Hot reload: poll the manifest files; apply a valid edit, keep the old config otherwise."""
+        while True:
+            await asyncio.sleep(self.options.reload_interval)
+            try:
+                snapshot = await asyncio.to_thread(self._snapshot_files)
+                if snapshot == self._file_state:
+                    continue
+                self._file_state = snapshot
+                result = await asyncio.to_thread(self.load)
+                for problem in result.warnings:
+                    self.warn(str(problem))
+                if result.errors:
+                    self.metrics.last_reload_successful.set(0)
+                    self.warn("ingressd: reload rejected; keeping the previous configuration:")
+                    for problem in result.errors:
+                        self.warn(str(problem))
+                    continue
+                changed = self.apply_manifests(result.manifests)
+                self.metrics.last_reload_successful.set(1)
+                self.warn(f"ingressd: configuration reloaded ({changed} objects changed)")
+            except Exception as exc:  # the watcher must survive anything a file system does
+                self.warn(f"ingressd: reload failed: {exc!r}")
+
+    # ---- control loop -------------------------------------------------------------------
+
+    def _on_store_event(self, event: str, obj: dict) -> None:
+        kind = obj.get("kind")
+        if kind in ROUTE_KINDS:
+            self._dirty_routes = True
+        elif kind in ENDPOINT_KINDS:
+            self._dirty_endpoints = True
+        self._reconcile_wanted.set()
+
+    async def reconcile(self) -> None:
+        """Run controllers and the kubelet until nothing changes, then swap the routing snapshot."""
+        for _ in range(100):
+            self._reconcile_wanted.clear()
+            self.runner.run_once()
+            await self.kubelet.sync()
+            if not self._reconcile_wanted.is_set():
+                break
+        self.refresh_routing()
+
+    def refresh_routing(self) -> None:
+        if not (self._dirty_routes or self._dirty_endpoints) or self.proxy is None:
+            return
+        state = self.proxy.state
+        table = state.table
+        endpoints = state.endpoints
+        if self._dirty_routes:
+            self._dirty_routes = False
+            table = build_route_table(self.store.list("Ingress"), self.store.list("IngressClass"),
+                                      self.options.ingress_class)
+        if self._dirty_endpoints:
+            self._dirty_endpoints = False
+            endpoints = build_endpoint_index(self.store.list("Service"), self.store.list("EndpointSlice"),
+                                             self.store.list("Endpoints"))
+        self.proxy.swap(ProxyState(table, endpoints))
+
+    def build_state(self) -> ProxyState:
+        self._dirty_routes = self._dirty_endpoints = False
+        return ProxyState(
+            build_route_table(self.store.list("Ingress"), self.store.list("IngressClass"),
+                              self.options.ingress_class),
+            build_endpoint_index(self.store.list("Service"), self.store.list("EndpointSlice"),
+                                 self.store.list("Endpoints")),
+        )
+
+    async def control_loop(self) -> None:
+        while True:
+            await self._reconcile_wanted.wait()
+            try:
+                await self.reconcile()
+            except Exception as exc:  # a controller bug must not stop the data plane
+                self.warn(f"ingressd: reconcile failed: {exc!r}")
+                await asyncio.sleep(1)
+
+    async def periodic(self) -> None:
+        """Flush the access log and give time-driven controllers a tick."""
+        while True:
+            await asyncio.sleep(0.2)
+            self.access_log.flush()
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        opts = self.options
+        self._file_state = self._snapshot_files()
+        result = self.load()
+        for problem in result.warnings:
+            self.warn(str(problem))
+        if result.errors:
+            raise StartupError(1, "\n".join(str(p) for p in result.errors))
+        self.store.subscribe(self._on_store_event)
+        self.apply_manifests(result.manifests)
+        self.proxy = ProxyServer(self.build_state(), metrics=self.metrics, access_log=self.access_log,
+                                 expose_upstream=opts.expose_upstream, on_error=self._proxy_error)
+        await self._bind_all()
+        await self.reconcile()
+        self._tasks = [
+            asyncio.create_task(self.control_loop()),
+            asyncio.create_task(self.watch_files()),
+            asyncio.create_task(self.periodic()),
+        ]
+        self.ready = True
+        self.warn(
+            f"ingressd: serving {len(self.applied)} objects; HTTP {opts.bind}:{self.ports['http']}, "
+            f"HTTPS {opts.bind}:{self.ports['https']}, admin http://{opts.bind}:{self.ports['admin']}/healthz"
+        )
+
+    def _proxy_error(self, exc: BaseException) -> None:
+        self.warn(f"ingressd: internal error while proxying: {exc!r}")
+
+    async def _bind_all(self) -> None:
+        opts = self.options
+        assert self.proxy is not None
+        try:
+            srv = await self.proxy.listen(opts.bind, opts.http_port, scheme="http")
+        except OSError as exc:
+            raise StartupError(2, bind_error_message("HTTP", "--http-port", opts.bind, opts.http_port, exc)) from None
+        self.ports["http"] = srv.sockets[0].getsockname()[1]
+        ctx = default_server_context(opts.state_dir)
+        try:
+            srv = await self.proxy.listen(opts.bind, opts.https_port, ssl=ctx, scheme="https")
+        except OSError as exc:
+            raise StartupError(2, bind_error_message("HTTPS", "--https-port", opts.bind, opts.https_port, exc)) from None
+        self.ports["https"] = srv.sockets[0].getsockname()[1]
+        admin = build_admin_app(self.store, self.metrics.registry, self.health)
+        self.admin_runner = web.AppRunner(admin, access_log=None)
+        await self.admin_runner.setup()
+        site = web.TCPSite(self.admin_runner, opts.bind, opts.admin_port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(2, bind_error_message("admin", "--admin-port", opts.bind, opts.admin_port, exc)) from None
+        self.ports["admin"] = site._server.sockets[0].getsockname()[1]
+
+    def health(self) -> tuple[bool, str]:
+        if not self.ready:
+            return False, "starting: manifests loading or listeners not bound yet"
+        return True, "ok"
+
+    async def stop(self) -> None:
+        self.ready = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks = []
+        if self.proxy is not None:
+            await self.proxy.close()
+        if self.admin_runner is not None:
+            await self.admin_runner.cleanup()
+        await self.kubelet.close()
+        self.access_log.flush()
+
+
+async def serve(options: RunOptions) -> int:
+    app = Ingressd(options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    try:
+        await app.start()
+    except StartupError as exc:
+        print(exc.message, file=sys.stderr, flush=True)
+        await app.stop()
+        return exc.status
+    await stop.wait()
+    app.warn("ingressd: shutting down")
+    await app.stop()
+    return 0
+
+
+def run(options: RunOptions) -> int:
+    """Run until SIGINT/SIGTERM; uvloop when installed (the `speed` extra)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(serve(options))
+    return uvloop.run(serve(options))

@@ -1,0 +1,106 @@
+"""Command line: parse arguments, call the app, print. Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ingressd import __version__
+
+
+def bundled_demo() -> str:
+    """The demo manifests: `config/` beside the package (a source checkout or editable install)."""
+    here = Path(__file__).resolve().parent.parent / "config"
+    if here.is_dir():
+        return str(here)
+    return "config"
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {port}")
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ingressd",
+        description="A local Kubernetes ingress emulator with ingress-nginx semantics.",
+    )
+    parser.add_argument("--version", action="version", version=f"ingressd {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="serve Ingress routes and run the pods the manifests describe")
+    run.add_argument("-f", "--filename", dest="paths", action="append", metavar="PATH",
+                     help="manifest file or directory (recursive *.yaml/*.yml); repeatable; "
+                          "default: the bundled demo in config/")
+    run.add_argument("--bind", default="127.0.0.1", metavar="ADDR",
+                     help="address the HTTP, HTTPS and admin listeners bind (default 127.0.0.1)")
+    run.add_argument("--http-port", type=_port, default=80, metavar="N", help="HTTP port (default 80)")
+    run.add_argument("--https-port", type=_port, default=443, metavar="N", help="HTTPS port (default 443)")
+    run.add_argument("--admin-port", type=_port, default=10254, metavar="N",
+                     help="health, metrics and API port (default 10254, as ingress-nginx)")
+    run.add_argument("--state-dir", default=".ingressd", metavar="DIR",
+                     help="where generated keys and pod state live (default .ingressd)")
+    run.add_argument("--ingress-class", default="nginx", metavar="NAME",
+                     help="serve Ingresses of this class, and those without one (default nginx)")
+    run.add_argument("--log-format", choices=("nginx", "json"), default="nginx",
+                     help="access log format on stdout (default: ingress-nginx's log-format-upstream)")
+    run.add_argument("--expose-upstream", action="store_true",
+                     help="add an X-Ingressd-Upstream response header naming the upstream that served")
+    run.add_argument("--reload-interval", type=float, default=0.5, metavar="SECONDS",
+                     help="how often manifest files are checked for changes (default 0.5)")
+
+    validate = sub.add_parser("validate", help="check manifests; print FILE:LINE problems")
+    validate.add_argument("-f", "--filename", dest="paths", action="append", metavar="PATH",
+                          help="manifest file or directory; repeatable; default: the bundled demo")
+    validate.add_argument("--ingress-class", default="nginx", metavar="NAME")
+    return parser
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ingressd.objects.load import load_paths
+
+    result = load_paths(args.paths or [bundled_demo()], ingress_class=args.ingress_class)
+    for problem in result.errors:
+        print(problem)
+    for problem in result.warnings:
+        print(problem, file=sys.stderr)
+    if result.errors:
+        return 1
+    print(f"{len(result.manifests)} objects valid", file=sys.stderr)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ingressd.app import RunOptions, run
+
+    options = RunOptions(
+        paths=args.paths or [bundled_demo()],
+        bind=args.bind,
+        http_port=args.http_port,
+        https_port=args.https_port,
+        admin_port=args.admin_port,
+        state_dir=args.state_dir,
+        ingress_class=args.ingress_class,
+        log_format=args.log_format,
+        expose_upstream=args.expose_upstream,
+        reload_interval=args.reload_interval,
+    )
+    return run(options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return cmd_run(args)
+    if args.command == "validate":
+        return cmd_validate(args)
+    parser.print_help()
+    return 2

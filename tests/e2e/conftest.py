@@ -1,0 +1,99 @@
+"""Run the real `ingressd` CLI as a subprocess on loopback ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def http_get(port: int, path: str = "/", host: str | None = None, timeout: float = 5) -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(f"http://{HOST}:{port}{path}")
+    if host:
+        req.add_header("Host", host)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        body = err.read()
+        err.close()
+        return err.code, dict(err.headers), body
+
+
+class Ingressd:
+    def __init__(self, args: list[str], tmp: Path) -> None:
+        self.http_port = free_port()
+        self.https_port = free_port()
+        self.admin_port = free_port()
+        self.stdout_path = tmp / "stdout.log"
+        self.stderr_path = tmp / "stderr.log"
+        cmd = [sys.executable, "-m", "ingressd", "run", *args,
+               "--http-port", str(self.http_port), "--https-port", str(self.https_port),
+               "--admin-port", str(self.admin_port), "--state-dir", str(tmp / "state")]
+        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
+            self.proc = subprocess.Popen(cmd, cwd=tmp, stdout=out, stderr=err,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def wait_healthy(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"ingressd exited {self.proc.returncode}: {self.stderr()}")
+            try:
+                if http_get(self.admin_port, "/healthz", timeout=1)[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"ingressd not healthy after {timeout}s: {self.stderr()}")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def ingressd(tmp_path):
+    started: list[Ingressd] = []
+
+    def start(*args: str) -> Ingressd:
+        proc = Ingressd(list(args), tmp_path)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ingressd", *args], cwd=cwd or REPO, capture_output=True,
+                          text=True, timeout=timeout)

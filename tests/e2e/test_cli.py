@@ -1,0 +1,187 @@
+"""The CLI end to end, as a subprocess: demo, validate, bind errors, hot reload."""
+
+from __future__ import annotations
+
+import json
+import socket
+import textwrap
+import time
+
+from tests.e2e.conftest import HOST, REPO, free_port, http_get, run_cli
+
+BAD = textwrap.dedent("""\
+    apiVersion: networking.k8s.io/v1
+    kind: Ingress
+    metadata:
+      name: broken
+    spec:
+      rules:
+      - host: a.test
+        http:
+          paths:
+          - path: /
+            pathType: Sometimes
+            backend:
+              service:
+                name: web
+                port:
+                  number: 80
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata:
+      namespace: default
+    spec:
+      ports:
+      - port: 80
+    ---
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: x
+    data:
+      key: [unclosed
+    """)
+
+
+def test_demo_serves_echo_json_naming_a_pod(ingressd):
+    proc = ingressd("-f", str(REPO / "config"))
+    proc.wait_healthy()
+    deadline = time.monotonic() + 20
+    status = 0
+    while time.monotonic() < deadline:
+        status, _, body = http_get(proc.http_port, "/", host="demo.localtest.me")
+        if status == 200:
+            break
+        time.sleep(0.2)  # pods becoming ready in a real subprocess
+    assert status == 200, body
+    data = json.loads(body)
+    assert data["pod"].startswith("web-")
+    assert data["podIP"].startswith("127.")
+    status, _, _ = http_get(proc.admin_port, "/api/v1/namespaces/default/pods")
+    assert status == 200
+    status, _, metrics = http_get(proc.admin_port, "/metrics")
+    assert b'nginx_ingress_controller_requests{' in metrics
+    assert proc.stop() == 0
+    assert '"GET / HTTP/1.1" 200' in proc.stdout()
+
+
+def test_validate_prints_three_precise_lines(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD)
+    result = run_cli("validate", "-f", str(bad))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3, result.stdout
+    assert any(line.startswith(f"{bad}:11: Ingress default/broken: spec.rules[0].http.paths[0].pathType:")
+               for line in lines), lines
+    assert any(line.startswith(f"{bad}:20: Service default/") and "metadata.name" in line for line in lines), lines
+    assert any(line.startswith(f"{bad}:32:") for line in lines), lines
+    run = run_cli("run", "-f", str(bad), "--http-port", str(free_port()), "--https-port", str(free_port()),
+                  "--admin-port", str(free_port()), "--state-dir", str(tmp_path / "s"))
+    assert run.returncode == 1
+    for line in lines:
+        assert line in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_validate_demo_is_clean():
+    result = run_cli("validate")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_port_in_use_exits_2_with_the_fix(tmp_path):
+    with socket.socket() as busy:
+        busy.bind((HOST, 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("run", "-f", str(REPO / "config"), "--http-port", str(port), "--https-port",
+                         str(free_port()), "--admin-port", str(free_port()), "--state-dir", str(tmp_path / "s"))
+    assert result.returncode == 2
+    assert f"{port}" in result.stderr and "--http-port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+ROUTED = textwrap.dedent("""\
+    apiVersion: networking.k8s.io/v1
+    kind: Ingress
+    metadata:
+      name: hot
+    spec:
+      rules:
+      - host: hot.test
+        http:
+          paths:
+          - path: {path}
+            pathType: Prefix
+            backend:
+              service:
+                name: hot
+                port:
+                  number: 80
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata:
+      name: hot
+    spec:
+      selector:
+        app: hot
+      ports:
+      - name: http
+        port: 80
+        targetPort: 8080
+    ---
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: hot
+    spec:
+      replicas: 1
+      selector:
+        matchLabels:
+          app: hot
+      template:
+        metadata:
+          labels:
+            app: hot
+        spec:
+          containers:
+          - name: echo
+            image: ingressd/echo:1.0
+            ports:
+            - containerPort: 8080
+    """)
+
+
+def wait_status(port: int, path: str, host: str, want: int, timeout: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if http_get(port, path, host=host)[0] == want:
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"{path} on {host} never answered {want}")
+
+
+def test_hot_reload_applies_valid_edits_and_keeps_config_on_bad_ones(ingressd, tmp_path):
+    manifests = tmp_path / "m"
+    manifests.mkdir()
+    f = manifests / "app.yaml"
+    f.write_text(ROUTED.format(path="/one"))
+    proc = ingressd("-f", str(manifests))
+    proc.wait_healthy()
+    wait_status(proc.http_port, "/one", "hot.test", 200, 20)
+    assert http_get(proc.http_port, "/two", host="hot.test")[0] == 404
+
+    f.write_text(ROUTED.format(path="/two"))
+    took = wait_status(proc.http_port, "/two", "hot.test", 200, 5)
+    assert took < 2.0
+    assert http_get(proc.http_port, "/one", host="hot.test")[0] == 404
+
+    f.write_text(ROUTED.format(path="/two").replace("pathType: Prefix", "pathType: Bogus"))
+    deadline = time.monotonic() + 5
+    while "reload rejected" not in proc.stderr() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "reload rejected" in proc.stderr()
+    assert "pathType" in proc.stderr()
+    assert http_get(proc.http_port, "/two", host="hot.test")[0] == 200
