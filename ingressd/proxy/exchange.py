@@ -35,9 +35,9 @@ class Exchange:
         "tried", "tries", "last_failure", "up", "up_started", "resp_headers", "resp_status",
         "head_sent", "chunk_out", "close_delimited", "no_body", "resp_bytes", "req_body_bytes",
         "content_length", "chunked_in", "body_done", "buffer", "buffer_bytes", "replay", "body_sent",
-        "stream_chunked", "finished", "responded", "interim", "websocket", "tunnel", "read_timer",
+        "stream_chunked", "finished", "responded", "interim", "websocket", "tunnel", "out",
         "last_read", "request_id", "upstream_addrs", "upstream_statuses", "upstream_times",
-        "request_length", "status", "waiting_for_body", "connecting", "send_timer", "sent",
+        "request_length", "status", "waiting_for_body", "connecting", "send_blocked_since", "sent",
     )
 
     def __init__(self, conn, method: bytes, target: bytes, headers, version: str, keep_alive: bool,
@@ -85,8 +85,8 @@ class Exchange:
         self.interim = False
         self.websocket = False
         self.tunnel = False
-        self.read_timer = None
-        self.send_timer = None
+        self.out: list[bytes] = []
+        self.send_blocked_since = 0.0
         self.last_read = 0.0
         self.request_id = b""
         self.upstream_addrs: list[str] = []
@@ -314,49 +314,40 @@ class Exchange:
         if up.write_paused:
             self.upstream_write_paused()
         self.last_read = time.monotonic()
-        self.arm_read_timer(self.cfg.proxy_read_timeout)
+        self.server.watched.add(self)
 
-    def arm_read_timer(self, delay: float) -> None:
-        self.read_timer = asyncio.get_running_loop().call_later(delay, self._read_timer_fired)
+    def check_timeouts(self, now: float) -> None:
+        """Called by the server's sweeper: proxy-read-timeout and proxy-send-timeout.
 
-    def _read_timer_fired(self) -> None:
-        self.read_timer = None
+        One sweeper for all exchanges instead of a timer per request keeps the hot path cheap;
+        the deadlines are in whole seconds anyway.
+        """
         if self.finished or self.up is None:
+            self.server.watched.discard(self)
             return
-        timeout = self.cfg.proxy_read_timeout
-        idle = time.monotonic() - self.last_read
-        if idle < timeout:
-            return self.arm_read_timer(timeout - idle)
-        if self.tunnel:
-            return self.close_tunnel()
-        self.upstream_failed("upstream timed out while reading the response", "timeout")
+        cfg = self.cfg
+        if self.send_blocked_since and now - self.send_blocked_since >= cfg.proxy_send_timeout:
+            self.upstream_failed("upstream timed out while sending the request", "timeout")
+        elif now - self.last_read >= cfg.proxy_read_timeout:
+            if self.tunnel:
+                self.close_tunnel()
+            else:
+                self.upstream_failed("upstream timed out while reading the response", "timeout")
 
     def upstream_write_paused(self) -> None:
         self.conn.pause("upstream")
-        if self.send_timer is None:
-            self.send_timer = asyncio.get_running_loop().call_later(
-                self.cfg.proxy_send_timeout, self._send_timer_fired)
+        if not self.send_blocked_since:
+            self.send_blocked_since = time.monotonic()
 
     def upstream_write_resumed(self) -> None:
         self.conn.resume("upstream")
-        if self.send_timer is not None:
-            self.send_timer.cancel()
-            self.send_timer = None
-
-    def _send_timer_fired(self) -> None:
-        self.send_timer = None
-        if not self.finished and self.up is not None and self.up.write_paused:
-            self.upstream_failed("upstream timed out while sending the request", "timeout")
+        self.send_blocked_since = 0.0
 
     def drop_upstream(self) -> None:
         up = self.up
         self.up = None
-        if self.read_timer is not None:
-            self.read_timer.cancel()
-            self.read_timer = None
-        if self.send_timer is not None:
-            self.send_timer.cancel()
-            self.send_timer = None
+        self.server.watched.discard(self)
+        self.send_blocked_since = 0.0
         self.conn.resume("upstream")
         if up is not None:
             up.exchange = None
@@ -443,7 +434,8 @@ class Exchange:
             extra += b"Connection: close\r\n"
         if self.server.expose_upstream:
             extra += b"X-Ingressd-Upstream: %b\r\n" % self.upstream_name.encode()
-        self.conn.write(client_response_head(status, reason, headers, framing, extra))
+        # Held until the end of this upstream read, so head and body leave in one write.
+        self.out.append(client_response_head(status, reason, headers, framing, extra))
         self.head_sent = True
         if self.method == b"HEAD" and status != 101:
             # llhttp would wait for a HEAD response's Content-Length body: end here, don't reuse.
@@ -460,9 +452,14 @@ class Exchange:
         self.last_read = time.monotonic()
         self.resp_bytes += len(chunk)
         if self.chunk_out:
-            self.conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            self.out.append(b"%x\r\n%b\r\n" % (len(chunk), chunk))
         else:
-            self.conn.write(chunk)
+            self.out.append(chunk)
+
+    def flush_out(self) -> None:
+        out = self.out
+        self.out = []
+        self.conn.write(out[0] if len(out) == 1 else b"".join(out))
 
     def response_done(self, upstream_keep_alive: bool) -> None:
         if self.interim:
@@ -471,19 +468,17 @@ class Exchange:
         if self.resp_status == 101:
             return  # the upgrade exception follows
         if self.chunk_out:
-            self.conn.write(b"0\r\n\r\n")
+            self.out.append(b"0\r\n\r\n")
         self.response_complete(reusable=upstream_keep_alive and self.body_done and not self.buffer)
 
     def response_complete(self, reusable: bool, upstream_done: bool = True) -> None:
         up = self.up
         self.up = None
         self.upstream_times.append(f"{time.monotonic() - self.up_started:.3f}")
-        if self.read_timer is not None:
-            self.read_timer.cancel()
-            self.read_timer = None
-        if self.send_timer is not None:
-            self.send_timer.cancel()
-            self.send_timer = None
+        self.server.watched.discard(self)
+        self.send_blocked_since = 0.0
+        if self.out:
+            self.flush_out()
         self.conn.resume("upstream")
         self.conn.resume("client_write")
         if up is not None:
@@ -498,6 +493,8 @@ class Exchange:
     def upstream_upgraded(self, rest: bytes) -> None:
         self.tunnel = True
         self.status = 101
+        if self.out:
+            self.flush_out()
         if rest:
             self.conn.write(rest)
         self.conn.start_tunnel(self)
@@ -525,9 +522,7 @@ class Exchange:
         if up is not None:
             up.exchange = None
             up.close()
-        if self.read_timer is not None:
-            self.read_timer.cancel()
-            self.read_timer = None
+        self.server.watched.discard(self)
         self.keep_alive = False
         self.status = 101
         self.finish()
@@ -575,12 +570,9 @@ class Exchange:
         if self.finished:
             return
         self.finished = True
-        if self.read_timer is not None:
-            self.read_timer.cancel()
-            self.read_timer = None
-        if self.send_timer is not None:
-            self.send_timer.cancel()
-            self.send_timer = None
+        self.server.watched.discard(self)
+        if self.out:
+            self.flush_out()
         if not self.status:
             self.status = self.resp_status
         self.record()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl as ssl_module
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ MAX_HEADERS = 32768
 MAX_PIPELINED = 16
 KEEPALIVE_TIMEOUT = 75.0  # nginx keepalive_timeout
 HEADER_TIMEOUT = 60.0  # nginx client_header_timeout
+SWEEP_INTERVAL = 0.25  # resolution of every proxy timeout
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ class ClientConnection(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._header_bytes = 0
         self._too_large = 0
-        self.idle_timer = None
+        self.idle_since = 0.0
+        self.idle_limit = HEADER_TIMEOUT
 
     # ---- asyncio.Protocol ---------------------------------------------------------------
 
@@ -72,14 +75,11 @@ class ClientConnection(asyncio.Protocol):
         local = transport.get_extra_info("sockname")
         self.server_port_b = str(local[1]).encode() if local else b""
         self.server.connections.add(self)
-        self._arm_idle(HEADER_TIMEOUT)
+        self.idle_since = time.monotonic()
 
     def connection_lost(self, exc) -> None:
         self.closing = True
         self.server.connections.discard(self)
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-            self.idle_timer = None
         current = self.current
         if current is not None:
             current.client_lost()
@@ -132,9 +132,6 @@ class ClientConnection(asyncio.Protocol):
         self._headers = []
         self._header_bytes = 0
         self._too_large = 0
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-            self.idle_timer = None
 
     def on_url(self, url: bytes) -> None:
         self._url_len += len(url)
@@ -236,8 +233,10 @@ class ClientConnection(asyncio.Protocol):
             self.current = nxt
             self._run(nxt, local)
         else:
-            self._update_reading()
-            self._arm_idle(KEEPALIVE_TIMEOUT)
+            if self.paused:
+                self._update_reading()
+            self.idle_since = time.monotonic()
+            self.idle_limit = KEEPALIVE_TIMEOUT
 
     def start_tunnel(self, ex: Exchange) -> None:
         self.tunnel = ex
@@ -272,16 +271,12 @@ class ClientConnection(asyncio.Protocol):
         if transport is not None and not transport.is_closing():
             transport.write(data)
 
-    def _arm_idle(self, delay: float) -> None:
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-        self.idle_timer = asyncio.get_running_loop().call_later(delay, self._idle_expired)
-
-    def _idle_expired(self) -> None:
-        self.idle_timer = None
-        if self.current is None and self.transport is not None:
+    def check_idle(self, now: float) -> None:
+        """keepalive_timeout / client_header_timeout, from the server's sweeper."""
+        if self.current is None and self.parsing is None and now - self.idle_since >= self.idle_limit:
             self.closing = True
-            self.transport.close()
+            if self.transport is not None:
+                self.transport.close()
 
     def _reject(self, status: int, reason: str) -> None:
         """Malformed HTTP: answer 4xx and close; the listener keeps serving others."""
@@ -324,8 +319,23 @@ class ProxyServer:
         self.pool = UpstreamPool()
         self.expose_upstream = expose_upstream
         self.connections: set[ClientConnection] = set()
+        self.watched: set[Exchange] = set()  # exchanges with an upstream leg in progress
         self.servers: list[asyncio.base_events.Server] = []
         self._on_error = on_error
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    def _sweep(self) -> None:
+        """Enforce every timeout from one periodic callback instead of a timer per request."""
+        now = time.monotonic()
+        for ex in list(self.watched):
+            try:
+                ex.check_timeouts(now)
+            except Exception as exc:
+                self.watched.discard(ex)
+                self.report_error(exc)
+        for conn in list(self.connections):
+            conn.check_idle(now)
+        self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
 
     def swap(self, state: ProxyState) -> None:
         """Atomically replace the routing snapshot; requests in flight keep the one they read."""
@@ -346,9 +356,14 @@ class ProxyServer:
             lambda: ClientConnection(self, scheme_b), host, port, ssl=ssl, reuse_address=True, backlog=1024
         )
         self.servers.append(srv)
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
         return srv
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for srv in self.servers:
             srv.close()
         for conn in list(self.connections):

@@ -53,6 +53,8 @@ class UpstreamConnection(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
+            if exchange.out:
+                exchange.flush_out()
         except httptools.HttpParserUpgrade as upgrade:
             offset = upgrade.args[0]
             self.tunnel = True
