@@ -362,13 +362,17 @@ class Exchange:
         if self.head_sent or self.tunnel:
             return self.abort_client()
         if self.can_retry(kind):
-            if self.body_sent and self.replay is not None:
-                self.buffer = list(self.replay)
-                self.buffer_bytes = sum(map(len, self.buffer))
-            self.body_sent = False
-            self.sent = False
-            return self.connect_next()
+            return self._retry()
         self.respond(504 if kind == "timeout" else 502)
+
+    def _retry(self) -> None:
+        """Next attempt: the kept body (if any was sent) goes out again."""
+        if self.body_sent and self.replay is not None:
+            self.buffer = list(self.replay)
+            self.buffer_bytes = sum(map(len, self.buffer))
+        self.body_sent = False
+        self.sent = False
+        self.connect_next()
 
     def can_retry(self, kind: str) -> bool:
         """nginx's rules: only listed failures, and a sent request is re-sent only if idempotent
@@ -381,6 +385,21 @@ class Exchange:
                 return False
             if self.body_sent and self.replay is None:
                 return False
+        return True
+
+    def retry_on_status(self, status: int) -> bool:
+        """proxy-next-upstream http_5xx/http_4xx: try the next endpoint while tries remain;
+        the last attempt's response goes to the client as it is, as nginx does."""
+        kind = f"http_{status}"
+        cfg = self.cfg
+        if kind not in cfg.proxy_next_upstream or not self.can_retry(kind):
+            return False
+        if self.tries >= (cfg.proxy_next_upstream_tries or len(self.endpoints)):
+            return False
+        self.upstream_statuses.append(str(status))
+        self.upstream_times.append(f"{time.monotonic() - self.up_started:.3f}")
+        self.drop_upstream()
+        self._retry()
         return True
 
     def upstream_closed(self, up, exc) -> None:
@@ -405,6 +424,8 @@ class Exchange:
             return
         if status == 101 and not self.websocket:
             self.upstream_failed("upstream switched protocols without an upgrade request", "error")
+            return
+        if status >= 400 and self.retry_on_status(status):
             return
         self.resp_status = status
         self.upstream_statuses.append(str(status))

@@ -53,7 +53,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
-            if exchange.out:
+            if exchange.out and not exchange.finished:
                 exchange.flush_out()
         except httptools.HttpParserUpgrade as upgrade:
             offset = upgrade.args[0]
@@ -88,14 +88,18 @@ class UpstreamConnection(asyncio.Protocol):
     def on_status(self, status: bytes) -> None:
         self._status_reason = status
 
+    # The exchange may let go of this connection mid-parse (a retry on an http_5xx status).
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.exchange.resp_headers.append((name, value))
+        if self.exchange is not None:
+            self.exchange.resp_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self.exchange.response_head(self.parser.get_status_code(), self._status_reason)
+        if self.exchange is not None:
+            self.exchange.response_head(self.parser.get_status_code(), self._status_reason)
 
     def on_body(self, body: bytes) -> None:
-        self.exchange.response_body(body)
+        if self.exchange is not None:
+            self.exchange.response_body(body)
 
     def on_message_complete(self) -> None:
         exchange = self.exchange

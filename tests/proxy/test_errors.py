@@ -10,11 +10,20 @@ import pytest
 from tests.proxy.conftest import HOST, endpoint_slice, ingress, service
 
 
-def free_port() -> int:
-    """A port with nothing listening (bound then closed) for connection-refused cases."""
-    with socket.socket() as s:
+@pytest.fixture
+def refused_port():
+    """Ports that refuse connections: bound but not listening, and held so nobody else takes them."""
+    held: list[socket.socket] = []
+
+    def make() -> int:
+        s = socket.socket()
         s.bind((HOST, 0))
+        held.append(s)
         return s.getsockname()[1]
+
+    yield make
+    for s in held:
+        s.close()
 
 
 def objs(ports, annotations=None):
@@ -35,9 +44,9 @@ async def test_404_when_nothing_matches(backend, start_proxy):
     assert await status_of(proxy, b"GET / HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n") == 404
 
 
-async def test_503_without_ready_endpoints(start_proxy):
+async def test_503_without_ready_endpoints(start_proxy, refused_port):
     proxy = await start_proxy([ingress("web", [("app.test", "/", "Prefix", "web")]), service("web"),
-                               *endpoint_slice("web", [free_port()], ready=False)])
+                               *endpoint_slice("web", [refused_port()], ready=False)])
     assert await status_of(proxy, GET) == 503
 
 
@@ -46,8 +55,8 @@ async def test_503_for_missing_service(start_proxy):
     assert await status_of(proxy, GET) == 503
 
 
-async def test_502_when_every_endpoint_refuses(start_proxy):
-    proxy = await start_proxy(objs([free_port(), free_port()]))
+async def test_502_when_every_endpoint_refuses(start_proxy, refused_port):
+    proxy = await start_proxy(objs([refused_port(), refused_port()]))
     assert await status_of(proxy, GET) == 502
     [line] = proxy.log_lines()
     # proxy-next-upstream-tries 3: like ingress-nginx's Lua balancer, a retry may land on an
@@ -56,8 +65,8 @@ async def test_502_when_every_endpoint_refuses(start_proxy):
     assert " 502, 502, 502 " in line
 
 
-async def test_refused_endpoint_is_retried_on_the_next(backend, start_proxy):
-    proxy = await start_proxy(objs([free_port(), backend.port]))
+async def test_refused_endpoint_is_retried_on_the_next(backend, start_proxy, refused_port):
+    proxy = await start_proxy(objs([refused_port(), backend.port]))
     for _ in range(4):
         assert await status_of(proxy, GET) == 200
 
@@ -138,3 +147,30 @@ async def test_client_disconnect_mid_request_is_harmless(backend, start_proxy):
     writer.close()
     await writer.wait_closed()
     assert await status_of(proxy, GET) == 200
+
+
+async def test_next_upstream_on_listed_status(backend, start_proxy):
+    from aiohttp import web
+
+    async def unavailable(request):
+        return web.Response(status=503, text="busy")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", unavailable)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, 0)
+    await site.start()
+    bad_port = site._server.sockets[0].getsockname()[1]
+    try:
+        retrying = await start_proxy(objs([bad_port, backend.port], {"proxy-next-upstream": "error timeout http_503"}))
+        for _ in range(4):
+            assert await status_of(retrying, GET) == 200
+        plain = await start_proxy(objs([bad_port, backend.port]))
+        statuses = {await status_of(plain, GET) for _ in range(4)}
+        assert statuses == {200, 503}
+        only_bad = await start_proxy(objs([bad_port], {"proxy-next-upstream": "http_503"}))
+        assert await status_of(only_bad, GET) == 503  # the last attempt's answer is passed on
+        assert " 503, 503, 503 " in only_bad.log_lines()[0]
+    finally:
+        await runner.cleanup()
