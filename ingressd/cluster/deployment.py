@@ -1,0 +1,316 @@
+"""Deployment controller (pure): one ReplicaSet per pod template, named `<deployment>-<hash>`.
+
+Rollout for now (the real RollingUpdate with maxSurge/maxUnavailable comes with rolling updates):
+
+- `RollingUpdate` (the default): the new ReplicaSet is scaled to `spec.replicas` at once and the
+  old ones are scaled to 0 once the new one is fully available — i.e. maxSurge 100 %,
+  maxUnavailable 0, whatever the strategy says. No downtime, and a broken new template leaves the
+  old pods serving, as a stalled rollout does in Kubernetes.
+- `Recreate`: old ReplicaSets go to 0 first; the new one is scaled up only when no old pod is left
+  (terminating ones included), exactly as Kubernetes does.
+
+Also: `deployment.kubernetes.io/revision` on ReplicaSets, `revisionHistoryLimit` cleanup, hash
+collisions (`status.collisionCount`), and status with Available/Progressing conditions.
+Not yet: paused, progressDeadlineSeconds (ProgressDeadlineExceeded), proportional scaling.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+from ingressd.cluster.actions import Action, apply_object, delete_object, set_status
+from ingressd.cluster.clock import format_timestamp
+from ingressd.cluster.names import safe_encode
+from ingressd.cluster.ownership import owned_by, owner_reference
+from ingressd.cluster.pod_status import is_terminal
+
+POD_TEMPLATE_HASH = "pod-template-hash"
+REVISION = "deployment.kubernetes.io/revision"
+DEFAULT_REVISION_HISTORY_LIMIT = 10
+
+_FNV32_OFFSET = 0x811C9DC5
+_FNV32_PRIME = 0x01000193
+
+
+def pod_template_hash(template: dict, collision_count: int = 0) -> str:
+    """Stable short hash of a pod template, shaped like Kubernetes' (FNV-32a, safe-encoded digits).
+
+    The bytes hashed differ from Kubernetes (canonical JSON instead of Go's spew dump), so the
+    values differ from a real cluster's, but they are stable and look alike ("5d4b7c9f8").
+    """
+    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    if collision_count:
+        data += collision_count.to_bytes(4, "little")
+    value = _FNV32_OFFSET
+    for byte in data:
+        value = ((value ^ byte) * _FNV32_PRIME) & 0xFFFFFFFF
+    return safe_encode(str(value))
+
+
+def desired_replicas(obj: dict) -> int:
+    replicas = (obj.get("spec") or {}).get("replicas")
+    return 1 if replicas is None else int(replicas)
+
+
+def revision(rs: dict) -> int:
+    try:
+        return int(rs["metadata"].get("annotations", {}).get(REVISION, "0"))
+    except ValueError:
+        return 0
+
+
+def reconcile_deployment(deployment: dict, replicasets: list[dict], pods: list[dict], now: float) -> list[Action]:
+    """Actions that move `deployment`'s ReplicaSets and status toward its spec.
+
+    `replicasets` and `pods` are the observed objects of the deployment's namespace (others are
+    ignored: ownership is by ownerReferences uid).
+    """
+    meta = deployment["metadata"]
+    if meta.get("deletionTimestamp"):
+        return []
+    spec = deployment.get("spec") or {}
+    template = spec.get("template") or {}
+    replicas = desired_replicas(deployment)
+    owned = sorted(owned_by(replicasets, deployment), key=lambda rs: (revision(rs), rs["metadata"]["name"]))
+    new_rs = next((rs for rs in owned if _same_template(rs, template)), None)
+    old_rss = [rs for rs in owned if rs is not new_rs]
+    status = deployment.get("status") or {}
+
+    if new_rs is None:
+        collision_count = int(status.get("collisionCount") or 0)
+        new_name = f"{meta['name']}-{pod_template_hash(template, collision_count)}"
+        if any(rs["metadata"]["name"] == new_name for rs in replicasets):
+            # The name is taken by a ReplicaSet with another template: rehash, as Kubernetes does.
+            return [set_status(deployment, {**status, "collisionCount": collision_count + 1})]
+
+    actions: list[Action] = []
+    max_old_revision = max((revision(rs) for rs in old_rss), default=0)
+    scale_up_new = True
+    if (spec.get("strategy") or {}).get("type") == "Recreate":
+        actions += _scale_all(old_rss, 0)
+        scale_up_new = not _old_pods_running(old_rss, pods)
+    if scale_up_new:
+        actions += _scale_new(deployment, new_rs, replicas, max_old_revision)
+        if new_rs is not None and _fully_available(new_rs, replicas):
+            actions += _scale_all(old_rss, 0)
+    actions += _clean_up_history(deployment, old_rss)
+
+    created = new_name if new_rs is None and scale_up_new else None
+    new_status = deployment_status(deployment, owned, new_rs, now, created)
+    if new_status != status:
+        actions.append(set_status(deployment, new_status))
+    return actions
+
+
+def new_replicaset(deployment: dict, replicas: int, revision_number: int) -> dict:
+    """The ReplicaSet for the deployment's current template (labels, selector and name carry the hash)."""
+    meta = deployment["metadata"]
+    spec = deployment.get("spec") or {}
+    template = copy.deepcopy(spec.get("template") or {})
+    collision_count = int((deployment.get("status") or {}).get("collisionCount") or 0)
+    template_hash = pod_template_hash(spec.get("template") or {}, collision_count)
+    template_meta = template.setdefault("metadata", {})
+    template_meta["labels"] = {**(template_meta.get("labels") or {}), POD_TEMPLATE_HASH: template_hash}
+    selector = copy.deepcopy(spec.get("selector") or {"matchLabels": dict(template_meta["labels"])})
+    selector["matchLabels"] = {**(selector.get("matchLabels") or {}), POD_TEMPLATE_HASH: template_hash}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": f"{meta['name']}-{template_hash}",
+            "namespace": meta.get("namespace", "default"),
+            "labels": dict(template_meta["labels"]),
+            "annotations": {REVISION: str(revision_number)},
+            "ownerReferences": [owner_reference(deployment)],
+        },
+        "spec": {
+            "replicas": replicas,
+            "minReadySeconds": int(spec.get("minReadySeconds") or 0),
+            "selector": selector,
+            "template": template,
+        },
+    }
+
+
+def deployment_status(
+    deployment: dict, owned: list[dict], new_rs: dict | None, now: float, created: str | None = None
+) -> dict:
+    """Status summed from the ReplicaSets' observed status, with Available and Progressing conditions.
+
+    `created`: name of the new ReplicaSet being created in this pass, if any.
+    """
+    replicas = desired_replicas(deployment)
+    old = deployment.get("status") or {}
+
+    def total(field: str, rss: list[dict]) -> int:
+        return sum(int((rs.get("status") or {}).get(field) or 0) for rs in rss)
+
+    available = total("availableReplicas", owned)
+    spec_total = sum(desired_replicas(rs) for rs in owned)
+    status: dict = {
+        "observedGeneration": deployment["metadata"].get("generation", 1),
+        "replicas": total("replicas", owned),
+        "updatedReplicas": total("replicas", [new_rs] if new_rs else []),
+        "readyReplicas": total("readyReplicas", owned),
+        "availableReplicas": available,
+        "unavailableReplicas": max(0, spec_total - available),
+    }
+
+    if available >= replicas - _max_unavailable(deployment):
+        available_cond = ("True", "MinimumReplicasAvailable", "Deployment has minimum availability.")
+    else:
+        available_cond = ("False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
+    if created is not None:
+        progressing = ("True", "NewReplicaSetCreated", f'Created new replica set "{created}"')
+    elif new_rs is None:
+        progressing = ("True", "ReplicaSetUpdated", f'Deployment "{deployment["metadata"]["name"]}" is progressing.')
+    elif (
+        status["updatedReplicas"] == replicas
+        and status["replicas"] == replicas
+        and available >= replicas
+        and _status_current(new_rs)
+    ):
+        name = new_rs["metadata"]["name"]
+        progressing = ("True", "NewReplicaSetAvailable", f'ReplicaSet "{name}" has successfully progressed.')
+    else:
+        progressing = ("True", "ReplicaSetUpdated", f'ReplicaSet "{new_rs["metadata"]["name"]}" is progressing.')
+
+    previous = {c.get("type"): c for c in old.get("conditions") or ()}
+    status["conditions"] = [
+        _condition(previous.get("Available"), "Available", *available_cond, now),
+        _condition(previous.get("Progressing"), "Progressing", *progressing, now),
+    ]
+    if "collisionCount" in old:
+        status["collisionCount"] = old["collisionCount"]
+    return status
+
+
+def _condition(previous: dict | None, cond_type: str, status: str, reason: str, message: str, now: float) -> dict:
+    stamp = format_timestamp(now)
+    cond = {
+        "type": cond_type,
+        "status": status,
+        "lastUpdateTime": stamp,
+        "lastTransitionTime": stamp,
+        "reason": reason,
+        "message": message,
+    }
+    if previous is not None:
+        if previous.get("status") == status:
+            cond["lastTransitionTime"] = previous.get("lastTransitionTime", stamp)
+            if previous.get("reason") == reason and previous.get("message") == message:
+                cond["lastUpdateTime"] = previous.get("lastUpdateTime", stamp)
+    return cond
+
+
+def _scale_new(deployment: dict, new_rs: dict | None, replicas: int, max_old_revision: int) -> list[Action]:
+    if new_rs is None:
+        return [apply_object(new_replicaset(deployment, replicas, max_old_revision + 1))]
+    want_min_ready = int((deployment.get("spec") or {}).get("minReadySeconds") or 0)
+    spec = new_rs.get("spec") or {}
+    if (
+        desired_replicas(new_rs) == replicas
+        and revision(new_rs) > max_old_revision
+        and int(spec.get("minReadySeconds") or 0) == want_min_ready
+    ):
+        return []
+    updated = copy.deepcopy(new_rs)
+    updated["spec"]["replicas"] = replicas
+    updated["spec"]["minReadySeconds"] = want_min_ready
+    if revision(new_rs) <= max_old_revision:  # rolled back to an older template: it becomes the newest revision
+        updated["metadata"].setdefault("annotations", {})[REVISION] = str(max_old_revision + 1)
+    updated.pop("status", None)
+    return [apply_object(updated)]
+
+
+def _scale_all(rss: list[dict], replicas: int) -> list[Action]:
+    actions = []
+    for rs in rss:
+        if desired_replicas(rs) != replicas:
+            updated = copy.deepcopy(rs)
+            updated["spec"]["replicas"] = replicas
+            updated.pop("status", None)
+            actions.append(apply_object(updated))
+    return actions
+
+
+def _clean_up_history(deployment: dict, old_rss: list[dict]) -> list[Action]:
+    limit = (deployment.get("spec") or {}).get("revisionHistoryLimit")
+    limit = DEFAULT_REVISION_HISTORY_LIMIT if limit is None else int(limit)
+    alive = [rs for rs in old_rss if not rs["metadata"].get("deletionTimestamp")]
+    excess = len(alive) - limit
+    actions = []
+    for rs in sorted(alive, key=revision):
+        if excess <= 0:
+            break
+        if desired_replicas(rs) == 0 and int((rs.get("status") or {}).get("replicas") or 0) == 0 and _status_current(rs):
+            actions.append(delete_object(rs))
+            excess -= 1
+    return actions
+
+
+def _same_template(rs: dict, template: dict) -> bool:
+    return _without_hash(((rs.get("spec") or {}).get("template")) or {}) == _without_hash(template)
+
+
+def _without_hash(template: dict) -> dict:
+    template = copy.deepcopy(template)
+    meta = template.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("labels"), dict):
+        meta["labels"].pop(POD_TEMPLATE_HASH, None)
+        if not meta["labels"]:
+            del meta["labels"]
+    if meta == {}:
+        del template["metadata"]
+    return template
+
+
+def _status_current(rs: dict) -> bool:
+    observed = (rs.get("status") or {}).get("observedGeneration")
+    return observed is not None and observed >= rs["metadata"].get("generation", 1)
+
+
+def _fully_available(rs: dict, replicas: int) -> bool:
+    status = rs.get("status") or {}
+    return _status_current(rs) and desired_replicas(rs) == replicas and int(status.get("availableReplicas") or 0) >= replicas
+
+
+def _old_pods_running(old_rss: list[dict], pods: list[dict]) -> bool:
+    if any(int((rs.get("status") or {}).get("replicas") or 0) > 0 for rs in old_rss):
+        return True
+    old_uids = {rs["metadata"]["uid"] for rs in old_rss}
+    return any(
+        ref.get("controller") and ref.get("uid") in old_uids and not is_terminal(pod)
+        for pod in pods
+        for ref in pod["metadata"].get("ownerReferences") or ()
+    )
+
+
+def _max_unavailable(deployment: dict) -> int:
+    """RollingUpdate maxUnavailable resolved against replicas (Kubernetes' ResolveFenceposts)."""
+    spec = deployment.get("spec") or {}
+    strategy = spec.get("strategy") or {}
+    replicas = desired_replicas(deployment)
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate" or replicas == 0:
+        return 0
+    rolling = strategy.get("rollingUpdate") or {}
+    surge = _int_or_percent(rolling.get("maxSurge", "25%"), replicas, round_up=True)
+    unavailable = _int_or_percent(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
+    if surge == 0 and unavailable == 0:
+        unavailable = 1
+    return min(unavailable, replicas)
+
+
+def _int_or_percent(value, total: int, round_up: bool) -> int:
+    if isinstance(value, str) and value.endswith("%"):
+        try:
+            fraction = float(value[:-1]) * total / 100
+        except ValueError:
+            return 0
+        return math.ceil(fraction) if round_up else math.floor(fraction)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

@@ -1,0 +1,214 @@
+"""The one place cluster state lives: every object, user-written or derived, with watch.
+
+Objects are plain dicts in Kubernetes JSON shape. The store behaves like a (tiny) kube-apiserver
+where that matters to controllers and clients:
+
+- `metadata.uid`, `resourceVersion` (one global counter, as a string), `creationTimestamp` and
+  `generation` are owned by the store; `generation` bumps only when something other than
+  metadata/status changes, so controllers can compare it with `status.observedGeneration`.
+- `apply` is create-or-replace. An object given without `status` keeps the stored status (status
+  is a subresource in Kubernetes, so re-applying a manifest does not wipe it). Replacing with an
+  identical object is a no-op: no new resourceVersion, no event. That keeps controllers quiescent.
+- Deleting a pod that a kubelet runs (`spec.nodeName` set, not finished) is graceful: the store
+  sets `deletionTimestamp`/`deletionGracePeriodSeconds` and the kubelet removes the object once
+  the containers stopped (`delete(..., grace_period_seconds=0)`). Everything else goes at once.
+
+Pure and synchronous: subscribers are called inline, in order, with their own copy.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from collections.abc import Callable
+
+from ingressd.cluster.clock import Clock, format_timestamp, time_source
+from ingressd.cluster.labels import labels_match
+from ingressd.objects.kinds import is_cluster_scoped
+
+Callback = Callable[[str, dict], None]
+
+DEFAULT_TERMINATION_GRACE_SECONDS = 30
+_TERMINAL_POD_PHASES = ("Succeeded", "Failed")
+_STORE_OWNED_METADATA = ("uid", "creationTimestamp", "generation", "resourceVersion")
+
+
+def _new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+class Store:
+    def __init__(
+        self,
+        clock: Clock | Callable[[], float] = time.time,
+        new_uid: Callable[[], str] = _new_uid,
+    ) -> None:
+        self._now = time_source(clock)
+        self._new_uid = new_uid
+        self._objects: dict[str, dict[tuple[str, str], dict]] = {}
+        self._subscribers: list[Callback] = []
+        self.resource_version = 0
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, kind: str, namespace: str, name: str) -> dict | None:
+        obj = self._objects.get(kind, {}).get((_namespace_key(kind, namespace), name))
+        return copy.deepcopy(obj) if obj is not None else None
+
+    def list(self, kind: str, namespace: str | None = None, selector: dict | None = None) -> list[dict]:
+        """Objects of `kind`, sorted by namespace/name; `selector` is matchLabels-style equality."""
+        found = []
+        for (ns, name), obj in sorted(self._objects.get(kind, {}).items()):
+            if namespace is not None and ns != _namespace_key(kind, namespace):
+                continue
+            if selector and not labels_match(selector, obj["metadata"].get("labels") or {}):
+                continue
+            found.append(copy.deepcopy(obj))
+        return found
+
+    def kinds(self) -> list[str]:
+        """Kinds with at least one object (the garbage collector walks them all)."""
+        return sorted(kind for kind, objs in self._objects.items() if objs)
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def apply(self, obj: dict) -> dict:
+        """Create or replace the object with the same (kind, namespace, name); return the stored copy."""
+        new = copy.deepcopy(obj)
+        kind, meta = _identify(new)
+        namespace = _namespace_key(kind, meta.get("namespace"))
+        if is_cluster_scoped(kind):
+            meta.pop("namespace", None)
+        else:
+            meta["namespace"] = namespace
+        bucket = self._objects.setdefault(kind, {})
+        key = (namespace, meta["name"])
+        old = bucket.get(key)
+
+        if old is None:
+            for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+                meta.pop(field, None)  # an object is never created already terminating
+            meta["uid"] = self._new_uid()
+            meta["creationTimestamp"] = format_timestamp(self._now())
+            meta["generation"] = 1
+            meta["resourceVersion"] = self._next_resource_version()
+            bucket[key] = new
+            self._notify("ADDED", new)
+            return copy.deepcopy(new)
+
+        old_meta = old["metadata"]
+        for field in _STORE_OWNED_METADATA:
+            meta[field] = old_meta[field]
+        for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+            # Once terminating, always terminating: a replace can neither set nor clear it.
+            if field in old_meta:
+                meta[field] = old_meta[field]
+            else:
+                meta.pop(field, None)
+        if "status" not in new and "status" in old:
+            new["status"] = copy.deepcopy(old["status"])
+        if _desired_state(new) != _desired_state(old):
+            meta["generation"] = old_meta["generation"] + 1
+        if new == old:
+            return copy.deepcopy(old)
+        meta["resourceVersion"] = self._next_resource_version()
+        bucket[key] = new
+        self._notify("MODIFIED", new)
+        return copy.deepcopy(new)
+
+    def update_status(self, kind: str, namespace: str, name: str, status: dict) -> dict | None:
+        """Replace only `status` (never bumps generation); None if the object does not exist."""
+        key = (_namespace_key(kind, namespace), name)
+        old = self._objects.get(kind, {}).get(key)
+        if old is None:
+            return None
+        if old.get("status") == status:
+            return copy.deepcopy(old)
+        new = {**old, "status": copy.deepcopy(status), "metadata": dict(old["metadata"])}
+        new["metadata"]["resourceVersion"] = self._next_resource_version()
+        self._objects[kind][key] = new
+        self._notify("MODIFIED", new)
+        return copy.deepcopy(new)
+
+    def delete(
+        self, kind: str, namespace: str, name: str, grace_period_seconds: int | None = None
+    ) -> dict | None:
+        """Delete, or for a running pod start graceful termination; returns the object, None if absent.
+
+        `grace_period_seconds` None means the object's default (a scheduled pod's
+        spec.terminationGracePeriodSeconds, 30 if unset; 0 for everything else).
+        """
+        key = (_namespace_key(kind, namespace), name)
+        old = self._objects.get(kind, {}).get(key)
+        if old is None:
+            return None
+        grace = _grace_period(old) if grace_period_seconds is None else max(0, int(grace_period_seconds))
+        if grace > 0:
+            meta = old["metadata"]
+            current = meta.get("deletionGracePeriodSeconds")
+            if current is not None and current <= grace:
+                return copy.deepcopy(old)  # already terminating at least this fast
+            new = {**old, "metadata": dict(meta)}
+            new["metadata"]["deletionTimestamp"] = format_timestamp(self._now() + grace)
+            new["metadata"]["deletionGracePeriodSeconds"] = grace
+            new["metadata"]["resourceVersion"] = self._next_resource_version()
+            self._objects[kind][key] = new
+            self._notify("MODIFIED", new)
+            return copy.deepcopy(new)
+        del self._objects[kind][key]
+        gone = {**old, "metadata": dict(old["metadata"])}
+        gone["metadata"]["resourceVersion"] = self._next_resource_version()
+        self._notify("DELETED", gone)
+        return copy.deepcopy(gone)
+
+    # -- watch -------------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callback) -> Callable[[], None]:
+        """Call `callback(event_type, obj_copy)` after every change; returns an unsubscribe function."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _notify(self, event_type: str, obj: dict) -> None:
+        for callback in list(self._subscribers):
+            callback(event_type, copy.deepcopy(obj))
+
+    def _next_resource_version(self) -> str:
+        self.resource_version += 1
+        return str(self.resource_version)
+
+
+def _identify(obj: dict) -> tuple[str, dict]:
+    kind = obj.get("kind")
+    meta = obj.get("metadata")
+    if not isinstance(kind, str) or not kind:
+        raise ValueError("object has no kind")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        raise ValueError(f"{kind} has no metadata.name")
+    return kind, meta
+
+
+def _namespace_key(kind: str, namespace: str | None) -> str:
+    if is_cluster_scoped(kind):
+        return ""
+    return namespace or "default"
+
+
+def _desired_state(obj: dict) -> dict:
+    return {key: value for key, value in obj.items() if key not in ("metadata", "status")}
+
+
+def _grace_period(obj: dict) -> int:
+    if obj.get("kind") != "Pod":
+        return 0
+    spec = obj.get("spec") or {}
+    phase = (obj.get("status") or {}).get("phase")
+    if not spec.get("nodeName") or phase in _TERMINAL_POD_PHASES:
+        return 0  # nothing runs it, so nothing to wait for (as kube-apiserver decides)
+    grace = spec.get("terminationGracePeriodSeconds")
+    return DEFAULT_TERMINATION_GRACE_SECONDS if grace is None else max(0, int(grace))

@@ -1,0 +1,241 @@
+import re
+
+import pytest
+
+from ingressd.cluster import builders
+from ingressd.cluster.actions import execute
+from ingressd.cluster.clock import FakeClock
+from ingressd.cluster.deployment import (
+    POD_TEMPLATE_HASH,
+    REVISION,
+    pod_template_hash,
+    reconcile_deployment,
+)
+from ingressd.cluster.store import Store
+
+HASH = re.compile(r"^[bcdfghjklmnpqrstvwxz2456789]{1,10}$")
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def store(clock):
+    return Store(clock)
+
+
+def reconcile(store, clock, name="web"):
+    deployment = store.get("Deployment", "default", name)
+    return reconcile_deployment(deployment, store.list("ReplicaSet", "default"), store.list("Pod", "default"), clock.now())
+
+
+def step(store, clock, name="web"):
+    actions = reconcile(store, clock, name)
+    for action in actions:
+        execute(store, action)
+    return actions
+
+
+def replicasets(store):
+    return {rs["metadata"]["name"]: rs for rs in store.list("ReplicaSet")}
+
+
+def mark_available(store, rs_name, replicas=None):
+    """What the ReplicaSet controller would report once all its pods are ready."""
+    rs = store.get("ReplicaSet", "default", rs_name)
+    n = rs["spec"]["replicas"] if replicas is None else replicas
+    store.update_status("ReplicaSet", "default", rs_name, {
+        "replicas": n, "fullyLabeledReplicas": n, "readyReplicas": n, "availableReplicas": n,
+        "observedGeneration": rs["metadata"]["generation"],
+    })
+
+
+def with_version(deployment, version):
+    deployment["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "VERSION", "value": version}]
+    return deployment
+
+
+# -- pod template hash ----------------------------------------------------------------------
+
+def test_hash_is_short_stable_and_uses_the_safe_alphabet():
+    template = builders.deployment("web")["spec"]["template"]
+    assert HASH.match(pod_template_hash(template))
+    assert pod_template_hash(template) == pod_template_hash(builders.deployment("web")["spec"]["template"])
+
+
+def test_hash_changes_with_the_template_and_the_collision_count():
+    a = builders.deployment("web")["spec"]["template"]
+    b = with_version(builders.deployment("web"), "2")["spec"]["template"]
+    assert pod_template_hash(a) != pod_template_hash(b)
+    assert pod_template_hash(a) != pod_template_hash(a, collision_count=1)
+
+
+# -- creating and scaling -------------------------------------------------------------------
+
+def test_new_deployment_gets_one_replicaset_with_the_hash(store, clock):
+    deployment = store.apply(builders.deployment("web"))
+    step(store, clock)
+    template_hash = pod_template_hash(deployment["spec"]["template"])
+    (rs,) = store.list("ReplicaSet")
+    assert rs["metadata"]["name"] == f"web-{template_hash}"
+    assert rs["metadata"]["labels"] == {"app": "web", POD_TEMPLATE_HASH: template_hash}
+    assert rs["metadata"]["annotations"] == {REVISION: "1"}
+    assert rs["metadata"]["ownerReferences"] == [{
+        "apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+        "uid": deployment["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True,
+    }]
+    assert rs["spec"]["replicas"] == 1  # the default
+    assert rs["spec"]["selector"] == {"matchLabels": {"app": "web", POD_TEMPLATE_HASH: template_hash}}
+    assert rs["spec"]["template"]["metadata"]["labels"] == {"app": "web", POD_TEMPLATE_HASH: template_hash}
+    assert rs["spec"]["template"]["spec"] == deployment["spec"]["template"]["spec"]
+
+
+def test_scaling_updates_the_replicaset_in_place(store, clock):
+    store.apply(builders.deployment("web", replicas=2))
+    step(store, clock)
+    store.apply(builders.deployment("web", replicas=5))
+    step(store, clock)
+    assert [rs["spec"]["replicas"] for rs in store.list("ReplicaSet")] == [5]
+
+
+def test_converged_deployment_needs_no_action(store, clock):
+    store.apply(builders.deployment("web", replicas=2))
+    step(store, clock)
+    mark_available(store, store.list("ReplicaSet")[0]["metadata"]["name"])
+    step(store, clock)
+    assert reconcile(store, clock) == []
+
+
+def test_deleting_deployment_is_left_alone(store, clock):
+    deployment = store.apply(builders.deployment("web"))
+    deployment["metadata"]["deletionTimestamp"] = "2026-11-25T20:00:00Z"
+    assert reconcile_deployment(deployment, [], [], clock.now()) == []
+
+
+# -- template changes -------------------------------------------------------------------------
+
+def test_rolling_update_keeps_old_pods_until_the_new_replicaset_is_available(store, clock):
+    store.apply(builders.deployment("web", replicas=2))
+    step(store, clock)
+    (old,) = replicasets(store)
+    mark_available(store, old)
+
+    store.apply(with_version(builders.deployment("web", replicas=2), "2"))
+    step(store, clock)
+    rss = replicasets(store)
+    (new,) = set(rss) - {old}
+    assert rss[new]["spec"]["replicas"] == 2
+    assert rss[new]["metadata"]["annotations"][REVISION] == "2"
+    assert rss[old]["spec"]["replicas"] == 2  # still serving
+
+    mark_available(store, new)
+    step(store, clock)
+    assert replicasets(store)[old]["spec"]["replicas"] == 0
+
+
+def test_recreate_waits_for_old_pods_to_be_gone(store, clock):
+    store.apply(builders.deployment("web", replicas=2, strategy={"type": "Recreate"}))
+    step(store, clock)
+    (old,) = replicasets(store)
+    mark_available(store, old)
+    store.apply(builders.pod("web-old-1", labels={"app": "web"}, owner=store.get("ReplicaSet", "default", old)))
+
+    store.apply(with_version(builders.deployment("web", replicas=2, strategy={"type": "Recreate"}), "2"))
+    step(store, clock)
+    assert list(replicasets(store)) == [old]
+    assert replicasets(store)[old]["spec"]["replicas"] == 0
+
+    mark_available(store, old, replicas=0)
+    step(store, clock)
+    assert list(replicasets(store)) == [old], "a terminating old pod still runs"
+
+    store.delete("Pod", "default", "web-old-1", grace_period_seconds=0)
+    step(store, clock)
+    (new,) = set(replicasets(store)) - {old}
+    assert replicasets(store)[new]["spec"]["replicas"] == 2
+
+
+def test_rollback_reuses_the_old_replicaset_as_newest_revision(store, clock):
+    store.apply(builders.deployment("web"))
+    step(store, clock)
+    (first,) = replicasets(store)
+    mark_available(store, first)
+    store.apply(with_version(builders.deployment("web"), "2"))
+    step(store, clock)
+    (second,) = set(replicasets(store)) - {first}
+    mark_available(store, second)
+    step(store, clock)
+    mark_available(store, first)  # now at 0 replicas
+
+    store.apply(builders.deployment("web"))  # back to the first template
+    step(store, clock)
+    rss = replicasets(store)
+    assert set(rss) == {first, second}
+    assert rss[first]["spec"]["replicas"] == 1
+    assert rss[first]["metadata"]["annotations"][REVISION] == "3"
+
+
+def test_hash_collision_with_a_foreign_replicaset_bumps_collision_count(store, clock):
+    deployment = store.apply(builders.deployment("web"))
+    foreign = builders.deployment("x")  # any ReplicaSet squatting on the name
+    squatter = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "metadata": {"name": f"web-{pod_template_hash(deployment['spec']['template'])}", "namespace": "default"},
+                "spec": {"replicas": 0, "template": foreign["spec"]["template"]}}
+    store.apply(squatter)
+    step(store, clock)
+    assert store.get("Deployment", "default", "web")["status"] == {"collisionCount": 1}
+    step(store, clock)
+    names = set(replicasets(store))
+    assert f"web-{pod_template_hash(deployment['spec']['template'], 1)}" in names
+
+
+def test_old_replicasets_beyond_the_history_limit_are_deleted(store, clock):
+    store.apply(builders.deployment("web", revisionHistoryLimit=1))
+    for version in ("1", "2", "3"):
+        store.apply(with_version(builders.deployment("web", revisionHistoryLimit=1), version))
+        step(store, clock)
+        for name in replicasets(store):
+            mark_available(store, name)
+        step(store, clock)
+        for name in replicasets(store):
+            mark_available(store, name)
+    step(store, clock)
+    revisions = sorted(int(rs["metadata"]["annotations"][REVISION]) for rs in store.list("ReplicaSet"))
+    assert revisions == [2, 3]
+
+
+# -- status -----------------------------------------------------------------------------------
+
+def test_status_sums_replicaset_status_and_sets_conditions(store, clock):
+    store.apply(builders.deployment("web", replicas=2))
+    step(store, clock)
+    status = store.get("Deployment", "default", "web")["status"]
+    assert status["observedGeneration"] == 1
+    assert (status["replicas"], status["readyReplicas"], status["availableReplicas"], status["updatedReplicas"]) == (0, 0, 0, 0)
+    available, progressing = status["conditions"]
+    assert (available["type"], available["status"], available["reason"]) == ("Available", "False", "MinimumReplicasUnavailable")
+    assert progressing["reason"] == "NewReplicaSetCreated"
+
+    clock.advance(5)
+    (rs,) = replicasets(store)
+    mark_available(store, rs)
+    step(store, clock)
+    status = store.get("Deployment", "default", "web")["status"]
+    assert (status["replicas"], status["readyReplicas"], status["availableReplicas"], status["updatedReplicas"]) == (2, 2, 2, 2)
+    assert status["unavailableReplicas"] == 0
+    available, progressing = status["conditions"]
+    assert (available["status"], available["reason"]) == ("True", "MinimumReplicasAvailable")
+    assert available["lastTransitionTime"] == "2026-11-25T20:00:05Z"
+    assert (progressing["reason"], progressing["message"]) == ("NewReplicaSetAvailable", f'ReplicaSet "{rs}" has successfully progressed.')
+    assert progressing["lastTransitionTime"] == "2026-11-25T20:00:00Z"  # still True since creation
+
+
+def test_available_condition_honours_max_unavailable(store, clock):
+    store.apply(builders.deployment("web", replicas=4))  # 25 % -> 1 may be unavailable
+    step(store, clock)
+    (rs,) = replicasets(store)
+    mark_available(store, rs, replicas=3)
+    step(store, clock)
+    assert store.get("Deployment", "default", "web")["status"]["conditions"][0]["status"] == "True"

@@ -1,0 +1,220 @@
+import asyncio
+import random
+import socket
+import time
+
+import aiohttp
+import pytest
+from aiohttp import WSMsgType
+
+from ingressd.cluster import builders
+from ingressd.pods.echo import EchoConfig, EchoServer, build_echo_app, container_ports, is_echo_image, split_image
+
+CONFIG = EchoConfig(pod="web-1", namespace="shop", pod_ip="127.1.250.1", container="app", version="1.0")
+
+
+@pytest.fixture
+async def client(aiohttp_client):
+    return await aiohttp_client(build_echo_app(CONFIG))
+
+
+async def test_echo_reports_pod_and_request(client):
+    resp = await client.post("/a/b%2Fc?x=1&y=%20", data=b"hello", headers={"X-Trace": "t1", "Host": "shop.test"})
+    assert resp.status == 200
+    assert resp.headers["X-Echo-Pod"] == "web-1"
+    body = await resp.json()
+    assert {k: body[k] for k in ("pod", "namespace", "podIP", "container", "version", "method", "path", "query", "host", "bodyBytes")} == {
+        "pod": "web-1", "namespace": "shop", "podIP": "127.1.250.1", "container": "app", "version": "1.0",
+        "method": "POST", "path": "/a/b%2Fc", "query": "x=1&y=%20", "host": "shop.test", "bodyBytes": 5,
+    }
+    assert body["headers"]["X-Trace"] == "t1"
+
+
+async def test_repeated_headers_are_joined(client):
+    resp = await client.get("/", headers=[("X-Multi", "a"), ("X-Multi", "b")])
+    assert (await resp.json())["headers"]["X-Multi"] == "a, b"
+
+
+async def test_large_streamed_body_is_counted(client):
+    async def chunks():
+        for _ in range(64):
+            yield b"x" * 65536
+
+    resp = await client.put("/upload", data=chunks())
+    assert (await resp.json())["bodyBytes"] == 64 * 65536
+
+
+async def test_any_method(client):
+    for method in ("GET", "DELETE", "PATCH", "OPTIONS"):
+        resp = await client.request(method, "/thing")
+        assert (await resp.json())["method"] == method
+    resp = await client.head("/thing")
+    assert resp.status == 200
+
+
+async def test_healthz(client):
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    assert await resp.text() == "ok\n"
+
+
+async def test_websocket_echo(client):
+    async with client.ws_connect("/ws") as ws:
+        await ws.send_str("hello")
+        assert await ws.receive_str() == "hello"
+        await ws.send_bytes(b"\x00\x01")
+        assert await ws.receive_bytes() == b"\x00\x01"
+
+
+async def test_plain_get_on_ws_path_is_an_echo(client):
+    assert (await (await client.get("/ws")).json())["path"] == "/ws"
+
+
+async def test_latency_knob(aiohttp_client):
+    client = await aiohttp_client(build_echo_app(EchoConfig("p", "default", "127.0.0.1", latency_ms=150)))
+    started = time.monotonic()
+    assert (await client.get("/")).status == 200
+    assert time.monotonic() - started >= 0.15
+
+
+async def test_error_rate_knob_uses_the_injected_random_source(aiohttp_client):
+    config = EchoConfig("p", "default", "127.0.0.1", error_rate=0.3)
+    client = await aiohttp_client(build_echo_app(config, random.Random(5)))
+    statuses = [(await client.get("/")).status for _ in range(50)]
+    expected_rand = random.Random(5)
+    assert statuses == [500 if expected_rand.random() < 0.3 else 200 for _ in range(50)]
+    assert 0 < statuses.count(500) < 50
+
+
+async def test_healthz_is_not_subject_to_the_error_rate(aiohttp_client):
+    client = await aiohttp_client(build_echo_app(EchoConfig("p", "default", "127.0.0.1", error_rate=1.0)))
+    assert (await client.get("/healthz")).status == 200
+    failed = await client.get("/")
+    assert failed.status == 500
+    assert (await failed.json())["error"] == "injected by ECHO_ERROR_RATE"
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("image, expected", [
+    ("ingressd/echo", True), ("ingressd/echo:1.0", True), ("docker.io/ingressd/echo:2", True),
+    ("ingressd/echo@sha256:abc", True), ("nginx:1.25", False), ("ingressd/echoes", False), ("", False),
+])
+def test_is_echo_image(image, expected):
+    assert is_echo_image(image) is expected
+
+
+def test_split_image_handles_registry_ports():
+    assert split_image("localhost:5000/ingressd/echo") == ("localhost:5000/ingressd/echo", None)
+    assert split_image("localhost:5000/app:v2") == ("localhost:5000/app", "v2")
+
+
+@pytest.mark.parametrize("image, env, version", [
+    ("ingressd/echo:1.0", {}, "1.0"),
+    ("ingressd/echo", {}, "latest"),
+    ("ingressd/echo:1.0", {"VERSION": "blue"}, "blue"),
+])
+def test_version(image, env, version):
+    pod = builders.pod("p")
+    assert EchoConfig.for_container(pod, builders.container(image=image, env=env), "127.1.0.1").version == version
+
+
+def test_knobs_from_env():
+    pod = builders.pod("p", namespace="ns")
+    config = EchoConfig.for_container(pod, builders.container(env={"ECHO_LATENCY_MS": "25", "ECHO_ERROR_RATE": "0.1"}), "127.1.0.7")
+    assert config == EchoConfig("p", "ns", "127.1.0.7", container="app", version="1.0", latency_ms=25.0, error_rate=0.1)
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"ECHO_ERROR_RATE": "lots"}, "ECHO_ERROR_RATE must be a number"),
+    ({"ECHO_ERROR_RATE": "1.5"}, "ECHO_ERROR_RATE must be between 0 and 1"),
+    ({"ECHO_LATENCY_MS": "-1"}, "ECHO_LATENCY_MS must be >= 0"),
+])
+def test_bad_knobs_are_rejected(env, message):
+    with pytest.raises(ValueError, match=message):
+        EchoConfig.for_container(builders.pod("p"), builders.container(env=env), "127.1.0.1")
+
+
+def test_container_ports_default_to_8080():
+    assert container_ports(builders.container(ports=())) == [8080]
+    assert container_ports(builders.container(ports=(80, ("metrics", 9090)))) == [80, 9090]
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+HOST = "127.1.250.9"
+
+
+def free_port(host=HOST):
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+async def test_server_listens_on_every_port_and_stops():
+    ports = [free_port(), free_port()]
+    server = EchoServer(CONFIG, HOST, ports)
+    await server.start()
+    async with aiohttp.ClientSession() as session:
+        for port in ports:
+            async with session.get(f"http://{HOST}:{port}/") as resp:
+                assert resp.status == 200
+    await server.stop()
+    with pytest.raises(aiohttp.ClientConnectionError):
+        async with aiohttp.ClientSession() as session:
+            await session.get(f"http://{HOST}:{ports[0]}/")
+
+
+async def test_bind_failure_names_the_address():
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = EchoServer(CONFIG, HOST, [free_port(), port])
+        with pytest.raises(OSError, match=rf"cannot listen on {HOST}:{port}: .*in use"):
+            await server.start()
+    await server.stop()  # nothing to stop: start cleaned up
+
+
+async def test_stop_lets_in_flight_requests_finish():
+    port = free_port()
+    server = EchoServer(EchoConfig("p", "default", HOST, latency_ms=300), HOST, [port])
+    await server.start()
+    async with aiohttp.ClientSession() as session:
+        request = asyncio.create_task(session.get(f"http://{HOST}:{port}/slow"))
+        while server.in_flight == 0:
+            await asyncio.sleep(0.01)
+        await server.stop(grace_seconds=5)
+        resp = await request
+        assert resp.status == 200
+        assert (await resp.json())["path"] == "/slow"
+        resp.release()
+
+
+async def test_stop_cuts_requests_at_the_end_of_the_grace_period():
+    port = free_port()
+    server = EchoServer(EchoConfig("p", "default", HOST, latency_ms=10_000), HOST, [port])
+    await server.start()
+    async with aiohttp.ClientSession() as session:
+        request = asyncio.create_task(session.get(f"http://{HOST}:{port}/"))
+        while server.in_flight == 0:
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await server.stop(grace_seconds=0.1)
+        assert time.monotonic() - started < 3
+        with pytest.raises(aiohttp.ClientError):
+            await request
+
+
+async def test_stop_closes_websockets_going_away():
+    port = free_port()
+    server = EchoServer(CONFIG, HOST, [port])
+    await server.start()
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(f"http://{HOST}:{port}/ws") as ws:
+            await ws.send_str("hi")
+            assert await ws.receive_str() == "hi"
+            stopping = asyncio.create_task(server.stop(grace_seconds=5))
+            message = await ws.receive()
+            assert (message.type, message.data) == (WSMsgType.CLOSE, 1001)
+            await stopping

@@ -1,0 +1,248 @@
+"""The kubelet on real sockets: pods of a store become listeners on their own loopback IPs."""
+
+import asyncio
+import random
+import socket
+
+import aiohttp
+import pytest
+
+from ingressd.cluster import builders
+from ingressd.cluster.clock import FakeClock
+from ingressd.cluster.endpoints import SERVICE_NAME_LABEL
+from ingressd.cluster.pod_status import condition, is_ready
+from ingressd.cluster.runner import Runner
+from ingressd.cluster.store import Store
+from ingressd.pods.kubelet import Kubelet, qos_class
+
+IP_BASE = "127.1.240.0"  # away from the default 127.1.0.0, so a running ingressd does not interfere
+FIRST_IP = "127.1.240.1"
+PORT = 18080
+
+
+class Cluster:
+    """Store + controllers + kubelet, wired as the app wires them (event-driven, no fixed sleeps)."""
+
+    def __init__(self, **kubelet_options):
+        self.clock = FakeClock()
+        self.store = Store(self.clock)
+        self.runner = Runner(self.store, self.clock, random.Random(1))
+        self.kubelet = Kubelet(self.store, self.clock, ip_base=IP_BASE, **kubelet_options)
+        self.changed = asyncio.Event()
+        self.store.subscribe(lambda event, obj: self.changed.set())
+
+    async def settle(self):
+        while True:
+            before = self.store.resource_version
+            self.runner.run_until_quiescent()
+            await self.kubelet.sync()
+            if self.store.resource_version == before:
+                return
+
+    async def wait_until(self, predicate, timeout=5.0):
+        async with asyncio.timeout(timeout):
+            while True:
+                self.changed.clear()
+                await self.settle()
+                if predicate():
+                    return
+                await self.changed.wait()
+
+    def pods(self):
+        return self.store.list("Pod")
+
+
+@pytest.fixture
+async def cluster():
+    c = Cluster(backoff=(0.05, 0.2))
+    yield c
+    await c.kubelet.close()
+
+
+def echo_deployment(name="web", replicas=2, **container_options):
+    container_options.setdefault("ports", (PORT,))
+    return builders.deployment(name, replicas=replicas, containers=[builders.container(**container_options)])
+
+
+async def get_json(session, url, **kwargs):
+    async with session.get(url, **kwargs) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_deployment_pods_answer_on_their_own_ips(cluster):
+    cluster.store.apply(echo_deployment(env={"VERSION": "v7"}))
+    cluster.store.apply(builders.service("web", selector={"app": "web"}, ports=[{"name": "http", "port": 80, "targetPort": PORT}]))
+    await cluster.settle()
+
+    pods = cluster.pods()
+    assert len(pods) == 2
+    ips = sorted(p["status"]["podIP"] for p in pods)
+    assert ips == ["127.1.240.1", "127.1.240.2"]
+    async with aiohttp.ClientSession() as session:
+        for pod in pods:
+            status, body = await get_json(session, f"http://{pod['status']['podIP']}:{PORT}/hello?a=1", headers={"Host": "shop.test"})
+            assert status == 200
+            assert (body["pod"], body["namespace"], body["podIP"]) == (pod["metadata"]["name"], "default", pod["status"]["podIP"])
+            assert (body["version"], body["path"], body["query"], body["host"]) == ("v7", "/hello", "a=1", "shop.test")
+
+    (slice_obj,) = cluster.store.list("EndpointSlice", selector={SERVICE_NAME_LABEL: "web"})
+    assert sorted(e["addresses"][0] for e in slice_obj["endpoints"] if e["conditions"]["ready"]) == ips
+    assert slice_obj["ports"] == [{"name": "http", "port": PORT, "protocol": "TCP"}]
+    deployment = cluster.store.get("Deployment", "default", "web")
+    assert deployment["status"]["readyReplicas"] == 2
+
+
+async def test_pod_status_is_kubernetes_shaped(cluster):
+    cluster.store.apply(echo_deployment(replicas=1))
+    await cluster.settle()
+    (pod,) = cluster.pods()
+    status = pod["status"]
+    assert pod["spec"]["nodeName"] == "ingressd"
+    assert status["phase"] == "Running"
+    assert (status["hostIP"], status["podIP"], status["podIPs"]) == ("127.0.0.1", FIRST_IP, [{"ip": FIRST_IP}])
+    assert [c["type"] for c in status["conditions"]] == ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
+    assert all(c["status"] == "True" for c in status["conditions"])
+    (container,) = status["containerStatuses"]
+    assert {k: container[k] for k in ("name", "ready", "started", "restartCount", "image")} == {
+        "name": "app", "ready": True, "started": True, "restartCount": 0, "image": "ingressd/echo:1.0",
+    }
+    assert container["state"] == {"running": {"startedAt": "2026-11-25T20:00:00Z"}}
+    assert container["containerID"].startswith("ingressd://")
+    assert status["qosClass"] == "BestEffort"
+
+
+@pytest.mark.parametrize("container_options, reason, message", [
+    ({"image": "nginx:1.25"}, "ImageNotSupported",
+     'image "nginx:1.25" is not runnable by ingressd: use ingressd/echo or give the container a command'),
+    ({"command": ["python", "-m", "http.server"]}, "CommandNotSupportedYet", "ingressd does not run commands yet"),
+    ({"env": {"ECHO_ERROR_RATE": "2"}}, "CreateContainerConfigError", "ECHO_ERROR_RATE must be between 0 and 1"),
+])
+async def test_containers_that_cannot_run_keep_the_pod_pending(cluster, container_options, reason, message):
+    cluster.store.apply(echo_deployment(replicas=1, **container_options))
+    await cluster.settle()
+    (pod,) = cluster.pods()
+    assert pod["status"]["phase"] == "Pending"
+    assert not is_ready(pod)
+    assert condition(pod, "Ready")["reason"] == "ContainersNotReady"
+    waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == reason
+    assert message in waiting["message"]
+    assert pod["status"]["podIP"] == FIRST_IP  # the sandbox exists, as in Kubernetes
+
+
+async def test_port_in_use_crash_loops_until_it_is_free(cluster):
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # earlier tests' TIME_WAIT
+        squatter.bind((FIRST_IP, PORT))
+        squatter.listen()
+        cluster.store.apply(echo_deployment(replicas=1))
+        await cluster.settle()
+        (pod,) = cluster.pods()
+        container = pod["status"]["containerStatuses"][0]
+        assert not container["ready"]
+        assert container["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        assert container["lastState"]["terminated"]["reason"] == "Error"
+        assert f"cannot listen on {FIRST_IP}:{PORT}" in container["lastState"]["terminated"]["message"]
+        assert "address already in use" in container["lastState"]["terminated"]["message"].lower()
+
+        await cluster.wait_until(lambda: cluster.pods()[0]["status"]["containerStatuses"][0]["restartCount"] >= 1)
+        assert not is_ready(cluster.pods()[0])
+
+    await cluster.wait_until(lambda: is_ready(cluster.pods()[0]))
+    async with aiohttp.ClientSession() as session:
+        status, _ = await get_json(session, f"http://{FIRST_IP}:{PORT}/")
+        assert status == 200
+
+
+async def test_scale_down_drains_then_removes_the_pod(cluster):
+    cluster.store.apply(echo_deployment(replicas=1, env={"ECHO_LATENCY_MS": "500"}))
+    await cluster.settle()
+    (pod,) = cluster.pods()
+    url = f"http://{pod['status']['podIP']}:{PORT}/slow"
+    async with aiohttp.ClientSession() as session:
+        request = asyncio.create_task(get_json(session, url))
+        await asyncio.sleep(0.1)  # the request is in flight
+        cluster.store.apply(echo_deployment(replicas=0, env={"ECHO_LATENCY_MS": "500"}))
+        await cluster.settle()
+        terminating = cluster.store.get("Pod", "default", pod["metadata"]["name"])
+        assert terminating["metadata"]["deletionTimestamp"]
+        assert (await request)[0] == 200
+        await cluster.wait_until(lambda: cluster.pods() == [])
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await get_json(session, url)
+
+
+async def test_deleted_pod_is_replaced_by_a_new_listener(cluster):
+    cluster.store.apply(echo_deployment(replicas=1))
+    await cluster.settle()
+    (old,) = cluster.pods()
+    cluster.store.delete("Pod", "default", old["metadata"]["name"])
+    await cluster.wait_until(lambda: [p["metadata"]["name"] for p in cluster.pods() if is_ready(p)] != [old["metadata"]["name"]])
+    await cluster.wait_until(lambda: len(cluster.pods()) == 1)
+    (new,) = cluster.pods()
+    assert is_ready(new) and new["metadata"]["name"] != old["metadata"]["name"]
+    assert new["status"]["podIP"] != old["status"]["podIP"]
+    async with aiohttp.ClientSession() as session:
+        status, body = await get_json(session, f"http://{new['status']['podIP']}:{PORT}/")
+        assert (status, body["pod"]) == (200, new["metadata"]["name"])
+
+
+async def test_force_deleted_pod_stops_listening(cluster):
+    cluster.store.apply(builders.pod("bare", node=None, phase="Pending", containers=[builders.container(ports=(PORT,))]))
+    await cluster.settle()
+    ip = cluster.store.get("Pod", "default", "bare")["status"]["podIP"]
+    cluster.store.delete("Pod", "default", "bare", grace_period_seconds=0)
+    await cluster.settle()
+    await asyncio.sleep(0.05)
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await get_json(session, f"http://{ip}:{PORT}/")
+
+
+async def test_websocket_through_a_pod_ip(cluster):
+    cluster.store.apply(echo_deployment(replicas=1))
+    await cluster.settle()
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(f"http://{FIRST_IP}:{PORT}/ws") as ws:
+            await ws.send_str("ping")
+            assert await ws.receive_str() == "ping"
+
+
+async def test_error_rate_and_latency_knobs_from_the_manifest(cluster):
+    cluster.store.apply(echo_deployment(replicas=1, env={"ECHO_ERROR_RATE": "1", "ECHO_LATENCY_MS": "50"}))
+    await cluster.settle()
+    async with aiohttp.ClientSession() as session:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        status, body = await get_json(session, f"http://{FIRST_IP}:{PORT}/")
+        assert status == 500 and body["error"] == "injected by ECHO_ERROR_RATE"
+        assert loop.time() - started >= 0.05
+
+
+async def test_close_stops_every_listener():
+    cluster = Cluster()
+    cluster.store.apply(echo_deployment(replicas=2))
+    await cluster.settle()
+    ips = [p["status"]["podIP"] for p in cluster.pods()]
+    await cluster.kubelet.close()
+    await cluster.kubelet.sync()  # a closed kubelet does nothing
+    async with aiohttp.ClientSession() as session:
+        for ip in ips:
+            with pytest.raises(aiohttp.ClientConnectionError):
+                await get_json(session, f"http://{ip}:{PORT}/")
+
+
+async def test_pods_of_other_nodes_are_not_run(cluster):
+    cluster.store.apply(builders.pod("elsewhere", node="node-2", phase="Pending", containers=[builders.container(ports=(PORT,))]))
+    await cluster.settle()
+    assert "podIP" not in cluster.store.get("Pod", "default", "elsewhere")["status"]
+
+
+@pytest.mark.parametrize("resources, qos", [
+    ([{}], "BestEffort"),
+    ([{"requests": {"cpu": "100m"}}], "Burstable"),
+    ([{"limits": {"cpu": "1", "memory": "1Gi"}}], "Guaranteed"),
+    ([{"limits": {"cpu": "1", "memory": "1Gi"}}, {}], "Burstable"),
+])
+def test_qos_class(resources, qos):
+    assert qos_class({"containers": [{"name": str(i), "resources": r} for i, r in enumerate(resources)]}) == qos
