@@ -1,0 +1,54 @@
+"""The admin server: health, Prometheus metrics and the read-only Kubernetes API.
+
+It runs on its own port, separate from the data plane, so probes and scrapes
+never compete with (or get routed like) user traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+
+from ingressd.admin import kubeapi
+from ingressd.metrics import exposition
+
+HealthCheck = Callable[[], tuple[bool, str]]
+
+REGISTRY_KEY: web.AppKey[CollectorRegistry] = web.AppKey("metrics_registry", CollectorRegistry)
+HEALTH_KEY: web.AppKey[HealthCheck] = web.AppKey("health", object)
+
+
+def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCheck) -> web.Application:
+    app = web.Application(middlewares=[_kubernetes_errors])
+    app[kubeapi.STORE_KEY] = store
+    app[REGISTRY_KEY] = metrics_registry
+    app[HEALTH_KEY] = health
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/metrics", _metrics)
+    kubeapi.add_routes(app)
+    return app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    ok, reason = request.app[HEALTH_KEY]()
+    if ok:
+        return web.Response(text="ok")
+    return web.Response(status=503, text=reason or "unhealthy")
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = exposition(request.app[REGISTRY_KEY])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@web.middleware
+async def _kubernetes_errors(request: web.Request, handler) -> web.StreamResponse:
+    """Unknown paths and methods answer as the API server does: a Status object."""
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return kubeapi.path_not_found()
+    except web.HTTPMethodNotAllowed as e:
+        return kubeapi.method_not_allowed(tuple(e.allowed_methods))

@@ -1,0 +1,62 @@
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter
+
+from ingressd.admin import build_admin_app
+
+
+def _app(store, health=lambda: (True, ""), registry=None):
+    return build_admin_app(store, registry or CollectorRegistry(), health)
+
+
+async def test_healthz_ok(aiohttp_client, store):
+    client = await aiohttp_client(_app(store))
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    assert await resp.text() == "ok"
+
+
+async def test_healthz_unhealthy_gives_reason(aiohttp_client, store):
+    client = await aiohttp_client(_app(store, health=lambda: (False, "manifests have errors")))
+    resp = await client.get("/healthz")
+    assert resp.status == 503
+    assert await resp.text() == "manifests have errors"
+
+
+async def test_healthz_is_evaluated_per_request(aiohttp_client, store):
+    state = {"ok": False}
+    client = await aiohttp_client(_app(store, health=lambda: (state["ok"], "starting")))
+    assert (await client.get("/healthz")).status == 503
+    state["ok"] = True
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_metrics_exposes_registry(aiohttp_client, store):
+    registry = CollectorRegistry()
+    counter = Counter("ingressd_test_things", "Things counted in a test.", ["kind"], registry=registry)
+    counter.labels(kind="a").inc(3)
+    client = await aiohttp_client(_app(store, registry=registry))
+    resp = await client.get("/metrics")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == CONTENT_TYPE_LATEST
+    text = await resp.text()
+    assert 'ingressd_test_things_total{kind="a"} 3.0' in text
+    assert "# HELP ingressd_test_things_total Things counted in a test." in text
+
+
+async def test_unknown_path_is_a_status_404(aiohttp_client, store):
+    client = await aiohttp_client(_app(store))
+    resp = await client.get("/nope")
+    assert resp.status == 404
+    assert resp.content_type == "application/json"
+    body = await resp.json()
+    assert body["kind"] == "Status"
+    assert body["reason"] == "NotFound"
+    assert body["code"] == 404
+
+
+async def test_wrong_method_on_healthz_is_a_status_405(aiohttp_client, store):
+    client = await aiohttp_client(_app(store))
+    resp = await client.post("/healthz")
+    assert resp.status == 405
+    body = await resp.json()
+    assert (body["kind"], body["reason"], body["code"]) == ("Status", "MethodNotAllowed", 405)
+    assert "GET" in resp.headers["Allow"]
