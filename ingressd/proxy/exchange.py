@@ -19,9 +19,11 @@ REPLAY_LIMIT = 64 * 1024  # request bodies up to this size are kept for retries
 PENDING_LIMIT = 64 * 1024  # body bytes buffered before the client is paused
 CHUNKED_PRECHECK_LIMIT = 1024 * 1024  # chunked bodies are held up to this to check proxy-body-size first
 _NO_LABEL = ""
+_NOTHING_TRIED: frozenset[str] = frozenset()
 
 
 def _header(headers: list[tuple[bytes, bytes]], lname: bytes) -> bytes | None:
+    """First value of a header in an upstream response (few headers, looked up once or twice)."""
     for name, value in headers:
         if len(name) == len(lname) and name.lower() == lname:
             return value
@@ -30,7 +32,7 @@ def _header(headers: list[tuple[bytes, bytes]], lname: bytes) -> bytes | None:
 
 class Exchange:
     __slots__ = (
-        "conn", "server", "method", "target", "headers", "version", "keep_alive", "upgrade",
+        "conn", "server", "method", "target", "headers", "hmap", "version", "keep_alive", "upgrade",
         "started", "host", "path", "match", "location", "cfg", "endpoints", "upstream_name",
         "tried", "tries", "last_failure", "up", "up_started", "resp_headers", "resp_status",
         "head_sent", "chunk_out", "close_delimited", "no_body", "resp_bytes", "req_body_bytes",
@@ -46,7 +48,8 @@ class Exchange:
         self.server = conn.server
         self.method = method
         self.target = target
-        self.headers = headers
+        self.headers = headers  # [(lowercase name, name, value)] as received
+        self.hmap = {lname: value for lname, _, value in reversed(headers)}  # first occurrence wins
         self.version = version
         self.keep_alive = keep_alive
         self.upgrade = upgrade
@@ -91,7 +94,7 @@ class Exchange:
         self.request_id = b""
         self.upstream_addrs: list[str] = []
         self.upstream_statuses: list[str] = []
-        self.upstream_times: list[str] = []
+        self.upstream_times: list[float] = []
         self.status = 0
         self.waiting_for_body = False
         self.connecting = False
@@ -104,8 +107,8 @@ class Exchange:
         method = self.method
         if method == b"CONNECT":
             return self.respond(405, close=True)
-        headers = self.headers
-        host = _header(headers, b"host")
+        hmap = self.hmap
+        host = hmap.get(b"host")
         target = self.target
         if target[:1] != b"/":
             if target[:7].lower() == b"http://" or target[:8].lower() == b"https://":
@@ -131,11 +134,11 @@ class Exchange:
         except UnicodeDecodeError:
             return self.respond(400, close=True)
         self.path = self.target.decode("latin-1")
-        te = _header(headers, b"transfer-encoding")
+        te = hmap.get(b"transfer-encoding")
         if te is not None:
             self.chunked_in = True
         else:
-            cl = _header(headers, b"content-length")
+            cl = hmap.get(b"content-length")
             if cl is not None:
                 self.content_length = int(cl)  # llhttp already rejected malformed values
         if self.content_length in (None, 0) and not self.chunked_in:
@@ -163,13 +166,13 @@ class Exchange:
             return self.respond(503)
         self.endpoints = endpoints
         if self.upgrade:
-            upgrade = _header(headers, b"upgrade")
+            upgrade = hmap.get(b"upgrade")
             self.websocket = upgrade is not None and upgrade.lower() == b"websocket"
             if not self.websocket:
                 self.keep_alive = False  # the client parser stopped at the upgrade
-        rid = _header(headers, b"x-request-id")
+        rid = hmap.get(b"x-request-id")
         self.request_id = rid if rid else os.urandom(16).hex().encode()
-        expect = _header(headers, b"expect")
+        expect = hmap.get(b"expect")
         if expect is not None and expect.lower() == b"100-continue" and self.version == "1.1":
             self.conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if self.chunked_in and limit and not self.body_done:
@@ -235,7 +238,7 @@ class Exchange:
         if self.tries >= tries_limit:
             return self.respond(504 if self.last_failure == "timeout" else 502)
         ep = self.server.balancers.pick(self.upstream_name, self.endpoints, cfg.load_balance,
-                                        frozenset(self.tried))
+                                        frozenset(self.tried) if self.tried else _NOTHING_TRIED)
         if ep is None:
             return self.respond(504 if self.last_failure == "timeout" else 502)
         address = ep.address
@@ -288,7 +291,7 @@ class Exchange:
         else:
             framing = b""
         conn = self.conn
-        xff = _header(self.headers, b"x-forwarded-for")
+        xff = self.hmap.get(b"x-forwarded-for")
         head = upstream_request_head(
             self.method,
             self.match.upstream_path.encode("latin-1"),
@@ -357,7 +360,7 @@ class Exchange:
         """An error or timeout on the upstream leg: retry per proxy-next-upstream, else 502/504."""
         self.last_failure = kind
         self.upstream_statuses.append("502" if kind != "timeout" else "504")
-        self.upstream_times.append(f"{time.monotonic() - self.up_started:.3f}")
+        self.upstream_times.append(time.monotonic() - self.up_started)
         self.drop_upstream()
         if self.head_sent or self.tunnel:
             return self.abort_client()
@@ -397,7 +400,7 @@ class Exchange:
         if self.tries >= (cfg.proxy_next_upstream_tries or len(self.endpoints)):
             return False
         self.upstream_statuses.append(str(status))
-        self.upstream_times.append(f"{time.monotonic() - self.up_started:.3f}")
+        self.upstream_times.append(time.monotonic() - self.up_started)
         self.drop_upstream()
         self._retry()
         return True
@@ -495,7 +498,7 @@ class Exchange:
     def response_complete(self, reusable: bool, upstream_done: bool = True) -> None:
         up = self.up
         self.up = None
-        self.upstream_times.append(f"{time.monotonic() - self.up_started:.3f}")
+        self.upstream_times.append(time.monotonic() - self.up_started)
         self.server.watched.discard(self)
         self.send_blocked_since = 0.0
         if self.out:
@@ -611,12 +614,7 @@ class Exchange:
                       backend.service if backend else _NO_LABEL, _NO_LABEL, loc.host or "_")
         else:
             labels = (status, method, _NO_LABEL, _NO_LABEL, _NO_LABEL, _NO_LABEL, _NO_LABEL, "_")
-        upstream_seconds = None
-        if self.upstream_times:
-            try:
-                upstream_seconds = sum(float(t) for t in self.upstream_times)
-            except ValueError:
-                upstream_seconds = None
+        upstream_seconds = sum(self.upstream_times) if self.upstream_times else None
         request_bytes = self.request_length + self.req_body_bytes
         server.metrics.observe(labels, elapsed, upstream_seconds, request_bytes, self.resp_bytes)
         if self.upstream_addrs and self.upstream_statuses:
@@ -624,9 +622,8 @@ class Exchange:
             server.balancers.observe(self.upstream_name, endpoint, elapsed)
         log = server.access_log
         if log is not None:
-            headers = self.headers
-            referer = _header(headers, b"referer")
-            agent = _header(headers, b"user-agent")
+            referer = self.hmap.get(b"referer")
+            agent = self.hmap.get(b"user-agent")
             log.log(AccessRecord(
                 remote_addr=self.conn.client_ip,
                 request_line=f"{method} {self.target.decode('latin-1')} HTTP/{self.version}",
@@ -640,7 +637,7 @@ class Exchange:
                 alternative_upstream_name="",
                 upstream_addr=", ".join(self.upstream_addrs),
                 upstream_response_length=str(self.resp_bytes) if self.upstream_statuses else "",
-                upstream_response_time=", ".join(self.upstream_times),
+                upstream_response_time=", ".join(f"{t:.3f}" for t in self.upstream_times),
                 upstream_status=", ".join(self.upstream_statuses),
                 req_id=self.request_id.decode("latin-1") if self.request_id else "",
                 host=self.host,

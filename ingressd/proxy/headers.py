@@ -50,10 +50,16 @@ def connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
     return frozenset(tokens)
 
 
+def _tokens(value: bytes | None) -> frozenset[bytes]:
+    if not value:
+        return frozenset()
+    return frozenset(t.strip().lower() for t in value.split(b","))
+
+
 def upstream_request_head(
     method: bytes,
     target: bytes,
-    headers: list[tuple[bytes, bytes]],
+    headers: list[tuple[bytes, bytes, bytes]],
     *,
     host: bytes,
     client_ip: bytes,
@@ -66,11 +72,11 @@ def upstream_request_head(
 ) -> bytes:
     """The request head sent upstream.
 
-    `body_framing` is the complete framing header line(s) (b"Content-Length: 5\\r\\n",
-    b"Transfer-Encoding: chunked\\r\\n" or b"").
+    `headers` are (lowercase name, name, value) as received; `body_framing` is the complete
+    framing header line(s) (b"Content-Length: 5\\r\\n", b"Transfer-Encoding: chunked\\r\\n" or b"").
     """
     drop = _DROP_REQUEST
-    named = connection_tokens(headers)
+    named = frozenset().union(*(_tokens(v) for lname, _, v in headers if lname == b"connection"))
     if named:
         drop = drop | named
     parts = [
@@ -87,8 +93,8 @@ def upstream_request_head(
     ]
     if incoming_xff is not None:
         parts += [b"X-Original-Forwarded-For: ", incoming_xff, b"\r\n"]
-    for name, value in headers:
-        if name.lower() not in drop:
+    for lname, name, value in headers:
+        if lname not in drop:
             parts += [name, b": ", value, b"\r\n"]
     if websocket:
         parts.append(b"Upgrade: websocket\r\nConnection: upgrade\r\n")

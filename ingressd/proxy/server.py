@@ -146,7 +146,7 @@ class ClientConnection(asyncio.Protocol):
         if size > MAX_HEADER_LINE or self._header_bytes > MAX_HEADERS:
             self._too_large = self._too_large or 400
             return
-        self._headers.append((name, value))
+        self._headers.append((name.lower(), name, value))
 
     def on_headers_complete(self) -> None:
         parser = self.parser
