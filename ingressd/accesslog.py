@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 
-@dataclass(slots=True)
-class AccessRecord:
+class AccessRecord(NamedTuple):
+    """One request, as the variables of ingress-nginx's log format."""
+
     remote_addr: str
     request_line: str
     status: int
@@ -33,10 +33,6 @@ class AccessRecord:
     host: str
     method: str
     path: str
-
-
-def _dash(value: str) -> str:
-    return value if value else "-"
 
 
 class AccessLog:
@@ -90,10 +86,10 @@ class AccessLog:
             )
         return (
             f'{r.remote_addr} - - [{self._local_time(now)}] "{r.request_line}" {r.status} '
-            f'{r.body_bytes_sent} "{_dash(r.referer)}" "{_dash(r.user_agent)}" {r.request_length} '
+            f'{r.body_bytes_sent} "{r.referer or "-"}" "{r.user_agent or "-"}" {r.request_length} '
             f"{r.request_time:.3f} [{r.upstream_name}] [{r.alternative_upstream_name}] "
-            f"{_dash(r.upstream_addr)} {_dash(r.upstream_response_length)} "
-            f"{_dash(r.upstream_response_time)} {_dash(r.upstream_status)} {r.req_id}"
+            f"{r.upstream_addr or '-'} {r.upstream_response_length or '-'} "
+            f"{r.upstream_response_time or '-'} {r.upstream_status or '-'} {r.req_id}"
         )
 
     def log(self, record: AccessRecord) -> None:

@@ -39,15 +39,7 @@ _SET_BY_PROXY = frozenset(
 )
 _DROP_REQUEST = HOP_BY_HOP | _SET_BY_PROXY
 _DROP_RESPONSE = HOP_BY_HOP | frozenset({b"server", b"content-length"})
-
-
-def connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
-    """Header names listed in `Connection`: hop-by-hop for this message only."""
-    tokens: set[bytes] = set()
-    for name, value in headers:
-        if name.lower() == b"connection":
-            tokens.update(t.strip().lower() for t in value.split(b","))
-    return frozenset(tokens)
+_CONNECTION_OPTIONS = frozenset({b"keep-alive", b"close", b"upgrade"})
 
 
 def _tokens(value: bytes | None) -> frozenset[bytes]:
@@ -75,10 +67,6 @@ def upstream_request_head(
     `headers` are (lowercase name, name, value) as received; `body_framing` is the complete
     framing header line(s) (b"Content-Length: 5\\r\\n", b"Transfer-Encoding: chunked\\r\\n" or b"").
     """
-    drop = _DROP_REQUEST
-    named = frozenset().union(*(_tokens(v) for lname, _, v in headers if lname == b"connection"))
-    if named:
-        drop = drop | named
     parts = [
         method, b" ", target, b" HTTP/1.1\r\nHost: ", host,
         b"\r\nX-Request-ID: ", request_id,
@@ -93,14 +81,29 @@ def upstream_request_head(
     ]
     if incoming_xff is not None:
         parts += [b"X-Original-Forwarded-For: ", incoming_xff, b"\r\n"]
+    drop = _DROP_REQUEST
+    named = None
     for lname, name, value in headers:
-        if lname not in drop:
+        if lname in drop:
+            if lname == b"connection":
+                named = _tokens(value) - _CONNECTION_OPTIONS
+        elif not named or lname not in named:
             parts += [name, b": ", value, b"\r\n"]
+    if named:
+        # Connection named more hop-by-hop headers, maybe some that came before it: redo (rare).
+        return upstream_request_head(
+            method, target, [h for h in headers if h[0] not in named and h[0] != b"connection"],
+            host=host, client_ip=client_ip,
+            request_id=request_id, server_port=server_port, scheme=scheme, incoming_xff=incoming_xff,
+            body_framing=body_framing, websocket=websocket)
     if websocket:
         parts.append(b"Upgrade: websocket\r\nConnection: upgrade\r\n")
     parts.append(body_framing)
     parts.append(b"\r\n")
     return b"".join(parts)
+
+
+_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
 
 
 def client_response_head(
@@ -111,14 +114,29 @@ def client_response_head(
     extra: bytes = b"",
 ) -> bytes:
     """The response head sent to the client: upstream headers less hop-by-hop and `Server`."""
+    key = (status, reason)
+    line = _STATUS_LINES.get(key)
+    if line is None:
+        line = b"HTTP/1.1 %d %b\r\n" % (status, reason or b"-")
+        if len(_STATUS_LINES) < 1024:
+            _STATUS_LINES[key] = line
+    parts = [line]
     drop = _DROP_RESPONSE
-    named = connection_tokens(headers)
-    if named:
-        drop = drop | named
-    parts = [b"HTTP/1.1 ", str(status).encode(), b" ", reason or b"-", b"\r\n"]
+    named = None
     for name, value in headers:
-        if name.lower() not in drop:
-            parts += [name, b": ", value, b"\r\n"]
+        lname = name.lower()
+        if lname in drop:
+            if lname == b"connection":
+                named = _tokens(value) - _CONNECTION_OPTIONS
+            continue
+        parts += [name, b": ", value, b"\r\n"]
+    if named:
+        # Connection names more hop-by-hop headers: filter again with them (rare).
+        drop = drop | named
+        parts = [line]
+        for name, value in headers:
+            if name.lower() not in drop:
+                parts += [name, b": ", value, b"\r\n"]
     parts.append(framing)
     parts.append(extra)
     parts.append(b"\r\n")

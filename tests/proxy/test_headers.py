@@ -1,0 +1,44 @@
+"""Header rewriting, table-style (pure)."""
+
+import pytest
+
+from ingressd.proxy.headers import client_response_head, upstream_request_head
+
+
+def req(headers):
+    triples = [(n.lower(), n, v) for n, v in headers]
+    return upstream_request_head(b"GET", b"/p?q", triples, host=b"h.test", client_ip=b"127.0.0.1",
+                                 request_id=b"r" * 32, server_port=b"80", scheme=b"http",
+                                 incoming_xff=None, body_framing=b"", websocket=False)
+
+
+@pytest.mark.parametrize("headers, kept, dropped", [
+    ([(b"X-A", b"1")], [b"X-A: 1"], []),
+    ([(b"X-Hop", b"1"), (b"Connection", b"X-Hop")], [], [b"X-Hop", b"Connection"]),
+    ([(b"Connection", b"x-hop, keep-alive"), (b"X-Hop", b"1"), (b"X-B", b"2")], [b"X-B: 2"], [b"X-Hop"]),
+    ([(b"Proxy", b"http://evil"), (b"TE", b"trailers"), (b"Upgrade", b"h2c")], [], [b"Proxy", b"TE", b"Upgrade"]),
+    ([(b"Host", b"other"), (b"X-Forwarded-Proto", b"https")], [b"Host: h.test", b"X-Forwarded-Proto: http"],
+     [b"Host: other", b"X-Forwarded-Proto: https"]),
+])
+def test_upstream_request_head(headers, kept, dropped):
+    head = req(headers)
+    assert head.startswith(b"GET /p?q HTTP/1.1\r\nHost: h.test\r\n")
+    assert head.endswith(b"\r\n\r\n")
+    for line in kept:
+        assert b"\r\n" + line + b"\r\n" in head
+    for name in dropped:
+        assert b"\r\n" + name not in head
+
+
+@pytest.mark.parametrize("headers, kept, dropped", [
+    ([(b"Server", b"secret"), (b"X-A", b"1")], [b"X-A: 1"], [b"Server"]),
+    ([(b"X-Hop", b"1"), (b"Connection", b"close, X-Hop"), (b"Keep-Alive", b"t=5")], [], [b"X-Hop", b"Keep-Alive"]),
+    ([(b"Content-Length", b"5"), (b"Transfer-Encoding", b"chunked")], [b"Content-Length: 9"], [b"Transfer-Encoding"]),
+])
+def test_client_response_head(headers, kept, dropped):
+    head = client_response_head(200, b"OK", headers, b"Content-Length: 9\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    for line in kept:
+        assert b"\r\n" + line + b"\r\n" in head
+    for name in dropped:
+        assert b"\r\n" + name not in head
