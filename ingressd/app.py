@@ -215,7 +215,11 @@ class Ingressd:
 
     async def control_loop(self) -> None:
         while True:
-            await self._reconcile_wanted.wait()
+            try:
+                # Store events wake the loop at once; the 1 s tick serves time-based rules.
+                await asyncio.wait_for(self._reconcile_wanted.wait(), 1.0)
+            except TimeoutError:
+                pass
             try:
                 await self.reconcile()
             except Exception as exc:  # a controller bug must not stop the data plane

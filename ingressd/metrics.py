@@ -21,7 +21,7 @@ prometheus_client.disable_created_metrics()
 LABELS = ("status", "method", "path", "namespace", "ingress", "service", "canary", "host")
 _HIST_LABELS = LABELS[1:]
 _TIME_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
-_SIZE_BUCKETS = (10, 100, 1000, 10000, 100000, 1000000, 10000000)
+_SIZE_BUCKETS = (10.0, 100.0, 1000.0, 10000.0, 100000.0, 1000000.0, 10000000.0)
 _MAX_SERIES = 10000  # labels come from config, status and llhttp's fixed method list; this is a backstop
 
 
@@ -58,12 +58,17 @@ class LoopHistogram:
         self.buckets = tuple(float(b) for b in buckets)
         self.children: dict[tuple, list] = {}
 
-    def observe(self, labels: tuple, value: float) -> None:
+    def child(self, labels: tuple) -> list:
+        """[bucket counts (last is +Inf), sum] for a label set, shared with ProxyMetrics.observe."""
         child = self.children.get(labels)
         if child is None:
-            if len(self.children) >= _MAX_SERIES:
-                return
             child = self.children[labels] = [[0] * (len(self.buckets) + 1), 0.0]
+        return child
+
+    def observe(self, labels: tuple, value: float) -> None:
+        if labels not in self.children and len(self.children) >= _MAX_SERIES:
+            return
+        child = self.child(labels)
         child[0][bisect_left(self.buckets, value)] += 1
         child[1] += value
 
@@ -71,6 +76,8 @@ class LoopHistogram:
         metric = Metric(self.name, self.documentation, "histogram")
         bounds = [floatToGoString(b) for b in self.buckets] + ["+Inf"]
         for labels, (counts, total) in self.children.items():
+            if not any(counts):
+                continue  # created alongside its siblings but never observed (no upstream leg)
             base = dict(zip(self.labelnames, labels))
             cumulative = 0
             for bound, count in zip(bounds, counts):
@@ -113,6 +120,7 @@ class ProxyMetrics:
             registry=self.registry,
         )
         self.last_reload_successful.set(1)
+        self._children: dict[tuple, tuple] = {}
 
     def observe(
         self,
@@ -122,14 +130,35 @@ class ProxyMetrics:
         request_bytes: int,
         response_bytes: int,
     ) -> None:
-        """Record one finished request; `labels` is in LABELS order."""
+        """Record one finished request; `labels` is in LABELS order.
+
+        One dict lookup finds the four histograms' children for the label set.
+        """
         self.requests.inc(labels)
         hist = labels[1:]
-        self.request_duration.observe(hist, request_seconds)
+        children = self._children.get(hist)
+        if children is None:
+            children = self._new_children(hist)
+            if children is None:
+                return
+        duration, response, req_size, resp_size = children
+        duration[0][bisect_left(_TIME_BUCKETS, request_seconds)] += 1
+        duration[1] += request_seconds
         if upstream_seconds is not None:
-            self.response_duration.observe(hist, upstream_seconds)
-        self.request_size.observe(hist, request_bytes)
-        self.response_size.observe(hist, response_bytes)
+            response[0][bisect_left(_TIME_BUCKETS, upstream_seconds)] += 1
+            response[1] += upstream_seconds
+        req_size[0][bisect_left(_SIZE_BUCKETS, request_bytes)] += 1
+        req_size[1] += request_bytes
+        resp_size[0][bisect_left(_SIZE_BUCKETS, response_bytes)] += 1
+        resp_size[1] += response_bytes
+
+    def _new_children(self, hist: tuple) -> tuple | None:
+        if len(self._children) >= _MAX_SERIES:
+            return None
+        families = (self.request_duration, self.response_duration, self.request_size, self.response_size)
+        children = tuple(family.child(hist) for family in families)
+        self._children[hist] = children
+        return children
 
 
 def exposition(registry: CollectorRegistry) -> bytes:

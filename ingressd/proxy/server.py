@@ -138,7 +138,7 @@ class ClientConnection(asyncio.Protocol):
         self._header_bytes += size
         if size > MAX_HEADER_LINE or self._header_bytes > MAX_HEADERS:
             self._too_large = self._too_large or 400
-            return
+            return  # keep nothing more: the request gets a 400 once its head is complete
         self._headers.append((name.lower(), name, value))
 
     def on_headers_complete(self) -> None:
