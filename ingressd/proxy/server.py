@@ -61,7 +61,7 @@ class ClientConnection(asyncio.Protocol):
         self._url_len = 0
         self._headers: list[tuple[bytes, bytes]] = []
         self._header_bytes = 0
-        self._too_large = 0
+        self._bad_head: tuple[int, str] | None = None  # answered locally once the head is read
         self.idle_since = 0.0
         self.idle_limit = HEADER_TIMEOUT
 
@@ -129,7 +129,7 @@ class ClientConnection(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self._url_len += len(url)
         if self._url_len > MAX_URL:
-            self._too_large = 414
+            self._bad_head = (414, "Request-URI Too Large")
             return
         self._url.append(url)
 
@@ -137,9 +137,12 @@ class ClientConnection(asyncio.Protocol):
         size = len(name) + len(value) + 4
         self._header_bytes += size
         if size > MAX_HEADER_LINE or self._header_bytes > MAX_HEADERS:
-            self._too_large = self._too_large or 400
+            self._bad_head = self._bad_head or (400, "Request Header Or Cookie Too Large")
             return  # keep nothing more: the request gets a 400 once its head is complete
-        self._headers.append((name.lower(), name, value))
+        lname = name.lower()
+        if lname == b"host" and self._headers and any(h[0] == b"host" for h in self._headers):
+            self._bad_head = self._bad_head or (400, "Bad Request")  # nginx: duplicate Host header
+        self._headers.append((lname, name, value))
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -159,11 +162,10 @@ class ClientConnection(asyncio.Protocol):
         self._url_len = 0
         self._headers = []
         self._header_bytes = 0
-        too_large, self._too_large = self._too_large, 0
-        if too_large:
+        bad, self._bad_head = self._bad_head, None
+        if bad is not None:
             ex.keep_alive = False
-            title = "Request-URI Too Large" if too_large == 414 else "Request Header Or Cookie Too Large"
-            self._start_or_queue(ex, local=(too_large, title))
+            self._start_or_queue(ex, local=bad)
             return
         self._start_or_queue(ex)
 

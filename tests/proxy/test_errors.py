@@ -118,6 +118,7 @@ async def test_body_size_annotation_allows_larger(backend, start_proxy):
     (b"GET / HTTP/1.1\r\nHost: app.test\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 400),
     (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: app.test\r\n\r\n", 414),
     (b"GET / HTTP/1.1\r\n\r\n", 400),  # HTTP/1.1 without Host
+    (b"GET / HTTP/1.1\r\nHost: app.test\r\nHost: other.test\r\n\r\n", 400),  # duplicate Host
     (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 405),
     (b"GET http://user@app.test/ HTTP/1.1\r\nHost: app.test\r\n\r\n", 400),
 ])
