@@ -72,8 +72,8 @@ def validate(manifests: list[Manifest], ingress_class: str = "nginx") -> list[Pr
                 r.error((), f"ingressd could not check this object: {e!r}")
     by_kind = _index(first)
     used: set[tuple[str, str]] = set()
-    for r, refs, annotations in ingresses:
-        if _check_ingress_links(r, refs, annotations, by_kind, ingress_class):
+    for r, refs, ingress_annotations in ingresses:
+        if _check_ingress_links(r, refs, ingress_annotations, by_kind, ingress_class):
             used.update((r.manifest.namespace, ref[1]) for ref in refs.services)
     for r in autoscalers:
         _check_scale_target(r, by_kind)

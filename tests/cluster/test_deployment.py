@@ -1,29 +1,18 @@
 import re
 
-import pytest
 
 from ingressd.cluster import builders
 from ingressd.cluster.actions import execute
-from ingressd.cluster.clock import FakeClock
 from ingressd.cluster.deployment import (
     POD_TEMPLATE_HASH,
     REVISION,
     pod_template_hash,
     reconcile_deployment,
 )
-from ingressd.cluster.store import Store
 
 HASH = re.compile(r"^[bcdfghjklmnpqrstvwxz2456789]{1,10}$")
 
 
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def store(clock):
-    return Store(clock)
 
 
 def reconcile(store, clock, name="web"):

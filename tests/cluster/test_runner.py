@@ -3,13 +3,12 @@ import random
 import pytest
 
 from ingressd.cluster import builders
-from ingressd.cluster.clock import FakeClock, format_timestamp
+from ingressd.cluster.clock import format_timestamp
 from ingressd.cluster.endpoints import SERVICE_NAME_LABEL
 from ingressd.cluster.labels import labels_match
 from ingressd.cluster.ownership import controller_uid
 from ingressd.cluster.pod_status import is_active, is_ready
 from ingressd.cluster.runner import NotQuiescent, Runner
-from ingressd.cluster.store import Store
 
 
 class FakeKubelet:
@@ -38,14 +37,6 @@ class FakeKubelet:
             self.store.apply(pod)
 
 
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def store(clock):
-    return Store(clock)
 
 
 @pytest.fixture

@@ -1,18 +1,10 @@
 import pytest
 
 from ingressd.cluster import builders
-from ingressd.cluster.clock import FAKE_EPOCH, FakeClock
+from ingressd.cluster.clock import FAKE_EPOCH
 from ingressd.cluster.store import Store
 
 
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def store(clock):
-    return Store(clock)
 
 
 def configmap(name="cfg", data=None, **meta):

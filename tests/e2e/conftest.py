@@ -94,6 +94,73 @@ def ingressd(tmp_path):
         proc.stop()
 
 
+def echo_app_yaml(name: str, host: str, path: str = "/", annotations: dict[str, str] | None = None) -> str:
+    """An Ingress, Service and one-replica Deployment of ingressd/echo, all called `name`."""
+    notes = "".join(f'\n    nginx.ingress.kubernetes.io/{k}: "{v}"' for k, v in (annotations or {}).items())
+    notes = notes or " {}"
+    return f"""\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: {name}
+  annotations:{notes}
+spec:
+  rules:
+  - host: {host}
+    http:
+      paths:
+      - path: {path}
+        pathType: Prefix
+        backend:
+          service:
+            name: {name}
+            port:
+              number: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+spec:
+  selector:
+    app: {name}
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: {name}
+  template:
+    metadata:
+      labels:
+        app: {name}
+    spec:
+      containers:
+      - name: echo
+        image: ingressd/echo:1.0
+        ports:
+        - containerPort: 8080
+"""
+
+
+def wait_status(port: int, path: str, host: str, want: int, timeout: float) -> float:
+    """Seconds until `host` `path` answers `want` (pods start in a real subprocess)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if http_get(port, path, host=host)[0] == want:
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"{path} on {host} never answered {want}")
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ingressd", *args], cwd=cwd or REPO, capture_output=True,
                           text=True, timeout=timeout)

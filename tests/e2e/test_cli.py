@@ -7,7 +7,7 @@ import socket
 import textwrap
 import time
 
-from tests.e2e.conftest import HOST, REPO, free_port, http_get, run_cli
+from tests.e2e.conftest import HOST, REPO, echo_app_yaml, free_port, http_get, run_cli, wait_status
 
 BAD = textwrap.dedent("""\
     apiVersion: networking.k8s.io/v1
@@ -102,83 +102,22 @@ def test_port_in_use_exits_2_with_the_fix(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-ROUTED = textwrap.dedent("""\
-    apiVersion: networking.k8s.io/v1
-    kind: Ingress
-    metadata:
-      name: hot
-    spec:
-      rules:
-      - host: hot.test
-        http:
-          paths:
-          - path: {path}
-            pathType: Prefix
-            backend:
-              service:
-                name: hot
-                port:
-                  number: 80
-    ---
-    apiVersion: v1
-    kind: Service
-    metadata:
-      name: hot
-    spec:
-      selector:
-        app: hot
-      ports:
-      - name: http
-        port: 80
-        targetPort: 8080
-    ---
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata:
-      name: hot
-    spec:
-      replicas: 1
-      selector:
-        matchLabels:
-          app: hot
-      template:
-        metadata:
-          labels:
-            app: hot
-        spec:
-          containers:
-          - name: echo
-            image: ingressd/echo:1.0
-            ports:
-            - containerPort: 8080
-    """)
-
-
-def wait_status(port: int, path: str, host: str, want: int, timeout: float) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if http_get(port, path, host=host)[0] == want:
-            return time.monotonic() - start
-        time.sleep(0.05)
-    raise AssertionError(f"{path} on {host} never answered {want}")
-
-
 def test_hot_reload_applies_valid_edits_and_keeps_config_on_bad_ones(ingressd, tmp_path):
     manifests = tmp_path / "m"
     manifests.mkdir()
     f = manifests / "app.yaml"
-    f.write_text(ROUTED.format(path="/one"))
+    f.write_text(echo_app_yaml("hot", "hot.test", "/one"))
     proc = ingressd("-f", str(manifests))
     proc.wait_healthy()
     wait_status(proc.http_port, "/one", "hot.test", 200, 20)
     assert http_get(proc.http_port, "/two", host="hot.test")[0] == 404
 
-    f.write_text(ROUTED.format(path="/two"))
+    f.write_text(echo_app_yaml("hot", "hot.test", "/two"))
     took = wait_status(proc.http_port, "/two", "hot.test", 200, 5)
     assert took < 2.0
     assert http_get(proc.http_port, "/one", host="hot.test")[0] == 404
 
-    f.write_text(ROUTED.format(path="/two").replace("pathType: Prefix", "pathType: Bogus"))
+    f.write_text(echo_app_yaml("hot", "hot.test", "/two").replace("pathType: Prefix", "pathType: Bogus"))
     deadline = time.monotonic() + 5
     while "reload rejected" not in proc.stderr() and time.monotonic() < deadline:
         time.sleep(0.05)

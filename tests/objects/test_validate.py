@@ -242,7 +242,7 @@ INGRESS_CASES = {
           {BACKEND}
           pathType: prefix
         """),
-        [f"m.yaml:12: Ingress default/web: spec.rules[0].http.paths[1].pathType: "
+        ["m.yaml:12: Ingress default/web: spec.rules[0].http.paths[1].pathType: "
          'Unsupported value: "prefix": supported values: "Exact", "ImplementationSpecific", "Prefix"'],
     ),
     "typo in a field name": (
@@ -273,14 +273,14 @@ INGRESS_CASES = {
         ["m.yaml:8: Ingress default/web: spec.rules[0].http.paths: Required value"],
     ),
     "backend: neither, both, resource": (
-        paths(f"""
-        - {{path: /a, pathType: Prefix, backend: {{}}}}
+        paths("""
+        - {path: /a, pathType: Prefix, backend: {}}
         - path: /b
           pathType: Prefix
           backend:
-            service: {{name: web, port: {{number: 80}}}}
-            resource: {{kind: Bucket, name: b}}
-        - {{path: /c, pathType: Prefix, backend: {{resource: {{apiGroup: x.io, kind: Bucket, name: b}}}}}}
+            service: {name: web, port: {number: 80}}
+            resource: {kind: Bucket, name: b}
+        - {path: /c, pathType: Prefix, backend: {resource: {apiGroup: x.io, kind: Bucket, name: b}}}
         """),
         [f'm.yaml:9: {P0}.backend: Invalid value: "": resource or service backend is required',
          'm.yaml:12: Ingress default/web: spec.rules[0].http.paths[1].backend: Invalid value: "": '

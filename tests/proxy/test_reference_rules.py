@@ -9,23 +9,10 @@ from __future__ import annotations
 import pytest
 
 from tests.proxy.conftest import Backend, endpoint_slice, ingress, service
+from tests.reference_rows import REFERENCE_ROWS
 
-# (pathType, rule path, request path, matches) — ../shared/reference/ingress.md "Paths"
-PATH_TABLE = [
-    ("Prefix", "/", "/anything/at/all", True),
-    ("Exact", "/foo", "/foo", True),
-    ("Exact", "/foo", "/bar", False),
-    ("Exact", "/foo", "/foo/", False),
-    ("Exact", "/foo/", "/foo", False),
-    ("Prefix", "/foo", "/foo", True),
-    ("Prefix", "/foo", "/foo/", True),
-    ("Prefix", "/foo/", "/foo", True),
-    ("Prefix", "/foo/", "/foo/", True),
-    ("Prefix", "/aaa/bb", "/aaa/bbb", False),
-    ("Prefix", "/aaa/bbb/", "/aaa/bbb", True),
-    ("Prefix", "/aaa/bbb", "/aaa/bbb/", True),
-    ("Prefix", "/aaa/bbb", "/aaa/bbb/ccc", True),
-    ("Prefix", "/aaa/bbb", "/aaa/bbbxyz", False),
+# ImplementationSpecific is Prefix outside regex mode.
+PATH_TABLE = REFERENCE_ROWS + [
     ("ImplementationSpecific", "/foo", "/foo/bar", True),
     ("ImplementationSpecific", "/foo", "/foobar", False),
 ]

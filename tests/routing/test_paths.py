@@ -12,25 +12,8 @@ from ingressd.routing.paths import (
     split_target,
 )
 
-# The path table of /work/shared/reference/ingress.md (Kubernetes docs), one row per request.
-REFERENCE_ROWS = [
-    ("Prefix", "/", "/", True),
-    ("Prefix", "/", "/anything", True),
-    ("Prefix", "/", "/any/thing/", True),
-    ("Exact", "/foo", "/foo", True),
-    ("Exact", "/foo", "/bar", False),
-    ("Exact", "/foo", "/foo/", False),
-    ("Exact", "/foo/", "/foo", False),
-    ("Prefix", "/foo", "/foo", True),
-    ("Prefix", "/foo", "/foo/", True),
-    ("Prefix", "/foo/", "/foo", True),
-    ("Prefix", "/foo/", "/foo/", True),
-    ("Prefix", "/aaa/bb", "/aaa/bbb", False),
-    ("Prefix", "/aaa/bbb/", "/aaa/bbb", True),
-    ("Prefix", "/aaa/bbb", "/aaa/bbb/", True),
-    ("Prefix", "/aaa/bbb", "/aaa/bbb/ccc", True),
-    ("Prefix", "/aaa/bbb", "/aaa/bbbxyz", False),
-]
+from tests.reference_rows import REFERENCE_ROWS
+
 # ImplementationSpecific is Prefix outside regex mode.
 ALL_ROWS = REFERENCE_ROWS + [
     ("ImplementationSpecific", rule, request, want) for kind, rule, request, want in REFERENCE_ROWS if kind == "Prefix"
