@@ -7,8 +7,8 @@ connection feeds response events in, and flow control pauses whichever side is a
 from __future__ import annotations
 
 import asyncio
-import os
 import time
+from random import getrandbits as _getrandbits  # request ids need uniqueness, not secrecy (as nginx's $request_id)
 
 from ingressd.accesslog import AccessRecord
 from ingressd.proxy.errors import simple_response
@@ -34,6 +34,7 @@ class Exchange:
     # Scalar state starts from these class defaults, so creating an exchange per request only
     # assigns what differs (measurably cheaper than ~60 assignments in __init__).
     host = ""
+    host_b = b""
     path = ""
     match = None
     location = None
@@ -125,6 +126,7 @@ class Exchange:
             self.host = host.decode("ascii")
         except UnicodeDecodeError:
             return self.respond(400, close=True)
+        self.host_b = host
         self.path = self.target.decode("latin-1")
         te = hmap.get(b"transfer-encoding")
         if te is not None:
@@ -163,7 +165,7 @@ class Exchange:
             if not self.websocket:
                 self.keep_alive = False  # the client parser stopped at the upgrade
         rid = hmap.get(b"x-request-id")
-        self.request_id = rid if rid else os.urandom(16).hex().encode()
+        self.request_id = rid if rid else b"%032x" % _getrandbits(128)
         expect = hmap.get(b"expect")
         if expect is not None and expect.lower() == b"100-continue" and self.version == "1.1":
             self.conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -284,11 +286,12 @@ class Exchange:
             framing = b""
         conn = self.conn
         xff = self.hmap.get(b"x-forwarded-for")
+        upstream_path = self.match.upstream_path
         head = upstream_request_head(
             self.method,
-            self.match.upstream_path.encode("latin-1"),
+            self.target if upstream_path == self.path else upstream_path.encode("latin-1"),
             self.headers,
-            host=self.host.encode("ascii"),
+            host=self.host_b,
             client_ip=conn.client_ip_b,
             request_id=self.request_id,
             server_port=conn.server_port_b,

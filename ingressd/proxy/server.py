@@ -163,11 +163,13 @@ class ClientConnection(asyncio.Protocol):
         self._headers = []
         self._header_bytes = 0
         bad, self._bad_head = self._bad_head, None
+        if bad is None and self.current is None:
+            self.current = ex  # the common case, without the queueing layer
+            self._run(ex, None)
+            return
         if bad is not None:
             ex.keep_alive = False
-            self._start_or_queue(ex, local=bad)
-            return
-        self._start_or_queue(ex)
+        self._start_or_queue(ex, local=bad)
 
     def on_body(self, body: bytes) -> None:
         ex = self.parsing
