@@ -175,3 +175,80 @@ async def test_next_upstream_on_listed_status(backend, start_proxy):
         assert " 503, 503, 503 " in only_bad.log_lines()[0]
     finally:
         await runner.cleanup()
+
+
+async def test_mutated_requests_never_take_the_listener_down(backend, start_proxy):
+    """Seeded random byte mutations of valid requests: each gets an answer or a close, never a crash."""
+    import random
+
+    proxy = await start_proxy(objs([backend.port]))
+    errors: list[BaseException] = []
+    proxy.server._on_error = errors.append
+    rand = random.Random(1234)
+    base = (b"POST /upload?x=1 HTTP/1.1\r\nHost: app.test\r\nContent-Length: 5\r\n"
+            b"Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    for _ in range(150):
+        data = bytearray(base)
+        for _ in range(rand.randint(1, 6)):
+            op = rand.random()
+            pos = rand.randrange(len(data))
+            if op < 0.4:
+                data[pos] = rand.randrange(256)
+            elif op < 0.7:
+                del data[pos:pos + rand.randint(1, 8)]
+            else:
+                data[pos:pos] = bytes(rand.randrange(256) for _ in range(rand.randint(1, 8)))
+        reader, writer = await asyncio.open_connection(HOST, proxy.port)
+        writer.write(bytes(data))
+        await writer.drain()
+        writer.write_eof()
+        try:
+            await asyncio.wait_for(reader.read(), 5)
+        except (ConnectionError, asyncio.TimeoutError):
+            pass
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
+    assert errors == []
+    assert await status_of(proxy, GET) == 200
+
+
+async def test_table_swap_does_not_fail_requests_in_flight(backend, start_proxy):
+    from tests.proxy.conftest import build_state
+
+    proxy = await start_proxy(objs([backend.port]))
+    slow = asyncio.create_task(status_of(proxy, b"GET /slow?s=0.5 HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n"))
+    await asyncio.sleep(0.1)
+    proxy.server.swap(build_state([ingress("other", [("other.test", "/", "Prefix", "web")]), service("web"),
+                                   *endpoint_slice("web", [backend.port])]))
+    assert await slow == 200
+    assert await status_of(proxy, GET) == 404
+    assert await status_of(proxy, b"GET / HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n") == 200
+
+
+@pytest.mark.parametrize("reply, expected", [
+    (b"garbage\r\n\r\n", 502),  # not HTTP: invalid_header -> 502
+    (b"", 502),  # closed without a response
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", 200),  # truncated body: head already sent
+])
+async def test_misbehaving_upstream(start_proxy, reply, expected):
+    async def handle(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    srv = await asyncio.start_server(handle, HOST, 0)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        proxy = await start_proxy(objs([port], {"proxy-next-upstream-tries": "1"}))
+        raw = await proxy.raw(GET)
+        assert int(raw.split(b" ", 2)[1]) == expected
+        if expected == 200:
+            assert raw.endswith(b"short")  # the client sees the truncation as a closed connection
+        assert await status_of(proxy, GET) == expected
+    finally:
+        srv.close()
+        await srv.wait_closed()
