@@ -10,10 +10,11 @@ from ingressd import __version__
 
 
 def bundled_demo() -> str:
-    """The demo manifests: `config/` beside the package (a source checkout or editable install)."""
-    here = Path(__file__).resolve().parent.parent / "config"
-    if here.is_dir():
-        return str(here)
+    """The demo manifests: `config/` of a checkout, which wheels carry as `ingressd/demo`."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package.parent / "config", package / "demo"):
+        if candidate.is_dir():
+            return str(candidate)
     return "config"
 
 
