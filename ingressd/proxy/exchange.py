@@ -20,6 +20,17 @@ PENDING_LIMIT = 64 * 1024  # body bytes buffered before the client is paused
 CHUNKED_PRECHECK_LIMIT = 1024 * 1024  # chunked bodies are held up to this to check proxy-body-size first
 _NO_LABEL = ""
 _NOTHING_TRIED: frozenset[str] = frozenset()
+# Metric label tuples per (location, status, method); the location is kept to rule out a reused id.
+_LABELS: dict[tuple, tuple] = {}
+
+
+def metric_labels(loc, status: int, method: str) -> tuple[str, ...]:
+    """nginx_ingress_controller_requests labels, in ingressd.metrics.LABELS order."""
+    if loc is None:
+        return (str(status), method, _NO_LABEL, _NO_LABEL, _NO_LABEL, _NO_LABEL, _NO_LABEL, "_")
+    backend = loc.backend
+    return (str(status), method, loc.path, loc.ingress_namespace, loc.ingress_name,
+            backend.service if backend else _NO_LABEL, _NO_LABEL, loc.host or "_")
 
 
 def _header(headers: list[tuple[bytes, bytes]], lname: bytes) -> bytes | None:
@@ -414,7 +425,7 @@ class Exchange:
 
     # ---- response side ----------------------------------------------------------------
 
-    def response_head(self, status: int, reason: bytes) -> None:
+    def response_head(self, status: int) -> None:
         self.last_read = time.monotonic()
         if status < 200 and status != 101:
             self.interim = True  # 100 Continue and friends are consumed here
@@ -454,7 +465,7 @@ class Exchange:
         if self.server.expose_upstream:
             extra += b"X-Ingressd-Upstream: %b\r\n" % self.upstream_name.encode()
         # Held until the end of this upstream read, so head and body leave in one write.
-        self.out.append(client_response_head(status, reason, headers, framing, extra))
+        self.out.append(client_response_head(status, headers, framing, extra))
         self.head_sent = True
         if self.method == b"HEAD" and status != 101:
             # llhttp would wait for a HEAD response's Content-Length body: end here, don't reuse.
@@ -602,13 +613,15 @@ class Exchange:
         elapsed = time.monotonic() - self.started
         loc = self.location
         method = self.method.decode("latin-1")
-        status = str(self.status)
-        if loc is not None:
-            backend = loc.backend
-            labels = (status, method, loc.path, loc.ingress_namespace, loc.ingress_name,
-                      backend.service if backend else _NO_LABEL, _NO_LABEL, loc.host or "_")
+        key = (id(loc), self.status, method)
+        cached = _LABELS.get(key)
+        if cached is not None and cached[0] is loc:
+            labels = cached[1]
         else:
-            labels = (status, method, _NO_LABEL, _NO_LABEL, _NO_LABEL, _NO_LABEL, _NO_LABEL, "_")
+            labels = metric_labels(loc, self.status, method)
+            if len(_LABELS) >= 4096:
+                _LABELS.clear()
+            _LABELS[key] = (loc, labels)
         upstream_seconds = sum(self.upstream_times) if self.upstream_times else None
         request_bytes = self.request_length + self.req_body_bytes
         server.metrics.observe(labels, elapsed, upstream_seconds, request_bytes, self.resp_bytes)

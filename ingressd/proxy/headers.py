@@ -5,6 +5,8 @@ Pure functions over lists of (name, value) byte pairs; names keep the client's s
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 # Never forwarded in either direction (RFC 9110 §7.6.1), plus `Proxy` (httpoxy) and the
 # headers ingressd sets itself from the connection.
 HOP_BY_HOP = frozenset(
@@ -103,23 +105,31 @@ def upstream_request_head(
     return b"".join(parts)
 
 
-_STATUS_LINES: dict[tuple[int, bytes], bytes] = {}
+_STATUS_LINES: dict[int, bytes] = {}
+
+
+def status_line(status: int) -> bytes:
+    """nginx writes its own status line (its reason phrase, not the upstream's)."""
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        try:
+            phrase = HTTPStatus(status).phrase.encode()
+        except ValueError:
+            phrase = b"Unknown"
+        line = b"HTTP/1.1 %d %b\r\n" % (status, phrase)
+        if 100 <= status <= 999:
+            _STATUS_LINES[status] = line
+    return line
 
 
 def client_response_head(
     status: int,
-    reason: bytes,
     headers: list[tuple[bytes, bytes]],
     framing: bytes,
     extra: bytes = b"",
 ) -> bytes:
     """The response head sent to the client: upstream headers less hop-by-hop and `Server`."""
-    key = (status, reason)
-    line = _STATUS_LINES.get(key)
-    if line is None:
-        line = b"HTTP/1.1 %d %b\r\n" % (status, reason or b"-")
-        if len(_STATUS_LINES) < 1024:
-            _STATUS_LINES[key] = line
+    line = status_line(status)
     parts = [line]
     drop = _DROP_RESPONSE
     named = None

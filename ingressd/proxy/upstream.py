@@ -21,7 +21,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     __slots__ = (
         "pool", "address", "transport", "parser", "exchange", "requests", "idle_since",
-        "closed", "tunnel", "write_paused", "_status_reason",
+        "closed", "tunnel", "write_paused",
     )
 
     def __init__(self, pool: UpstreamPool, address: str) -> None:
@@ -35,7 +35,6 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = False
         self.tunnel = False
         self.write_paused = False
-        self._status_reason = b""
 
     # asyncio.Protocol
     def connection_made(self, transport) -> None:
@@ -85,9 +84,6 @@ class UpstreamConnection(asyncio.Protocol):
             self.exchange.upstream_write_resumed()
 
     # httptools callbacks
-    def on_status(self, status: bytes) -> None:
-        self._status_reason = status
-
     # The exchange may let go of this connection mid-parse (a retry on an http_5xx status).
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.exchange is not None:
@@ -95,7 +91,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         if self.exchange is not None:
-            self.exchange.response_head(self.parser.get_status_code(), self._status_reason)
+            self.exchange.response_head(self.parser.get_status_code())
 
     def on_body(self, body: bytes) -> None:
         if self.exchange is not None:

@@ -36,9 +36,18 @@ def test_upstream_request_head(headers, kept, dropped):
     ([(b"Content-Length", b"5"), (b"Transfer-Encoding", b"chunked")], [b"Content-Length: 9"], [b"Transfer-Encoding"]),
 ])
 def test_client_response_head(headers, kept, dropped):
-    head = client_response_head(200, b"OK", headers, b"Content-Length: 9\r\n")
+    head = client_response_head(200, headers, b"Content-Length: 9\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     for line in kept:
         assert b"\r\n" + line + b"\r\n" in head
     for name in dropped:
         assert b"\r\n" + name not in head
+
+
+@pytest.mark.parametrize("status, line", [
+    (200, b"HTTP/1.1 200 OK\r\n"),
+    (404, b"HTTP/1.1 404 Not Found\r\n"),
+    (599, b"HTTP/1.1 599 Unknown\r\n"),
+])
+def test_status_line_uses_standard_phrases(status, line):
+    assert client_response_head(status, [], b"").startswith(line)
