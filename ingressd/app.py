@@ -170,7 +170,7 @@ class Ingressd:
 
     # ---- control loop -------------------------------------------------------------------
 
-    def _on_store_event(self, event: str, obj: dict) -> None:
+    def _on_store_event(self, _event: str, obj: dict) -> None:
         kind = obj.get("kind")
         if kind in ROUTE_KINDS:
             self._dirty_routes = True
@@ -245,7 +245,8 @@ class Ingressd:
         self.store.subscribe(self._on_store_event)
         self.apply_manifests(result.manifests)
         self.proxy = ProxyServer(self.build_state(), metrics=self.metrics, access_log=self.access_log,
-                                 expose_upstream=opts.expose_upstream, on_error=self._proxy_error)
+                                 expose_upstream=opts.expose_upstream, on_error=self._proxy_error,
+                                 error_log=self.warn)
         await self._bind_all()
         await self.reconcile()
         self._tasks = [

@@ -7,6 +7,7 @@ connection feeds response events in, and flow control pauses whichever side is a
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from random import getrandbits as _getrandbits  # request ids need uniqueness, not secrecy (as nginx's $request_id)
 
@@ -60,7 +61,6 @@ class Exchange:
     head_sent = False
     chunk_out = False
     close_delimited = False
-    no_body = False
     resp_bytes = 0
     req_body_bytes = 0
     content_length: int | None = None
@@ -79,7 +79,6 @@ class Exchange:
     request_id = b""
     status = 0
     waiting_for_body = False
-    connecting = False
     sent = False
     tried: tuple[str, ...] = ()
     resp_headers: list[tuple[bytes, bytes]] = []  # replaced per attempt in attach()
@@ -255,23 +254,23 @@ class Exchange:
         if conn is not None:
             self.attach(conn)
         else:
-            self.connecting = True
-            asyncio.get_running_loop().create_task(self._connect(ep.ip, ep.port, address))
+            task = asyncio.get_running_loop().create_task(self._connect(ep.ip, ep.port, address))
+            connects = self.server.connects  # keep a reference until the task is done
+            connects.add(task)
+            task.add_done_callback(connects.discard)
 
     async def _connect(self, ip: str, port: int, address: str) -> None:
         try:
             conn = await self.server.pool.connect(ip, port, address, self.cfg.proxy_connect_timeout)
         except (TimeoutError, asyncio.TimeoutError):
-            self.connecting = False
             if not self.finished:
                 self.upstream_failed(f"connect to {address} timed out", "timeout")
             return
         except OSError as exc:
-            self.connecting = False
             if not self.finished:
-                self.upstream_failed(f"connect to {address} failed: {exc.strerror or exc}", "error")
+                why = os.strerror(exc.errno) if exc.errno else str(exc)
+                self.upstream_failed(f"connect to {address} failed: {why}", "error")
             return
-        self.connecting = False
         if self.finished or self.responded:
             self.server.pool.release(conn, True)
             return
@@ -365,6 +364,9 @@ class Exchange:
     def upstream_failed(self, reason: str, kind: str) -> None:
         """An error or timeout on the upstream leg: retry per proxy-next-upstream, else 502/504."""
         self.last_failure = kind
+        self.server.log_upstream_error(
+            f"{reason}, upstream {self.upstream_name}, host {self.host!r}, "
+            f"request \"{self.method.decode('latin-1')} {self.path}\"")
         self.upstream_statuses.append("502" if kind != "timeout" else "504")
         self.upstream_times.append(time.monotonic() - self.up_started)
         self.drop_upstream()
@@ -444,7 +446,6 @@ class Exchange:
             framing = b""
             extra = b"Upgrade: websocket\r\nConnection: upgrade\r\n"
         elif self.method == b"HEAD" or status in (204, 304):
-            self.no_body = True
             cl = _header(headers, b"content-length")
             framing = b"Content-Length: %b\r\n" % cl if cl is not None and status != 204 else b""
         else:
@@ -474,7 +475,7 @@ class Exchange:
             if up is not None:
                 up.exchange = None
                 up.close()
-            self.response_complete(reusable=False, upstream_done=True)
+            self.response_complete(reusable=False)
 
     def response_body(self, chunk: bytes) -> None:
         if self.interim:
@@ -501,7 +502,7 @@ class Exchange:
             self.out.append(b"0\r\n\r\n")
         self.response_complete(reusable=upstream_keep_alive and self.body_done and not self.buffer)
 
-    def response_complete(self, reusable: bool, upstream_done: bool = True) -> None:
+    def response_complete(self, reusable: bool) -> None:
         up = self.up
         self.up = None
         self.upstream_times.append(time.monotonic() - self.up_started)

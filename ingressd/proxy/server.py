@@ -314,6 +314,7 @@ class ProxyServer:
         balancers: Balancers | None = None,
         expose_upstream: bool = False,
         on_error=None,
+        error_log=None,
     ) -> None:
         self.state = state
         self.metrics = metrics or ProxyMetrics()
@@ -323,8 +324,10 @@ class ProxyServer:
         self.expose_upstream = expose_upstream
         self.connections: set[ClientConnection] = set()
         self.watched: set[Exchange] = set()  # exchanges with an upstream leg in progress
+        self.connects: set[asyncio.Task] = set()  # upstream connects in progress
         self.servers: list[asyncio.base_events.Server] = []
         self._on_error = on_error
+        self._error_log = error_log
         self._sweeper: asyncio.TimerHandle | None = None
 
     def _sweep(self) -> None:
@@ -339,6 +342,11 @@ class ProxyServer:
         for conn in list(self.connections):
             conn.check_idle(now)
         self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
+
+    def log_upstream_error(self, message: str) -> None:
+        """nginx's error log line for a failed upstream attempt, so the reason for a 502/504 is seen."""
+        if self._error_log is not None:
+            self._error_log(f"ingressd: [error] {message}")
 
     def swap(self, state: ProxyState) -> None:
         """Atomically replace the routing snapshot; requests in flight keep the one they read."""
@@ -364,6 +372,8 @@ class ProxyServer:
         return srv
 
     async def close(self) -> None:
+        for task in list(self.connects):
+            task.cancel()
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None

@@ -56,8 +56,11 @@ async def test_503_for_missing_service(start_proxy):
 
 
 async def test_502_when_every_endpoint_refuses(start_proxy, refused_port):
-    proxy = await start_proxy(objs([refused_port(), refused_port()]))
+    errors: list[str] = []
+    proxy = await start_proxy(objs([refused_port(), refused_port()]), error_log=errors.append)
     assert await status_of(proxy, GET) == 502
+    assert len(errors) == 3
+    assert "Connection refused" in errors[0] and "upstream default-web-80" in errors[0]
     [line] = proxy.log_lines()
     # proxy-next-upstream-tries 3: like ingress-nginx's Lua balancer, a retry may land on an
     # endpoint tried before once every endpoint has been tried
