@@ -1,7 +1,7 @@
 """Access log in ingress-nginx's default `log-format-upstream`, or JSON lines.
 
-Lines are buffered and flushed by the caller's timer (or at once on a terminal), so logging costs
-one format and one list append on the hot path.
+Records are queued and formatted in batches when flushed by the caller's timer (or at once on a
+terminal), so logging costs one tuple and one list append on the hot path.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class AccessLog:
         self.stream = stream if stream is not None else sys.stdout
         self.fmt = fmt
         self.clock = clock
-        self._buffer: list[str] = []
+        self._buffer: list[tuple[float, tuple]] = []  # (time, record) until the next flush
         self._time_second = -1
         self._time_local = ""
         try:
@@ -57,51 +57,70 @@ class AccessLog:
             self._time_local = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(second))
         return self._time_local
 
-    def format(self, r: AccessRecord) -> str:
-        now = self.clock()
+    def format(self, r: AccessRecord, now: float | None = None) -> str:
+        """One line for one record."""
+        return self._format_batch([(self.clock() if now is None else now, r)])[0]
+
+    def _format_batch(self, entries: list[tuple[float, tuple]]) -> list[str]:
         if self.fmt == "json":
-            return json.dumps(
-                {
-                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)),
-                    "remote_addr": r.remote_addr,
-                    "request": r.request_line,
-                    "method": r.method,
-                    "host": r.host,
-                    "path": r.path,
-                    "status": r.status,
-                    "body_bytes_sent": r.body_bytes_sent,
-                    "http_referer": r.referer,
-                    "http_user_agent": r.user_agent,
-                    "request_length": r.request_length,
-                    "request_time": round(r.request_time, 3),
-                    "proxy_upstream_name": r.upstream_name,
-                    "proxy_alternative_upstream_name": r.alternative_upstream_name,
-                    "upstream_addr": r.upstream_addr,
-                    "upstream_response_length": r.upstream_response_length,
-                    "upstream_response_time": r.upstream_response_time,
-                    "upstream_status": r.upstream_status,
-                    "req_id": r.req_id,
-                },
-                separators=(",", ":"),
+            return [self._json(now, AccessRecord(*r)) for now, r in entries]
+        local_time = self._local_time
+        lines = []
+        for now, (remote_addr, request_line, status, body_bytes_sent, referer, user_agent, request_length,
+                  request_time, upstream_name, alternative_upstream_name, upstream_addr,
+                  upstream_response_length, upstream_response_time, upstream_status, req_id,
+                  *_) in entries:
+            lines.append(
+                f'{remote_addr} - - [{local_time(now)}] "{request_line}" {status} '
+                f'{body_bytes_sent} "{referer or "-"}" "{user_agent or "-"}" {request_length} '
+                f"{request_time:.3f} [{upstream_name}] [{alternative_upstream_name}] "
+                f"{upstream_addr or '-'} {upstream_response_length or '-'} "
+                f"{upstream_response_time or '-'} {upstream_status or '-'} {req_id}"
             )
-        return (
-            f'{r.remote_addr} - - [{self._local_time(now)}] "{r.request_line}" {r.status} '
-            f'{r.body_bytes_sent} "{r.referer or "-"}" "{r.user_agent or "-"}" {r.request_length} '
-            f"{r.request_time:.3f} [{r.upstream_name}] [{r.alternative_upstream_name}] "
-            f"{r.upstream_addr or '-'} {r.upstream_response_length or '-'} "
-            f"{r.upstream_response_time or '-'} {r.upstream_status or '-'} {r.req_id}"
+        return lines
+
+    @staticmethod
+    def _json(now: float, r: AccessRecord) -> str:
+        return json.dumps(
+            {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)),
+                "remote_addr": r.remote_addr,
+                "request": r.request_line,
+                "method": r.method,
+                "host": r.host,
+                "path": r.path,
+                "status": r.status,
+                "body_bytes_sent": r.body_bytes_sent,
+                "http_referer": r.referer,
+                "http_user_agent": r.user_agent,
+                "request_length": r.request_length,
+                "request_time": round(r.request_time, 3),
+                "proxy_upstream_name": r.upstream_name,
+                "proxy_alternative_upstream_name": r.alternative_upstream_name,
+                "upstream_addr": r.upstream_addr,
+                "upstream_response_length": r.upstream_response_length,
+                "upstream_response_time": r.upstream_response_time,
+                "upstream_status": r.upstream_status,
+                "req_id": r.req_id,
+            },
+            separators=(",", ":"),
         )
 
-    def log(self, record: AccessRecord) -> None:
-        self._buffer.append(self.format(record))
+    def log(self, record: tuple) -> None:
+        """Queue one record (an AccessRecord or a plain tuple in its field order).
+
+        Formatting waits for the flush, where a batch is formatted in one tight loop.
+        """
+        self._buffer.append((self.clock(), record))
         if self._tty or len(self._buffer) >= 256:
             self.flush()
 
     def flush(self) -> None:
         if not self._buffer:
             return
-        lines = self._buffer
+        entries = self._buffer
         self._buffer = []
+        lines = self._format_batch(entries)
         try:
             self.stream.write("\n".join(lines) + "\n")
             self.stream.flush()

@@ -11,7 +11,6 @@ import os
 import time
 from random import getrandbits as _getrandbits  # request ids need uniqueness, not secrecy (as nginx's $request_id)
 
-from ingressd.accesslog import AccessRecord
 from ingressd.proxy.errors import simple_response
 from ingressd.proxy.headers import client_response_head, upstream_request_head
 
@@ -32,14 +31,6 @@ def metric_labels(loc, status: int, method: str) -> tuple[str, ...]:
     backend = loc.backend
     return (str(status), method, loc.path, loc.ingress_namespace, loc.ingress_name,
             backend.service if backend else _NO_LABEL, _NO_LABEL, loc.host or "_")
-
-
-def _header(headers: list[tuple[bytes, bytes]], lname: bytes) -> bytes | None:
-    """First value of a header in an upstream response (few headers, looked up once or twice)."""
-    for name, value in headers:
-        if len(name) == len(lname) and name.lower() == lname:
-            return value
-    return None
 
 
 class Exchange:
@@ -83,14 +74,14 @@ class Exchange:
     tried: tuple[str, ...] = ()
     resp_headers: list[tuple[bytes, bytes]] = []  # replaced per attempt in attach()
 
-    def __init__(self, conn, method: bytes, target: bytes, headers, version: str, keep_alive: bool,
-                 upgrade: bool, request_length: int) -> None:
+    def __init__(self, conn, method: bytes, target: bytes, headers, hmap: dict[bytes, bytes], version: str,
+                 keep_alive: bool, upgrade: bool, request_length: int) -> None:
         self.conn = conn
         self.server = conn.server
         self.method = method
         self.target = target
         self.headers = headers  # [(lowercase name, name, value)] as received
-        self.hmap = {lname: value for lname, _, value in reversed(headers)}  # first occurrence wins
+        self.hmap = hmap  # lowercase name -> first value
         self.version = version
         self.keep_alive = keep_alive
         self.upgrade = upgrade
@@ -440,33 +431,30 @@ class Exchange:
             return
         self.resp_status = status
         self.upstream_statuses.append(str(status))
-        headers = self.resp_headers
-        extra = b""
+        parts, cl = client_response_head(status, self.resp_headers)
         if status == 101:
-            framing = b""
-            extra = b"Upgrade: websocket\r\nConnection: upgrade\r\n"
+            parts.append(b"Upgrade: websocket\r\nConnection: upgrade\r\n")
         elif self.method == b"HEAD" or status in (204, 304):
-            cl = _header(headers, b"content-length")
-            framing = b"Content-Length: %b\r\n" % cl if cl is not None and status != 204 else b""
+            if cl is not None and status != 204:
+                parts += [b"Content-Length: ", cl, b"\r\n"]
+        elif cl is not None:
+            parts += [b"Content-Length: ", cl, b"\r\n"]
+        elif self.version == "1.1":
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+            self.chunk_out = True
         else:
-            cl = _header(headers, b"content-length")
-            if cl is not None:
-                framing = b"Content-Length: %b\r\n" % cl
-            elif self.version == "1.1":
-                framing = b"Transfer-Encoding: chunked\r\n"
-                self.chunk_out = True
-            else:
-                framing = b""
-                self.close_delimited = True
-                self.keep_alive = False
-        if not self.body_done and status != 101:
-            self.keep_alive = False  # the upstream answered before reading the whole body
-        if not self.keep_alive and status != 101:
-            extra += b"Connection: close\r\n"
+            self.close_delimited = True
+            self.keep_alive = False
+        if status != 101:
+            if not self.body_done:
+                self.keep_alive = False  # the upstream answered before reading the whole body
+            if not self.keep_alive:
+                parts.append(b"Connection: close\r\n")
         if self.server.expose_upstream:
-            extra += b"X-Ingressd-Upstream: %b\r\n" % self.upstream_name.encode()
+            parts += [b"X-Ingressd-Upstream: ", self.upstream_name.encode(), b"\r\n"]
+        parts.append(b"\r\n")
         # Held until the end of this upstream read, so head and body leave in one write.
-        self.out.append(client_response_head(status, headers, framing, extra))
+        self.out.append(b"".join(parts))
         self.head_sent = True
         if self.method == b"HEAD" and status != 101:
             # llhttp would wait for a HEAD response's Content-Length body: end here, don't reuse.
@@ -633,7 +621,7 @@ class Exchange:
             referer = self.hmap.get(b"referer")
             agent = self.hmap.get(b"user-agent")
             times = self.upstream_times
-            log.log(AccessRecord(
+            log.log((  # AccessRecord's field order; a plain tuple is cheaper to build
                 self.conn.client_ip,
                 f"{method} {self.target.decode('latin-1')} HTTP/{self.version}",
                 self.status,

@@ -125,18 +125,23 @@ def status_line(status: int) -> bytes:
 def client_response_head(
     status: int,
     headers: list[tuple[bytes, bytes]],
-    framing: bytes,
-    extra: bytes = b"",
-) -> bytes:
-    """The response head sent to the client: upstream headers less hop-by-hop and `Server`."""
+) -> tuple[list[bytes], bytes | None]:
+    """The start of the response head for the client, and the upstream's Content-Length.
+
+    Upstream headers less hop-by-hop, `Server` and the framing headers; the caller appends its
+    own framing and the final CRLF (it needs the Content-Length found here to choose the framing).
+    """
     line = status_line(status)
     parts = [line]
     drop = _DROP_RESPONSE
     named = None
+    content_length = None
     for name, value in headers:
         lname = name.lower()
         if lname in drop:
-            if lname == b"connection":
+            if lname == b"content-length":
+                content_length = value
+            elif lname == b"connection":
                 named = _tokens(value) - _CONNECTION_OPTIONS
             continue
         parts += [name, b": ", value, b"\r\n"]
@@ -147,7 +152,4 @@ def client_response_head(
         for name, value in headers:
             if name.lower() not in drop:
                 parts += [name, b": ", value, b"\r\n"]
-    parts.append(framing)
-    parts.append(extra)
-    parts.append(b"\r\n")
-    return b"".join(parts)
+    return parts, content_length

@@ -59,7 +59,8 @@ class ClientConnection(asyncio.Protocol):
         self.upgrade_pending: bytes | None = None
         self._url: list[bytes] = []
         self._url_len = 0
-        self._headers: list[tuple[bytes, bytes]] = []
+        self._headers: list[tuple[bytes, bytes, bytes]] = []
+        self._hmap: dict[bytes, bytes] = {}
         self._header_bytes = 0
         self._bad_head: tuple[int, str] | None = None  # answered locally once the head is read
         self.idle_since = 0.0
@@ -140,7 +141,10 @@ class ClientConnection(asyncio.Protocol):
             self._bad_head = self._bad_head or (400, "Request Header Or Cookie Too Large")
             return  # keep nothing more: the request gets a 400 once its head is complete
         lname = name.lower()
-        if lname == b"host" and self._headers and any(h[0] == b"host" for h in self._headers):
+        hmap = self._hmap
+        if lname not in hmap:
+            hmap[lname] = value  # first occurrence wins
+        elif lname == b"host":
             self._bad_head = self._bad_head or (400, "Bad Request")  # nginx: duplicate Host header
         self._headers.append((lname, name, value))
 
@@ -151,6 +155,7 @@ class ClientConnection(asyncio.Protocol):
             parser.get_method(),
             b"".join(self._url),
             self._headers,
+            self._hmap,
             parser.get_http_version(),
             parser.should_keep_alive(),
             parser.should_upgrade(),
@@ -161,6 +166,7 @@ class ClientConnection(asyncio.Protocol):
         self._url = []
         self._url_len = 0
         self._headers = []
+        self._hmap = {}
         self._header_bytes = 0
         bad, self._bad_head = self._bad_head, None
         if bad is None and self.current is None:

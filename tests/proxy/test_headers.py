@@ -36,7 +36,8 @@ def test_upstream_request_head(headers, kept, dropped):
     ([(b"Content-Length", b"5"), (b"Transfer-Encoding", b"chunked")], [b"Content-Length: 9"], [b"Transfer-Encoding"]),
 ])
 def test_client_response_head(headers, kept, dropped):
-    head = client_response_head(200, headers, b"Content-Length: 9\r\n")
+    parts, _ = client_response_head(200, headers)
+    head = b"".join(parts) + b"Content-Length: 9\r\n\r\n"
     assert head.startswith(b"HTTP/1.1 200 OK\r\n")
     for line in kept:
         assert b"\r\n" + line + b"\r\n" in head
@@ -50,4 +51,9 @@ def test_client_response_head(headers, kept, dropped):
     (599, b"HTTP/1.1 599 Unknown\r\n"),
 ])
 def test_status_line_uses_standard_phrases(status, line):
-    assert client_response_head(status, [], b"").startswith(line)
+    assert client_response_head(status, [])[0][0] == line
+
+
+def test_client_response_head_reports_content_length():
+    assert client_response_head(200, [(b"content-LENGTH", b"12"), (b"X", b"y")])[1] == b"12"
+    assert client_response_head(200, [(b"X", b"y")])[1] is None
