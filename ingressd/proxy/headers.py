@@ -141,7 +141,7 @@ def client_response_head(
         if lname in drop:
             if lname == b"content-length":
                 content_length = value
-            elif lname == b"connection":
+            elif lname == b"connection" and value.lower() not in _CONNECTION_OPTIONS:
                 named = _tokens(value) - _CONNECTION_OPTIONS
             continue
         parts += [name, b": ", value, b"\r\n"]

@@ -55,7 +55,9 @@ class HostIndex(Generic[T]):
     Exact hosts win over wildcards, which win over the catch-all (hostless rules).
     """
 
-    __slots__ = ("_exact", "_wildcard", "_catch_all")
+    __slots__ = ("_exact", "_wildcard", "_catch_all", "_seen")
+
+    SEEN_LIMIT = 1024  # Host headers remembered as received; cleared when full, so bounded
 
     def __init__(self, entries: Mapping[str, T], catch_all: T | None = None) -> None:
         self._exact: dict[str, T] = {}
@@ -69,9 +71,20 @@ class HostIndex(Generic[T]):
             else:
                 self._exact[host] = value
         self._catch_all = catch_all
+        self._seen: dict[str, T | None] = {}
 
     def lookup(self, host: str) -> T | None:
         """`host` as received (any case, maybe with a port)."""
+        seen = self._seen
+        if host in seen:
+            return seen[host]
+        value = self._lookup(host)
+        if len(seen) >= self.SEEN_LIMIT:
+            seen.clear()
+        seen[host] = value
+        return value
+
+    def _lookup(self, host: str) -> T | None:
         name = normalize_host(host)
         value = self._exact.get(name)
         if value is not None:

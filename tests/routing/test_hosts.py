@@ -86,3 +86,16 @@ def test_host_index_without_catch_all():
 def test_host_index_rejects_hostless_entries():
     with pytest.raises(ValueError):
         HostIndex({"": 1})
+
+
+def test_lookup_remembers_hosts_as_received_but_stays_bounded():
+    from ingressd.routing.hosts import HostIndex
+
+    index = HostIndex({"a.test": "A", "*.w.test": "W"}, catch_all="ANY")
+    for _ in range(2):  # the second round answers from what was remembered
+        assert index.lookup("A.TEST:80") == "A"
+        assert index.lookup("x.w.test") == "W"
+        assert index.lookup("other.test") == "ANY"
+    for i in range(HostIndex.SEEN_LIMIT * 2):
+        assert index.lookup(f"h{i}.test") == "ANY"
+    assert len(index._seen) <= HostIndex.SEEN_LIMIT
