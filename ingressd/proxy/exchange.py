@@ -313,7 +313,6 @@ class Exchange:
         if up.write_paused:
             self.upstream_write_paused()
         self.last_read = time.monotonic()
-        self.server.watched.add(self)
 
     def check_timeouts(self, now: float) -> None:
         """Called by the server's sweeper: proxy-read-timeout and proxy-send-timeout.
@@ -322,7 +321,6 @@ class Exchange:
         the deadlines are in whole seconds anyway.
         """
         if self.finished or self.up is None:
-            self.server.watched.discard(self)
             return
         cfg = self.cfg
         if self.send_blocked_since and now - self.send_blocked_since >= cfg.proxy_send_timeout:
@@ -345,7 +343,6 @@ class Exchange:
     def drop_upstream(self) -> None:
         up = self.up
         self.up = None
-        self.server.watched.discard(self)
         self.send_blocked_since = 0.0
         self.conn.resume("upstream")
         if up is not None:
@@ -494,7 +491,6 @@ class Exchange:
         up = self.up
         self.up = None
         self.upstream_times.append(time.monotonic() - self.up_started)
-        self.server.watched.discard(self)
         self.send_blocked_since = 0.0
         if self.out:
             self.flush_out()
@@ -541,7 +537,6 @@ class Exchange:
         if up is not None:
             up.exchange = None
             up.close()
-        self.server.watched.discard(self)
         self.keep_alive = False
         self.status = 101
         self.finish()
@@ -589,7 +584,6 @@ class Exchange:
         if self.finished:
             return
         self.finished = True
-        self.server.watched.discard(self)
         if self.out:
             self.flush_out()
         if not self.status:

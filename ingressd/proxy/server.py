@@ -329,7 +329,6 @@ class ProxyServer:
         self.pool = UpstreamPool()
         self.expose_upstream = expose_upstream
         self.connections: set[ClientConnection] = set()
-        self.watched: set[Exchange] = set()  # exchanges with an upstream leg in progress
         self.connects: set[asyncio.Task] = set()  # upstream connects in progress
         self.servers: list[asyncio.base_events.Server] = []
         self._on_error = on_error
@@ -339,14 +338,15 @@ class ProxyServer:
     def _sweep(self) -> None:
         """Enforce every timeout from one periodic callback instead of a timer per request."""
         now = time.monotonic()
-        for ex in list(self.watched):
-            try:
-                ex.check_timeouts(now)
-            except Exception as exc:
-                self.watched.discard(ex)
-                self.report_error(exc)
         for conn in list(self.connections):
-            conn.check_idle(now)
+            ex = conn.current
+            try:
+                if ex is not None and ex.up is not None:
+                    ex.check_timeouts(now)  # proxy-read-timeout / proxy-send-timeout
+                else:
+                    conn.check_idle(now)
+            except Exception as exc:
+                self.report_error(exc)
         self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
 
     def log_upstream_error(self, message: str) -> None:
