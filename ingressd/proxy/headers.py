@@ -50,36 +50,37 @@ def _tokens(value: bytes | None) -> frozenset[bytes]:
     return frozenset(t.strip().lower() for t in value.split(b","))
 
 
+def connection_forwarding_headers(client_ip: bytes, server_port: bytes, scheme: bytes) -> bytes:
+    """The X-Forwarded-* lines that depend only on the client connection: built once per connection."""
+    return (
+        b"X-Real-IP: %b\r\nX-Forwarded-For: %b\r\nX-Forwarded-Port: %b\r\nX-Forwarded-Proto: %b\r\n"
+        b"X-Forwarded-Scheme: %b\r\nX-Scheme: %b\r\n" % (client_ip, client_ip, server_port, scheme, scheme, scheme)
+    )
+
+
 def upstream_request_head(
     method: bytes,
     target: bytes,
     headers: list[tuple[bytes, bytes, bytes]],
     *,
     host: bytes,
-    client_ip: bytes,
     request_id: bytes,
-    server_port: bytes,
-    scheme: bytes,
+    forwarding: bytes,
     incoming_xff: bytes | None,
     body_framing: bytes,
     websocket: bool,
 ) -> bytes:
     """The request head sent upstream.
 
-    `headers` are (lowercase name, name, value) as received; `body_framing` is the complete
-    framing header line(s) (b"Content-Length: 5\\r\\n", b"Transfer-Encoding: chunked\\r\\n" or b"").
+    `headers` are (lowercase name, name, value) as received; `forwarding` comes from
+    connection_forwarding_headers(); `body_framing` is the complete framing header line(s)
+    (b"Content-Length: 5\\r\\n", b"Transfer-Encoding: chunked\\r\\n" or b"").
     """
     parts = [
         method, b" ", target, b" HTTP/1.1\r\nHost: ", host,
         b"\r\nX-Request-ID: ", request_id,
-        b"\r\nX-Real-IP: ", client_ip,
-        b"\r\nX-Forwarded-For: ", client_ip,
         b"\r\nX-Forwarded-Host: ", host,
-        b"\r\nX-Forwarded-Port: ", server_port,
-        b"\r\nX-Forwarded-Proto: ", scheme,
-        b"\r\nX-Forwarded-Scheme: ", scheme,
-        b"\r\nX-Scheme: ", scheme,
-        b"\r\n",
+        b"\r\n", forwarding,
     ]
     if incoming_xff is not None:
         parts += [b"X-Original-Forwarded-For: ", incoming_xff, b"\r\n"]
@@ -95,8 +96,7 @@ def upstream_request_head(
         # Connection named more hop-by-hop headers, maybe some that came before it: redo (rare).
         return upstream_request_head(
             method, target, [h for h in headers if h[0] not in named and h[0] != b"connection"],
-            host=host, client_ip=client_ip,
-            request_id=request_id, server_port=server_port, scheme=scheme, incoming_xff=incoming_xff,
+            host=host, request_id=request_id, forwarding=forwarding, incoming_xff=incoming_xff,
             body_framing=body_framing, websocket=websocket)
     if websocket:
         parts.append(b"Upgrade: websocket\r\nConnection: upgrade\r\n")

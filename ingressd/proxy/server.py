@@ -18,6 +18,7 @@ from ingressd.accesslog import AccessLog
 from ingressd.metrics import ProxyMetrics
 from ingressd.proxy.errors import simple_response
 from ingressd.proxy.exchange import Exchange
+from ingressd.proxy.headers import connection_forwarding_headers
 from ingressd.proxy.upstream import UpstreamPool
 from ingressd.routing.balancer import Balancers
 from ingressd.routing.endpoints import EndpointIndex
@@ -45,6 +46,7 @@ class ClientConnection(asyncio.Protocol):
         self.server = server
         self.scheme_b = scheme
         self.server_port_b = b""
+        self.forwarding = b""
         self.transport = None
         self.parser = httptools.HttpRequestParser(self)
         self.client_ip = ""
@@ -75,6 +77,7 @@ class ClientConnection(asyncio.Protocol):
         self.client_ip_b = self.client_ip.encode()
         local = transport.get_extra_info("sockname")
         self.server_port_b = str(local[1]).encode() if local else b""
+        self.forwarding = connection_forwarding_headers(self.client_ip_b, self.server_port_b, self.scheme_b)
         self.server.connections.add(self)
         self.idle_since = time.monotonic()
 

@@ -2,13 +2,13 @@
 
 import pytest
 
-from ingressd.proxy.headers import client_response_head, upstream_request_head
+from ingressd.proxy.headers import client_response_head, connection_forwarding_headers, upstream_request_head
 
 
 def req(headers):
     triples = [(n.lower(), n, v) for n, v in headers]
-    return upstream_request_head(b"GET", b"/p?q", triples, host=b"h.test", client_ip=b"127.0.0.1",
-                                 request_id=b"r" * 32, server_port=b"80", scheme=b"http",
+    return upstream_request_head(b"GET", b"/p?q", triples, host=b"h.test", request_id=b"r" * 32,
+                                 forwarding=connection_forwarding_headers(b"127.0.0.1", b"80", b"http"),
                                  incoming_xff=None, body_framing=b"", websocket=False)
 
 
