@@ -72,7 +72,6 @@ class Exchange:
     waiting_for_body = False
     sent = False
     tried: tuple[str, ...] = ()
-    resp_headers: list[tuple[bytes, bytes]] = []  # replaced per attempt in attach()
 
     def __init__(self, conn, method: bytes, target: bytes, headers, hmap: dict[bytes, bytes], version: str,
                  keep_alive: bool, upgrade: bool, request_length: int) -> None:
@@ -271,7 +270,6 @@ class Exchange:
         """Send the request head (and any body so far) on `up`."""
         self.up = up
         up.exchange = self
-        self.resp_headers = []
         if self.websocket:
             framing = b""
         elif self.chunked_in:
@@ -413,11 +411,10 @@ class Exchange:
 
     # ---- response side ----------------------------------------------------------------
 
-    def response_head(self, status: int) -> None:
+    def response_head(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.last_read = time.monotonic()
         if status < 200 and status != 101:
             self.interim = True  # 100 Continue and friends are consumed here
-            self.resp_headers = []
             return
         if status == 101 and not self.websocket:
             self.upstream_failed("upstream switched protocols without an upgrade request", "error")
@@ -426,7 +423,7 @@ class Exchange:
             return
         self.resp_status = status
         self.upstream_statuses.append(str(status))
-        parts, cl = client_response_head(status, self.resp_headers)
+        parts, cl = client_response_head(status, headers)
         if status == 101:
             parts.append(b"Upgrade: websocket\r\nConnection: upgrade\r\n")
         elif self.method == b"HEAD" or status in (204, 304):

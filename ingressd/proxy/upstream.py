@@ -21,7 +21,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     __slots__ = (
         "pool", "address", "transport", "parser", "exchange", "requests", "idle_since",
-        "closed", "tunnel", "write_paused",
+        "closed", "tunnel", "write_paused", "headers",
     )
 
     def __init__(self, pool: UpstreamPool, address: str) -> None:
@@ -35,6 +35,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = False
         self.tunnel = False
         self.write_paused = False
+        self.headers: list[tuple[bytes, bytes]] = []  # of the response being parsed
 
     # asyncio.Protocol
     def connection_made(self, transport) -> None:
@@ -86,12 +87,12 @@ class UpstreamConnection(asyncio.Protocol):
     # httptools callbacks
     # The exchange may let go of this connection mid-parse (a retry on an http_5xx status).
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.exchange is not None:
-            self.exchange.resp_headers.append((name, value))
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        headers, self.headers = self.headers, []
         if self.exchange is not None:
-            self.exchange.response_head(self.parser.get_status_code())
+            self.exchange.response_head(self.parser.get_status_code(), headers)
 
     def on_body(self, body: bytes) -> None:
         if self.exchange is not None:
