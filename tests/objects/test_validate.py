@@ -143,7 +143,7 @@ data:
   tls.crt: |
     LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t
     Cg==
-stringData: {tls.key: "-----BEGIN PRIVATE KEY-----"}
+stringData: {tls.key: "not a real key: tests never hold one"}
 ---
 apiVersion: v1
 kind: ConfigMap
