@@ -21,6 +21,7 @@ from ingressd.cluster.clock import RealClock
 from ingressd.cluster.runner import Runner
 from ingressd.cluster.store import Store
 from ingressd.metrics import ProxyMetrics
+from ingressd.objects.kinds import is_cluster_scoped
 from ingressd.objects.load import LoadResult, Manifest, find_manifest_files, load_paths
 from ingressd.pods.kubelet import Kubelet
 from ingressd.proxy.server import ProxyServer, ProxyState
@@ -35,7 +36,6 @@ STORED_KINDS = frozenset({
     "Ingress", "IngressClass", "Service", "Endpoints", "EndpointSlice", "Secret", "ConfigMap",
     "Pod", "Deployment",
 })
-CLUSTER_SCOPED = frozenset({"IngressClass", "Node", "Namespace"})
 
 
 @dataclass
@@ -78,7 +78,7 @@ def bind_error_message(what: str, flag: str, bind: str, port: int, exc: OSError)
 def manifest_key(obj: dict) -> tuple[str, str, str]:
     meta = obj.get("metadata") or {}
     kind = obj.get("kind", "")
-    ns = "" if kind in CLUSTER_SCOPED else (meta.get("namespace") or "default")
+    ns = "" if is_cluster_scoped(kind) else (meta.get("namespace") or "default")
     return kind, ns, meta.get("name", "")
 
 
@@ -189,29 +189,27 @@ class Ingressd:
         self.refresh_routing()
 
     def refresh_routing(self) -> None:
+        """Swap in a new routing snapshot; only the dirty half is rebuilt."""
         if not (self._dirty_routes or self._dirty_endpoints) or self.proxy is None:
             return
         state = self.proxy.state
-        table = state.table
-        endpoints = state.endpoints
-        if self._dirty_routes:
-            self._dirty_routes = False
-            table = build_route_table(self.store.list("Ingress"), self.store.list("IngressClass"),
-                                      self.options.ingress_class)
-        if self._dirty_endpoints:
-            self._dirty_endpoints = False
-            endpoints = build_endpoint_index(self.store.list("Service"), self.store.list("EndpointSlice"),
-                                             self.store.list("Endpoints"))
-        self.proxy.swap(ProxyState(table, endpoints))
+        self.proxy.swap(ProxyState(
+            self._route_table() if self._dirty_routes else state.table,
+            self._endpoint_index() if self._dirty_endpoints else state.endpoints,
+        ))
 
     def build_state(self) -> ProxyState:
-        self._dirty_routes = self._dirty_endpoints = False
-        return ProxyState(
-            build_route_table(self.store.list("Ingress"), self.store.list("IngressClass"),
-                              self.options.ingress_class),
-            build_endpoint_index(self.store.list("Service"), self.store.list("EndpointSlice"),
-                                 self.store.list("Endpoints")),
-        )
+        return ProxyState(self._route_table(), self._endpoint_index())
+
+    def _route_table(self):
+        self._dirty_routes = False
+        return build_route_table(self.store.list("Ingress"), self.store.list("IngressClass"),
+                                 self.options.ingress_class)
+
+    def _endpoint_index(self):
+        self._dirty_endpoints = False
+        return build_endpoint_index(self.store.list("Service"), self.store.list("EndpointSlice"),
+                                    self.store.list("Endpoints"))
 
     async def control_loop(self) -> None:
         while True:
