@@ -1,0 +1,58 @@
+"""The request, as nginx variables and cookies: what upstream-hash-by, canary-by-* and affinity read.
+
+Pure functions over the raw header map; used only on routes that configure them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+_VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
+
+
+def parse_cookies(header: bytes | None) -> dict[str, str]:
+    """`Cookie: a=1; b=2` -> {"a": "1", "b": "2"}; the first of a repeated name wins, as nginx's $cookie_."""
+    cookies: dict[str, str] = {}
+    if not header:
+        return cookies
+    for part in header.decode("latin-1").split(";"):
+        name, eq, value = part.strip().partition("=")
+        if eq and name and name not in cookies:
+            cookies[name] = value.strip().strip('"')
+    return cookies
+
+
+def request_variable(name: str, *, hmap: Mapping[bytes, bytes], target: str, client_ip: str, host: str,
+                     scheme: str, cookies: Mapping[str, str]) -> str:
+    """One nginx variable's value ("" when unknown or absent, as nginx renders it)."""
+    if name == "remote_addr" or name == "binary_remote_addr":
+        return client_ip
+    if name == "request_uri":
+        return target
+    if name == "uri":
+        return target.partition("?")[0]
+    if name == "args" or name == "query_string":
+        return target.partition("?")[2]
+    if name == "host":
+        return host.partition(":")[0].lower()
+    if name == "scheme":
+        return scheme
+    if name.startswith("http_"):
+        value = hmap.get(name[5:].replace("_", "-").encode())
+        return value.decode("latin-1") if value is not None else ""
+    if name.startswith("cookie_"):
+        return cookies.get(name[7:], "")
+    if name.startswith("arg_"):
+        wanted = name[4:]
+        for pair in target.partition("?")[2].split("&"):
+            key, _, value = pair.partition("=")
+            if key == wanted:
+                return value
+        return ""
+    return ""
+
+
+def expand(expression: str, **request) -> str:
+    """An nginx expression such as "$remote_addr" or "$host$request_uri" for this request."""
+    return _VARIABLE.sub(lambda m: request_variable(m.group(1) or m.group(2), **request), expression)

@@ -1,0 +1,39 @@
+"""nginx variables and cookies, table-style."""
+
+import pytest
+
+from ingressd.proxy.variables import expand, parse_cookies
+
+REQ = dict(hmap={b"x-user": b"alice", b"user-agent": b"curl"}, target="/a/b?x=1&y=2", client_ip="127.0.0.9",
+           host="App.test:8080", scheme="http", cookies={"sid": "42"})
+
+
+@pytest.mark.parametrize("expression, value", [
+    ("$remote_addr", "127.0.0.9"),
+    ("$request_uri", "/a/b?x=1&y=2"),
+    ("$uri", "/a/b"),
+    ("$args", "x=1&y=2"),
+    ("$arg_y", "2"),
+    ("$arg_missing", ""),
+    ("$host", "app.test"),
+    ("$http_x_user", "alice"),
+    ("$http_user_agent", "curl"),
+    ("$cookie_sid", "42"),
+    ("$host$request_uri", "app.test/a/b?x=1&y=2"),
+    ("${remote_addr}-fixed", "127.0.0.9-fixed"),
+    ("$unknown", ""),
+    ("literal", "literal"),
+])
+def test_expand(expression, value):
+    assert expand(expression, **REQ) == value
+
+
+@pytest.mark.parametrize("header, cookies", [
+    (None, {}),
+    (b"a=1", {"a": "1"}),
+    (b"a=1; b=two ;c=\"q\"", {"a": "1", "b": "two", "c": "q"}),
+    (b"a=1; a=2", {"a": "1"}),
+    (b"novalue; =x; d=", {"d": ""}),
+])
+def test_parse_cookies(header, cookies):
+    assert parse_cookies(header) == cookies
