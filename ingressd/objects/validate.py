@@ -29,7 +29,7 @@ from ingressd.objects.networking import (
 from ingressd.objects.problems import ERROR, WARNING, Key, Problem
 from ingressd.objects.report import Report
 from ingressd.routing.annotations import check_annotations
-from ingressd.routing.table import INGRESS_CLASS_ANNOTATION, NGINX_CONTROLLER, is_served
+from ingressd.routing.table import INGRESS_CLASS_ANNOTATION, NGINX_CONTROLLER, build_route_table, is_served
 
 __all__ = ["validate"]
 
@@ -77,6 +77,7 @@ def validate(manifests: list[Manifest], ingress_class: str = "nginx") -> list[Pr
             used.update((r.manifest.namespace, ref[1]) for ref in refs.services)
     for r in autoscalers:
         _check_scale_target(r, by_kind)
+    _check_canaries(ingresses, by_kind, ingress_class)
     out.extend(_check_service_selectors(first, by_kind, used))
     return out
 
@@ -187,6 +188,27 @@ def _check_ingress_links(r: Report, refs: IngressRefs, annotations: dict[str, st
         if (namespace, name) not in secrets:
             r.warn(path, f"secret {namespace}/{name} not found: the default certificate is used")
     return True
+
+
+def _check_canaries(ingresses: list, by_kind: dict, ingress_class: str) -> None:
+    """Canaries that attach to no main location (warning) or to one that already has a canary
+    (error naming both): the route table's own findings, placed on the canary Ingress."""
+    reports: dict[tuple[str, str], Report] = {}
+    for r, _, _ in ingresses:
+        reports.setdefault((r.manifest.namespace, r.manifest.name), r)
+    try:
+        table = build_route_table([r.manifest.obj for r in reports.values()],
+                                  list(by_kind.get("IngressClass", {}).values()), ingress_class)
+    except Exception as e:  # noqa: BLE001 - a checker bug must not stop a reload
+        for r in list(reports.values())[:1]:
+            r.warn((), f"ingressd could not check canaries: {e!r}")
+        return
+    for problems, severity in ((table.warnings, WARNING), (table.errors, ERROR)):
+        for namespace, name, field, message in problems:
+            r = reports.get((namespace, name))
+            if r is None or field[:2] == ("metadata", "annotations"):
+                continue  # annotation problems come from check_annotations, once
+            (r.error if severity == ERROR else r.warn)(field, message)
 
 
 def _check_scale_target(r: Report, by_kind: dict) -> None:

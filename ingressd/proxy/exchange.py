@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from dataclasses import replace
+from email.utils import formatdate
 from random import getrandbits as _getrandbits  # request ids need uniqueness, not secrecy (as nginx's $request_id)
 
 from ingressd.proxy.errors import simple_response
+from ingressd.proxy.variables import expand, parse_cookies
+from ingressd.routing.canary import decide_canary
 from ingressd.proxy.headers import client_response_head, upstream_request_head
 
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"TRACE"})
@@ -24,13 +28,14 @@ _NOTHING_TRIED: frozenset[str] = frozenset()
 _LABELS: dict[tuple, tuple] = {}
 
 
-def metric_labels(loc, status: int, method: str) -> tuple[str, ...]:
-    """nginx_ingress_controller_requests labels, in ingressd.metrics.LABELS order."""
+def metric_labels(loc, status: int, method: str, canary: str = _NO_LABEL) -> tuple[str, ...]:
+    """nginx_ingress_controller_requests labels, in ingressd.metrics.LABELS order; `canary` is the
+    canary upstream's name when the canary served."""
     if loc is None:
         return (str(status), method, _NO_LABEL, _NO_LABEL, _NO_LABEL, _NO_LABEL, _NO_LABEL, "_")
     backend = loc.backend
     return (str(status), method, loc.path, loc.ingress_namespace, loc.ingress_name,
-            backend.service if backend else _NO_LABEL, _NO_LABEL, loc.host or "_")
+            backend.service if backend else _NO_LABEL, canary, loc.host or "_")
 
 
 class Exchange:
@@ -43,7 +48,13 @@ class Exchange:
     location = None
     cfg = None
     endpoints: tuple = ()
-    upstream_name = ""
+    upstream_name = ""  # the upstream whose endpoints serve (the canary's when it was chosen)
+    main_upstream = ""  # $proxy_upstream_name: always the main backend's
+    alternative = ""  # $proxy_alternative_upstream_name: the canary's, when it served
+    balance_cfg = None  # whose load-balance / upstream-hash-by / affinity apply
+    affinity_cookie = None  # the request's affinity cookie value
+    set_cookie = b""  # a Set-Cookie line to add to the response
+    cookies = None  # parsed lazily
     tries = 0
     last_failure = "error"
     up = None
@@ -154,11 +165,14 @@ class Exchange:
         backend = loc.backend
         if backend is None:
             return self.respond(503)
-        self.upstream_name = backend.upstream_name
+        self.upstream_name = self.main_upstream = backend.upstream_name
         endpoints = state.endpoints.resolve(backend)
         if not endpoints:
             return self.respond(503)
         self.endpoints = endpoints
+        self.balance_cfg = cfg
+        if loc.canary is not None:
+            self.route_canary(loc, state)
         if self.upgrade:
             upgrade = hmap.get(b"upgrade")
             self.websocket = upgrade is not None and upgrade.lower() == b"websocket"
@@ -176,6 +190,90 @@ class Exchange:
                 self.waiting_for_body = True
                 return
         self.connect_next()
+
+    # ---- canary, affinity, hashing (only on routes that configure them) ---------------------
+
+    def cookie(self, name: str) -> str | None:
+        cookies = self.cookies
+        if cookies is None:
+            cookies = self.cookies = parse_cookies(self.hmap.get(b"cookie"))
+        return cookies.get(name)
+
+    def header(self, lname: str) -> str | None:
+        value = self.hmap.get(lname.encode("latin-1"))
+        return None if value is None else value.decode("latin-1")
+
+    def route_canary(self, loc, state) -> None:
+        """ingress-nginx's route_to_alternative_balancer: maybe serve this request from the canary."""
+        route = loc.canary
+        if route.backend is None:
+            return
+        canary_endpoints = state.endpoints.resolve(route.backend)
+        if not canary_endpoints:
+            return  # no alternative balancer without endpoints: main serves
+        main_cfg = self.cfg
+        canary_cfg = self.canary_balance_cfg(route)
+        canary_name = route.backend.upstream_name
+        pinned = None
+        if main_cfg.affinity == "cookie":
+            value = self.cookie(main_cfg.session_cookie_name)
+            if value is not None:
+                balancers = self.server.balancers
+                if balancers.pick_sticky(self.main_upstream, self.endpoints, value, main_cfg.affinity_mode)[1] is None:
+                    pinned = "main"
+                elif canary_cfg.affinity == "cookie" and balancers.pick_sticky(
+                        canary_name, canary_endpoints, value, canary_cfg.affinity_mode)[1] is None:
+                    pinned = "canary"
+        decision = decide_canary(route.canary, self.header, self.cookie, self.server.randint, pinned)
+        if decision.canary:
+            self.upstream_name = self.alternative = canary_name
+            self.endpoints = canary_endpoints
+            self.balance_cfg = canary_cfg
+
+    def canary_balance_cfg(self, route):
+        """The canary's own load-balance/upstream-hash-by/affinity; with affinity-canary-behavior sticky
+        (the default) it inherits the main Ingress's affinity, with legacy it has none of its own."""
+        own = route.config
+        main_cfg = self.cfg
+        if own.affinity or main_cfg.affinity != "cookie" or main_cfg.affinity_canary_behavior != "sticky":
+            return own
+        return replace(own, affinity=main_cfg.affinity, session_cookie_name=main_cfg.session_cookie_name,
+                       session_cookie_path=main_cfg.session_cookie_path,
+                       session_cookie_max_age=main_cfg.session_cookie_max_age,
+                       session_cookie_expires=main_cfg.session_cookie_expires,
+                       affinity_mode=main_cfg.affinity_mode)
+
+    def pick_first(self, cfg):
+        """The first attempt's endpoint: sticky cookie, consistent hash, or the load-balance method."""
+        balancers = self.server.balancers
+        if cfg.affinity == "cookie":
+            value = self.cookie(cfg.session_cookie_name)
+            ep, new_value = balancers.pick_sticky(self.upstream_name, self.endpoints, value, cfg.affinity_mode)
+            if new_value is not None:
+                self.set_cookie = self.cookie_line(cfg, new_value)
+            return ep
+        if cfg.upstream_hash_by:
+            key = expand(cfg.upstream_hash_by, hmap=self.hmap, target=self.path, client_ip=self.conn.client_ip,
+                         host=self.host, scheme=self.conn.scheme_b.decode(), cookies=self.cookies_all())
+            return balancers.pick_hash(self.upstream_name, self.endpoints, key)
+        return balancers.pick(self.upstream_name, self.endpoints, cfg.load_balance, _NOTHING_TRIED)
+
+    def cookies_all(self) -> dict[str, str]:
+        if self.cookies is None:
+            self.cookies = parse_cookies(self.hmap.get(b"cookie"))
+        return self.cookies
+
+    def cookie_line(self, cfg, value: str) -> bytes:
+        """Set-Cookie for the affinity cookie: HttpOnly, Path = the Ingress path, Secure over HTTPS."""
+        path = cfg.session_cookie_path or (self.location.path if self.location.path.startswith("/") else "/")
+        line = f"Set-Cookie: {cfg.session_cookie_name}={value}; Path={path}"
+        if cfg.session_cookie_expires:
+            line += "; Expires=" + formatdate(time.time() + cfg.session_cookie_expires, usegmt=True)
+        if cfg.session_cookie_max_age:
+            line += f"; Max-Age={cfg.session_cookie_max_age}"
+        if self.conn.scheme_b == b"https":
+            line += "; Secure"
+        return (line + "; HttpOnly\r\n").encode("latin-1")
 
     def client_body(self, chunk: bytes) -> None:
         self.req_body_bytes += len(chunk)
@@ -231,8 +329,12 @@ class Exchange:
         tries_limit = cfg.proxy_next_upstream_tries or len(self.endpoints)
         if self.tries >= tries_limit:
             return self.respond(504 if self.last_failure == "timeout" else 502)
-        ep = self.server.balancers.pick(self.upstream_name, self.endpoints, cfg.load_balance,
-                                        frozenset(self.tried) if self.tried else _NOTHING_TRIED)
+        balance_cfg = self.balance_cfg
+        if not self.tried and (balance_cfg.affinity or balance_cfg.upstream_hash_by):
+            ep = self.pick_first(balance_cfg)
+        else:
+            ep = self.server.balancers.pick(self.upstream_name, self.endpoints, balance_cfg.load_balance,
+                                            frozenset(self.tried) if self.tried else _NOTHING_TRIED)
         if ep is None:
             return self.respond(504 if self.last_failure == "timeout" else 502)
         address = ep.address
@@ -442,6 +544,8 @@ class Exchange:
                 self.keep_alive = False  # the upstream answered before reading the whole body
             if not self.keep_alive:
                 parts.append(b"Connection: close\r\n")
+        if self.set_cookie:
+            parts.append(self.set_cookie)
         if self.server.expose_upstream:
             parts += [b"X-Ingressd-Upstream: ", self.upstream_name.encode(), b"\r\n"]
         parts.append(b"\r\n")
@@ -591,19 +695,19 @@ class Exchange:
         elapsed = time.monotonic() - self.started
         loc = self.location
         method = self.method.decode("latin-1")
-        key = (id(loc), self.status, method)
+        key = (id(loc), self.status, method, self.alternative)
         cached = _LABELS.get(key)
         if cached is not None and cached[0] is loc:
             labels = cached[1]
         else:
-            labels = metric_labels(loc, self.status, method)
+            labels = metric_labels(loc, self.status, method, self.alternative)
             if len(_LABELS) >= 4096:
                 _LABELS.clear()
             _LABELS[key] = (loc, labels)
         upstream_seconds = sum(self.upstream_times) if self.upstream_times else None
         request_bytes = self.request_length + self.req_body_bytes
         server.metrics.observe(labels, elapsed, upstream_seconds, request_bytes, self.resp_bytes)
-        if self.upstream_times and self.cfg.load_balance == "ewma":
+        if self.upstream_times and self.balance_cfg is not None and self.balance_cfg.load_balance == "ewma":
             server.balancers.observe(self.upstream_name, self.upstream_addrs[-1], self.upstream_times[-1])
         log = server.access_log
         if log is not None:
@@ -619,8 +723,8 @@ class Exchange:
                 agent.decode("latin-1") if agent else "",
                 request_bytes,
                 elapsed,
-                self.upstream_name,
-                "",
+                self.main_upstream,
+                self.alternative,
                 ", ".join(self.upstream_addrs),
                 str(self.resp_bytes) if self.upstream_statuses else "",
                 (f"{times[0]:.3f}" if len(times) == 1 else ", ".join(f"{t:.3f}" for t in times)),

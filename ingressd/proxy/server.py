@@ -7,6 +7,7 @@ the app swaps atomically; balancer state and the upstream pool outlive every swa
 from __future__ import annotations
 
 import asyncio
+import random
 import ssl as ssl_module
 import time
 from collections import deque
@@ -324,11 +325,14 @@ class ProxyServer:
         expose_upstream: bool = False,
         on_error=None,
         error_log=None,
+        rand: random.Random | None = None,
     ) -> None:
         self.state = state
         self.metrics = metrics or ProxyMetrics()
         self.access_log = access_log
-        self.balancers = balancers or Balancers()
+        rand = rand or random.Random()
+        self.randint = rand.randint  # canary-weight draws: seedable (--seed) for reproducible runs
+        self.balancers = balancers or Balancers(rand=rand)
         self.pool = UpstreamPool()
         self.expose_upstream = expose_upstream
         self.connections: set[ClientConnection] = set()

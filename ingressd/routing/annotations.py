@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+
+from ingressd.routing.canary import CanaryConfig, compile_header_pattern
 
 PREFIX = "nginx.ingress.kubernetes.io/"
 
@@ -38,6 +41,30 @@ class LocationConfig:
     proxy_next_upstream: frozenset[str] = frozenset({"error", "timeout"})
     proxy_next_upstream_tries: int = 3  # 0 = unlimited
     load_balance: str = "round_robin"  # "round_robin" | "ewma"
+    upstream_hash_by: str | None = None  # nginx variables and text, e.g. "$remote_addr", "${request_uri}-x"
+    affinity: str | None = None  # "cookie" or None
+    affinity_mode: str = "balanced"  # "balanced" | "persistent"
+    affinity_canary_behavior: str = "sticky"  # "sticky" | "legacy"; read from the canary Ingress
+    session_cookie_name: str = "INGRESSCOOKIE"
+    session_cookie_path: str | None = None  # None: the Ingress path of the location
+    session_cookie_domain: str | None = None
+    session_cookie_expires: int | None = None  # seconds from now
+    session_cookie_max_age: int | None = None  # seconds
+    session_cookie_secure: bool = False  # True: always Secure; False: Secure over HTTPS only
+    session_cookie_samesite: str | None = None  # as written; only Strict, Lax, None reach the cookie
+    session_cookie_conditional_samesite_none: bool = False
+    session_cookie_change_on_failure: bool = False  # a failed pinned endpoint gets the client a new cookie
+    canary: CanaryConfig | None = None  # only on a canary Ingress (`canary: "true"`)
+
+    @property
+    def balancer(self) -> str:
+        """What picks the endpoint, by ingress-nginx's precedence (balancer.lua get_implementation):
+        "sticky" for cookie affinity, else "chash" for upstream-hash-by, else load-balance."""
+        if self.affinity == "cookie":
+            return "sticky"
+        if self.upstream_hash_by:
+            return "chash"
+        return self.load_balance
 
 
 @dataclass(frozen=True)
@@ -155,6 +182,68 @@ def parse_app_root(value: str) -> str:
     return root
 
 
+_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def parse_int(value: str) -> int:
+    """Go's strconv.Atoi, which the canary annotations use (a sign is allowed, spaces are not)."""
+    if _INT.fullmatch(value) is None:
+        raise AnnotationError(f"invalid value {value!r}: must be a whole number, e.g. \"10\"")
+    return int(value)
+
+
+def _options(*options: str, case_sensitive: bool = True) -> Callable[[str], str]:
+    """ingress-nginx's ValidateOptions (value trimmed); the value is kept as written."""
+
+    def parse(value: str) -> str:
+        text = value.strip()
+        if (text if case_sensitive else text.lower()) not in options:
+            raise AnnotationError(f"invalid value {value!r}: must be one of " + ", ".join(options))
+        return text
+
+    return parse
+
+
+def _chars(pattern: str, allowed: str, example: str, remove_spaces: bool = True) -> Callable[[str], str]:
+    """ingress-nginx's ValidateRegex over a character class; an empty value counts as unset (error)."""
+    valid = re.compile(pattern)
+
+    def parse(value: str) -> str:
+        text = value.strip()
+        checked = value.replace(" ", "") if remove_spaces else value
+        if not text or valid.fullmatch(checked) is None:
+            raise AnnotationError(f"invalid value {value!r}: must be {allowed}, e.g. {example}")
+        return text
+
+    return parse
+
+
+# parser.BasicCharsRegex, URLIsValidRegex, IsValidRegex and upstreamhashby's hashByRegex.
+_BASIC = r"[-._~a-zA-Z0-9/:]*"
+parse_basic_name = _chars(_BASIC, 'letters, digits and "-._~/:"', '"X-Canary"')
+parse_cookie_path = _chars(r"[-._~a-zA-Z0-9/:,?&=]*", 'a path of letters, digits and "-._~/:,?&="', '"/app"')
+parse_header_pattern = _chars(r"[-._~a-zA-Z0-9/:^$\[\](){}*+?|&=\\]*",
+                              'a regex of letters, digits and "-._~/:^$[](){}*+?|&=\\"', '"^v[23]$"',
+                              remove_spaces=False)
+parse_hash_by = _chars(r"[-A-Za-z0-9_${}]*", 'nginx variables and text of letters, digits and "-_${}"',
+                       '"$remote_addr" or "${request_uri}-x"')
+
+_COOKIE_SECONDS = re.compile(r"0|-?[1-9][0-9]*")
+
+
+def parse_cookie_seconds(value: str) -> int:
+    text = value.strip()
+    if _COOKIE_SECONDS.fullmatch(text) is None:
+        raise AnnotationError(f"invalid value {value!r}: must be whole seconds, e.g. \"3600\"")
+    return int(text)
+
+
+parse_affinity = _options("cookie")
+parse_affinity_mode = _options("balanced", "persistent")
+parse_canary_behavior = _options("sticky", "legacy")
+parse_samesite = _options("none", "lax", "strict", case_sensitive=False)
+
+
 # --- the table --------------------------------------------------------------------------------
 
 _IMPLEMENTED = (
@@ -188,30 +277,97 @@ _IMPLEMENTED = (
     AnnotationSpec(
         "load-balance", "Endpoint choice: round_robin or ewma (least latency of two random endpoints).",
         default="round_robin", parse=parse_load_balance, field="load_balance"),
+    AnnotationSpec(
+        "upstream-hash-by", 'Consistent hashing of requests onto endpoints by this nginx expression, e.g.'
+        ' "$remote_addr" or "$request_uri" (ingress-nginx\'s chash ring).',
+        parse=parse_hash_by, field="upstream_hash_by"),
+    # Session affinity (internal/ingress/annotations/sessionaffinity).
+    AnnotationSpec(
+        "affinity", 'Session affinity: "cookie" pins a client to one endpoint with a cookie.',
+        parse=parse_affinity, field="affinity"),
+    AnnotationSpec(
+        "affinity-mode", "balanced: sessions move when endpoints are added; persistent: they never do.",
+        default="balanced", parse=parse_affinity_mode, field="affinity_mode"),
+    AnnotationSpec(
+        "affinity-canary-behavior", "On the canary Ingress: sticky (clients served by the canary stay"
+        " there) or legacy (no affinity for the canary).",
+        default="sticky", parse=parse_canary_behavior, field="affinity_canary_behavior"),
+    AnnotationSpec(
+        "session-cookie-name", "Name of the affinity cookie.",
+        default="INGRESSCOOKIE", parse=parse_basic_name, field="session_cookie_name"),
+    AnnotationSpec(
+        "session-cookie-path", "Path of the affinity cookie (default: the Ingress path; set it with use-regex).",
+        parse=parse_cookie_path, field="session_cookie_path"),
+    AnnotationSpec(
+        "session-cookie-domain", "Domain of the affinity cookie.", parse=parse_basic_name,
+        field="session_cookie_domain"),
+    AnnotationSpec(
+        "session-cookie-expires", "Expires of the affinity cookie: now plus this many seconds.",
+        parse=parse_cookie_seconds, field="session_cookie_expires"),
+    AnnotationSpec(
+        "session-cookie-max-age", "Max-Age of the affinity cookie, in seconds.",
+        parse=parse_cookie_seconds, field="session_cookie_max_age"),
+    AnnotationSpec(
+        "session-cookie-secure", "Always mark the affinity cookie Secure (otherwise only over HTTPS).",
+        default="false", parse=parse_bool, field="session_cookie_secure"),
+    AnnotationSpec(
+        "session-cookie-samesite", "SameSite of the affinity cookie: None, Lax or Strict.",
+        parse=parse_samesite, field="session_cookie_samesite"),
+    AnnotationSpec(
+        "session-cookie-conditional-samesite-none", "Omit SameSite=None for browsers that reject it.",
+        default="false", parse=parse_bool, field="session_cookie_conditional_samesite_none"),
+    AnnotationSpec(
+        "session-cookie-change-on-failure", "When the pinned endpoint fails, retry elsewhere and re-pin the"
+        " client (otherwise retries go to the pinned endpoint).",
+        default="false", parse=parse_bool, field="session_cookie_change_on_failure"),
+    # Canary (internal/ingress/annotations/canary); "canary.*" fields are CanaryConfig's.
+    AnnotationSpec(
+        "canary", "Make this Ingress the canary of the main Ingress with the same host, path and pathType.",
+        default="false", parse=parse_bool, field="canary"),
+    AnnotationSpec(
+        "canary-weight", "Requests sent to the canary at random, out of canary-weight-total.",
+        default="0", parse=parse_int, field="canary.weight"),
+    AnnotationSpec(
+        "canary-weight-total", "What canary-weight is a share of; a total <= 100 counts as 100.",
+        default="100", parse=parse_int, field="canary.weight_total"),
+    AnnotationSpec(
+        "canary-by-header", 'Request header that forces the canary ("always") or the main backend ("never").',
+        parse=parse_basic_name, field="canary.by_header"),
+    AnnotationSpec(
+        "canary-by-header-value", "The canary-by-header value that selects the canary (exact match; any other"
+        " value falls through to the cookie and weight).",
+        parse=parse_basic_name, field="canary.by_header_value"),
+    AnnotationSpec(
+        "canary-by-header-pattern", "Regex searched in the canary-by-header value; a match selects the canary."
+        " Ignored when canary-by-header-value is set.",
+        parse=parse_header_pattern, field="canary.by_header_pattern"),
+    AnnotationSpec(
+        "canary-by-cookie", 'Cookie that forces the canary ("always") or the main backend ("never").',
+        parse=parse_basic_name, field="canary.by_cookie"),
+)
+
+CANARY_FIELD = "canary."
+
+# What a canary Ingress itself decides (controller.go createUpstreams / mergeAlternativeBackend):
+# its upstream's balancing and its affinity behaviour. Everything else comes from the main Ingress.
+CANARY_OWN = frozenset({
+    "canary", "canary-weight", "canary-weight-total", "canary-by-header", "canary-by-header-value",
+    "canary-by-header-pattern", "canary-by-cookie", "load-balance", "upstream-hash-by", "upstream-hash-by-subset",
+    "upstream-hash-by-subset-size", "service-upstream", "affinity-canary-behavior",
+})
+_AFFINITY = frozenset({
+    "affinity", "affinity-mode", "session-cookie-name", "session-cookie-path", "session-cookie-domain",
+    "session-cookie-expires", "session-cookie-max-age", "session-cookie-secure", "session-cookie-samesite",
+    "session-cookie-conditional-samesite-none", "session-cookie-change-on-failure",
+})
+IGNORED_ON_CANARY = "ignored on a canary Ingress: the main Ingress's setting applies"
+IGNORED_AFFINITY_ON_CANARY = (
+    "ignored on a canary Ingress: the canary takes the main Ingress's affinity settings"
+    " (affinity-canary-behavior: sticky) or has no affinity (legacy)"
 )
 
 # Known to ingress-nginx, not (yet) implemented by ingressd: a warning, never an error.
 _NOT_YET = {
-    "canary": "Mark this Ingress as the canary of the Ingress with the same host and path.",
-    "canary-weight": "Percentage of requests sent to the canary.",
-    "canary-weight-total": "Total weight that canary-weight is a share of (default 100).",
-    "canary-by-header": "Request header that forces the canary (always) or the main backend (never).",
-    "canary-by-header-value": "Header value that selects the canary.",
-    "canary-by-header-pattern": "Header value regex that selects the canary.",
-    "canary-by-cookie": "Cookie that forces the canary (always) or the main backend (never).",
-    "affinity": "Session affinity type (cookie).",
-    "affinity-mode": "balanced or persistent affinity.",
-    "affinity-canary-behavior": "sticky or legacy: whether affinity applies to the canary.",
-    "session-cookie-name": "Name of the affinity cookie (INGRESSCOOKIE).",
-    "session-cookie-path": "Path of the affinity cookie.",
-    "session-cookie-domain": "Domain of the affinity cookie.",
-    "session-cookie-expires": "Expires of the affinity cookie, in seconds.",
-    "session-cookie-max-age": "Max-Age of the affinity cookie, in seconds.",
-    "session-cookie-secure": "Secure flag of the affinity cookie.",
-    "session-cookie-samesite": "SameSite of the affinity cookie.",
-    "session-cookie-conditional-samesite-none": "Omit SameSite=None for clients that mishandle it.",
-    "session-cookie-change-on-failure": "Pick a new endpoint when the pinned one fails.",
-    "upstream-hash-by": "Consistent hashing key (nginx variables).",
     "upstream-hash-by-subset": "Hash onto a subset of endpoints.",
     "upstream-hash-by-subset-size": "Size of the hashed subset.",
     "upstream-vhost": "Host header sent upstream.",
@@ -336,16 +492,21 @@ def annotation_docs() -> list[tuple[str, bool, str | None, str]]:
 def check_annotations(annotations: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(annotation key, "error" | "warning", message) for every nginx annotation worth a word."""
     problems: list[tuple[str, str, str]] = []
+    canary = _canary_enabled(annotations)
+    ignored = dict(ignored_on_canary(annotations)) if canary else {}
     for key, value in annotations.items():
         if not isinstance(key, str) or not key.startswith(PREFIX):
             continue
-        spec = ANNOTATIONS.get(key[len(PREFIX):])
+        name = key[len(PREFIX):]
+        spec = ANNOTATIONS.get(name)
         if spec is None:
             message = "unknown annotation"
-            close = difflib.get_close_matches(key[len(PREFIX):], ANNOTATIONS, n=1)
+            close = difflib.get_close_matches(name, ANNOTATIONS, n=1)
             if close:
                 message += f' (did you mean "{PREFIX}{close[0]}"?)'
             problems.append((key, "warning", message))
+        elif key in ignored:
+            problems.append((key, "warning", ignored[key]))
         elif not spec.supported:
             problems.append((key, "warning", "not implemented by ingressd yet"))
         elif not isinstance(value, str):
@@ -355,20 +516,110 @@ def check_annotations(annotations: dict[str, Any]) -> list[tuple[str, str, str]]
                 spec.parse(value)
             except AnnotationError as err:
                 problems.append((key, err.severity, str(err)))
+    problems.extend(_check_canary(annotations, canary) if canary is not None else ())
+    if not canary:
+        problems.extend(_check_affinity(annotations))
     return problems
 
 
+def ignored_on_canary(annotations: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, message) for the known nginx annotations a canary Ingress does not decide."""
+    out = []
+    for key in annotations:
+        if isinstance(key, str) and key.startswith(PREFIX):
+            name = key[len(PREFIX):]
+            if name in ANNOTATIONS and name not in CANARY_OWN:
+                out.append((key, IGNORED_AFFINITY_ON_CANARY if name in _AFFINITY else IGNORED_ON_CANARY))
+    return out
+
+
+def _value(annotations: dict[str, Any], name: str, default: Any = None) -> Any:
+    """The parsed value of an implemented annotation; `default` when missing or invalid."""
+    value = annotations.get(PREFIX + name)
+    parse = ANNOTATIONS[name].parse
+    if not isinstance(value, str) or parse is None:
+        return default
+    try:
+        return parse(value)
+    except AnnotationError:
+        return default
+
+
+def _canary_enabled(annotations: dict[str, Any]) -> bool | None:
+    """True for a canary Ingress; False when canary-* annotations are set without `canary: "true"`
+    (ingress-nginx's "configured but not enabled"); None when the Ingress is not about canaries."""
+    if _value(annotations, "canary", False):
+        return True
+    if (_value(annotations, "canary-weight", 0) > 0 or any(
+            _value(annotations, name) for name in
+            ("canary-by-header", "canary-by-header-value", "canary-by-header-pattern", "canary-by-cookie"))):
+        return False
+    return None
+
+
+def _check_canary(annotations: dict[str, Any], enabled: bool) -> list[tuple[str, str, str]]:
+    if not enabled:
+        configured = [key for key in annotations if isinstance(key, str) and key.startswith(PREFIX + "canary-")]
+        key = PREFIX + "canary" if PREFIX + "canary" in annotations else configured[0]
+        message = ("the annotation canary does not contain a valid configuration: configured but not enabled;"
+                   f' add {PREFIX}canary: "true" to make this Ingress a canary (ingress-nginx ignores its'
+                   " canary-* annotations and routes it as a main Ingress)")
+        return [(key, "error", message)]
+    problems: list[tuple[str, str, str]] = []
+
+    def warn(name: str, message: str) -> None:
+        problems.append((PREFIX + name, "warning", message))
+
+    total = _value(annotations, "canary-weight-total")
+    if total is not None and total < 100:
+        warn("canary-weight-total", f"a total of {total} is ignored: ingress-nginx uses 100 for any total <= 100")
+    header = _value(annotations, "canary-by-header")
+    header_value = _value(annotations, "canary-by-header-value")
+    pattern = _value(annotations, "canary-by-header-pattern")
+    for name, value in (("canary-by-header-value", header_value), ("canary-by-header-pattern", pattern)):
+        if value and not header:
+            warn(name, f"has no effect without {PREFIX}canary-by-header")
+    if pattern and header_value:
+        warn("canary-by-header-pattern", "ignored: canary-by-header-value is set and takes precedence")
+    elif pattern and header and compile_header_pattern(pattern) is None:
+        warn("canary-by-header-pattern", (f"{pattern!r} is not a valid regex: every request carrying the {header}"
+                                          " header goes to the main backend, whatever the cookie and weight say"))
+    return problems
+
+
+def _check_affinity(annotations: dict[str, Any]) -> list[tuple[str, str, str]]:
+    if _value(annotations, "affinity") == "cookie":
+        if _value(annotations, "use-regex", False) and not _value(annotations, "session-cookie-path"):
+            message = ("session-cookie-path should be set when use-regex is true: otherwise the cookie path is"
+                       " the path regex as written")
+            return [(PREFIX + "affinity", "warning", message)]
+        return []
+    unused = _AFFINITY - {"affinity"}
+    return [(key, "warning", f'has no effect without {PREFIX}affinity: "cookie"') for key in annotations
+            if isinstance(key, str) and key.startswith(PREFIX) and key[len(PREFIX):] in unused]
+
+
 def parse_location_config(annotations: dict[str, Any]) -> LocationConfig:
-    """The implemented annotations of one Ingress; missing or invalid ones keep the default."""
+    """The implemented annotations of one Ingress; missing or invalid ones keep the default.
+
+    The canary-* annotations make `canary` a CanaryConfig only with `canary: "true"`.
+    """
     values: dict[str, Any] = {}
+    canary: dict[str, Any] = {}
     for spec in _IMPLEMENTED:
         value = annotations.get(spec.key)
         if not isinstance(value, str) or spec.parse is None or spec.field is None:
             continue
         try:
-            values[spec.field] = spec.parse(value)
+            parsed = spec.parse(value)
         except AnnotationError:
             continue
+        if spec.field.startswith(CANARY_FIELD):
+            canary[spec.field[len(CANARY_FIELD):]] = parsed
+        else:
+            values[spec.field] = parsed
+    if values.pop("canary", False):
+        values["canary"] = CanaryConfig(**canary)
     return LocationConfig(**values) if values else _DEFAULT_CONFIG
 
 

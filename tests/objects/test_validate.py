@@ -975,3 +975,83 @@ def test_hundreds_of_objects_reload_quickly():
     result = load_paths(["many.yaml"])
     assert time.perf_counter() - start < 2.0
     assert len(result.manifests) == 300 and result.problems == []
+
+
+# --- canaries -------------------------------------------------------------------------------------
+
+CANARY_SERVICES = """
+apiVersion: v1
+kind: Service
+metadata: {name: canary}
+spec: {ports: [{port: 80}]}
+---
+"""
+
+
+def canary_ingress(name: str, host: str = "foo.com", path: str = "/", path_type: str = "Prefix",
+                   annotations: str = 'nginx.ingress.kubernetes.io/canary: "true"', service: str = "canary",
+                   created: str = "2024-01-02") -> str:
+    return f"""apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: {name}
+  creationTimestamp: "{created}T00:00:00Z"
+  annotations:
+    {annotations}
+spec:
+  rules:
+  - host: {host}
+    http:
+      paths:
+      - {{path: "{path}", pathType: {path_type}, backend: {{service: {{name: {service}, port: {{number: 80}}}}}}}}
+---
+"""
+
+
+MAIN_INGRESS = canary_ingress("main", annotations="example.com/none: x", service="web", created="2024-01-01")
+
+
+def test_canary_attached_is_clean():
+    assert check(CANARY_SERVICES + MAIN_INGRESS + canary_ingress("canary")) == []
+
+
+def test_second_canary_for_one_main_is_an_error_naming_both():
+    text = CANARY_SERVICES + MAIN_INGRESS + canary_ingress("canary") + canary_ingress("canary-two", created="2024-01-03")
+    [problem] = check(text)
+    assert problem.startswith("m.yaml:46: Ingress default/canary-two: spec.rules[0].http.paths[0]: a main backend"
+                              " takes one canary: ")
+    assert "the canary default/canary, which is older" in problem and "this canary default/canary-two is" in problem
+    assert "Ingress default/main" in problem
+    assert ": warning: " not in problem
+
+
+def test_canary_without_main_is_a_warning_with_ingress_nginx_reason():
+    [problem] = check(CANARY_SERVICES + MAIN_INGRESS + canary_ingress("canary", path_type="Exact"))
+    assert problem == (
+        'm.yaml:32: Ingress default/canary: spec.rules[0].http.paths[0]: warning: canary not used: no main Ingress'
+        ' has host "foo.com", path "/" and pathType Exact (ingress-nginx: unable to find real backend for'
+        " alternative backend default-canary-80. Deleting.)")
+
+
+def test_canary_annotations_without_canary_true_are_an_error():
+    annotations = 'nginx.ingress.kubernetes.io/canary-weight: "10"'
+    problems = check(CANARY_SERVICES + MAIN_INGRESS + canary_ingress("canary", host="bar.com",
+                                                                     annotations=annotations))
+    [problem] = problems
+    assert problem.startswith("m.yaml:26: Ingress default/canary: metadata.annotations[nginx.ingress.kubernetes.io/"
+                              "canary-weight]: the annotation canary does not contain a valid configuration: "
+                              "configured but not enabled")
+
+
+def test_annotations_ignored_on_a_canary_are_warned_once():
+    annotations = 'nginx.ingress.kubernetes.io/canary: "true"\n    nginx.ingress.kubernetes.io/proxy-body-size: 8k'
+    [problem] = check(CANARY_SERVICES + MAIN_INGRESS + canary_ingress("canary", annotations=annotations))
+    assert problem.startswith("m.yaml:27: Ingress default/canary: metadata.annotations[nginx.ingress.kubernetes.io/"
+                              "proxy-body-size]: warning: ignored on a canary Ingress")
+
+
+def test_canary_of_another_class_is_not_checked():
+    annotations = 'nginx.ingress.kubernetes.io/canary: "true"\n    kubernetes.io/ingress.class: other'
+    problems = check(CANARY_SERVICES + MAIN_INGRESS + canary_ingress("canary", path_type="Exact",
+                                                                     annotations=annotations))
+    assert [p for p in problems if "canary not used" in p] == []

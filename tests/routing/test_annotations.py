@@ -4,6 +4,7 @@ import pytest
 
 from ingressd.routing.annotations import (
     ANNOTATIONS,
+    CANARY_FIELD,
     PREFIX,
     AnnotationError,
     LocationConfig,
@@ -11,6 +12,7 @@ from ingressd.routing.annotations import (
     check_annotations,
     parse_location_config,
 )
+from ingressd.routing.canary import CanaryConfig
 
 VALID = [
     ("use-regex", "true", "use_regex", True),
@@ -42,14 +44,39 @@ VALID = [
     ("load-balance", "ewma", "load_balance", "ewma"),
     ("load-balance", "round_robin", "load_balance", "round_robin"),
     ("load-balance", " EWMA ", "load_balance", "ewma"),
+    ("upstream-hash-by", "$remote_addr", "upstream_hash_by", "$remote_addr"),
+    ("upstream-hash-by", "$request_uri$host", "upstream_hash_by", "$request_uri$host"),
+    ("upstream-hash-by", "${request_uri}-text-value", "upstream_hash_by", "${request_uri}-text-value"),
+    ("affinity", "cookie", "affinity", "cookie"),
+    ("affinity", " cookie ", "affinity", "cookie"),
+    ("affinity-mode", "persistent", "affinity_mode", "persistent"),
+    ("affinity-mode", "balanced", "affinity_mode", "balanced"),
+    ("affinity-canary-behavior", "legacy", "affinity_canary_behavior", "legacy"),
+    ("session-cookie-name", "route", "session_cookie_name", "route"),
+    ("session-cookie-path", "/app", "session_cookie_path", "/app"),
+    ("session-cookie-domain", "example.com", "session_cookie_domain", "example.com"),
+    ("session-cookie-expires", "172800", "session_cookie_expires", 172800),
+    ("session-cookie-max-age", "0", "session_cookie_max_age", 0),
+    ("session-cookie-max-age", "-1", "session_cookie_max_age", -1),
+    ("session-cookie-secure", "true", "session_cookie_secure", True),
+    ("session-cookie-samesite", "None", "session_cookie_samesite", "None"),
+    ("session-cookie-samesite", "lax", "session_cookie_samesite", "lax"),  # kept as written (then dropped)
+    ("session-cookie-conditional-samesite-none", "true", "session_cookie_conditional_samesite_none", True),
+    ("session-cookie-change-on-failure", "true", "session_cookie_change_on_failure", True),
 ]
+
+
+def affinity(annotations: dict[str, str]) -> dict[str, str]:
+    """Session-cookie annotations only count with affinity: cookie (the checks say so otherwise)."""
+    return {PREFIX + "affinity": "cookie", **annotations}
 
 
 @pytest.mark.parametrize("name, value, field, want", VALID)
 def test_valid_values(name, value, field, want):
     key = PREFIX + name
-    assert check_annotations({key: value}) == []
-    assert getattr(parse_location_config({key: value}), field) == want
+    annotations = affinity({key: value}) if name.startswith(("session-cookie-", "affinity-mode")) else {key: value}
+    assert check_annotations(annotations) == []
+    assert getattr(parse_location_config(annotations), field) == want
 
 
 INVALID = [
@@ -72,17 +99,35 @@ INVALID = [
     ("proxy-next-upstream-tries", "-1", "whole number"),
     ("proxy-next-upstream-tries", "three", "whole number"),
     ("load-balance", "random", "round_robin, ewma"),
+    ("upstream-hash-by", "$remote_addr;", "nginx variables"),
+    ("upstream-hash-by", "", "nginx variables"),
+    ("affinity", "ip", "must be one of cookie"),
+    ("affinity", "Cookie", "must be one of cookie"),  # case-sensitive, as ingress-nginx
+    ("affinity-mode", "sticky", "balanced, persistent"),
+    ("affinity-canary-behavior", "always", "sticky, legacy"),
+    ("session-cookie-name", "my;cookie", "letters, digits"),
+    ("session-cookie-name", "", "letters, digits"),
+    ("session-cookie-path", "/a b<", "a path"),
+    ("session-cookie-expires", "1h", "whole seconds"),
+    ("session-cookie-max-age", "01", "whole seconds"),
+    ("session-cookie-secure", "yes", '"true" or "false"'),
+    ("session-cookie-samesite", "sometimes", "none, lax, strict"),
+    ("canary", "yes", '"true" or "false"'),
 ]
 
 
 @pytest.mark.parametrize("name, value, needle", INVALID)
 def test_invalid_values_are_errors_naming_the_accepted_values(name, value, needle):
     key = PREFIX + name
-    [(got_key, severity, message)] = check_annotations({key: value})
+    annotations = affinity({key: value}) if name.startswith(("session-cookie-", "affinity-mode")) else {key: value}
+    [(got_key, severity, message)] = check_annotations(annotations)
     assert (got_key, severity) == (key, "error")
     assert needle in message
     field = ANNOTATIONS[name].field
-    assert getattr(parse_location_config({key: value}), field) == getattr(LocationConfig(), field)
+    if not field.startswith("canary"):
+        assert getattr(parse_location_config(annotations), field) == getattr(LocationConfig(), field)
+    else:
+        assert parse_location_config(annotations).canary is None
 
 
 @pytest.mark.parametrize("method", ["chash", "chashsubset", "sticky_balanced", "sticky_persistent"])
@@ -95,10 +140,9 @@ def test_ingress_nginx_load_balancers_not_in_ingressd_warn_and_use_round_robin(m
 
 @pytest.mark.parametrize(
     "name",
-    ["canary", "canary-weight", "canary-weight-total", "canary-by-header", "canary-by-header-value",
-     "canary-by-header-pattern", "canary-by-cookie", "affinity", "affinity-mode", "affinity-canary-behavior",
-     "session-cookie-name", "session-cookie-max-age", "upstream-hash-by", "ssl-redirect", "force-ssl-redirect",
-     "backend-protocol", "proxy-ssl-verify", "enable-cors", "auth-url", "configuration-snippet"],
+    ["upstream-hash-by-subset", "upstream-hash-by-subset-size", "service-upstream", "ssl-redirect",
+     "force-ssl-redirect", "backend-protocol", "proxy-ssl-verify", "enable-cors", "auth-url",
+     "configuration-snippet"],
 )
 def test_known_but_not_implemented_is_a_warning(name):
     assert check_annotations({PREFIX + name: "whatever"}) == [
@@ -127,17 +171,18 @@ def test_non_string_value_is_an_error():
 
 def test_several_problems_in_order():
     problems = check_annotations(
-        {PREFIX + "canary": "true", PREFIX + "proxy-body-size": "x", PREFIX + "use-regex": "true", PREFIX + "nope": "1"}
+        {PREFIX + "enable-cors": "true", PREFIX + "proxy-body-size": "x", PREFIX + "use-regex": "true",
+         PREFIX + "nope": "1"}
     )
     assert [(k[len(PREFIX):], s) for k, s, _ in problems] == [
-        ("canary", "warning"), ("proxy-body-size", "error"), ("nope", "warning")
+        ("enable-cors", "warning"), ("proxy-body-size", "error"), ("nope", "warning")
     ]
 
 
 def test_parse_location_config_combines_and_defaults():
     config = parse_location_config(
         {PREFIX + "use-regex": "true", PREFIX + "proxy-body-size": "8k", PREFIX + "proxy-read-timeout": "bad",
-         PREFIX + "canary": "true", "other": "x"}
+         "other": "x"}
     )
     assert config == dataclasses.replace(LocationConfig(), use_regex=True, proxy_body_size=8192)
     assert parse_location_config({}) == LocationConfig()
@@ -150,13 +195,23 @@ def test_location_config_defaults_match_reference():
             config.load_balance) == (1048576, 5.0, 60.0, 60.0, frozenset({"error", "timeout"}), 3, "round_robin")
 
 
+def default_of(field: str):
+    """The default behind a spec's field: LocationConfig's, CanaryConfig's for "canary.*", and
+    for "canary" itself whether the Ingress is a canary."""
+    if field == "canary":
+        return LocationConfig().canary is not None
+    if field.startswith(CANARY_FIELD):
+        return getattr(CanaryConfig(), field[len(CANARY_FIELD):])
+    return getattr(LocationConfig(), field)
+
+
 @pytest.mark.parametrize("spec", [s for s in ANNOTATIONS.values() if s.supported], ids=lambda s: s.name)
 def test_documented_default_is_the_config_default(spec):
     assert spec.parse is not None and spec.field is not None and spec.doc
     if spec.default is None:
-        assert getattr(LocationConfig(), spec.field) is None
+        assert default_of(spec.field) is None
     else:
-        assert spec.parse(spec.default) == getattr(LocationConfig(), spec.field)
+        assert spec.parse(spec.default) == default_of(spec.field)
 
 
 def test_unsupported_specs_have_docs_and_no_parser():
@@ -170,7 +225,8 @@ def test_annotation_docs():
     docs = annotation_docs()
     assert len(docs) == len(ANNOTATIONS)
     assert docs[0][:3] == (PREFIX + "use-regex", True, "false")
-    assert (PREFIX + "canary", False, None) in [d[:3] for d in docs]
+    assert (PREFIX + "canary", True, "false") in [d[:3] for d in docs]
+    assert (PREFIX + "enable-cors", False, None) in [d[:3] for d in docs]
     assert all(isinstance(doc, str) and doc for *_, doc in docs)
 
 
