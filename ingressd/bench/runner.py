@@ -1,0 +1,90 @@
+"""One bench run as a library call: expected shares from the admin API (or overrides), the load,
+and the goodness-of-fit test. `ingressd bench` and benchmarks/canary_split.py both use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
+
+from ingressd.bench import DEFAULT_ADMIN
+from ingressd.bench.expect import (
+    ALIASES,
+    Expectation,
+    expectation,
+    find_canary,
+    parse_cookie_header,
+)
+from ingressd.bench.loadgen import (
+    AdminError,
+    LoadSpec,
+    Progress,
+    fetch_canaries,
+    run_load,
+)
+from ingressd.bench.report import BenchReport
+from ingressd.bench.stats import chi_square_gof
+
+
+class BenchError(Exception):
+    """A run that cannot mean anything: unusable overrides, or an admin API that was required."""
+
+
+async def plan(spec: LoadSpec, admin_url: str | None, overrides: Mapping[str, float] | None = None,
+               admin_required: bool = False) -> tuple[Expectation | None, list[str]]:
+    """What the split should be for this spec's requests, and notes on why it is unknown.
+
+    The admin API at `admin_url` (DEFAULT_ADMIN when None) is asked for the canary serving the
+    spec's host and path; failing to reach it is a BenchError when `admin_required` or when an
+    override uses the main/canary aliases, else a note.
+    """
+    overrides = dict(overrides or {})
+    notes: list[str] = []
+    path = urlsplit(spec.url).path or "/"
+    item = None
+    try:
+        items = await fetch_canaries(admin_url or DEFAULT_ADMIN, timeout=min(spec.timeout, 5.0))
+    except AdminError as exc:
+        if admin_required or any(name in ALIASES for name in overrides):
+            raise BenchError(f"{exc} (is `ingressd run` serving its admin port there?)") from None
+        if not overrides:
+            notes.append(f"no expected shares: {exc}; pass --admin URL or --expect NAME=SHARE")
+    else:
+        item = find_canary(items, spec.host, path)
+        if item is None and not overrides:
+            notes.append(f"the admin API lists no canary for {spec.host}{path}: nothing to test against")
+
+    headers = dict(spec.headers)
+    cookies = dict(spec.cookies)
+    for name, value in spec.headers:
+        if name.lower() == "cookie":
+            cookies = {**parse_cookie_header(value), **cookies}
+    try:
+        return expectation(item, headers, cookies, overrides), notes
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+
+
+def judge(result, expected: Expectation | None, notes: list[str]) -> BenchReport:
+    """The report: the chi-square test when the responses and the expectation speak of the same
+    backends, else a note saying why there is no test."""
+    test = None
+    observed = result.attributed()
+    if expected is not None:
+        if not observed:
+            notes.append("no response named its backend (start `ingressd run` with --expose-upstream): no test")
+        elif not set(observed) & {name for name, share in expected.shares.items() if share > 0}:
+            notes.append(f"responses name {', '.join(sorted(observed))} but the expectation names "
+                         f"{', '.join(sorted(expected.shares))}: no test (start `ingressd run` with "
+                         "--expose-upstream, or --expect by these names)")
+        else:
+            test = chi_square_gof(observed, expected.shares)
+    return BenchReport(result, expected, test, tuple(notes))
+
+
+async def bench(spec: LoadSpec, admin_url: str | None = None, overrides: Mapping[str, float] | None = None,
+                admin_required: bool = False,
+                on_progress: Callable[[Progress], None] | None = None) -> BenchReport:
+    """Plan, load, judge. Raises BenchError before sending anything when the plan is unusable."""
+    expected, notes = await plan(spec, admin_url, overrides, admin_required)
+    result = await run_load(spec, on_progress)
+    return judge(result, expected, notes)
