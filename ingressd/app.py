@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import random
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from aiohttp import web
 
 from ingressd.accesslog import AccessLog
 from ingressd.admin.app import build_admin_app
+from ingressd.admin.canaries import canary_documents
 from ingressd.cluster.clock import RealClock
 from ingressd.cluster.runner import Runner
 from ingressd.cluster.store import Store
@@ -50,6 +52,7 @@ class RunOptions:
     log_format: str = "nginx"
     expose_upstream: bool = False
     reload_interval: float = 0.5
+    seed: int | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -244,7 +247,7 @@ class Ingressd:
         self.apply_manifests(result.manifests)
         self.proxy = ProxyServer(self.build_state(), metrics=self.metrics, access_log=self.access_log,
                                  expose_upstream=opts.expose_upstream, on_error=self._proxy_error,
-                                 error_log=self.warn)
+                                 error_log=self.warn, rand=random.Random(opts.seed))
         await self._bind_all()
         await self.reconcile()
         self._tasks = [
@@ -275,7 +278,8 @@ class Ingressd:
         except OSError as exc:
             raise StartupError(2, bind_error_message("HTTPS", "--https-port", opts.bind, opts.https_port, exc)) from None
         self.ports["https"] = srv.sockets[0].getsockname()[1]
-        admin = build_admin_app(self.store, self.metrics.registry, self.health)
+        admin = build_admin_app(self.store, self.metrics.registry, self.health,
+                                canaries=lambda: canary_documents(self.proxy.state.table))
         self.admin_runner = web.AppRunner(admin, access_log=None)
         await self.admin_runner.setup()
         site = web.TCPSite(self.admin_runner, opts.bind, opts.admin_port, reuse_address=True)

@@ -28,6 +28,13 @@ def _port(value: str) -> int:
     return port
 
 
+def _pair(value: str) -> tuple[str, str]:
+    key, eq, rest = value.partition("=")
+    if not eq or not key:
+        raise argparse.ArgumentTypeError(f"expected K=V, got {value!r}")
+    return key, rest
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ingressd",
@@ -57,6 +64,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reload-interval", type=float, default=0.5, metavar="SECONDS",
                      help="how often manifest files are checked for changes (default 0.5)")
 
+    run.add_argument("--seed", type=int, default=None, metavar="N",
+                     help="seed the random source of canary-weight draws and load balancing (reproducible runs)")
+
+    explain = sub.add_parser("explain", help="print the routing decision chain for one request")
+    explain.add_argument("-f", "--filename", dest="paths", action="append", metavar="PATH",
+                         help="manifest file or directory; repeatable; default: the bundled demo")
+    explain.add_argument("--host", required=True, help="the request's Host")
+    explain.add_argument("--path", default="/", help="the request path with query (default /)")
+    explain.add_argument("--header", action="append", default=[], metavar="K=V", type=_pair,
+                         help="a request header; repeatable")
+    explain.add_argument("--cookie", action="append", default=[], metavar="K=V", type=_pair,
+                         help="a request cookie; repeatable")
+    explain.add_argument("--ingress-class", default="nginx", metavar="NAME")
+
+    from ingressd.bench import add_bench_parser
+
+    add_bench_parser(sub)
+
     validate = sub.add_parser("validate", help="check manifests; print FILE:LINE problems")
     validate.add_argument("-f", "--filename", dest="paths", action="append", metavar="PATH",
                           help="manifest file or directory; repeatable; default: the bundled demo")
@@ -78,6 +103,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from ingressd.explain import explain
+    from ingressd.objects.load import load_paths
+
+    result = load_paths(args.paths or [bundled_demo()], ingress_class=args.ingress_class)
+    if result.errors:
+        for problem in result.errors:
+            print(problem, file=sys.stderr)
+        print("ingressd: explain needs valid manifests (see `ingressd validate`)", file=sys.stderr)
+        return 1
+    lines, status = explain([m.obj for m in result.manifests], args.host, args.path, dict(args.header),
+                            dict(args.cookie), args.ingress_class)
+    print("\n".join(lines))
+    return status
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from ingressd.app import RunOptions, run
 
@@ -92,6 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         log_format=args.log_format,
         expose_upstream=args.expose_upstream,
         reload_interval=args.reload_interval,
+        seed=args.seed,
     )
     return run(options)
 
@@ -103,5 +145,11 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_run(args)
     if args.command == "validate":
         return cmd_validate(args)
+    if args.command == "explain":
+        return cmd_explain(args)
+    if args.command == "bench":
+        from ingressd.bench import run_bench
+
+        return run_bench(args)
     parser.print_help()
     return 2

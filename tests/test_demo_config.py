@@ -52,9 +52,12 @@ def test_demo_has_the_expected_objects():
     assert kinds == [
         ("Deployment", "api"),
         ("Deployment", "web"),
+        ("Deployment", "web-canary"),
         ("Ingress", "demo"),
+        ("Ingress", "demo-canary"),
         ("Service", "api"),
         ("Service", "web"),
+        ("Service", "web-canary"),
     ]
 
 

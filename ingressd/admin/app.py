@@ -18,15 +18,19 @@ HealthCheck = Callable[[], tuple[bool, str]]
 
 REGISTRY_KEY: web.AppKey[CollectorRegistry] = web.AppKey("metrics_registry", CollectorRegistry)
 HEALTH_KEY: web.AppKey[HealthCheck] = web.AppKey("health", object)
+CANARIES_KEY: web.AppKey[Callable[[], list[dict]]] = web.AppKey("canaries", object)
 
 
-def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCheck) -> web.Application:
+def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCheck,
+                    canaries: Callable[[], list[dict]] | None = None) -> web.Application:
     app = web.Application(middlewares=[_kubernetes_errors])
     app[kubeapi.STORE_KEY] = store
     app[REGISTRY_KEY] = metrics_registry
     app[HEALTH_KEY] = health
+    app[CANARIES_KEY] = canaries or (lambda: [])
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/ingressd/v1/canaries", _canaries)
     kubeapi.add_routes(app)
     return app
 
@@ -36,6 +40,10 @@ async def _healthz(request: web.Request) -> web.Response:
     if ok:
         return web.Response(text="ok")
     return web.Response(status=503, text=reason or "unhealthy")
+
+
+async def _canaries(request: web.Request) -> web.Response:
+    return web.json_response({"items": request.app[CANARIES_KEY]()})
 
 
 async def _metrics(request: web.Request) -> web.Response:

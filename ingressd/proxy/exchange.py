@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import replace
-from email.utils import formatdate
 from random import getrandbits as _getrandbits  # request ids need uniqueness, not secrecy (as nginx's $request_id)
 
 from ingressd.proxy.errors import simple_response
 from ingressd.proxy.variables import expand, parse_cookies
+from ingressd.routing.affinity import pinned_backend, set_cookie_header
 from ingressd.routing.canary import decide_canary
 from ingressd.proxy.headers import client_response_head, upstream_request_head
 
@@ -193,11 +192,15 @@ class Exchange:
 
     # ---- canary, affinity, hashing (only on routes that configure them) ---------------------
 
-    def cookie(self, name: str) -> str | None:
+    def cookies_all(self) -> dict[str, str]:
         cookies = self.cookies
         if cookies is None:
             cookies = self.cookies = parse_cookies(self.hmap.get(b"cookie"))
-        return cookies.get(name)
+        return cookies
+
+    def cookie(self, name: str) -> str | None:
+        """nginx's $cookie_NAME: names match case-insensitively."""
+        return self.cookies_all().get(name.lower())
 
     def header(self, lname: str) -> str | None:
         value = self.hmap.get(lname.encode("latin-1"))
@@ -211,69 +214,37 @@ class Exchange:
         canary_endpoints = state.endpoints.resolve(route.backend)
         if not canary_endpoints:
             return  # no alternative balancer without endpoints: main serves
-        main_cfg = self.cfg
-        canary_cfg = self.canary_balance_cfg(route)
         canary_name = route.backend.upstream_name
+        main_cfg = self.cfg
+        canary_cfg = route.config  # what is in force when the canary serves
         pinned = None
         if main_cfg.affinity == "cookie":
-            value = self.cookie(main_cfg.session_cookie_name)
-            if value is not None:
-                balancers = self.server.balancers
-                if balancers.pick_sticky(self.main_upstream, self.endpoints, value, main_cfg.affinity_mode)[1] is None:
-                    pinned = "main"
-                elif canary_cfg.affinity == "cookie" and balancers.pick_sticky(
-                        canary_name, canary_endpoints, value, canary_cfg.affinity_mode)[1] is None:
-                    pinned = "canary"
+            pinned = pinned_backend(
+                self.cookie(main_cfg.session_cookie_name), self.main_upstream,
+                canary_name if canary_cfg.affinity == "cookie" else None)
         decision = decide_canary(route.canary, self.header, self.cookie, self.server.randint, pinned)
         if decision.canary:
             self.upstream_name = self.alternative = canary_name
             self.endpoints = canary_endpoints
             self.balance_cfg = canary_cfg
 
-    def canary_balance_cfg(self, route):
-        """The canary's own load-balance/upstream-hash-by/affinity; with affinity-canary-behavior sticky
-        (the default) it inherits the main Ingress's affinity, with legacy it has none of its own."""
-        own = route.config
-        main_cfg = self.cfg
-        if own.affinity or main_cfg.affinity != "cookie" or main_cfg.affinity_canary_behavior != "sticky":
-            return own
-        return replace(own, affinity=main_cfg.affinity, session_cookie_name=main_cfg.session_cookie_name,
-                       session_cookie_path=main_cfg.session_cookie_path,
-                       session_cookie_max_age=main_cfg.session_cookie_max_age,
-                       session_cookie_expires=main_cfg.session_cookie_expires,
-                       affinity_mode=main_cfg.affinity_mode)
-
-    def pick_first(self, cfg):
-        """The first attempt's endpoint: sticky cookie, consistent hash, or the load-balance method."""
+    def pick_by_balancer(self, cfg, exclude: frozenset[str]):
+        """Sticky cookie or consistent hash (ingress-nginx's precedence); retries stay on the
+        pinned endpoint unless session-cookie-change-on-failure, as in sticky.lua."""
         balancers = self.server.balancers
         if cfg.affinity == "cookie":
-            value = self.cookie(cfg.session_cookie_name)
-            ep, new_value = balancers.pick_sticky(self.upstream_name, self.endpoints, value, cfg.affinity_mode)
+            ep, new_value = balancers.pick_sticky(
+                self.upstream_name, self.endpoints, self.cookie(cfg.session_cookie_name), cfg.affinity_mode,
+                exclude, cfg.session_cookie_change_on_failure)
             if new_value is not None:
-                self.set_cookie = self.cookie_line(cfg, new_value)
+                agent = self.hmap.get(b"user-agent")
+                self.set_cookie = b"Set-Cookie: %b\r\n" % set_cookie_header(
+                    cfg, new_value, self.location.path, self.conn.scheme_b == b"https",
+                    user_agent=agent.decode("latin-1") if agent else None).encode("latin-1")
             return ep
-        if cfg.upstream_hash_by:
-            key = expand(cfg.upstream_hash_by, hmap=self.hmap, target=self.path, client_ip=self.conn.client_ip,
-                         host=self.host, scheme=self.conn.scheme_b.decode(), cookies=self.cookies_all())
-            return balancers.pick_hash(self.upstream_name, self.endpoints, key)
-        return balancers.pick(self.upstream_name, self.endpoints, cfg.load_balance, _NOTHING_TRIED)
-
-    def cookies_all(self) -> dict[str, str]:
-        if self.cookies is None:
-            self.cookies = parse_cookies(self.hmap.get(b"cookie"))
-        return self.cookies
-
-    def cookie_line(self, cfg, value: str) -> bytes:
-        """Set-Cookie for the affinity cookie: HttpOnly, Path = the Ingress path, Secure over HTTPS."""
-        path = cfg.session_cookie_path or (self.location.path if self.location.path.startswith("/") else "/")
-        line = f"Set-Cookie: {cfg.session_cookie_name}={value}; Path={path}"
-        if cfg.session_cookie_expires:
-            line += "; Expires=" + formatdate(time.time() + cfg.session_cookie_expires, usegmt=True)
-        if cfg.session_cookie_max_age:
-            line += f"; Max-Age={cfg.session_cookie_max_age}"
-        if self.conn.scheme_b == b"https":
-            line += "; Secure"
-        return (line + "; HttpOnly\r\n").encode("latin-1")
+        key = expand(cfg.upstream_hash_by, hmap=self.hmap, target=self.path, client_ip=self.conn.client_ip,
+                     host=self.host, scheme=self.conn.scheme_b.decode(), cookies=self.cookies_all())
+        return balancers.pick_hash(self.upstream_name, self.endpoints, key)
 
     def client_body(self, chunk: bytes) -> None:
         self.req_body_bytes += len(chunk)
@@ -330,11 +301,11 @@ class Exchange:
         if self.tries >= tries_limit:
             return self.respond(504 if self.last_failure == "timeout" else 502)
         balance_cfg = self.balance_cfg
-        if not self.tried and (balance_cfg.affinity or balance_cfg.upstream_hash_by):
-            ep = self.pick_first(balance_cfg)
+        exclude = frozenset(self.tried) if self.tried else _NOTHING_TRIED
+        if balance_cfg.affinity == "cookie" or balance_cfg.upstream_hash_by:
+            ep = self.pick_by_balancer(balance_cfg, exclude)
         else:
-            ep = self.server.balancers.pick(self.upstream_name, self.endpoints, balance_cfg.load_balance,
-                                            frozenset(self.tried) if self.tried else _NOTHING_TRIED)
+            ep = self.server.balancers.pick(self.upstream_name, self.endpoints, balance_cfg.load_balance, exclude)
         if ep is None:
             return self.respond(504 if self.last_failure == "timeout" else 502)
         address = ep.address

@@ -12,12 +12,14 @@ _VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 
 
 def parse_cookies(header: bytes | None) -> dict[str, str]:
-    """`Cookie: a=1; b=2` -> {"a": "1", "b": "2"}; the first of a repeated name wins, as nginx's $cookie_."""
+    """`Cookie: a=1; B=2` -> {"a": "1", "b": "2"}: names lowercased, since nginx's $cookie_NAME matches
+    them case-insensitively; the first of a repeated name wins."""
     cookies: dict[str, str] = {}
     if not header:
         return cookies
     for part in header.decode("latin-1").split(";"):
         name, eq, value = part.strip().partition("=")
+        name = name.lower()
         if eq and name and name not in cookies:
             cookies[name] = value.strip().strip('"')
     return cookies
@@ -42,7 +44,7 @@ def request_variable(name: str, *, hmap: Mapping[bytes, bytes], target: str, cli
         value = hmap.get(name[5:].replace("_", "-").encode())
         return value.decode("latin-1") if value is not None else ""
     if name.startswith("cookie_"):
-        return cookies.get(name[7:], "")
+        return cookies.get(name[7:].lower(), "")
     if name.startswith("arg_"):
         wanted = name[4:]
         for pair in target.partition("?")[2].split("&"):

@@ -19,6 +19,7 @@ REQ = dict(hmap={b"x-user": b"alice", b"user-agent": b"curl"}, target="/a/b?x=1&
     ("$http_x_user", "alice"),
     ("$http_user_agent", "curl"),
     ("$cookie_sid", "42"),
+    ("$cookie_SID", "42"),
     ("$host$request_uri", "app.test/a/b?x=1&y=2"),
     ("${remote_addr}-fixed", "127.0.0.9-fixed"),
     ("$unknown", ""),
@@ -32,7 +33,8 @@ def test_expand(expression, value):
     (None, {}),
     (b"a=1", {"a": "1"}),
     (b"a=1; b=two ;c=\"q\"", {"a": "1", "b": "two", "c": "q"}),
-    (b"a=1; a=2", {"a": "1"}),
+    (b"a=1; A=2", {"a": "1"}),
+    (b"Sid=X", {"sid": "X"}),
     (b"novalue; =x; d=", {"d": ""}),
 ])
 def test_parse_cookies(header, cookies):
