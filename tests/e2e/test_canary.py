@@ -61,3 +61,33 @@ def test_explain_exits_1_when_nothing_matches():
     result = run_cli("explain", "--host", "nowhere.test", "--path", "/")
     assert result.returncode == 1
     assert "no rule matches" in result.stdout
+
+
+def test_affinity_cookie_keeps_200_requests_on_one_pod(ingressd, tmp_path):
+    from tests.e2e.conftest import echo_app_yaml
+
+    manifests = tmp_path / "m"
+    manifests.mkdir()
+    text = echo_app_yaml("sticky", "sticky.test", annotations={"affinity": "cookie"}).replace(
+        "replicas: 1", "replicas: 3")
+    (manifests / "sticky.yaml").write_text(text)
+    proc = ingressd("-f", str(manifests))
+    proc.wait_healthy()
+    wait_status(proc.http_port, "/", "sticky.test", 200, 20)
+
+    def get(cookie: str | None = None):
+        headers = {"Host": "sticky.test"}
+        if cookie:
+            headers["Cookie"] = cookie
+        request = urllib.request.Request(f"http://127.0.0.1:{proc.http_port}/", headers=headers)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())["pod"], response.headers.get("Set-Cookie")
+
+    # wait until all three pods serve, so stickiness is not trivially true
+    deadline = time.monotonic() + 20
+    while len({get()[0] for _ in range(30)}) < 3:
+        assert time.monotonic() < deadline, "three pods never served"
+    pod, set_cookie = get()
+    cookie = set_cookie.split(";", 1)[0]
+    assert cookie.startswith("INGRESSCOOKIE=")
+    assert {get(cookie)[0] for _ in range(200)} == {pod}

@@ -139,3 +139,19 @@ async def test_affinity_cookie_pins_a_client_to_its_pod(backends, start_proxy):
                                 f"Connection: close\r\n\r\n".encode())
         assert json.loads(again.split(b"\r\n\r\n", 1)[1])["port"] == first
         assert b"Set-Cookie" not in again.split(b"\r\n\r\n", 1)[0]
+
+
+async def test_upstream_hash_by_keeps_a_key_on_one_endpoint(backends, start_proxy):
+    ports = [b.port for b in backends]
+    objs = [service("web"), *endpoint_slice("web", ports),
+            ingress("web", [("hash.test", "/", "Prefix", "web")], {"upstream-hash-by": "$request_uri"})]
+    proxy = await start_proxy(objs)
+
+    async def port_for(uri: str) -> int:
+        raw = await proxy.raw(f"GET {uri} HTTP/1.1\r\nHost: hash.test\r\nConnection: close\r\n\r\n".encode())
+        return json.loads(raw.split(b"\r\n\r\n", 1)[1])["port"]
+
+    for uri in ("/a", "/b?x=1", "/c/d"):
+        first = await port_for(uri)
+        assert all([await port_for(uri) == first for _ in range(10)])
+    assert len({await port_for(f"/k{i}") for i in range(60)}) == len(ports)  # keys spread over every endpoint
