@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,11 +40,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingressd.bench.loadgen import LoadSpec
 from ingressd.bench.report import BenchReport, to_json
 from ingressd.bench.runner import BenchError, bench
 from ingressd.bench.stats import wilson_interval
+from harness import Terminated, free_port, http_get, install_signal_handlers  # noqa: E402
 
 MAIN_UPSTREAM = "default-web-80"
 CANARY_UPSTREAM = "default-web-canary-80"
@@ -178,24 +178,10 @@ def write_manifests(directory: Path) -> None:
 # ---------------------------------------------------------------- ingressd
 
 
-class Terminated(Exception):
-    """SIGTERM/SIGHUP as an exception, so `finally` stops ingressd."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def http_get(port: int, path: str, host: str, timeout: float = 2.0) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Host": host})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
 
 
 @dataclass
@@ -391,15 +377,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return opts
 
 
-def _raise_terminated(signum, frame):
-    raise Terminated(signal.Signals(signum).name)
 
 
 def main(argv: list[str] | None = None) -> int:
     opts = parse_args(argv)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _raise_terminated)
+    install_signal_handlers()
     workdir = Path(tempfile.mkdtemp(prefix="ingressd-canary-"))
     proc = None
     try:

@@ -21,14 +21,12 @@ Every process it starts is stopped on exit, including on Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Terminated, free_port, http_get, install_signal_handlers  # noqa: E402
 TARGETS = ("direct", "ingressd", "nginx")
 HOST = "bench.local"
 # 100 bytes; no quote or $ so it can sit in nginx's `return 200 '...'` as is.
@@ -56,8 +56,6 @@ LOG_FORMAT = (
 # ---------------------------------------------------------------- processes
 
 
-class Terminated(Exception):
-    """SIGTERM/SIGHUP turned into an exception so `finally` blocks stop children."""
 
 
 @dataclass
@@ -149,20 +147,8 @@ def rss_kib(pids: list[int]) -> int:
     return total
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def http_get(port: int, path: str = "/", host: str = HOST, timeout: float = 2.0) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Host": host})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
 
 
 def wait_until_serving(proc: Process, port: int, path: str, timeout: float, host: str = HOST) -> None:
@@ -514,8 +500,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return opts
 
 
-def _raise_terminated(signum, frame):
-    raise Terminated(signal.Signals(signum).name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -523,16 +507,14 @@ def main(argv: list[str] | None = None) -> int:
     if not sys.platform.startswith("linux"):
         sys.exit("needs Linux (/proc for CPU and RSS)")
     ensure_tools()
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored (`&`)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _raise_terminated)
+    install_signal_handlers()  # SIGINT too, even if started with it ignored (`&`)
 
     workdir = Path(tempfile.mkdtemp(prefix="ingressd-bench-"))
     try:
         print(f"working directory {workdir}", file=sys.stderr)
         backend_port = free_port()
         backend = start_backend(workdir / "backend", backend_port, opts.backend_workers)
-        status, body = http_get(backend_port)
+        status, body = http_get(backend_port, host=HOST)
         if status != 200 or body.decode() != BODY:
             raise RuntimeError(f"backend answered {status} {body[:80]!r}")
 
@@ -549,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
             endpoints["nginx"] = (port, proc)
 
         for target, (port, _) in endpoints.items():
-            status, body = http_get(port)
+            status, body = http_get(port, host=HOST)
             if status != 200 or body.decode(errors="replace") != BODY:
                 raise RuntimeError(f"{target} answered {status} {body[:200]!r} instead of the backend body")
             if opts.warmup > 0:
