@@ -23,15 +23,18 @@ from ingressd.cluster.clock import RealClock
 from ingressd.cluster.runner import Runner
 from ingressd.cluster.store import Store
 from ingressd.metrics import ProxyMetrics
+from ingressd.local_tls import local_ca_secrets
 from ingressd.objects.kinds import is_cluster_scoped
 from ingressd.objects.load import LoadResult, Manifest, find_manifest_files, load_paths
 from ingressd.pods.kubelet import Kubelet
 from ingressd.proxy.server import ProxyServer, ProxyState
-from ingressd.proxy.tls import default_server_context
+from ingressd.proxy.tls import SniContexts
 from ingressd.routing.endpoints import build_endpoint_index
 from ingressd.routing.table import build_route_table
+from ingressd.routing.tls import build_tls_table
 
 ROUTE_KINDS = frozenset({"Ingress", "IngressClass"})
+TLS_KINDS = frozenset({"Ingress", "IngressClass", "Secret"})
 ENDPOINT_KINDS = frozenset({"Service", "EndpointSlice", "Endpoints"})
 # Kinds the store keeps from manifests; anything else was reported as a warning by validation.
 STORED_KINDS = frozenset({
@@ -53,6 +56,7 @@ class RunOptions:
     expose_upstream: bool = False
     reload_interval: float = 0.5
     seed: int | None = None
+    certs_dir: str = "certs"
     extra: dict = field(default_factory=dict)
 
 
@@ -104,6 +108,8 @@ class Ingressd:
         self.applied: dict[tuple[str, str, str], dict] = {}
         self._dirty_routes = True
         self._dirty_endpoints = True
+        self._dirty_tls = True
+        self._tls_warned: set[str] = set()
         self._reconcile_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._file_state: dict[str, tuple[int, int]] = {}
@@ -125,6 +131,9 @@ class Ingressd:
         for m in manifests:
             if m.obj.get("kind") in STORED_KINDS:
                 desired[manifest_key(m.obj)] = m.obj
+        for secret in local_ca_secrets([o for k, o in desired.items() if k[0] == "Ingress"],
+                                       [o for k, o in desired.items() if k[0] == "Secret"], self.options.certs_dir):
+            desired[manifest_key(secret)] = secret  # issued from the local CA (ingressd.io/local-ca)
         changed = 0
         for key, obj in desired.items():
             if self.applied.get(key) != obj:
@@ -175,10 +184,14 @@ class Ingressd:
 
     def _on_store_event(self, _event: str, obj: dict) -> None:
         kind = obj.get("kind")
+        if kind in TLS_KINDS:
+            self._dirty_tls = True
         if kind in ROUTE_KINDS:
             self._dirty_routes = True
         elif kind in ENDPOINT_KINDS:
             self._dirty_endpoints = True
+        self._dirty_tls = True
+        self._tls_warned: set[str] = set()
         self._reconcile_wanted.set()
 
     async def reconcile(self) -> None:
@@ -193,16 +206,29 @@ class Ingressd:
 
     def refresh_routing(self) -> None:
         """Swap in a new routing snapshot; only the dirty half is rebuilt."""
-        if not (self._dirty_routes or self._dirty_endpoints) or self.proxy is None:
+        if not (self._dirty_routes or self._dirty_endpoints or self._dirty_tls) or self.proxy is None:
             return
         state = self.proxy.state
         self.proxy.swap(ProxyState(
             self._route_table() if self._dirty_routes else state.table,
             self._endpoint_index() if self._dirty_endpoints else state.endpoints,
+            self._tls_table() if self._dirty_tls else state.tls,
         ))
 
     def build_state(self) -> ProxyState:
-        return ProxyState(self._route_table(), self._endpoint_index())
+        return ProxyState(self._route_table(), self._endpoint_index(), self._tls_table())
+
+    def _tls_table(self):
+        self._dirty_tls = False
+        table = build_tls_table(self.store.list("Ingress"), self.store.list("Secret"),
+                                self.store.list("IngressClass"), self.options.ingress_class)
+        for ns, name, where, message in table.warnings:
+            line = f"ingressd: warning: Ingress {ns}/{name}: {where}: {message}"
+            if line not in self._tls_warned:
+                self.warn(line)
+        self._tls_warned = {f"ingressd: warning: Ingress {ns}/{name}: {where}: {message}"
+                            for ns, name, where, message in table.warnings}
+        return table
 
     def _route_table(self):
         self._dirty_routes = False
@@ -272,12 +298,12 @@ class Ingressd:
         except OSError as exc:
             raise StartupError(2, bind_error_message("HTTP", "--http-port", opts.bind, opts.http_port, exc)) from None
         self.ports["http"] = srv.sockets[0].getsockname()[1]
-        ctx = default_server_context(opts.state_dir)
+        sni = SniContexts(opts.state_dir, lambda: self.proxy.state.tls)
         try:
-            srv = await self.proxy.listen(opts.bind, opts.https_port, ssl=ctx, scheme="https")
+            srv = await self.proxy.listen(opts.bind, opts.https_port, ssl=sni.default, scheme="https")
         except OSError as exc:
             raise StartupError(2, bind_error_message("HTTPS", "--https-port", opts.bind, opts.https_port, exc)) from None
-        self.ports["https"] = srv.sockets[0].getsockname()[1]
+        self.ports["https"] = self.proxy.https_port = srv.sockets[0].getsockname()[1]
         admin = build_admin_app(self.store, self.metrics.registry, self.health,
                                 canaries=lambda: canary_documents(self.proxy.state.table))
         self.admin_runner = web.AppRunner(admin, access_log=None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ingressd.local_tls import wants_local_ca
 from ingressd.objects import names
 from ingressd.objects.apps import check_workload, selector_matches, template_labels
 from ingressd.objects.autoscaling import SCALABLE_KINDS, check_hpa
@@ -184,8 +185,9 @@ def _check_ingress_links(r: Report, refs: IngressRefs, annotations: dict[str, st
             shown = f"port {port}" if isinstance(port, int) else f'port named "{port}"'
             r.warn(path[:-1] + ("port",), f"service {namespace}/{name} has no {shown}: requests get 503")
     secrets = by_kind.get("Secret", {})
+    local_ca = wants_local_ca(r.manifest.obj)
     for path, name in refs.secrets:
-        if (namespace, name) not in secrets:
+        if (namespace, name) not in secrets and not local_ca:  # local-ca: ingressd issues it at start
             r.warn(path, f"secret {namespace}/{name} not found: the default certificate is used")
     return True
 

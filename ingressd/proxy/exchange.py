@@ -158,6 +158,9 @@ class Exchange:
         if match.redirect is not None:
             status, where = match.redirect
             return self.respond(status, headers=[("Location", where)])
+        if self.conn.scheme_b == b"http" and (cfg.force_ssl_redirect or cfg.ssl_redirect and state.tls.tls_hosts) \
+                and self.ssl_redirect_applies(cfg, state.tls, loc):
+            return self.respond(308, headers=[("Location", self.https_location())])
         limit = cfg.proxy_body_size
         if limit and self.content_length is not None and self.content_length > limit:
             return self.respond(413, close=True)
@@ -517,6 +520,8 @@ class Exchange:
                 parts.append(b"Connection: close\r\n")
         if self.set_cookie:
             parts.append(self.set_cookie)
+        if self.conn.scheme_b == b"https" and self.server.hsts is not None:
+            parts.append(self.server.hsts_line)
         if self.server.expose_upstream:
             parts += [b"X-Ingressd-Upstream: ", self.upstream_name.encode(), b"\r\n"]
         parts.append(b"\r\n")
@@ -613,10 +618,32 @@ class Exchange:
 
     # ---- endings ------------------------------------------------------------------------
 
+    def ssl_redirect_applies(self, cfg, tls, loc) -> bool:
+        """ssl-redirect for hosts with TLS (even when their Secret is missing), force-ssl-redirect for
+        any; never for ACME HTTP-01 challenges."""
+        if self.path.startswith("/.well-known/acme-challenge"):
+            return False
+        return cfg.force_ssl_redirect or tls.is_tls_host(loc.host or self.host)
+
+    def https_location(self) -> str:
+        """https://host[:port]/uri — the port only when the HTTPS listener is not on 443; a lone "/"
+        is dropped, as ingress-nginx's redirect does."""
+        host = self.host
+        if host.startswith("["):
+            host = host[: host.find("]") + 1]
+        else:
+            host = host.rpartition(":")[0] if host.count(":") == 1 else host
+        port = self.server.https_port
+        authority = host if port == 443 else f"{host}:{port}"
+        return f"https://{authority}" + ("" if self.path == "/" else self.path)
+
     def respond(self, status: int, *, close: bool = False, headers=None) -> None:
         """Answer locally (error page or redirect)."""
         if self.finished or self.responded:
             return
+        hsts = self.server.hsts
+        if hsts is not None and self.conn.scheme_b == b"https":
+            headers = [*(headers or ()), hsts]
         self.responded = True
         self.status = status
         if close:

@@ -11,7 +11,7 @@ import random
 import ssl as ssl_module
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httptools
 
@@ -24,6 +24,7 @@ from ingressd.proxy.upstream import UpstreamPool
 from ingressd.routing.balancer import Balancers
 from ingressd.routing.endpoints import EndpointIndex
 from ingressd.routing.table import RouteTable
+from ingressd.routing.tls import TlsTable
 
 MAX_URL = 8192  # nginx large_client_header_buffers 4 8k: a longer request line is a 414
 MAX_HEADER_LINE = 8192
@@ -38,6 +39,7 @@ SWEEP_INTERVAL = 0.25  # resolution of every proxy timeout
 class ProxyState:
     table: RouteTable
     endpoints: EndpointIndex
+    tls: TlsTable = field(default_factory=TlsTable)
 
 
 class ClientConnection(asyncio.Protocol):
@@ -335,6 +337,10 @@ class ProxyServer:
         self.balancers = balancers or Balancers(rand=rand)
         self.pool = UpstreamPool()
         self.expose_upstream = expose_upstream
+        self.https_port = 443  # for ssl-redirect Locations; the app sets the listener's real port
+        # HSTS on every HTTPS response, as ingress-nginx's defaults (hsts, hsts-max-age, hsts-include-subdomains)
+        self.hsts: tuple[str, str] | None = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        self.hsts_line = b"%s: %s\r\n" % (self.hsts[0].encode(), self.hsts[1].encode())
         self.connections: set[ClientConnection] = set()
         self.connects: set[asyncio.Task] = set()  # upstream connects in progress
         self.servers: list[asyncio.base_events.Server] = []

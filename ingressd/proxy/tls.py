@@ -1,12 +1,13 @@
 """TLS for the HTTPS listener: the default certificate ingress-nginx serves when nothing else fits.
 
-Per-host certificates from Secrets (SNI) arrive with the TLS issue; until then every handshake
-gets the default certificate, generated at start and never written outside the state dir.
+The default certificate is generated at start; per-host certificates come from Secrets through SNI
+(SniContexts). Keys are never written outside the state dir.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import ssl
 from pathlib import Path
@@ -15,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from ingressd.certs import write_private
 
 DEFAULT_CN = "ingressd default certificate"
 
@@ -55,11 +58,53 @@ def default_server_context(state_dir: str | os.PathLike) -> ssl.SSLContext:
     cert_path = directory / "default.crt"
     key_path = directory / "default.key"
     cert_path.write_bytes(cert_pem)
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key_pem)
+    write_private(key_path, key_pem)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_alpn_protocols(["http/1.1"])
     ctx.load_cert_chain(cert_path, key_path)
     return ctx
+
+
+class SniContexts:
+    """SNI: the handshake's context is swapped for the certificate of the requested host.
+
+    Reads the ProxyServer's current TLS table on every handshake, so a Secret edited in a manifest
+    is served from the next handshake on; open connections keep theirs. Contexts are cached per
+    certificate; their key files live in `<state-dir>/tls/` with mode 0600.
+    """
+
+    def __init__(self, state_dir: str | os.PathLike, table_source) -> None:
+        self.directory = Path(state_dir) / "tls"
+        self.table_source = table_source  # () -> TlsTable
+        self.default = default_server_context(state_dir)
+        self.default.sni_callback = self._pick
+        self._contexts: dict[tuple[str, bytes, bytes], ssl.SSLContext] = {}
+
+    def _context_for(self, cert) -> ssl.SSLContext:
+        key = (cert.secret, cert.cert_pem, cert.key_pem)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            if len(self._contexts) > 256:
+                self._contexts.clear()
+            stem = hashlib.sha256(cert.cert_pem + cert.key_pem).hexdigest()[:16]
+            cert_path = self.directory / f"{stem}.crt"
+            key_path = self.directory / f"{stem}.key"
+            self.directory.mkdir(parents=True, exist_ok=True)
+            cert_path.write_bytes(cert.cert_pem)
+            write_private(key_path, cert.key_pem)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.set_alpn_protocols(["http/1.1"])
+            ctx.load_cert_chain(cert_path, key_path)
+            self._contexts[key] = ctx
+        return ctx
+
+    def _pick(self, ssl_object, server_name, _context) -> None:
+        cert = self.table_source().certificate_for(server_name)
+        if cert is not None:
+            try:
+                ssl_object.context = self._context_for(cert)
+            except (OSError, ssl.SSLError):
+                pass  # an unusable certificate: keep the default, as for a missing Secret
+        return None

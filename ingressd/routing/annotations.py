@@ -31,6 +31,8 @@ class AnnotationError(ValueError):
 class LocationConfig:
     """Per-location settings that ingressd implements, already parsed."""
 
+    ssl_redirect: bool = True
+    force_ssl_redirect: bool = False
     use_regex: bool = False
     rewrite_target: str | None = None
     app_root: str | None = None
@@ -248,6 +250,12 @@ parse_samesite = _options("none", "lax", "strict", case_sensitive=False)
 
 _IMPLEMENTED = (
     AnnotationSpec(
+        "ssl-redirect", "Answer HTTP requests for a host with TLS with a 308 to HTTPS.",
+        default="true", parse=parse_bool, field="ssl_redirect"),
+    AnnotationSpec(
+        "force-ssl-redirect", "Redirect HTTP to HTTPS with 308 even for a host without TLS.",
+        default="false", parse=parse_bool, field="force_ssl_redirect"),
+    AnnotationSpec(
         "use-regex", "Treat every path of the host as a case-insensitive regex anchored at the start.",
         default="false", parse=parse_bool, field="use_regex"),
     AnnotationSpec(
@@ -372,8 +380,6 @@ _NOT_YET = {
     "upstream-hash-by-subset-size": "Size of the hashed subset.",
     "upstream-vhost": "Host header sent upstream.",
     "service-upstream": "Proxy to the Service cluster IP instead of the endpoints.",
-    "ssl-redirect": "Redirect HTTP to HTTPS for TLS hosts (default true).",
-    "force-ssl-redirect": "Redirect HTTP to HTTPS even without TLS.",
     "preserve-trailing-slash": "Keep the trailing slash in the HTTPS redirect.",
     "ssl-passthrough": "Pass TLS through to the pod unterminated.",
     "ssl-ciphers": "TLS ciphers of the server.",

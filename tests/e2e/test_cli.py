@@ -124,3 +124,33 @@ def test_hot_reload_applies_valid_edits_and_keeps_config_on_bad_ones(ingressd, t
     assert "reload rejected" in proc.stderr()
     assert "pathType" in proc.stderr()
     assert http_get(proc.http_port, "/two", host="hot.test")[0] == 200
+
+
+def https_get(port: int, server_name: str, context) -> bytes:
+    """GET / on 127.0.0.1, verifying the certificate for `server_name` (as curl --resolve would)."""
+    with socket.create_connection((HOST, port), timeout=5) as raw_sock:
+        with context.wrap_socket(raw_sock, server_hostname=server_name) as sock:
+            sock.sendall(f"GET / HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n".encode())
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+    return data
+
+
+def test_demo_serves_https_with_a_certificate_from_the_local_ca(ingressd, tmp_path):
+    import ssl
+
+    proc = ingressd("-f", str(REPO / "config"))
+    proc.wait_healthy()
+    ca = tmp_path / "certs" / "ca.crt"  # --certs-dir defaults to certs/ under the working directory
+    assert ca.exists()
+    assert oct((tmp_path / "certs" / "ca.key").stat().st_mode & 0o777) == "0o600"
+    context = ssl.create_default_context(cafile=str(ca))
+    deadline = time.monotonic() + 20
+    while not (raw := https_get(proc.https_port, "demo.localtest.me", context)).startswith(b"HTTP/1.1 200"):
+        assert time.monotonic() < deadline, raw[:200]
+        time.sleep(0.1)
+    head, body = raw.split(b"\r\n\r\n", 1)
+    assert b"Strict-Transport-Security: max-age=31536000; includeSubDomains" in head
+    assert json.loads(body)["headers"]["X-Forwarded-Proto"] == "https"
+    assert http_get(proc.http_port, "/", host="demo.localtest.me")[0] == 200  # ssl-redirect: "false"

@@ -1,0 +1,77 @@
+"""Certificates issued from the local CA for Ingresses that ask for them (`ingressd.io/local-ca`).
+
+An Ingress annotated `ingressd.io/local-ca: "true"` whose `spec.tls` names a Secret that no
+manifest provides gets that Secret made by ingressd: a leaf certificate for the entry's hosts,
+signed by the CA in the certs directory (created on first use). The leaf is kept next to the CA
+and reused while it still covers the hosts, so browsers that trust the CA keep trusting it.
+A real cluster ignores the annotation (cert-manager or a real Secret takes its place).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from pathlib import Path
+
+from cryptography import x509
+
+from ingressd.certs import init_ca, issue_leaf, write_private
+
+ANNOTATION = "ingressd.io/local-ca"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "ingressd"}
+RENEW_BEFORE = datetime.timedelta(days=30)
+
+
+def wants_local_ca(ingress: dict) -> bool:
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(ANNOTATION, "")).lower() == "true"
+
+
+def _covers(cert_pem: bytes, hosts: list[str]) -> bool:
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    if cert.not_valid_after_utc - RENEW_BEFORE < datetime.datetime.now(datetime.timezone.utc):
+        return False
+    try:
+        names = set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                    .get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        return False
+    return set(hosts) <= names
+
+
+def local_ca_secrets(ingresses: list[dict], secrets: list[dict], certs_dir: str | Path) -> list[dict]:
+    """The Secrets to add for annotated Ingresses whose TLS Secret is absent."""
+    present = {((s.get("metadata") or {}).get("namespace") or "default", (s.get("metadata") or {}).get("name"))
+               for s in secrets}
+    wanted: dict[tuple[str, str], list[str]] = {}
+    for ing in ingresses:
+        if not wants_local_ca(ing):
+            continue
+        ns = (ing.get("metadata") or {}).get("namespace") or "default"
+        for entry in (ing.get("spec") or {}).get("tls") or []:
+            name = entry.get("secretName") if isinstance(entry, dict) else None
+            hosts = [h for h in (entry.get("hosts") or []) if isinstance(h, str)] if name else []
+            if name and hosts and (ns, name) not in present:
+                wanted.setdefault((ns, name), [])
+                wanted[(ns, name)] += [h for h in hosts if h not in wanted[(ns, name)]]
+    if not wanted:
+        return []
+    directory = Path(certs_dir)
+    ca = init_ca(directory)
+    made = []
+    for (ns, name), hosts in sorted(wanted.items()):
+        cert_path = directory / f"{ns}-{name}.crt"
+        key_path = directory / f"{ns}-{name}.key"
+        if cert_path.exists() and key_path.exists() and _covers(cert_path.read_bytes(), hosts):
+            cert_pem, key_pem = cert_path.read_bytes(), key_path.read_bytes()
+        else:
+            cert_pem, key_pem = issue_leaf(ca, hosts)
+            cert_path.write_bytes(cert_pem)
+            write_private(key_path, key_pem)
+        made.append({
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"name": name, "namespace": ns, "labels": dict(MANAGED_BY),
+                         "annotations": {ANNOTATION: "issued"}},
+            "data": {"tls.crt": base64.b64encode(cert_pem).decode(), "tls.key": base64.b64encode(key_pem).decode()},
+        })
+    return made
