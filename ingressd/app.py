@@ -31,10 +31,10 @@ from ingressd.proxy.server import ProxyServer, ProxyState
 from ingressd.proxy.tls import SniContexts
 from ingressd.routing.endpoints import build_endpoint_index
 from ingressd.routing.table import build_route_table
-from ingressd.routing.tls import build_tls_table
+from ingressd.routing.tls import build_tls_table, hsts_value
 
 ROUTE_KINDS = frozenset({"Ingress", "IngressClass"})
-TLS_KINDS = frozenset({"Ingress", "IngressClass", "Secret"})
+TLS_KINDS = frozenset({"Ingress", "IngressClass", "Secret", "ConfigMap"})
 ENDPOINT_KINDS = frozenset({"Service", "EndpointSlice", "Endpoints"})
 # Kinds the store keeps from manifests; anything else was reported as a warning by validation.
 STORED_KINDS = frozenset({
@@ -57,6 +57,7 @@ class RunOptions:
     reload_interval: float = 0.5
     seed: int | None = None
     certs_dir: str = "certs"
+    configmap: str | None = None  # "namespace/name" of an ingress-nginx controller ConfigMap
     extra: dict = field(default_factory=dict)
 
 
@@ -215,11 +216,25 @@ class Ingressd:
             self._tls_table() if self._dirty_tls else state.tls,
         ))
 
+    def _apply_controller_config(self) -> None:
+        """--configmap: the ingress-nginx controller ConfigMap's hsts* keys."""
+        if not self.options.configmap or self.proxy is None:
+            return
+        namespace, _, name = self.options.configmap.rpartition("/")
+        config = self.store.get("ConfigMap", namespace or "default", name)
+        if config is None:
+            self.warn(f"ingressd: warning: --configmap {self.options.configmap}: no such ConfigMap; defaults apply")
+        value, problems = hsts_value((config or {}).get("data"))
+        for problem in problems:
+            self.warn(f"ingressd: warning: ConfigMap {self.options.configmap}: {problem}")
+        self.proxy.set_hsts(value)
+
     def build_state(self) -> ProxyState:
         return ProxyState(self._route_table(), self._endpoint_index(), self._tls_table())
 
     def _tls_table(self):
         self._dirty_tls = False
+        self._apply_controller_config()
         table = build_tls_table(self.store.list("Ingress"), self.store.list("Secret"),
                                 self.store.list("IngressClass"), self.options.ingress_class)
         for ns, name, where, message in table.warnings:
@@ -274,6 +289,7 @@ class Ingressd:
         self.proxy = ProxyServer(self.build_state(), metrics=self.metrics, access_log=self.access_log,
                                  expose_upstream=opts.expose_upstream, on_error=self._proxy_error,
                                  error_log=self.warn, rand=random.Random(opts.seed))
+        self._apply_controller_config()
         await self._bind_all()
         await self.reconcile()
         self._tasks = [

@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reload-interval", type=float, default=0.5, metavar="SECONDS",
                      help="how often manifest files are checked for changes (default 0.5)")
 
+    run.add_argument("--configmap", default=None, metavar="NAMESPACE/NAME",
+                     help="ingress-nginx controller ConfigMap among the manifests (hsts, hsts-max-age, "
+                          "hsts-include-subdomains, hsts-preload)")
     run.add_argument("--certs-dir", default="certs", metavar="DIR",
                      help="local CA for Ingresses annotated ingressd.io/local-ca (default certs/)")
     run.add_argument("--seed", type=int, default=None, metavar="N",
@@ -152,6 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         reload_interval=args.reload_interval,
         seed=args.seed,
         certs_dir=args.certs_dir,
+        configmap=args.configmap,
     )
     return run(options)
 

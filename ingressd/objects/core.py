@@ -11,6 +11,7 @@ from collections.abc import Callable
 from ingressd.objects import names
 from ingressd.objects.problems import Key
 from ingressd.objects.report import Report
+from ingressd.routing.tls import check_tls_secret
 
 PROTOCOLS = frozenset({"TCP", "UDP", "SCTP"})
 
@@ -207,14 +208,24 @@ SECRET_TLS = "kubernetes.io/tls"
 
 
 def check_secret(r: Report, obj: dict) -> None:
+    before = len(r.out)
     secret_type = r.string(obj, (), "type") or "Opaque"
     data = _check_data(r, obj, "data", base64=True)
     string_data = _check_data(r, obj, "stringData", base64=False)
     r.boolean(obj, (), "immutable")
     if secret_type == SECRET_TLS:
+        missing = False
         for key in ("tls.crt", "tls.key"):
             if key not in data and key not in string_data:
                 r.required(("data", Key(key)))
+                missing = True
+        if not missing and len(r.out) == before:  # well-formed: can it serve TLS?
+            result = check_tls_secret(obj)
+            if isinstance(result, str):
+                # The proxy would serve the default certificate for this Secret's hosts.
+                key = "tls.key" if result.startswith("tls.key") else "tls.crt"
+                where = "stringData" if key in string_data else "data"
+                r.error((where, Key(key)), result)
 
 
 def check_config_map(r: Report, obj: dict) -> None:

@@ -339,8 +339,7 @@ class ProxyServer:
         self.expose_upstream = expose_upstream
         self.https_port = 443  # for ssl-redirect Locations; the app sets the listener's real port
         # HSTS on every HTTPS response, as ingress-nginx's defaults (hsts, hsts-max-age, hsts-include-subdomains)
-        self.hsts: tuple[str, str] | None = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        self.hsts_line = b"%s: %s\r\n" % (self.hsts[0].encode(), self.hsts[1].encode())
+        self.set_hsts("max-age=31536000; includeSubDomains")
         self.connections: set[ClientConnection] = set()
         self.connects: set[asyncio.Task] = set()  # upstream connects in progress
         self.servers: list[asyncio.base_events.Server] = []
@@ -361,6 +360,11 @@ class ProxyServer:
             except Exception as exc:
                 self.report_error(exc)
         self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)
+
+    def set_hsts(self, value: str | None) -> None:
+        """The Strict-Transport-Security value for HTTPS responses; None turns HSTS off."""
+        self.hsts = None if value is None else ("Strict-Transport-Security", value)
+        self.hsts_line = b"" if value is None else b"Strict-Transport-Security: %b\r\n" % value.encode()
 
     def log_upstream_error(self, message: str) -> None:
         """nginx's error log line for a failed upstream attempt, so the reason for a 502/504 is seen."""

@@ -79,12 +79,12 @@ def check_tls_secret(secret: dict, now: datetime.datetime | None = None) -> tupl
         return "has no tls.crt and tls.key"
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
-    except ValueError as exc:
-        return f"tls.crt is not a PEM certificate ({exc})"
+    except ValueError:
+        return "tls.crt is not a PEM-encoded certificate"
     try:
         key = serialization.load_pem_private_key(key_pem, password=None)
-    except (ValueError, TypeError) as exc:
-        return f"tls.key is not an unencrypted PEM private key ({exc})"
+    except (ValueError, TypeError):
+        return "tls.key is not an unencrypted PEM-encoded private key"
     raw = serialization.PublicFormat.SubjectPublicKeyInfo
     if key.public_key().public_bytes(serialization.Encoding.DER, raw) != \
             cert.public_key().public_bytes(serialization.Encoding.DER, raw):
@@ -139,3 +139,33 @@ def build_tls_table(ingresses: Iterable[dict], secrets: Iterable[dict], ingress_
                 table.certificates.setdefault(host, cert)  # the oldest Ingress wins a host
     table.tls_hosts = frozenset(tls_hosts)
     return table
+
+
+def hsts_value(config: dict[str, str] | None) -> tuple[str | None, list[str]]:
+    """The Strict-Transport-Security value from the controller ConfigMap's hsts* keys
+    (ingress-nginx defaults: on, max-age=31536000, includeSubDomains, no preload), and warnings
+    for values that were not understood (the default is kept for those)."""
+    config = config or {}
+    warnings: list[str] = []
+
+    def flag(key: str, default: bool) -> bool:
+        value = config.get(key)
+        if value is None:
+            return default
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        warnings.append(f'{key}: invalid value {value!r}: must be "true" or "false"')
+        return default
+
+    if not flag("hsts", True):
+        return None, warnings
+    max_age = config.get("hsts-max-age", "31536000")
+    if not str(max_age).isdigit():
+        warnings.append(f"hsts-max-age: invalid value {max_age!r}: must be a number of seconds")
+        max_age = "31536000"
+    value = f"max-age={max_age}"
+    if flag("hsts-include-subdomains", True):
+        value += "; includeSubDomains"
+    if flag("hsts-preload", False):
+        value += "; preload"
+    return value, warnings

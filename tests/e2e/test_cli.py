@@ -154,3 +154,41 @@ def test_demo_serves_https_with_a_certificate_from_the_local_ca(ingressd, tmp_pa
     assert b"Strict-Transport-Security: max-age=31536000; includeSubDomains" in head
     assert json.loads(body)["headers"]["X-Forwarded-Proto"] == "https"
     assert http_get(proc.http_port, "/", host="demo.localtest.me")[0] == 200  # ssl-redirect: "false"
+
+
+def test_configmap_sets_hsts(ingressd, tmp_path):
+    import ssl
+
+    manifests = tmp_path / "m"
+    manifests.mkdir()
+    (manifests / "app.yaml").write_text(echo_app_yaml("hsts", "hsts.test").replace(
+        "  annotations: {}", '  annotations:\n    ingressd.io/local-ca: "true"') + textwrap.dedent("""\
+        ---
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: ingress-nginx-controller
+          namespace: ingress-nginx
+        data:
+          hsts-max-age: "600"
+          hsts-preload: "true"
+        """))
+    text = (manifests / "app.yaml").read_text().replace(
+        "spec:\n  rules:", "spec:\n  tls:\n  - hosts: [hsts.test]\n    secretName: hsts-tls\n  rules:", 1)
+    (manifests / "app.yaml").write_text(text)
+    proc = ingressd("-f", str(manifests), "--configmap", "ingress-nginx/ingress-nginx-controller")
+    proc.wait_healthy()
+    context = ssl.create_default_context(cafile=str(tmp_path / "certs" / "ca.crt"))
+    deadline = time.monotonic() + 20
+    while not (raw := https_get(proc.https_port, "hsts.test", context)).startswith(b"HTTP/1.1 200"):
+        assert time.monotonic() < deadline, raw[:200]
+        time.sleep(0.1)
+    assert b"\r\nStrict-Transport-Security: max-age=600; includeSubDomains; preload\r\n" in raw
+    import http.client
+
+    conn = http.client.HTTPConnection(HOST, proc.http_port, timeout=5)  # does not follow redirects
+    conn.request("GET", "/", headers={"Host": "hsts.test"})
+    response = conn.getresponse()
+    conn.close()
+    assert response.status == 308  # a TLS host: ssl-redirect by default
+    assert response.getheader("Location") == f"https://hsts.test:{proc.https_port}"

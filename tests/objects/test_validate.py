@@ -138,7 +138,7 @@ ports: [{name: http, port: 8000, protocol: TCP}]
 apiVersion: v1
 kind: Secret
 metadata: {name: tls}
-type: kubernetes.io/tls
+type: Opaque  # a kubernetes.io/tls Secret must hold a real certificate (see test_tls_secrets.py)
 data:
   tls.crt: |
     LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t

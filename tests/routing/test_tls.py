@@ -57,3 +57,18 @@ def test_table_selection_and_warnings(pems):
     assert ("two", "secret default/bad: tls.key does not match the certificate in tls.crt; "
                    "the default certificate is served") in messages
     assert ("three", "secret default/none not found; the default certificate is served") in messages
+
+
+@pytest.mark.parametrize("data, value, problems", [
+    (None, "max-age=31536000; includeSubDomains", 0),
+    ({"hsts": "false"}, None, 0),
+    ({"hsts-max-age": "600", "hsts-include-subdomains": "false"}, "max-age=600", 0),
+    ({"hsts-preload": "true"}, "max-age=31536000; includeSubDomains; preload", 0),
+    ({"hsts-max-age": "soon", "hsts": "maybe"}, "max-age=31536000; includeSubDomains", 2),
+])
+def test_hsts_from_the_controller_configmap(data, value, problems):
+    from ingressd.routing.tls import hsts_value
+
+    got, warnings = hsts_value(data)
+    assert got == value
+    assert len(warnings) == problems
