@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import time
 from random import getrandbits as _getrandbits  # request ids need uniqueness, not secrecy (as nginx's $request_id)
 
 from ingressd.proxy.errors import simple_response
+from ingressd.proxy.tls import upstream_tls
 from ingressd.proxy.variables import expand, parse_cookies
 from ingressd.routing.affinity import pinned_backend, set_cookie_header
 from ingressd.routing.canary import decide_canary
@@ -316,21 +318,28 @@ class Exchange:
         self.tries += 1
         self.upstream_addrs.append(address)
         self.up_started = time.monotonic()
-        conn = self.server.pool.take(address)
+        tls = balance_cfg.backend_protocol == "HTTPS"
+        key = "https://" + address if tls else address  # TLS and plain connections pool apart
+        conn = self.server.pool.take(key)
         if conn is not None:
             self.attach(conn)
         else:
-            task = asyncio.get_running_loop().create_task(self._connect(ep.ip, ep.port, address))
+            task = asyncio.get_running_loop().create_task(
+                self._connect(ep.ip, ep.port, key, upstream_tls(balance_cfg) if tls else None))
             connects = self.server.connects  # keep a reference until the task is done
             connects.add(task)
             task.add_done_callback(connects.discard)
 
-    async def _connect(self, ip: str, port: int, address: str) -> None:
+    async def _connect(self, ip: str, port: int, address: str, tls) -> None:
         try:
-            conn = await self.server.pool.connect(ip, port, address, self.cfg.proxy_connect_timeout)
+            conn = await self.server.pool.connect(ip, port, address, self.cfg.proxy_connect_timeout, tls)
         except (TimeoutError, asyncio.TimeoutError):
             if not self.finished:
                 self.upstream_failed(f"connect to {address} timed out", "timeout")
+            return
+        except ssl.SSLError as exc:
+            if not self.finished:
+                self.upstream_failed(f"TLS handshake with {address} failed: {exc.reason or exc}", "error")
             return
         except OSError as exc:
             if not self.finished:

@@ -108,3 +108,24 @@ class SniContexts:
             except (OSError, ssl.SSLError):
                 pass  # an unusable certificate: keep the default, as for a missing Secret
         return None
+
+
+_UPSTREAM_CONTEXTS: dict[tuple[bool, bool], ssl.SSLContext] = {}
+
+
+def upstream_tls(cfg) -> tuple[ssl.SSLContext, str]:
+    """(client context, SNI) for backend-protocol HTTPS, as ingress-nginx's proxy_ssl_* defaults:
+    no verification unless proxy-ssl-verify; no SNI unless proxy-ssl-server-name; the certificate's
+    name is checked only when proxy-ssl-name gives one."""
+    check_name = bool(cfg.proxy_ssl_verify and cfg.proxy_ssl_name)
+    key = (cfg.proxy_ssl_verify, check_name)
+    ctx = _UPSTREAM_CONTEXTS.get(key)
+    if ctx is None:
+        ctx = ssl.create_default_context()
+        ctx.set_alpn_protocols(["http/1.1"])
+        ctx.check_hostname = check_name
+        if not cfg.proxy_ssl_verify:
+            ctx.verify_mode = ssl.CERT_NONE
+        _UPSTREAM_CONTEXTS[key] = ctx
+    sni = cfg.proxy_ssl_name if (cfg.proxy_ssl_server_name or check_name) and cfg.proxy_ssl_name else ""
+    return ctx, sni

@@ -7,6 +7,7 @@ currently owns it; between exchanges it idles in the pool.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 
 import httptools
@@ -135,10 +136,13 @@ class UpstreamPool:
                 return conn
         return None
 
-    async def connect(self, ip: str, port: int, address: str, timeout: float) -> UpstreamConnection:
+    async def connect(self, ip: str, port: int, address: str, timeout: float,
+                      tls: tuple[ssl.SSLContext, str] | None = None) -> UpstreamConnection:
+        """A new connection; `tls` = (client context, SNI name or "" for none) re-encrypts to the pod."""
         loop = asyncio.get_running_loop()
+        kwargs = {} if tls is None else {"ssl": tls[0], "server_hostname": tls[1]}
         _, conn = await asyncio.wait_for(
-            loop.create_connection(lambda: UpstreamConnection(self, address), ip, port), timeout
+            loop.create_connection(lambda: UpstreamConnection(self, address), ip, port, **kwargs), timeout
         )
         return conn
 

@@ -32,6 +32,10 @@ class LocationConfig:
     """Per-location settings that ingressd implements, already parsed."""
 
     ssl_redirect: bool = True
+    backend_protocol: str = "HTTP"  # "HTTP" | "HTTPS"
+    proxy_ssl_verify: bool = False
+    proxy_ssl_name: str | None = None
+    proxy_ssl_server_name: bool = False
     force_ssl_redirect: bool = False
     use_regex: bool = False
     rewrite_target: str | None = None
@@ -163,6 +167,36 @@ def parse_load_balance(value: str) -> str:
     raise AnnotationError(f"invalid value {value!r}: must be one of " + ", ".join(LOAD_BALANCE_METHODS))
 
 
+BACKEND_PROTOCOLS = ("HTTP", "HTTPS")
+_BACKEND_PROTOCOLS_NOT_YET = ("GRPC", "GRPCS", "FCGI", "AUTO_HTTP")
+
+
+def parse_backend_protocol(value: str) -> str:
+    protocol = value.strip().upper()
+    if protocol in BACKEND_PROTOCOLS:
+        return protocol
+    if protocol in _BACKEND_PROTOCOLS_NOT_YET:
+        raise AnnotationError(f"{protocol} is not implemented by ingressd yet; HTTP is used", "warning")
+    raise AnnotationError(f"invalid value {value!r}: must be one of HTTP, HTTPS, GRPC, GRPCS, FCGI, AUTO_HTTP")
+
+
+def parse_on_off(value: str) -> bool:
+    """nginx's on/off (ingress-nginx also takes true/false here)."""
+    word = value.strip().lower()
+    if word in ("on", "true"):
+        return True
+    if word in ("off", "false"):
+        return False
+    raise AnnotationError(f'invalid value {value!r}: must be "on" or "off"')
+
+
+def parse_server_name(value: str) -> str:
+    name = value.strip()
+    if not name or any(c in name for c in " /;$"):
+        raise AnnotationError(f"invalid value {value!r}: must be a host name")
+    return name
+
+
 # ingress-nginx's parser.RegexPathWithCapture: a path that may hold $1..$9.
 _PATH_WITH_CAPTURE = re.compile(r"/?[-._~a-zA-Z0-9/:$]*")
 
@@ -249,6 +283,18 @@ parse_samesite = _options("none", "lax", "strict", case_sensitive=False)
 # --- the table --------------------------------------------------------------------------------
 
 _IMPLEMENTED = (
+    AnnotationSpec(
+        "backend-protocol", "Protocol spoken to the pod: HTTP, or HTTPS (TLS re-encrypted to the pod).",
+        default="HTTP", parse=parse_backend_protocol, field="backend_protocol"),
+    AnnotationSpec(
+        "proxy-ssl-verify", "With backend-protocol HTTPS: verify the pod's certificate (system CAs).",
+        default="off", parse=parse_on_off, field="proxy_ssl_verify"),
+    AnnotationSpec(
+        "proxy-ssl-name", "With backend-protocol HTTPS: the name the pod's certificate is verified against.",
+        parse=parse_server_name, field="proxy_ssl_name"),
+    AnnotationSpec(
+        "proxy-ssl-server-name", "With backend-protocol HTTPS: send SNI (proxy-ssl-name) to the pod.",
+        default="off", parse=parse_on_off, field="proxy_ssl_server_name"),
     AnnotationSpec(
         "ssl-redirect", "Answer HTTP requests for a host with TLS with a 308 to HTTPS.",
         default="true", parse=parse_bool, field="ssl_redirect"),
@@ -384,12 +430,8 @@ _NOT_YET = {
     "ssl-passthrough": "Pass TLS through to the pod unterminated.",
     "ssl-ciphers": "TLS ciphers of the server.",
     "ssl-prefer-server-ciphers": "Prefer the server's cipher order.",
-    "backend-protocol": "Protocol spoken to the pod: HTTP, HTTPS, GRPC, GRPCS, FCGI, AUTO_HTTP.",
     "proxy-ssl-secret": "Client certificate for HTTPS to the pod.",
-    "proxy-ssl-verify": "Verify the pod's certificate.",
     "proxy-ssl-verify-depth": "Certificate chain depth when verifying the pod.",
-    "proxy-ssl-name": "Server name used to verify the pod's certificate.",
-    "proxy-ssl-server-name": "Send SNI to the pod.",
     "proxy-ssl-ciphers": "TLS ciphers towards the pod.",
     "proxy-ssl-protocols": "TLS protocols towards the pod.",
     "proxy-next-upstream-timeout": "Time limit for retries on other endpoints.",

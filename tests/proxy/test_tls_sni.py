@@ -156,3 +156,40 @@ async def test_secret_rotation_applies_on_the_next_handshake(servers, objects, c
     after, _ = await handshake(https_port, "secure.test")
     assert after.serial_number != before.serial_number
     assert after.serial_number == x509.load_pem_x509_certificate(new_cert).serial_number
+
+
+@pytest.mark.parametrize("annotations, expected", [
+    ({"backend-protocol": "HTTPS"}, 200),  # re-encrypted, not verified (proxy-ssl-verify off)
+    ({"backend-protocol": "HTTPS", "proxy-ssl-verify": "on"}, 502),  # the pod's CA is not a system CA
+    ({}, 502),  # plain HTTP to a TLS port fails
+])
+async def test_backend_protocol_https(ca, tmp_path, start_proxy, annotations, expected):
+    from aiohttp import web
+
+    cert, key = issue_leaf(ca, ["pod.test"])
+    (tmp_path / "pod.crt").write_bytes(cert)
+    (tmp_path / "pod.key").write_bytes(key)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(tmp_path / "pod.crt", tmp_path / "pod.key")
+
+    async def hello(request):
+        return web.json_response({"scheme": request.scheme})
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, 0, ssl_context=server_ctx)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        proxy = await start_proxy([
+            service("pod"), *endpoint_slice("pod", [port]),
+            ingress("pod", [("pod.test", "/", "Prefix", "pod")], {"proxy-next-upstream-tries": "1", **annotations}),
+        ])
+        raw = await proxy.raw(b"GET / HTTP/1.1\r\nHost: pod.test\r\nConnection: close\r\n\r\n")
+        assert int(raw.split(b" ", 2)[1]) == expected
+        if expected == 200:
+            assert raw.endswith(b'{"scheme": "https"}')
+    finally:
+        await runner.cleanup()

@@ -141,7 +141,7 @@ def test_ingress_nginx_load_balancers_not_in_ingressd_warn_and_use_round_robin(m
 @pytest.mark.parametrize(
     "name",
     ["upstream-hash-by-subset", "upstream-hash-by-subset-size", "service-upstream",
-     "backend-protocol", "proxy-ssl-verify", "enable-cors", "auth-url",
+     "enable-cors", "auth-url",
      "configuration-snippet"],
 )
 def test_known_but_not_implemented_is_a_warning(name):
