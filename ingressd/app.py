@@ -83,6 +83,17 @@ def bind_error_message(what: str, flag: str, bind: str, port: int, exc: OSError)
     return f"ingressd: cannot bind the {what} port {bind}:{port}: {exc.strerror or exc} ({flag})"
 
 
+def split_errors(errors: list) -> tuple[list, list]:
+    """(errors that stop a load, errors ingressd serves through).
+
+    A TLS Secret that cannot serve (bad base64, key mismatch, expired) is an error for `validate`,
+    but `run` serves the default certificate for its hosts rather than taking every other host
+    down with it, as ingress-nginx does.
+    """
+    serving = [p for p in errors if p.kind == "Secret" and p.field.startswith(("data[tls.", "stringData[tls."))]
+    return [p for p in errors if p not in serving], serving
+
+
 def manifest_key(obj: dict) -> tuple[str, str, str]:
     meta = obj.get("metadata") or {}
     kind = obj.get("kind", "")
@@ -167,12 +178,13 @@ class Ingressd:
                     continue
                 self._file_state = snapshot
                 result = await asyncio.to_thread(self.load)
-                for problem in result.warnings:
+                blocking, serving = split_errors(result.errors)
+                for problem in [*result.warnings, *serving]:
                     self.warn(str(problem))
-                if result.errors:
+                if blocking:
                     self.metrics.last_reload_successful.set(0)
                     self.warn("ingressd: reload rejected; keeping the previous configuration:")
-                    for problem in result.errors:
+                    for problem in blocking:
                         self.warn(str(problem))
                     continue
                 changed = self.apply_manifests(result.manifests)
@@ -280,10 +292,11 @@ class Ingressd:
         opts = self.options
         self._file_state = self._snapshot_files()
         result = self.load()
-        for problem in result.warnings:
+        blocking, serving = split_errors(result.errors)
+        for problem in [*result.warnings, *serving]:
             self.warn(str(problem))
-        if result.errors:
-            raise StartupError(1, "\n".join(str(p) for p in result.errors))
+        if blocking:
+            raise StartupError(1, "\n".join(str(p) for p in blocking))
         self.store.subscribe(self._on_store_event)
         self.apply_manifests(result.manifests)
         self.proxy = ProxyServer(self.build_state(), metrics=self.metrics, access_log=self.access_log,

@@ -192,3 +192,59 @@ def test_configmap_sets_hsts(ingressd, tmp_path):
     conn.close()
     assert response.status == 308  # a TLS host: ssl-redirect by default
     assert response.getheader("Location") == f"https://hsts.test:{proc.https_port}"
+
+
+def test_bad_tls_secret_keeps_other_hosts_and_an_edited_secret_serves_on_the_next_handshake(ingressd, tmp_path):
+    import base64
+    import ssl
+
+    from cryptography import x509
+
+    from ingressd.certs import init_ca, issue_leaf
+    from ingressd.proxy.tls import DEFAULT_CN
+
+    ca = init_ca(tmp_path / "ca")
+    (cert_a, key_a), (_, key_b) = issue_leaf(ca, ["bad.test"]), issue_leaf(ca, ["bad.test"])
+
+    def secret_yaml(cert: bytes, key: bytes) -> str:
+        return textwrap.dedent(f"""\
+            apiVersion: v1
+            kind: Secret
+            metadata:
+              name: bad-tls
+            type: kubernetes.io/tls
+            data:
+              tls.crt: {base64.b64encode(cert).decode()}
+              tls.key: {base64.b64encode(key).decode()}
+            """)
+
+    manifests = tmp_path / "m"
+    manifests.mkdir()
+    bad = echo_app_yaml("bad", "bad.test").replace(
+        "spec:\n  rules:", "spec:\n  tls:\n  - hosts: [bad.test]\n    secretName: bad-tls\n  rules:", 1)
+    (manifests / "apps.yaml").write_text(bad + "---\n" + echo_app_yaml("good", "good.test"))
+    (manifests / "secret.yaml").write_text(secret_yaml(cert_a, key_b))  # key does not match
+    assert run_cli("validate", "-f", str(manifests)).returncode == 1
+
+    proc = ingressd("-f", str(manifests))
+    proc.wait_healthy()  # run serves through a Secret that cannot serve
+    assert "Secret default/bad-tls: data[tls.key]: tls.key does not match" in proc.stderr()
+    wait_status(proc.http_port, "/", "good.test", 200, 20)
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE
+
+    def served_cert(server_name: str):
+        with socket.create_connection((HOST, proc.https_port), timeout=5) as raw_sock:
+            with unverified.wrap_socket(raw_sock, server_hostname=server_name) as sock:
+                return x509.load_der_x509_certificate(sock.getpeercert(binary_form=True))
+
+    cn = served_cert("bad.test").subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
+    assert cn == DEFAULT_CN
+
+    (manifests / "secret.yaml").write_text(secret_yaml(cert_a, key_a))  # fixed in the file
+    deadline = time.monotonic() + 5
+    want = x509.load_pem_x509_certificate(cert_a).serial_number
+    while served_cert("bad.test").serial_number != want:
+        assert time.monotonic() < deadline, "the edited Secret was not served"
+        time.sleep(0.05)
