@@ -31,6 +31,7 @@ from ingressd.proxy.server import ProxyServer, ProxyState
 from ingressd.proxy.tls import SniContexts
 from ingressd.routing.endpoints import build_endpoint_index
 from ingressd.routing.table import build_route_table
+from ingressd.routing.podnames import PodNameIndex, build_pod_name_index
 from ingressd.routing.tls import build_tls_table, hsts_value
 
 ROUTE_KINDS = frozenset({"Ingress", "IngressClass"})
@@ -122,6 +123,7 @@ class Ingressd:
         self._dirty_endpoints = True
         self._dirty_tls = True
         self._tls_warned: set[str] = set()
+        self._pods = PodNameIndex()
         self._reconcile_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._file_state: dict[str, tuple[int, int]] = {}
@@ -205,6 +207,7 @@ class Ingressd:
             self._dirty_endpoints = True
         self._dirty_tls = True
         self._tls_warned: set[str] = set()
+        self._pods = PodNameIndex()
         self._reconcile_wanted.set()
 
     async def reconcile(self) -> None:
@@ -226,6 +229,7 @@ class Ingressd:
             self._route_table() if self._dirty_routes else state.table,
             self._endpoint_index() if self._dirty_endpoints else state.endpoints,
             self._tls_table() if self._dirty_tls else state.tls,
+            self._pods,
         ))
 
     def _apply_controller_config(self) -> None:
@@ -242,7 +246,8 @@ class Ingressd:
         self.proxy.set_hsts(value)
 
     def build_state(self) -> ProxyState:
-        return ProxyState(self._route_table(), self._endpoint_index(), self._tls_table())
+        endpoints = self._endpoint_index()
+        return ProxyState(self._route_table(), endpoints, self._tls_table(), self._pods)
 
     def _tls_table(self):
         self._dirty_tls = False
@@ -264,8 +269,9 @@ class Ingressd:
 
     def _endpoint_index(self):
         self._dirty_endpoints = False
-        return build_endpoint_index(self.store.list("Service"), self.store.list("EndpointSlice"),
-                                    self.store.list("Endpoints"))
+        services, slices = self.store.list("Service"), self.store.list("EndpointSlice")
+        self._pods = build_pod_name_index(services, slices)
+        return build_endpoint_index(services, slices, self.store.list("Endpoints"))
 
     async def control_loop(self) -> None:
         while True:

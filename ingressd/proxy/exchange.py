@@ -16,7 +16,9 @@ from ingressd.proxy.errors import simple_response
 from ingressd.proxy.tls import upstream_tls
 from ingressd.proxy.variables import expand, parse_cookies
 from ingressd.routing.affinity import pinned_backend, set_cookie_header
+from ingressd.routing.annotations import LocationConfig
 from ingressd.routing.canary import decide_canary
+from ingressd.routing.table import BackendRef, Location, RouteMatch
 from ingressd.proxy.headers import client_response_head, upstream_request_head
 
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"TRACE"})
@@ -25,6 +27,7 @@ PENDING_LIMIT = 64 * 1024  # body bytes buffered before the client is paused
 CHUNKED_PRECHECK_LIMIT = 1024 * 1024  # chunked bodies are held up to this to check proxy-body-size first
 _NO_LABEL = ""
 _NOTHING_TRIED: frozenset[str] = frozenset()
+_POD_CONFIG = LocationConfig(proxy_body_size=0)  # per-pod names: no Ingress, so no body limit
 # Metric label tuples per (location, status, method); the location is kept to rule out a reused id.
 _LABELS: dict[tuple, tuple] = {}
 
@@ -153,7 +156,10 @@ class Exchange:
         state = self.server.state
         match = state.table.match(self.host, self.path)
         if match is None:
-            return self.respond(404)
+            target = state.pods.resolve(self.host)
+            if target is None:
+                return self.respond(404)
+            return self.start_pod(target)
         self.match = match
         loc = self.location = match.location
         cfg = self.cfg = loc.config
@@ -193,6 +199,20 @@ class Exchange:
             if limit <= CHUNKED_PRECHECK_LIMIT:
                 self.waiting_for_body = True
                 return
+        self.connect_next()
+
+    def start_pod(self, target) -> None:
+        """A per-pod name of a headless Service: straight to that pod, no Ingress involved."""
+        ep = target.endpoint
+        ref = BackendRef(target.namespace, target.service, ep.port)
+        loc = self.location = Location(target.namespace, "", self.host.partition(":")[0], "/", "Prefix", ref,
+                                       _POD_CONFIG)
+        self.match = RouteMatch(loc, self.path)
+        self.cfg = self.balance_cfg = _POD_CONFIG
+        self.upstream_name = self.main_upstream = ref.upstream_name
+        self.endpoints = (ep,)
+        rid = self.hmap.get(b"x-request-id")
+        self.request_id = rid if rid else b"%032x" % _getrandbits(128)
         self.connect_next()
 
     # ---- canary, affinity, hashing (only on routes that configure them) ---------------------

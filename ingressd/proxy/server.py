@@ -24,6 +24,7 @@ from ingressd.proxy.upstream import UpstreamPool
 from ingressd.routing.balancer import Balancers
 from ingressd.routing.endpoints import EndpointIndex
 from ingressd.routing.table import RouteTable
+from ingressd.routing.podnames import PodNameIndex
 from ingressd.routing.tls import TlsTable
 
 MAX_URL = 8192  # nginx large_client_header_buffers 4 8k: a longer request line is a 414
@@ -40,6 +41,7 @@ class ProxyState:
     table: RouteTable
     endpoints: EndpointIndex
     tls: TlsTable = field(default_factory=TlsTable)
+    pods: PodNameIndex = field(default_factory=PodNameIndex)
 
 
 class ClientConnection(asyncio.Protocol):

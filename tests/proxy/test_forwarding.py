@@ -211,3 +211,19 @@ async def test_metrics_exposition_uses_ingress_nginx_names(backend, start_proxy)
     assert 'nginx_ingress_controller_requests{canary="",host="app.test",ingress="web",method="GET",' in text
     assert "_total" not in text and "_created" not in text
     assert "# TYPE nginx_ingress_controller_request_duration_seconds histogram" in text
+
+
+async def test_per_pod_name_of_a_headless_service(backend, start_proxy):
+    from ingressd.routing.podnames import build_pod_name_index
+
+    svc = service("db")
+    svc["spec"]["clusterIP"] = "None"
+    [eps] = endpoint_slice("db", [backend.port])
+    eps["endpoints"][0]["targetRef"] = {"kind": "Pod", "name": "db-0"}
+    proxy = await start_proxy([svc, eps])
+    state = proxy.server.state
+    proxy.server.swap(type(state)(state.table, state.endpoints, state.tls, build_pod_name_index([svc], [eps])))
+    raw = await proxy.raw(b"GET /kv/x HTTP/1.1\r\nHost: db-0.db.default.svc.cluster.local\r\nConnection: close\r\n\r\n")
+    assert parse_json_body(raw)["raw_path"] == "/kv/x"
+    raw = await proxy.raw(b"GET / HTTP/1.1\r\nHost: db-9.db.default.svc.cluster.local\r\nConnection: close\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 404")
