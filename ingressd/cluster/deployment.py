@@ -1,11 +1,12 @@
 """Deployment controller (pure): one ReplicaSet per pod template, named `<deployment>-<hash>`.
 
-Rollout for now (the real RollingUpdate with maxSurge/maxUnavailable comes with rolling updates):
+Rollout:
 
-- `RollingUpdate` (the default): the new ReplicaSet is scaled to `spec.replicas` at once and the
-  old ones are scaled to 0 once the new one is fully available — i.e. maxSurge 100 %,
-  maxUnavailable 0, whatever the strategy says. No downtime, and a broken new template leaves the
-  old pods serving, as a stalled rollout does in Kubernetes.
+- `RollingUpdate` (the default), as Kubernetes' rolling.go: the new ReplicaSet grows while all
+  pods stay within replicas + maxSurge (default 25 %, rounded up); old ReplicaSets shrink, oldest
+  first and their unavailable pods first, only as far as keeps replicas - maxUnavailable (default
+  25 %, rounded down; 1 if both are 0) available. A broken new template stalls with the old pods
+  serving.
 - `Recreate`: old ReplicaSets go to 0 first; the new one is scaled up only when no old pod is left
   (terminating ones included), exactly as Kubernetes does.
 
@@ -91,10 +92,13 @@ def reconcile_deployment(deployment: dict, replicasets: list[dict], pods: list[d
     if (spec.get("strategy") or {}).get("type") == "Recreate":
         actions += _scale_all(old_rss, 0)
         scale_up_new = not _old_pods_running(old_rss, pods)
-    if scale_up_new:
-        actions += _scale_new(deployment, new_rs, replicas, max_old_revision)
-        if new_rs is not None and _fully_available(new_rs, replicas):
-            actions += _scale_all(old_rss, 0)
+        if scale_up_new:
+            actions += _scale_new(deployment, new_rs, replicas, max_old_revision)
+    else:
+        target = _rolling_new_replicas(deployment, new_rs, old_rss, replicas)
+        actions += _scale_new(deployment, new_rs, target, max_old_revision)
+        if new_rs is not None:
+            actions += _rolling_scale_down_old(deployment, new_rs, old_rss, replicas)
     actions += _clean_up_history(deployment, old_rss)
 
     created = new_name if new_rs is None and scale_up_new else None
@@ -223,6 +227,66 @@ def _scale_new(deployment: dict, new_rs: dict | None, replicas: int, max_old_rev
         updated["metadata"].setdefault("annotations", {})[REVISION] = str(max_old_revision + 1)
     updated.pop("status", None)
     return [apply_object(updated)]
+
+
+def _max_surge(deployment: dict) -> int:
+    replicas = desired_replicas(deployment)
+    rolling = ((deployment.get("spec") or {}).get("strategy") or {}).get("rollingUpdate") or {}
+    surge = _int_or_percent(rolling.get("maxSurge", "25%"), replicas, round_up=True)
+    unavailable = _int_or_percent(rolling.get("maxUnavailable", "25%"), replicas, round_up=False)
+    return surge if surge or unavailable else 0
+
+
+def _rolling_new_replicas(deployment: dict, new_rs: dict | None, old_rss: list[dict], replicas: int) -> int:
+    """reconcileNewReplicaSet (rolling.go): grow the new ReplicaSet while all pods stay within
+    replicas + maxSurge; never beyond `replicas`."""
+    current_new = desired_replicas(new_rs) if new_rs is not None else 0
+    if current_new >= replicas:
+        return replicas
+    total = current_new + sum(desired_replicas(rs) for rs in old_rss)
+    room = replicas + _max_surge(deployment) - total
+    return current_new + max(0, min(room, replicas - current_new))
+
+
+def _rolling_scale_down_old(deployment: dict, new_rs: dict, old_rss: list[dict], replicas: int) -> list[Action]:
+    """reconcileOldReplicaSets (rolling.go): first drop old ReplicaSets' unavailable pods, then
+    shrink the old ones, oldest first, only as far as keeps replicas - maxUnavailable available."""
+    old = sorted(old_rss, key=lambda r: (revision(r), r["metadata"]["name"]))
+    want = {rs["metadata"]["name"]: desired_replicas(rs) for rs in old}
+    if sum(want.values()) == 0:
+        return []
+    min_available = replicas - _max_unavailable(deployment)
+    available_of = {rs["metadata"]["name"]: int((rs.get("status") or {}).get("availableReplicas") or 0)
+                    for rs in [new_rs, *old]}
+    new_unavailable = max(0, desired_replicas(new_rs) - available_of[new_rs["metadata"]["name"]])
+    max_scaled_down = sum(want.values()) + desired_replicas(new_rs) - min_available - new_unavailable
+    if max_scaled_down <= 0:
+        return []
+    scaled = 0
+    for rs in old:  # cleanupUnhealthyReplicas
+        name = rs["metadata"]["name"]
+        unhealthy = want[name] - available_of[name]
+        if scaled >= max_scaled_down:
+            break
+        if unhealthy > 0:
+            take = min(max_scaled_down - scaled, unhealthy)
+            want[name] -= take
+            scaled += take
+    available = sum(available_of.values())
+    if available > min_available:  # scaleDownOldReplicaSetsForRollingUpdate
+        budget = available - min_available
+        for rs in old:
+            name = rs["metadata"]["name"]
+            if budget <= 0:
+                break
+            take = min(want[name], budget)
+            want[name] -= take
+            budget -= take
+    actions = []
+    for rs in old:
+        if want[rs["metadata"]["name"]] != desired_replicas(rs):
+            actions += _scale_all([rs], want[rs["metadata"]["name"]])
+    return actions
 
 
 def _scale_all(rss: list[dict], replicas: int) -> list[Action]:

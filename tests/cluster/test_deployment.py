@@ -1,5 +1,7 @@
 import re
 
+import pytest
+
 
 from ingressd.cluster import builders
 from ingressd.cluster.actions import execute
@@ -105,23 +107,63 @@ def test_deleting_deployment_is_left_alone(store, clock):
 
 # -- template changes -------------------------------------------------------------------------
 
-def test_rolling_update_keeps_old_pods_until_the_new_replicaset_is_available(store, clock):
-    store.apply(builders.deployment("web", replicas=2))
+@pytest.mark.parametrize("replicas, strategy, first_new", [
+    (2, {}, 1),  # maxSurge 25 % of 2 rounds up to 1, maxUnavailable rounds down to 0
+    (4, {}, 1),
+    (4, {"maxSurge": 0, "maxUnavailable": 1}, 0),
+    (4, {"maxSurge": "100%", "maxUnavailable": 0}, 4),
+    (10, {"maxSurge": 3, "maxUnavailable": 2}, 3),
+])
+def test_rolling_update_respects_max_surge_and_max_unavailable(store, clock, replicas, strategy, first_new):
+    def deployment(version=None):
+        d = builders.deployment("web", replicas=replicas)
+        d["spec"]["strategy"] = {"type": "RollingUpdate", "rollingUpdate": strategy} if strategy else {}
+        return with_version(d, version) if version else d
+
+    store.apply(deployment())
     step(store, clock)
     (old,) = replicasets(store)
     mark_available(store, old)
-
-    store.apply(with_version(builders.deployment("web", replicas=2), "2"))
+    store.apply(deployment("2"))
     step(store, clock)
+    (new,) = set(replicasets(store)) - {old}
+    assert replicasets(store)[new]["spec"]["replicas"] == first_new
+    assert replicasets(store)[new]["metadata"]["annotations"][REVISION] == "2"
+
+    surge = strategy.get("maxSurge", "25%")
+    unavailable = strategy.get("maxUnavailable", "25%")
+    def resolve(v, up):
+        if isinstance(v, str):
+            f = int(v[:-1]) * replicas / 100
+            return -(-f // 1) if up else f // 1
+        return v
+    max_total = replicas + int(resolve(surge, True))
+    min_available = replicas - (int(resolve(unavailable, False)) or (0 if resolve(surge, True) else 1))
+    for _ in range(50):  # the ReplicaSet controller makes each scaled set available, then we step
+        rss = replicasets(store)
+        assert sum(rs["spec"]["replicas"] for rs in rss.values()) <= max_total
+        assert sum((rs.get("status") or {}).get("availableReplicas", 0) for rs in rss.values()) >= min_available
+        if rss[new]["spec"]["replicas"] == replicas and rss[old]["spec"]["replicas"] == 0:
+            break
+        for name in rss:
+            mark_available(store, name)
+        step(store, clock)
+    else:
+        raise AssertionError("the rollout did not finish")
+
+
+def test_broken_new_template_leaves_old_pods_serving(store, clock):
+    store.apply(builders.deployment("web", replicas=4))
+    step(store, clock)
+    (old,) = replicasets(store)
+    mark_available(store, old)
+    store.apply(with_version(builders.deployment("web", replicas=4), "broken"))
+    for _ in range(5):
+        step(store, clock)  # the new pods never become available
     rss = replicasets(store)
     (new,) = set(rss) - {old}
-    assert rss[new]["spec"]["replicas"] == 2
-    assert rss[new]["metadata"]["annotations"][REVISION] == "2"
-    assert rss[old]["spec"]["replicas"] == 2  # still serving
-
-    mark_available(store, new)
-    step(store, clock)
-    assert replicasets(store)[old]["spec"]["replicas"] == 0
+    assert rss[old]["spec"]["replicas"] == 3  # only maxUnavailable (1) taken down
+    assert rss[new]["spec"]["replicas"] == 2  # then the surge room refills: 3 + 2 = 4 + maxSurge 1
 
 
 def test_recreate_waits_for_old_pods_to_be_gone(store, clock):
