@@ -8,6 +8,14 @@ every message back. Knobs come from the container's env, as a real image's would
     VERSION           reported version (default: the image tag, else "latest")
     ECHO_LATENCY_MS   added latency per request, milliseconds
     ECHO_ERROR_RATE   fraction (0..1) of requests answered 500, drawn from an injected random source
+    ECHO_STARTUP_MS   startup time: the port is open at once, but `/healthz` answers 503 and the
+                      kubelet keeps the container unready until it has passed
+
+Volumes: with persistent volumes mounted (mountPath -> host directory, resolved by the kubelet), the
+JSON reports them as `volumes`, and `PUT /kv/<key>` (stores the body), `GET /kv/<key>` (404 when
+absent) and `DELETE /kv/<key>` keep a small key-value file, `echo-kv.json`, in the first mount's
+directory, so data outlives the pod. Without a volume the store lives in memory, like a container's
+own filesystem.
 
 Responses carry `X-Echo-Pod: <pod>` so a client can tell replicas apart without parsing JSON.
 """
@@ -15,7 +23,10 @@ Responses carry `X-Echo-Pod: <pod>` so a client can tell replicas apart without 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import json
+import os
 import random
 from dataclasses import dataclass, field
 
@@ -50,14 +61,21 @@ class EchoConfig:
     version: str = "latest"
     latency_ms: float = 0.0
     error_rate: float = 0.0
+    startup_ms: float = 0.0
+    volumes: tuple[tuple[str, str], ...] = ()  # (mountPath, host directory), in mount order
 
     @classmethod
-    def for_container(cls, pod: dict, container: dict, pod_ip: str) -> EchoConfig:
+    def for_container(
+        cls, pod: dict, container: dict, pod_ip: str, volumes: dict[str, str] | None = None
+    ) -> EchoConfig:
         """Config from a pod's container spec; ValueError (with the env var named) on a bad knob."""
         env = {item.get("name"): item.get("value") for item in container.get("env") or () if "value" in item}
         _, tag = split_image(container.get("image", ""))
         latency = _number(env, "ECHO_LATENCY_MS", 0.0)
         error_rate = _number(env, "ECHO_ERROR_RATE", 0.0)
+        startup = _number(env, "ECHO_STARTUP_MS", 0.0)
+        if startup < 0:
+            raise ValueError(f"ECHO_STARTUP_MS must be >= 0, got {env['ECHO_STARTUP_MS']!r}")
         if latency < 0:
             raise ValueError(f"ECHO_LATENCY_MS must be >= 0, got {env['ECHO_LATENCY_MS']!r}")
         if not 0.0 <= error_rate <= 1.0:
@@ -70,6 +88,8 @@ class EchoConfig:
             version=env.get("VERSION") or tag or "latest",
             latency_ms=latency,
             error_rate=error_rate,
+            startup_ms=startup,
+            volumes=tuple((volumes or {}).items()),
         )
 
 
@@ -102,9 +122,38 @@ class EchoState:
     in_flight: int = 0
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     websockets: set[web.WebSocketResponse] = field(default_factory=set)
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    memory_kv: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kv_file(self) -> str | None:
+        return os.path.join(self.config.volumes[0][1], KV_FILE) if self.config.volumes else None
+
+    def kv_load(self) -> dict[str, str]:
+        path = self.kv_file
+        if path is None:
+            return self.memory_kv
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def kv_save(self, data: dict[str, str]) -> None:
+        path = self.kv_file
+        if path is None:
+            self.memory_kv = data
+            return
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, sort_keys=True)
+        os.replace(tmp, path)  # atomic: a pod killed mid-write leaves the old file
 
 
 ECHO_STATE = web.AppKey("echo_state", EchoState)
+KV_FILE = "echo-kv.json"
 
 
 def build_echo_app(config: EchoConfig, rand: random.Random | None = None) -> web.Application:
@@ -112,8 +161,27 @@ def build_echo_app(config: EchoConfig, rand: random.Random | None = None) -> web
     state.idle.set()
     app = web.Application(middlewares=[_track_in_flight])
     app[ECHO_STATE] = state
+    if config.startup_ms <= 0:
+        state.started.set()
+    else:
+        app.cleanup_ctx.append(_startup_delay)
     app.router.add_route("*", "/{tail:.*}", _handle)
     return app
+
+
+async def _startup_delay(app: web.Application):
+    """ECHO_STARTUP_MS: counted from when the app starts serving."""
+    state = app[ECHO_STATE]
+
+    async def finish() -> None:
+        await asyncio.sleep(state.config.startup_ms / 1000)
+        state.started.set()
+
+    task = asyncio.create_task(finish())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 @web.middleware
@@ -135,7 +203,11 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     if request.path == "/ws" and request.headers.get("Upgrade", "").lower() == "websocket":
         return await _websocket(request, state)
     if request.path == "/healthz" and request.method in ("GET", "HEAD"):
+        if not state.started.is_set():
+            return web.Response(status=503, text="starting\n")
         return web.Response(text="ok\n")
+    if request.path.startswith("/kv/") and request.method in ("GET", "PUT", "DELETE"):
+        return await _kv(request, state)
 
     body_bytes = 0
     async for chunk in request.content.iter_any():
@@ -162,9 +234,34 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         "remoteAddr": request.remote,
         "bodyBytes": body_bytes,
     }
+    if config.volumes:
+        payload["volumes"] = dict(config.volumes)
     if failed:
         payload["error"] = "injected by ECHO_ERROR_RATE"
     return web.json_response(payload, status=500 if failed else 200, headers={"X-Echo-Pod": config.pod})
+
+
+async def _kv(request: web.Request, state: EchoState) -> web.Response:
+    key = request.path[len("/kv/"):]
+    headers = {"X-Echo-Pod": state.config.pod}
+    if not key or "/" in key:
+        return web.json_response({"error": "key must be one path segment: /kv/<key>"}, status=400, headers=headers)
+    data = state.kv_load()
+    if request.method == "PUT":
+        raw = await request.read()
+        try:
+            data[key] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return web.json_response({"error": "value must be UTF-8 text"}, status=400, headers=headers)
+        state.kv_save(data)
+        return web.json_response({"key": key, "value": data[key], "pod": state.config.pod}, headers=headers)
+    if key not in data:
+        return web.json_response({"error": f"key {key!r} not found", "pod": state.config.pod}, status=404, headers=headers)
+    if request.method == "DELETE":
+        value = data.pop(key)
+        state.kv_save(data)
+        return web.json_response({"key": key, "value": value, "pod": state.config.pod}, headers=headers)
+    return web.Response(text=data[key], headers=headers)
 
 
 async def _websocket(request: web.Request, state: EchoState) -> web.WebSocketResponse:
@@ -192,6 +289,14 @@ class EchoServer:
         self.ports = list(ports)
         self._app = build_echo_app(config, rand)
         self._runner: web.AppRunner | None = None
+
+    @property
+    def started(self) -> bool:
+        """Past ECHO_STARTUP_MS: ready to serve (the kubelet's readiness waits for this)."""
+        return self._app[ECHO_STATE].started.is_set()
+
+    async def wait_started(self) -> None:
+        await self._app[ECHO_STATE].started.wait()
 
     @property
     def in_flight(self) -> int:
@@ -228,7 +333,7 @@ class EchoServer:
             if grace_seconds > 0 and state.in_flight:
                 try:
                     await asyncio.wait_for(state.idle.wait(), grace_seconds)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         finally:
             await runner.cleanup()  # also when cancelled mid-drain: never leave a socket open

@@ -16,8 +16,22 @@ bind crash-loops like a real container (waiting `CrashLoopBackOff`, lastState te
 reason, retried with back-off 10 s doubling to 5 min, restartCount counting).
 
 A pod with a deletionTimestamp stops accepting connections, closes WebSockets, lets in-flight
-requests finish within its grace period, then the kubelet deletes the pod object. Probes come later;
-a running pod's spec is not re-read (Kubernetes restarts a container whose image is changed).
+requests finish within its grace period, then the kubelet deletes the pod object. A running pod's
+spec is not re-read (Kubernetes restarts a container whose image is changed).
+
+Volumes: a `persistentVolumeClaim` volume is the directory in its claim's `ingressd.io/volume-path`
+annotation (created if missing; `subPath` is honoured). Until every claim exists and carries one,
+the pod is not started (Pending, a `FailedScheduling` event, as an unbound claim does).
+
+Probes (`ingressd.pods.probes`): readinessProbe and livenessProbe with httpGet/tcpSocket/exec and
+the Kubernetes timing fields, waited on with the injected `sleep` (tests scale time down). A
+container is ready once it runs, the echo app's ECHO_STARTUP_MS has passed and its readiness probe
+(if any) succeeded successThreshold times; failureThreshold failures make it unready again. A failed
+liveness probe stops the container and restarts it per restartPolicy (Always/OnFailure: with the
+crash-loop back-off; Never: it stays terminated and the pod fails).
+
+Events (`v1` Event objects in the store, aggregated by reason and message with a count): Scheduled,
+Pulled, Created, Started, Unhealthy, Killing, BackOff, FailedScheduling.
 """
 
 from __future__ import annotations
@@ -25,9 +39,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ingressd.cluster.clock import Clock, format_timestamp, time_source
@@ -35,12 +50,14 @@ from ingressd.cluster.pod_status import is_terminal
 from ingressd.cluster.store import Store
 from ingressd.pods.echo import EchoConfig, EchoServer, container_ports, is_echo_image
 from ingressd.pods.ips import PodIPPool
+from ingressd.pods.probes import Probe, ProbeState, run_probe
 
 log = logging.getLogger(__name__)
 
 NODE_NAME = "ingressd"
 HOST_IP = "127.0.0.1"
 DEFAULT_BACKOFF = (10.0, 300.0)  # kubelet's crash-loop back-off: initial, maximum (seconds)
+VOLUME_PATH_ANNOTATION = "ingressd.io/volume-path"
 
 
 @dataclass
@@ -53,6 +70,10 @@ class _Container:
     container_id: str = ""
     backoff: float = 0.0
     retry: asyncio.Task | None = None
+    mounts: dict[str, str] = field(default_factory=dict)  # mountPath -> host directory
+    env: dict[str, str] = field(default_factory=dict)  # for exec probes
+    readiness: ProbeState | None = None
+    tasks: list[asyncio.Task] = field(default_factory=list)  # probes, startup wait
 
     @property
     def name(self) -> str:
@@ -61,6 +82,20 @@ class _Container:
     @property
     def running(self) -> bool:
         return self.server is not None
+
+    @property
+    def ready(self) -> bool:
+        return (
+            self.server is not None
+            and self.server.started
+            and (self.readiness is None or self.readiness.ok)
+        )
+
+    def cancel_tasks(self, keep: asyncio.Task | None = None) -> None:
+        for task in self.tasks:
+            if task is not keep:
+                task.cancel()
+        self.tasks = []
 
 
 @dataclass
@@ -73,6 +108,7 @@ class _Sandbox:
     ip: str
     start_time: str
     containers: list[_Container]
+    restart_policy: str = "Always"
     termination: asyncio.Task | None = None
 
 
@@ -85,6 +121,7 @@ class Kubelet:
         node_name: str = NODE_NAME,
         rand: random.Random | None = None,
         backoff: tuple[float, float] = DEFAULT_BACKOFF,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store
         self._now = time_source(clock)
@@ -92,6 +129,9 @@ class Kubelet:
         self.node_name = node_name
         self._rand = rand or random.Random()
         self._backoff = backoff
+        self._sleep = sleep
+        self._events: dict[tuple, str] = {}  # (uid, reason, message, fieldPath) -> Event name
+        self._unschedulable: dict[str, str] = {}  # uid -> the reason already reported
         self._sandboxes: dict[str, _Sandbox] = {}
         self._lock = asyncio.Lock()
         self._closed = False
@@ -117,6 +157,9 @@ class Kubelet:
                         self._store.delete("Pod", meta["namespace"], meta["name"], grace_period_seconds=0)
                     elif sandbox.termination is None:
                         grace = float(meta.get("deletionGracePeriodSeconds") or 0)
+                        for container in sandbox.containers:
+                            if container.running:
+                                self._event(sandbox, "Killing", f"Stopping container {container.name}", container=container)
                         sandbox.termination = self._spawn(self._terminate(sandbox, grace, delete=True))
                 elif sandbox is None:
                     await self._start(pod)
@@ -132,6 +175,7 @@ class Kubelet:
             sandboxes = list(self._sandboxes.values())
             tasks = [s.termination for s in sandboxes if s.termination is not None]
             tasks += [c.retry for s in sandboxes for c in s.containers if c.retry is not None]
+            tasks += [t for s in sandboxes for c in s.containers for t in c.tasks]
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -157,16 +201,31 @@ class Kubelet:
 
     async def _start(self, pod: dict) -> None:
         meta = pod["metadata"]
+        volumes = self._resolve_volumes(pod)
+        if isinstance(volumes, str):
+            if self._unschedulable.get(meta["uid"]) != volumes:
+                self._unschedulable[meta["uid"]] = volumes
+                self._event(_ident(pod), "FailedScheduling", volumes, "Warning", component="default-scheduler")
+            return
+        self._unschedulable.pop(meta["uid"], None)
         if not (pod.get("spec") or {}).get("nodeName"):
             pod["spec"] = {**(pod.get("spec") or {}), "nodeName": self.node_name}  # the scheduler's binding
             pod = self._store.apply(pod)
+            self._event(
+                _ident(pod), "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} to {self.node_name}",
+                component="default-scheduler",
+            )
+        spec = pod.get("spec") or {}
         sandbox = _Sandbox(
             uid=meta["uid"],
             namespace=meta["namespace"],
             name=meta["name"],
             ip=self._ips.allocate(),
             start_time=format_timestamp(self._now()),
-            containers=[_Container(spec=c) for c in (pod.get("spec") or {}).get("containers") or ()],
+            containers=[
+                _Container(spec=c, mounts=_mounts(c, volumes)) for c in spec.get("containers") or ()
+            ],
+            restart_policy=spec.get("restartPolicy") or "Always",
         )
         self._sandboxes[sandbox.uid] = sandbox
         for container in sandbox.containers:
@@ -190,7 +249,12 @@ class Kubelet:
             )
             return
         try:
-            config = EchoConfig.for_container(pod, spec, sandbox.ip)
+            for directory in container.mounts.values():
+                os.makedirs(directory, exist_ok=True)
+            config = EchoConfig.for_container(pod, spec, sandbox.ip, container.mounts)
+        except OSError as exc:
+            container.state = _waiting("CreateContainerConfigError", f"cannot create volume directory: {exc}")
+            return
         except ValueError as exc:
             container.state = _waiting("CreateContainerConfigError", str(exc))
             return
@@ -205,19 +269,84 @@ class Kubelet:
         container.server = server
         container.container_id = f"ingressd://{uuid.uuid4().hex}"
         container.state = {"running": {"startedAt": started_at}}
+        container.env = _pod_env(sandbox, spec, container.mounts)
+        self._event(sandbox, "Pulled", f'Container image "{image}" already present on machine', container=container)
+        self._event(sandbox, "Created", f"Created container: {container.name}", container=container)
+        self._event(sandbox, "Started", f"Started container {container.name}", container=container)
+        self._start_container_tasks(sandbox, container)
 
-    def _crash(self, sandbox: _Sandbox, container: _Container, message: str, started_at: str) -> None:
+    def _start_container_tasks(self, sandbox: _Sandbox, container: _Container) -> None:
+        container.cancel_tasks()
+        container.readiness = None
+        if not container.server.started:
+            container.tasks.append(self._spawn(self._await_startup(sandbox, container, container.server)))
+        for field_name, kind in (("readinessProbe", "Readiness"), ("livenessProbe", "Liveness")):
+            if container.spec.get(field_name):
+                state = ProbeState(Probe.from_spec(kind, container.spec[field_name]))
+                if kind == "Readiness":
+                    container.readiness = state
+                container.tasks.append(self._spawn(self._probe_loop(sandbox, container, state)))
+
+    async def _await_startup(self, sandbox: _Sandbox, container: _Container, server: EchoServer) -> None:
+        await server.wait_started()
+        if container.server is server and self._sandboxes.get(sandbox.uid) is sandbox:
+            self._publish(sandbox)
+
+    async def _probe_loop(self, sandbox: _Sandbox, container: _Container, state: ProbeState) -> None:
+        probe, server = state.probe, container.server
+        await self._sleep(probe.initial_delay)
+        while True:
+            ok, message = await run_probe(probe, container.spec, sandbox.ip, container.env)
+            if container.server is not server or sandbox.termination is not None or self._closed:
+                return
+            if not ok:
+                self._event(sandbox, "Unhealthy", f"{probe.kind} probe failed: {message}", "Warning", container=container)
+            if state.record(ok):
+                if probe.kind == "Readiness":
+                    self._publish(sandbox)
+                else:
+                    await self._kill_unhealthy(sandbox, container, probe)
+                    return
+            await self._sleep(probe.period)
+
+    async def _kill_unhealthy(self, sandbox: _Sandbox, container: _Container, probe: Probe) -> None:
+        """A failed liveness probe: stop the container, then restart it per restartPolicy."""
+        self._event(
+            sandbox, "Killing", f"Container {container.name} failed {probe.kind.lower()} probe, will be restarted",
+            container=container,
+        )
+        server, container.server = container.server, None
+        container.cancel_tasks(keep=asyncio.current_task())
+        started_at = (container.state.get("running") or {}).get("startedAt", "")
+        self._publish(sandbox)  # unready at once
+        pod = self._current_pod(sandbox)
+        grace = (pod or {}).get("spec", {}).get("terminationGracePeriodSeconds")
+        await server.stop(float(30 if grace is None else grace))
+        if sandbox.termination is not None or self._closed:
+            return
+        self._crash(sandbox, container, f"{probe.kind} probe failed", started_at, exit_code=137)
+        self._publish(sandbox)
+
+    def _crash(
+        self, sandbox: _Sandbox, container: _Container, message: str, started_at: str, exit_code: int = 1
+    ) -> None:
         initial, maximum = self._backoff
         container.backoff = initial if container.backoff == 0 else min(container.backoff * 2, maximum)
-        container.last_state = {
-            "terminated": {
-                "exitCode": 1,
-                "reason": "Error",
-                "message": message,
-                "startedAt": started_at,
-                "finishedAt": format_timestamp(self._now()),
-            }
+        terminated = {
+            "exitCode": exit_code,
+            "reason": "Error",
+            "message": message,
+            "startedAt": started_at,
+            "finishedAt": format_timestamp(self._now()),
         }
+        if sandbox.restart_policy == "Never":
+            container.state = {"terminated": {**terminated, "containerID": container.container_id}}
+            return
+        container.last_state = {"terminated": terminated}
+        self._event(
+            sandbox, "BackOff", f"Back-off restarting failed container {container.name} in pod "
+            f"{sandbox.name}_{sandbox.namespace}({sandbox.uid})", "Warning", container=container,
+        )
         container.state = _waiting(
             "CrashLoopBackOff",
             f"back-off {container.backoff:g}s restarting failed container={container.name} "
@@ -226,7 +355,7 @@ class Kubelet:
         container.retry = self._spawn(self._restart_later(sandbox, container, container.backoff))
 
     async def _restart_later(self, sandbox: _Sandbox, container: _Container, delay: float) -> None:
-        await asyncio.sleep(delay)
+        await self._sleep(delay)
         async with self._lock:
             container.retry = None
             if self._closed or sandbox.termination is not None or self._sandboxes.get(sandbox.uid) is not sandbox:
@@ -242,6 +371,7 @@ class Kubelet:
         for container in sandbox.containers:
             if container.retry is not None:
                 container.retry.cancel()
+            container.cancel_tasks()
         try:
             await asyncio.gather(*(c.server.stop(grace) for c in sandbox.containers if c.server))
         finally:
@@ -250,8 +380,70 @@ class Kubelet:
             if self._sandboxes.get(sandbox.uid) is sandbox:
                 del self._sandboxes[sandbox.uid]
                 self._ips.release(sandbox.ip)
+                self._events = {k: v for k, v in self._events.items() if k[0] != sandbox.uid}
         if delete and self._current_pod(sandbox) is not None:
             self._store.delete("Pod", sandbox.namespace, sandbox.name, grace_period_seconds=0)
+
+    # -- volumes and events ------------------------------------------------------------------
+
+    def _resolve_volumes(self, pod: dict) -> dict[str, str] | str:
+        """Volume name -> host directory for the pod's claims; a message if one is not usable."""
+        namespace = pod["metadata"].get("namespace", "default")
+        resolved: dict[str, str] = {}
+        for volume in (pod.get("spec") or {}).get("volumes") or ():
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if not claim:
+                continue
+            pvc = self._store.get("PersistentVolumeClaim", namespace, claim)
+            if pvc is None:
+                return f'persistentvolumeclaim "{claim}" not found'
+            path = (pvc["metadata"].get("annotations") or {}).get(VOLUME_PATH_ANNOTATION)
+            if not path:
+                return "pod has unbound immediate PersistentVolumeClaims"
+            resolved[volume["name"]] = path
+        return resolved
+
+    def _event(
+        self,
+        target: _Sandbox | tuple[str, str, str],
+        reason: str,
+        message: str,
+        event_type: str = "Normal",
+        container: _Container | None = None,
+        component: str = "kubelet",
+    ) -> None:
+        """Record a v1 Event about a pod; the same (reason, message) again bumps its count."""
+        uid, namespace, name = (target.uid, target.namespace, target.name) if isinstance(target, _Sandbox) else target
+        field_path = f"spec.containers{{{container.name}}}" if container is not None else None
+        key = (uid, reason, message, field_path)
+        now = format_timestamp(self._now())
+        existing = self._store.get("Event", namespace, self._events[key]) if key in self._events else None
+        if existing is not None:
+            existing["count"] = int(existing.get("count") or 1) + 1
+            existing["lastTimestamp"] = now
+            self._store.apply(existing)
+            return
+        event_name = f"{name}.{uuid.uuid4().hex[:16]}"
+        involved = {"apiVersion": "v1", "kind": "Pod", "namespace": namespace, "name": name, "uid": uid}
+        if field_path:
+            involved["fieldPath"] = field_path
+        source = {"component": component} if component != "kubelet" else {"component": "kubelet", "host": self.node_name}
+        self._store.apply({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": event_name, "namespace": namespace},
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "type": event_type,
+            "count": 1,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "source": source,
+            "reportingComponent": component,
+            "reportingInstance": self.node_name if component == "kubelet" else "",
+        })
+        self._events[key] = event_name
 
     # -- status ------------------------------------------------------------------------------
 
@@ -270,8 +462,10 @@ class Kubelet:
     def _status(self, sandbox: _Sandbox, pod_spec: dict, previous: dict) -> dict:
         now = format_timestamp(self._now())
         containers = sorted(sandbox.containers, key=lambda c: c.name)
-        unready = [c.name for c in containers if not c.running]
-        never_started = any(not c.running and not c.last_state for c in containers)
+        unready = [c.name for c in containers if not c.ready]
+        never_started = any(not c.running and not c.last_state and "terminated" not in c.state for c in containers)
+        finished = bool(containers) and all("terminated" in c.state for c in containers)
+        failed = any(c.state["terminated"].get("exitCode") for c in containers if "terminated" in c.state)
         old_conditions = {c.get("type"): c for c in previous.get("conditions") or ()}
 
         def cond(cond_type: str, ok: bool, reason: str | None = None, message: str | None = None) -> dict:
@@ -285,7 +479,8 @@ class Kubelet:
 
         not_ready = ("ContainersNotReady", f"containers with unready status: [{' '.join(unready)}]")
         return {
-            "phase": "Pending" if never_started or not containers else "Running",
+            "phase": ("Failed" if failed else "Succeeded") if finished
+            else "Pending" if never_started or not containers else "Running",
             "conditions": [
                 cond("PodReadyToStartContainers", True),
                 cond("Initialized", True),
@@ -325,7 +520,7 @@ def _container_status(container: _Container) -> dict:
         "name": container.name,
         "state": container.state,
         "lastState": container.last_state,
-        "ready": container.running,
+        "ready": container.ready,
         "restartCount": container.restart_count,
         "image": container.spec.get("image", ""),
         "imageID": "",
@@ -334,6 +529,38 @@ def _container_status(container: _Container) -> dict:
     if container.container_id:
         status["containerID"] = container.container_id
     return status
+
+
+def _ident(pod: dict) -> tuple[str, str, str]:
+    meta = pod["metadata"]
+    return meta["uid"], meta.get("namespace", "default"), meta["name"]
+
+
+def _mounts(container: dict, volumes: dict[str, str]) -> dict[str, str]:
+    """mountPath -> host directory, for the container's mounts of resolved (claim) volumes."""
+    mounts = {}
+    for mount in container.get("volumeMounts") or ():
+        directory = volumes.get(mount.get("name"))
+        if directory and mount.get("mountPath"):
+            sub = mount.get("subPath")
+            mounts[mount["mountPath"]] = os.path.join(directory, sub) if sub else directory
+    return mounts
+
+
+def _pod_env(sandbox: _Sandbox, spec: dict, mounts: dict[str, str]) -> dict[str, str]:
+    """The environment a container's processes (exec probes, later commands) see."""
+    env = {
+        "POD_NAME": sandbox.name,
+        "POD_NAMESPACE": sandbox.namespace,
+        "POD_IP": sandbox.ip,
+    }
+    ports = [p.get("containerPort") for p in spec.get("ports") or () if p.get("containerPort")]
+    if ports:
+        env["PORT"] = str(ports[0])
+    for item in spec.get("env") or ():
+        if "value" in item and item.get("name"):
+            env[item["name"]] = str(item["value"])
+    return env
 
 
 def _log_failure(task: asyncio.Task) -> None:

@@ -8,7 +8,14 @@ import pytest
 from aiohttp import WSMsgType
 
 from ingressd.cluster import builders
-from ingressd.pods.echo import EchoConfig, EchoServer, build_echo_app, container_ports, is_echo_image, split_image
+from ingressd.pods.echo import (
+    EchoConfig,
+    EchoServer,
+    build_echo_app,
+    container_ports,
+    is_echo_image,
+    split_image,
+)
 
 CONFIG = EchoConfig(pod="web-1", namespace="shop", pod_ip="127.1.250.1", container="app", version="1.0")
 
@@ -218,3 +225,51 @@ async def test_stop_closes_websockets_going_away():
             message = await ws.receive()
             assert (message.type, message.data) == (WSMsgType.CLOSE, 1001)
             await stopping
+
+
+# -- startup and the key-value store ------------------------------------------------------------
+
+async def test_startup_delay_keeps_healthz_unready():
+    port = free_port()
+    server = EchoServer(EchoConfig("p", "default", HOST, startup_ms=200), HOST, [port])
+    await server.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://{HOST}:{port}/healthz") as resp:
+                assert resp.status == 503  # the listener is up, the app is not
+            assert not server.started
+            await asyncio.wait_for(server.wait_started(), 2)
+            async with session.get(f"http://{HOST}:{port}/healthz") as resp:
+                assert resp.status == 200
+    finally:
+        await server.stop()
+
+
+def test_startup_knob_from_env():
+    config = EchoConfig.for_container(builders.pod("p"), builders.container(env={"ECHO_STARTUP_MS": "1500"}), "127.1.0.1")
+    assert config.startup_ms == 1500
+    with pytest.raises(ValueError, match="ECHO_STARTUP_MS must be >= 0"):
+        EchoConfig.for_container(builders.pod("p"), builders.container(env={"ECHO_STARTUP_MS": "-5"}), "127.1.0.1")
+
+
+async def test_kv_lives_in_the_volume_directory(aiohttp_client, tmp_path):
+    directory = tmp_path / "claim"  # created on first write
+    config = EchoConfig("web-0", "default", "127.0.0.1", volumes=(("/data", str(directory)),))
+    client = await aiohttp_client(build_echo_app(config))
+    assert (await (await client.get("/")).json())["volumes"] == {"/data": str(directory)}
+    assert (await client.get("/kv/color")).status == 404
+    assert (await client.put("/kv/color", data=b"blue")).status == 200
+    assert await (await client.get("/kv/color")).text() == "blue"
+    assert (directory / "echo-kv.json").exists()
+
+    again = await aiohttp_client(build_echo_app(config))  # a new pod on the same claim
+    assert await (await again.get("/kv/color")).text() == "blue"
+    assert (await again.delete("/kv/color")).status == 200
+    assert (await again.get("/kv/color")).status == 404
+
+
+async def test_kv_without_a_volume_is_in_memory(client):
+    assert "volumes" not in await (await client.get("/")).json()
+    await client.put("/kv/a", data=b"1")
+    assert await (await client.get("/kv/a")).text() == "1"
+    assert (await client.put("/kv/", data=b"x")).status == 400

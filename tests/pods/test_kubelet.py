@@ -246,3 +246,103 @@ async def test_pods_of_other_nodes_are_not_run(cluster):
 ])
 def test_qos_class(resources, qos):
     assert qos_class({"containers": [{"name": str(i), "resources": r} for i, r in enumerate(resources)]}) == qos
+
+
+# -- volumes, startup, probes, events --------------------------------------------------------------
+
+def fast_sleep(seconds):
+    return asyncio.sleep(seconds / 100)  # probe periods and back-off at 1/100 of real time
+
+
+def events(store, reason=None):
+    return [e for e in store.list("Event") if reason is None or e["reason"] == reason]
+
+
+def claim_pod(name, claim):
+    spec = builders.pod(name, node=None, phase="Pending", containers=[
+        builders.container(ports=(PORT,), volumeMounts=[{"name": "data", "mountPath": "/data"}])])
+    spec.pop("status")
+    spec["metadata"].pop("uid")
+    spec["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
+    return spec
+
+
+async def test_claim_volume_keeps_kv_data_across_pod_recreation(cluster, tmp_path):
+    cluster.store.apply(claim_pod("web-0", "data-web-0"))
+    await cluster.settle()
+    assert "podIP" not in (cluster.store.get("Pod", "default", "web-0").get("status") or {})
+    (waiting,) = events(cluster.store, "FailedScheduling")
+    assert waiting["message"] == 'persistentvolumeclaim "data-web-0" not found' and waiting["type"] == "Warning"
+
+    directory = tmp_path / "pv" / "data-web-0"
+    cluster.store.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                         "metadata": {"name": "data-web-0", "annotations": {"ingressd.io/volume-path": str(directory)}}})
+    await cluster.wait_until(lambda: is_ready(cluster.store.get("Pod", "default", "web-0")))
+    ip = cluster.store.get("Pod", "default", "web-0")["status"]["podIP"]
+    async with aiohttp.ClientSession() as session:
+        assert (await get_json(session, f"http://{ip}:{PORT}/"))[1]["volumes"] == {"/data": str(directory)}
+        async with session.put(f"http://{ip}:{PORT}/kv/greeting", data=b"hello") as resp:
+            assert resp.status == 200
+
+        cluster.store.delete("Pod", "default", "web-0", grace_period_seconds=0)
+        await cluster.settle()
+        cluster.store.apply(claim_pod("web-0", "data-web-0"))
+        await cluster.wait_until(lambda: is_ready(cluster.store.get("Pod", "default", "web-0") or {}))
+        ip = cluster.store.get("Pod", "default", "web-0")["status"]["podIP"]
+        async with session.get(f"http://{ip}:{PORT}/kv/greeting") as resp:
+            assert (resp.status, await resp.text()) == (200, "hello")
+    reasons = [e["reason"] for e in events(cluster.store)]
+    assert {"Scheduled", "Pulled", "Created", "Started"} <= set(reasons)
+
+
+async def test_startup_delay_holds_readiness(cluster):
+    cluster.store.apply(echo_deployment(replicas=1, env={"ECHO_STARTUP_MS": "300"}))
+    await cluster.settle()
+    (pod,) = cluster.pods()
+    assert pod["status"]["phase"] == "Running" and not is_ready(pod)
+    assert pod["status"]["containerStatuses"][0]["started"] is True
+    await cluster.wait_until(lambda: is_ready(cluster.pods()[0]))
+
+
+async def test_readiness_probe_gates_ready_and_reports_unhealthy():
+    cluster = Cluster(backoff=(0.05, 0.2), sleep=fast_sleep)
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 1, "failureThreshold": 1}
+    cluster.store.apply(echo_deployment(replicas=1, ports=(("http", PORT),), readinessProbe=probe, env={"ECHO_STARTUP_MS": "200"}))
+    try:
+        await cluster.settle()
+        assert not is_ready(cluster.pods()[0])
+        await cluster.wait_until(lambda: is_ready(cluster.pods()[0]))
+        unhealthy = events(cluster.store, "Unhealthy")
+        assert unhealthy and unhealthy[0]["message"] == "Readiness probe failed: HTTP probe failed with statuscode: 503"
+        assert unhealthy[0]["involvedObject"]["fieldPath"] == "spec.containers{app}"
+    finally:
+        await cluster.kubelet.close()
+
+
+async def test_failing_liveness_probe_restarts_the_container():
+    cluster = Cluster(backoff=(0.05, 0.2), sleep=fast_sleep)
+    probe = {"tcpSocket": {"port": PORT + 1}, "periodSeconds": 1, "failureThreshold": 2}
+    cluster.store.apply(echo_deployment(replicas=1, livenessProbe=probe))
+    try:
+        await cluster.wait_until(lambda: cluster.pods()[0]["status"]["containerStatuses"][0]["restartCount"] >= 2)
+        status = cluster.pods()[0]["status"]["containerStatuses"][0]
+        assert status["lastState"]["terminated"]["exitCode"] == 137
+        (killing,) = events(cluster.store, "Killing")
+        assert killing["message"] == "Container app failed liveness probe, will be restarted"
+        assert killing["count"] >= 2 and killing["type"] == "Normal"
+        assert events(cluster.store, "Unhealthy")[0]["message"].startswith("Liveness probe failed: dial tcp")
+    finally:
+        await cluster.kubelet.close()
+
+
+async def test_liveness_failure_with_restart_policy_never_fails_the_pod():
+    cluster = Cluster(sleep=fast_sleep)
+    pod = builders.pod("once", node=None, phase="Pending", containers=[
+        builders.container(ports=(PORT,), livenessProbe={"tcpSocket": {"port": PORT + 1}, "periodSeconds": 1, "failureThreshold": 1})])
+    pod.pop("status")
+    pod["spec"]["restartPolicy"] = "Never"
+    cluster.store.apply(pod)
+    try:
+        await cluster.wait_until(lambda: cluster.store.get("Pod", "default", "once")["status"]["phase"] == "Failed")
+    finally:
+        await cluster.kubelet.close()
