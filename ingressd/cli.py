@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bench_parser(sub)
 
+    from ingressd.kubectl import add_parsers as add_kubectl_parsers
+
+    add_kubectl_parsers(sub)
+
     validate = sub.add_parser("validate", help="check manifests; print FILE:LINE problems")
     validate.add_argument("-f", "--filename", dest="paths", action="append", metavar="PATH",
                           help="manifest file or directory; repeatable; default: the bundled demo")
@@ -212,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_explain(args)
     if args.command == "certs":
         return cmd_certs(args)
+    if args.command in ("get", "describe", "scale", "delete", "logs"):
+        from ingressd.kubectl import run_command
+
+        return run_command(args)
     if args.command == "bench":
         from ingressd.bench import run_bench
 

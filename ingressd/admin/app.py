@@ -1,4 +1,4 @@
-"""The admin server: health, Prometheus metrics and the read-only Kubernetes API.
+"""The admin server: health, Prometheus metrics and the Kubernetes-shaped API.
 
 It runs on its own port, separate from the data plane, so probes and scrapes
 never compete with (or get routed like) user traffic.
@@ -7,6 +7,7 @@ never compete with (or get routed like) user traffic.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
@@ -22,9 +23,12 @@ CANARIES_KEY: web.AppKey[Callable[[], list[dict]]] = web.AppKey("canaries", obje
 
 
 def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCheck,
-                    canaries: Callable[[], list[dict]] | None = None) -> web.Application:
+                    canaries: Callable[[], list[dict]] | None = None,
+                    logs_dir: str | Path | None = None) -> web.Application:
+    """`logs_dir` is `<state-dir>/logs` when the kubelet captures container output there."""
     app = web.Application(middlewares=[_kubernetes_errors])
     app[kubeapi.STORE_KEY] = store
+    app[kubeapi.LOGS_DIR_KEY] = logs_dir
     app[REGISTRY_KEY] = metrics_registry
     app[HEALTH_KEY] = health
     app[CANARIES_KEY] = canaries or (lambda: [])

@@ -1,13 +1,18 @@
-"""Read-only Kubernetes REST shape over the store, so kubectl-style tools and
-scripts can inspect what ingressd derived (pods, endpoint slices, ...).
+"""Kubernetes REST shape over the store, so kubectl-style tools and scripts can
+inspect what ingressd derived (pods, endpoint slices, ...) and poke at it.
 
-Only GET (and HEAD) is served; every error is a Kubernetes `Status` object.
-Secrets are returned without their data: the admin port is not an auth boundary.
+Served: list/get (with `labelSelector`, a few `fieldSelector` paths and `watch=true`
+streams), `DELETE` of pods (graceful), `pods/{name}/log`, and the `scale` subresource
+of Deployments and StatefulSets (GET, merge-PATCH of spec.replicas). Every error is a
+Kubernetes `Status` object. Secrets are returned without their data: the admin port is
+not an auth boundary.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +21,9 @@ from ingressd.admin.label_selector import LabelSelectorError, parse_label_select
 from ingressd.admin.resources import APIResource, find_resource, group_versions, resources_in
 
 STORE_KEY: web.AppKey[Any] = web.AppKey("store", object)
+# `<state-dir>/logs`, where the kubelet writes `<ns>/<pod>/<container>.log`; None: not captured.
+LOGS_DIR_KEY: web.AppKey[Any] = web.AppKey("logs_dir", object)
+WATCHES_KEY: web.AppKey[set] = web.AppKey("watches", set)
 
 _READ_METHODS = ("GET", "HEAD")
 # kubectl apply stores the whole object (data included) in this annotation.
@@ -53,6 +61,8 @@ def method_not_allowed(allowed: list[str] | tuple[str, ...]) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Register discovery and resource routes; the store is read from app[STORE_KEY]."""
+    app[WATCHES_KEY] = set()
+    app.on_shutdown.append(_end_watches)
     r = app.router
     r.add_get("/", _root_paths)
     r.add_get("/api", _core_versions)
@@ -65,9 +75,10 @@ def add_routes(app: web.Application) -> None:
         r.add_route("*", prefix + "/{resource}/{name}", _serve)
         r.add_route("*", prefix + "/namespaces/{namespace}/{resource}", _serve)
         r.add_route("*", prefix + "/namespaces/{namespace}/{resource}/{name}", _serve)
+        r.add_route("*", prefix + "/namespaces/{namespace}/{resource}/{name}/{subresource}", _serve_subresource)
 
 
-async def _serve(request: web.Request) -> web.Response:
+async def _serve(request: web.Request) -> web.StreamResponse:
     info = request.match_info
     resource = find_resource(info.get("group", ""), info["version"], info["resource"])
     namespace = info.get("namespace")
@@ -76,28 +87,322 @@ async def _serve(request: web.Request) -> web.Response:
         return path_not_found()
     if resource.namespaced and namespace is None and name is not None:
         return path_not_found()  # /api/v1/pods/x: a namespaced object needs its namespace
-    if request.method not in _READ_METHODS:
-        return method_not_allowed(_READ_METHODS)
+    allowed = _READ_METHODS + ("DELETE",) if name is not None and resource.kind == "Pod" else _READ_METHODS
+    if request.method not in allowed:
+        return method_not_allowed(allowed)
     store = request.app[STORE_KEY]
     if name is None:
         try:
             selects = parse_label_selector(request.query.get("labelSelector", ""))
+            fields = _parse_field_selector(request.query.get("fieldSelector", ""))
         except LabelSelectorError as e:
             return status_response(400, "BadRequest", str(e))
-        return _json_response(_list_body(store, resource, namespace, selects))
-    obj = store.get(resource.kind, namespace if resource.namespaced else "", name)
+        if request.query.get("watch", "").lower() in ("true", "1"):
+            return await _watch(request, resource, namespace, lambda o: selects(_labels(o)) and fields(o))
+        return _json_response(_list_body(store, resource, namespace, lambda o: selects(_labels(o)) and fields(o)))
+    ns = namespace if resource.namespaced else ""
+    if request.method == "DELETE":
+        return await _delete(request, resource, ns, name)
+    obj = store.get(resource.kind, ns, name)
     if obj is None:
-        qualified = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
-        details = {"name": name, "kind": resource.plural}
-        if resource.group:
-            details["group"] = resource.group
-        return status_response(404, "NotFound", f'{qualified} "{name}" not found', details)
+        return _not_found(resource, name)
     return _json_response(render_object(resource, obj))
 
 
-def _list_body(store, resource: APIResource, namespace: str | None, selects) -> dict:
+def _labels(obj: dict) -> dict:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def _not_found(resource: APIResource, name: str) -> web.Response:
+    qualified = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
+    details = {"name": name, "kind": resource.plural}
+    if resource.group:
+        details["group"] = resource.group
+    return status_response(404, "NotFound", f'{qualified} "{name}" not found', details)
+
+
+_FIELD_PATHS = {
+    "metadata.name": lambda o: (o.get("metadata") or {}).get("name", ""),
+    "metadata.namespace": lambda o: (o.get("metadata") or {}).get("namespace", ""),
+    "involvedObject.name": lambda o: (o.get("involvedObject") or {}).get("name", ""),
+    "involvedObject.kind": lambda o: (o.get("involvedObject") or {}).get("kind", ""),
+    "involvedObject.uid": lambda o: (o.get("involvedObject") or {}).get("uid", ""),
+    "spec.nodeName": lambda o: (o.get("spec") or {}).get("nodeName", ""),
+    "status.phase": lambda o: (o.get("status") or {}).get("phase", ""),
+}
+
+
+def _parse_field_selector(text: str):
+    """`a=b,c!=d` over a few well-known field paths (as the API server, which supports only some)."""
+    tests = []
+    for term in filter(None, (t.strip() for t in text.split(","))):
+        if "!=" in term:
+            path, value = term.split("!=", 1)
+            negate = True
+        else:
+            path, _, value = term.replace("==", "=", 1).partition("=")
+            negate = False
+            if not _:
+                raise LabelSelectorError(f"invalid field selector: {term!r}")
+        getter = _FIELD_PATHS.get(path.strip())
+        if getter is None:
+            raise LabelSelectorError(f'field label not supported: "{path.strip()}"')
+        tests.append((getter, value.strip(), negate))
+    return lambda obj: all((str(get(obj)) == value) != negate for get, value, negate in tests)
+
+
+# -- watch ---------------------------------------------------------------------------------------
+
+_WATCH_END = object()
+# How often an idle watch checks that its client is still connected (so it unsubscribes).
+_WATCH_POLL_SECONDS = 0.5
+
+
+async def _end_watches(app: web.Application) -> None:
+    """Server shutdown: every open watch stream ends cleanly (and unsubscribes)."""
+    for queue in list(app[WATCHES_KEY]):
+        queue.put_nowait(_WATCH_END)
+
+
+async def _watch(request: web.Request, resource: APIResource, namespace: str | None, matches) -> web.StreamResponse:
+    """Newline-delimited watch events: ADDED for what exists, then the store's changes.
+
+    `resourceVersion` N (not "0") skips objects not changed after N in the initial ADDED burst;
+    history is not kept, so deletions before the watch started are not replayed.
+    `timeoutSeconds` ends the stream after that long, as the API server does.
+    """
+    store = request.app[STORE_KEY]
+    try:
+        since = int(request.query.get("resourceVersion") or 0)
+        timeout = float(request.query["timeoutSeconds"]) if "timeoutSeconds" in request.query else None
+    except ValueError:
+        return status_response(400, "BadRequest", "resourceVersion and timeoutSeconds must be numbers")
+    queue: asyncio.Queue = asyncio.Queue()
+    ns = namespace if resource.namespaced else None
+
+    def on_change(event_type: str, obj: dict) -> None:
+        if obj.get("kind") != resource.kind or not matches(obj):
+            return
+        if ns is not None and (obj.get("metadata") or {}).get("namespace", "") != ns:
+            return
+        queue.put_nowait((event_type, obj))
+
+    # Subscribe before listing, in the same synchronous step: no change can fall in between.
+    unsubscribe = store.subscribe(on_change)
+    watches = request.app[WATCHES_KEY]
+    watches.add(queue)
+    try:
+        for obj in store.list(resource.kind, ns):
+            if matches(obj) and int((obj.get("metadata") or {}).get("resourceVersion") or 0) > since:
+                queue.put_nowait(("ADDED", obj))
+        response = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            if deadline is not None and loop.time() >= deadline:
+                break
+            wait = _WATCH_POLL_SECONDS if deadline is None else min(_WATCH_POLL_SECONDS, deadline - loop.time())
+            try:
+                item = await asyncio.wait_for(queue.get(), max(0.0, wait))
+            except asyncio.TimeoutError:
+                if request.transport is None or request.transport.is_closing():
+                    break  # the client went away while nothing changed
+                continue
+            if item is _WATCH_END:
+                break
+            event_type, obj = item
+            line = json.dumps({"type": event_type, "object": render_object(resource, obj)}, separators=(",", ":"))
+            try:
+                await response.write(line.encode() + b"\n")
+            except (ConnectionError, RuntimeError):
+                break  # the client went away
+        try:
+            await response.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass
+        return response
+    finally:
+        unsubscribe()
+        watches.discard(queue)
+
+
+# -- pods: delete, log ---------------------------------------------------------------------------
+
+
+async def _read_json_body(request: web.Request) -> tuple[Any, web.Response | None]:
+    raw = await request.read()
+    if not raw.strip():
+        return None, None
+    try:
+        return json.loads(raw), None
+    except ValueError as e:
+        return None, status_response(400, "BadRequest", f"the request body is not valid JSON: {e}")
+
+
+async def _delete(request: web.Request, resource: APIResource, namespace: str, name: str) -> web.Response:
+    store = request.app[STORE_KEY]
+    options, error = await _read_json_body(request)
+    if error is not None:
+        return error
+    grace = request.query.get("gracePeriodSeconds")
+    if isinstance(options, dict) and options.get("gracePeriodSeconds") is not None:
+        grace = options["gracePeriodSeconds"]
+    if grace is not None:
+        try:
+            grace = int(grace)
+        except (TypeError, ValueError):
+            return _invalid(resource, name, "gracePeriodSeconds", "must be an integer")
+    current = store.get(resource.kind, namespace, name)
+    if current is None:
+        return _not_found(resource, name)
+    preconditions = options.get("preconditions") if isinstance(options, dict) else None
+    if isinstance(preconditions, dict):
+        meta = current.get("metadata") or {}
+        for field in ("uid", "resourceVersion"):
+            want = preconditions.get(field)
+            if want is not None and str(want) != str(meta.get(field)):
+                return status_response(
+                    409, "Conflict",
+                    f"Precondition failed: {field}: {want}, object {field}: {meta.get(field)}",
+                    {"name": name, "kind": resource.plural},
+                )
+    gone = store.delete(resource.kind, namespace, name, grace_period_seconds=grace)
+    if gone is None:
+        return _not_found(resource, name)
+    return _json_response(render_object(resource, gone))
+
+
+async def _serve_subresource(request: web.Request) -> web.StreamResponse:
+    info = request.match_info
+    resource = find_resource(info.get("group", ""), info["version"], info["resource"])
+    sub = info["subresource"]
+    if resource is None or not resource.namespaced or sub not in resource.subresources:
+        return path_not_found()
+    if sub == "log":
+        if request.method not in _READ_METHODS:
+            return method_not_allowed(_READ_METHODS)
+        return _pod_log(request, resource, info["namespace"], info["name"])
+    allowed = _READ_METHODS + ("PATCH",)
+    if request.method not in allowed:
+        return method_not_allowed(allowed)
+    return await _scale(request, resource, info["namespace"], info["name"])
+
+
+def _pod_log(request: web.Request, resource: APIResource, namespace: str, name: str) -> web.Response:
+    pod = request.app[STORE_KEY].get("Pod", namespace, name)
+    if pod is None:
+        return _not_found(resource, name)
+    containers = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
+    container = request.query.get("container")
+    if not container:
+        if len(containers) != 1:
+            return status_response(
+                400, "BadRequest",
+                f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]",
+            )
+        container = containers[0]
+    elif container not in containers:
+        return status_response(
+            400, "BadRequest", f"container {container} is not valid for pod {name}"
+        )
+    logs_dir = request.app[LOGS_DIR_KEY]
+    path = Path(logs_dir) / namespace / name / f"{container}.log" if logs_dir is not None else None
+    try:
+        if path is None:
+            raise FileNotFoundError
+        data = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return status_response(
+            404, "NotFound", f"logs are not captured for pod {namespace}/{name} container {container}",
+            {"name": name, "kind": "pods"},
+        )
+    tail = request.query.get("tailLines")
+    if tail is not None:
+        try:
+            count = max(0, int(tail))
+        except ValueError:
+            return status_response(400, "BadRequest", "tailLines must be an integer")
+        lines = data.splitlines(keepends=True)
+        data = b"".join(lines[len(lines) - count:]) if count else b""
+    return web.Response(body=data, content_type="text/plain", charset="utf-8")
+
+
+# -- scale ---------------------------------------------------------------------------------------
+
+_PATCH_TYPES = ("application/merge-patch+json", "application/json")
+
+
+def _invalid(resource: APIResource, name: str, field: str, message: str) -> web.Response:
+    qualified = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
+    details = {"name": name, "kind": resource.plural,
+               "causes": [{"reason": "FieldValueInvalid", "message": message, "field": field}]}
+    if resource.group:
+        details["group"] = resource.group
+    return status_response(422, "Invalid", f'{qualified} "{name}" is invalid: {field}: Invalid value: {message}', details)
+
+
+def scale_object(obj: dict) -> dict:
+    """The autoscaling/v1 Scale of a Deployment or StatefulSet."""
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    match = ((spec.get("selector") or {}).get("matchLabels")) or {}
+    scale_status: dict = {"replicas": int(status.get("replicas") or 0)}
+    if match:
+        scale_status["selector"] = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta},
+        "spec": {"replicas": int(spec.get("replicas", 1))},
+        "status": scale_status,
+    }
+
+
+async def _scale(request: web.Request, resource: APIResource, namespace: str, name: str) -> web.Response:
+    store = request.app[STORE_KEY]
+    if request.method != "PATCH":
+        obj = store.get(resource.kind, namespace, name)
+        return _not_found(resource, name) if obj is None else _json_response(scale_object(obj))
+    if request.content_type not in _PATCH_TYPES:
+        return status_response(
+            415, "UnsupportedMediaType",
+            f"the body of the request was in an unknown format - accepted media types include: {', '.join(_PATCH_TYPES)}",
+        )
+    patch, error = await _read_json_body(request)
+    if error is not None:
+        return error
+    obj = store.get(resource.kind, namespace, name)
+    if obj is None:
+        return _not_found(resource, name)
+    if not isinstance(patch, dict):
+        return status_response(400, "BadRequest", "the patch must be a JSON object")
+    want_rv = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch.get("metadata"), dict) else None
+    if want_rv is not None and str(want_rv) != str(obj["metadata"].get("resourceVersion")):
+        return status_response(
+            409, "Conflict",
+            f'Operation cannot be fulfilled on {resource.plural}.{resource.group} "{name}": '
+            "the object has been modified; please apply your changes to the latest version and try again",
+            {"name": name, "group": resource.group, "kind": resource.plural},
+        )
+    spec_patch = patch.get("spec")
+    if spec_patch is None or not isinstance(spec_patch, dict) or "replicas" not in spec_patch:
+        return _json_response(scale_object(obj))  # nothing to change
+    replicas = spec_patch["replicas"]
+    if isinstance(replicas, bool) or not isinstance(replicas, int):
+        return _invalid(resource, name, "spec.replicas", f"{json.dumps(replicas)}: must be an integer")
+    if replicas < 0:
+        return _invalid(resource, name, "spec.replicas", f"{replicas}: must be greater than or equal to 0")
+    obj.setdefault("spec", {})["replicas"] = replicas
+    stored = store.apply(obj)
+    return _json_response(scale_object(stored))
+
+
+def _list_body(store, resource: APIResource, namespace: str | None, matches) -> dict:
     objs = store.list(resource.kind, namespace if resource.namespaced else None)
-    objs = [o for o in objs if selects((o.get("metadata") or {}).get("labels") or {})]
+    objs = [o for o in objs if matches(o)]
     objs.sort(key=lambda o: ((o.get("metadata") or {}).get("namespace", ""), (o.get("metadata") or {}).get("name", "")))
     return {
         "kind": f"{resource.kind}List",
@@ -178,9 +483,21 @@ async def _resource_list(request: web.Request) -> web.Response:
                     "singularName": r.kind.lower(),
                     "namespaced": r.namespaced,
                     "kind": r.kind,
-                    "verbs": ["get", "list"],
+                    "verbs": r.verbs,
                 }
                 for r in resources
+            ]
+            + [
+                {
+                    "name": f"{r.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": True,
+                    "kind": "Scale" if sub == "scale" else r.kind,
+                    "verbs": ["get", "patch"] if sub == "scale" else ["get"],
+                    **({"group": "autoscaling", "version": "v1"} if sub == "scale" else {}),
+                }
+                for r in resources
+                for sub in r.subresources
             ],
         }
     )

@@ -18,6 +18,19 @@ class APIResource:
     namespaced: bool = True
 
     @property
+    def verbs(self) -> list[str]:
+        """What the admin API serves for this resource (DELETE only for pods)."""
+        return ["delete", "get", "list", "watch"] if self.kind == "Pod" else ["get", "list", "watch"]
+
+    @property
+    def subresources(self) -> tuple[str, ...]:
+        if self.kind == "Pod":
+            return ("log",)
+        if self.kind in SCALABLE_KINDS:
+            return ("scale",)
+        return ()
+
+    @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
@@ -29,6 +42,7 @@ RESOURCES: tuple[APIResource, ...] = (
     APIResource("", "v1", "secrets", "Secret"),
     APIResource("", "v1", "configmaps", "ConfigMap"),
     APIResource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim"),
+    APIResource("", "v1", "events", "Event"),
     APIResource("", "v1", "nodes", "Node", namespaced=False),
     APIResource("apps", "v1", "deployments", "Deployment"),
     APIResource("apps", "v1", "replicasets", "ReplicaSet"),
@@ -38,6 +52,9 @@ RESOURCES: tuple[APIResource, ...] = (
     APIResource("networking.k8s.io", "v1", "ingresses", "Ingress"),
     APIResource("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False),
 )
+
+# Kinds with a `scale` subresource (autoscaling/v1 Scale, PATCH spec.replicas).
+SCALABLE_KINDS = frozenset({"Deployment", "StatefulSet"})
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 

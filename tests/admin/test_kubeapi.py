@@ -169,7 +169,7 @@ async def test_unknown_resource_paths_are_status_404(client, path):
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/namespaces/default/pods", "/api/v1/namespaces/default/pods/web-0", "/apis/apps/v1/deployments"],
+    ["/api/v1/namespaces/default/pods", "/apis/apps/v1/namespaces/default/deployments/web", "/apis/apps/v1/deployments"],
 )
 async def test_writes_are_method_not_allowed(client, method, path):
     resp = await client.request(method, path, json={})
@@ -179,6 +179,13 @@ async def test_writes_are_method_not_allowed(client, method, path):
     assert resp.headers["Allow"] == "GET, HEAD"
 
 
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+async def test_a_pod_allows_only_reads_and_delete(client, method):
+    resp = await client.request(method, "/api/v1/namespaces/default/pods/web-0", json={})
+    assert resp.status == 405
+    assert resp.headers["Allow"] == "DELETE, GET, HEAD"
+
+
 async def test_core_discovery(client):
     body = await (await client.get("/api")).json()
     assert body["kind"] == "APIVersions" and body["versions"] == ["v1"]
@@ -186,7 +193,7 @@ async def test_core_discovery(client):
     assert body["kind"] == "APIResourceList" and body["groupVersion"] == "v1"
     names = {r["name"]: r for r in body["resources"]}
     assert {"pods", "services", "endpoints", "secrets", "configmaps"} <= set(names)
-    assert names["pods"]["namespaced"] is True and names["pods"]["verbs"] == ["get", "list"]
+    assert names["pods"]["namespaced"] is True and names["pods"]["verbs"] == ["delete", "get", "list", "watch"]
 
 
 async def test_group_discovery(client):
