@@ -40,7 +40,7 @@ ENDPOINT_KINDS = frozenset({"Service", "EndpointSlice", "Endpoints"})
 # Kinds the store keeps from manifests; anything else was reported as a warning by validation.
 STORED_KINDS = frozenset({
     "Ingress", "IngressClass", "Service", "Endpoints", "EndpointSlice", "Secret", "ConfigMap",
-    "Pod", "Deployment",
+    "Pod", "Deployment", "ReplicaSet", "StatefulSet", "PersistentVolumeClaim",
 })
 
 
@@ -340,7 +340,8 @@ class Ingressd:
             raise StartupError(2, bind_error_message("HTTPS", "--https-port", opts.bind, opts.https_port, exc)) from None
         self.ports["https"] = self.proxy.https_port = srv.sockets[0].getsockname()[1]
         admin = build_admin_app(self.store, self.metrics.registry, self.health,
-                                canaries=lambda: canary_documents(self.proxy.state.table))
+                                canaries=lambda: canary_documents(self.proxy.state.table),
+                                logs_dir=Path(opts.state_dir) / "logs")
         self.admin_runner = web.AppRunner(admin, access_log=None)
         await self.admin_runner.setup()
         site = web.TCPSite(self.admin_runner, opts.bind, opts.admin_port, reuse_address=True)
