@@ -122,3 +122,35 @@ def pod(
     if ip:
         status["podIP"] = ip
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec, "status": status}
+
+
+def statefulset(
+    name: str,
+    *,
+    namespace: str = "default",
+    replicas: int | None = None,
+    service_name: str | None = None,
+    labels: dict | None = None,
+    containers: list[dict] | None = None,
+    claims: tuple[str, ...] = (),
+    **spec_extra,
+) -> dict:
+    """`claims`: names of volumeClaimTemplates (1Gi ReadWriteOnce each)."""
+    labels = labels or {"app": name}
+    spec: dict = {
+        "serviceName": service_name if service_name is not None else name,
+        "selector": {"matchLabels": dict(labels)},
+        "template": {"metadata": {"labels": dict(labels)}, "spec": {"containers": containers or [container()]}},
+    }
+    if replicas is not None:
+        spec["replicas"] = replicas
+    if claims:
+        spec["volumeClaimTemplates"] = [
+            {
+                "metadata": {"name": claim},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            }
+            for claim in claims
+        ]
+    spec.update(spec_extra)
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, "namespace": namespace}, "spec": spec}

@@ -4,7 +4,7 @@ Synchronous on purpose: tests step it directly on a FakeClock; the async app cal
 `run_until_quiescent()` after store changes (and on a periodic tick, for time-based rules such as
 minReadySeconds). Each controller observes the store, computes actions and has them applied before
 the next controller looks, in the order objects flow: garbage collection, Deployments,
-ReplicaSets, EndpointSlices.
+ReplicaSets, StatefulSets, PersistentVolumeClaim binding, EndpointSlices.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from ingressd.cluster.clock import Clock, time_source
 from ingressd.cluster.deployment import reconcile_deployment
 from ingressd.cluster.endpoints import reconcile_endpoint_slices
 from ingressd.cluster.gc import delete_orphans
+from ingressd.cluster.pvc import DEFAULT_STATE_DIR, bind_claims
 from ingressd.cluster.replicaset import reconcile_replicaset
+from ingressd.cluster.statefulset import reconcile_statefulset
 from ingressd.cluster.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,8 +40,11 @@ class Runner:
         clock: Clock | Callable[[], float],
         rand: random.Random | None = None,
         max_rounds: int = DEFAULT_MAX_ROUNDS,
+        state_dir: str = DEFAULT_STATE_DIR,
     ) -> None:
+        """`state_dir`: where claims' volume directories live (`<state_dir>/volumes/<ns>/<claim>`)."""
         self.store = store
+        self.state_dir = state_dir
         self._now = time_source(clock)
         self._rand = rand or random.Random()
         self.max_rounds = max_rounds
@@ -47,6 +52,8 @@ class Runner:
             ("garbage-collector", self._garbage_collector),
             ("deployment", self._deployments),
             ("replicaset", self._replicasets),
+            ("statefulset", self._statefulsets),
+            ("persistentvolumeclaim-binder", self._bind_claims),
             ("endpointslice", self._endpoint_slices),
         ]
 
@@ -93,6 +100,20 @@ class Runner:
         for rs in self.store.list("ReplicaSet"):
             actions += reconcile_replicaset(rs, pods[rs["metadata"]["namespace"]], now, self._rand)
         return actions
+
+    def _statefulsets(self) -> list[Action]:
+        pods = _by_namespace(self.store.list("Pod"))
+        claims = _by_namespace(self.store.list("PersistentVolumeClaim"))
+        revisions = _by_namespace(self.store.list("ControllerRevision"))
+        now = self._now()
+        actions: list[Action] = []
+        for sts in self.store.list("StatefulSet"):
+            ns = sts["metadata"]["namespace"]
+            actions += reconcile_statefulset(sts, pods[ns], claims[ns], revisions[ns], now, self.state_dir)
+        return actions
+
+    def _bind_claims(self) -> list[Action]:
+        return bind_claims(self.store.list("PersistentVolumeClaim"), self.state_dir)
 
     def _endpoint_slices(self) -> list[Action]:
         return reconcile_endpoint_slices(
