@@ -111,7 +111,7 @@ class Ingressd:
         self.err = err or sys.stderr
         self.clock = RealClock()
         self.store = Store(clock=self.clock.now)
-        self.runner = Runner(self.store, self.clock)
+        self.runner = Runner(self.store, self.clock, state_dir=options.state_dir)
         self.kubelet = Kubelet(self.store, self.clock)
         self.metrics = ProxyMetrics()
         self.access_log = AccessLog(self.out, options.log_format)
