@@ -112,7 +112,7 @@ class Ingressd:
         self.clock = RealClock()
         self.store = Store(clock=self.clock.now)
         self.runner = Runner(self.store, self.clock, state_dir=options.state_dir)
-        self.kubelet = Kubelet(self.store, self.clock)
+        self.kubelet = Kubelet(self.store, self.clock, logs_dir=Path(options.state_dir) / "logs")
         self.metrics = ProxyMetrics()
         self.access_log = AccessLog(self.out, options.log_format)
         self.proxy: ProxyServer | None = None

@@ -125,6 +125,12 @@ class Client:
         with self._open("GET", path, query) as resp:
             return resp.read()
 
+    def stream(self, path: str, query: dict | None = None):
+        """Yield the body in pieces as the server sends them (no timeout: it may never end)."""
+        with self._open("GET", path, query, timeout=None) as resp:
+            while chunk := resp.read1(65536):
+                yield chunk
+
     def watch(self, path: str, query: dict | None = None):
         """Yield watch events until the server ends the stream."""
         resp = self._open("GET", path, {**(query or {}), "watch": "true"}, timeout=None)
@@ -422,6 +428,9 @@ def add_parsers(sub) -> None:
     logs.add_argument("pod", metavar="POD")
     logs.add_argument("-c", "--container", default=None, metavar="NAME")
     logs.add_argument("--tail", type=int, default=None, metavar="N", help="only the last N lines")
+    logs.add_argument("-p", "--previous", action="store_true",
+                      help="the output of the container's previous instance (before its last restart)")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing what the container writes")
     common(logs)
 
 
@@ -670,8 +679,14 @@ def _delete(client: Client, args: argparse.Namespace) -> int:
 
 def _logs(client: Client, args: argparse.Namespace) -> int:
     pod = args.pod.removeprefix("pod/").removeprefix("pods/")
-    data = client.text(resolve_kind("pods").path(args.namespace, pod) + "/log",
-                       {"container": args.container, "tailLines": args.tail})
-    sys.stdout.buffer.write(data) if hasattr(sys.stdout, "buffer") else sys.stdout.write(data.decode(errors="replace"))
-    sys.stdout.flush()
+    query = {"container": args.container, "tailLines": args.tail,
+             "previous": "true" if args.previous else None, "follow": "true" if args.follow else None}
+    path = resolve_kind("pods").path(args.namespace, pod) + "/log"
+    chunks = client.stream(path, query) if args.follow else [client.text(path, query)]
+    for data in chunks:
+        if hasattr(sys.stdout, "buffer"):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data.decode(errors="replace"))
+        sys.stdout.flush()
     return 0

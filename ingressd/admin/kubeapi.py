@@ -283,15 +283,18 @@ async def _serve_subresource(request: web.Request) -> web.StreamResponse:
     if sub == "log":
         if request.method not in _READ_METHODS:
             return method_not_allowed(_READ_METHODS)
-        return _pod_log(request, resource, info["namespace"], info["name"])
+        return await _pod_log(request, resource, info["namespace"], info["name"])
     allowed = _READ_METHODS + ("PATCH",)
     if request.method not in allowed:
         return method_not_allowed(allowed)
     return await _scale(request, resource, info["namespace"], info["name"])
 
 
-def _pod_log(request: web.Request, resource: APIResource, namespace: str, name: str) -> web.Response:
-    pod = request.app[STORE_KEY].get("Pod", namespace, name)
+async def _pod_log(request: web.Request, resource: APIResource, namespace: str, name: str) -> web.StreamResponse:
+    """GET .../pods/{name}/log: `container`, `tailLines`, `previous` (the last instance before a
+    restart) and `follow` (stream what is appended until the pod is gone or the client leaves)."""
+    store = request.app[STORE_KEY]
+    pod = store.get("Pod", namespace, name)
     if pod is None:
         return _not_found(resource, name)
     containers = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
@@ -307,13 +310,22 @@ def _pod_log(request: web.Request, resource: APIResource, namespace: str, name: 
         return status_response(
             400, "BadRequest", f"container {container} is not valid for pod {name}"
         )
+    previous = _query_bool(request, "previous")
+    follow = _query_bool(request, "follow")
+    if previous is None or follow is None:
+        return status_response(400, "BadRequest", "previous and follow must be true or false")
     logs_dir = request.app[LOGS_DIR_KEY]
-    path = Path(logs_dir) / namespace / name / f"{container}.log" if logs_dir is not None else None
+    suffix = ".previous.log" if previous else ".log"
+    path = Path(logs_dir) / namespace / name / f"{container}{suffix}" if logs_dir is not None else None
     try:
         if path is None:
             raise FileNotFoundError
         data = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
+        if previous:
+            return status_response(
+                400, "BadRequest", f'previous terminated container "{container}" in pod "{name}" not found'
+            )
         return status_response(
             404, "NotFound", f"logs are not captured for pod {namespace}/{name} container {container}",
             {"name": name, "kind": "pods"},
@@ -326,7 +338,48 @@ def _pod_log(request: web.Request, resource: APIResource, namespace: str, name: 
             return status_response(400, "BadRequest", "tailLines must be an integer")
         lines = data.splitlines(keepends=True)
         data = b"".join(lines[len(lines) - count:]) if count else b""
-    return web.Response(body=data, content_type="text/plain", charset="utf-8")
+    if not follow or previous:
+        return web.Response(body=data, content_type="text/plain", charset="utf-8")
+    return await _follow_log(request, path, data, pod["metadata"].get("uid"))
+
+
+LOG_FOLLOW_POLL = 0.2  # seconds between looks at a followed log file
+
+
+async def _follow_log(request: web.Request, path: Path, head: bytes, uid: str | None) -> web.StreamResponse:
+    """Stream `head`, then whatever is appended to `path`, until that pod (by uid) is gone."""
+    store = request.app[STORE_KEY]
+    namespace, name = path.parent.parent.name, path.parent.name
+    response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
+    await response.prepare(request)
+    await response.write(head)
+    offset = path.stat().st_size
+    while True:
+        pod = store.get("Pod", namespace, name)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if size < offset:  # replaced (a restart rotated it): start from the new file's beginning
+            offset = 0
+        if size > offset:
+            with path.open("rb") as f:
+                f.seek(offset)
+                chunk = f.read(size - offset)
+            offset += len(chunk)
+            await response.write(chunk)
+        if pod is None or pod["metadata"].get("uid") != uid:
+            break
+        if request.transport is None or request.transport.is_closing():
+            break
+        await asyncio.sleep(LOG_FOLLOW_POLL)
+    await response.write_eof()
+    return response
+
+
+def _query_bool(request: web.Request, key: str) -> bool | None:
+    value = request.query.get(key, "false").lower()
+    return {"true": True, "1": True, "false": False, "0": False, "": True}.get(value)
 
 
 # -- scale ---------------------------------------------------------------------------------------

@@ -66,10 +66,13 @@ class EchoConfig:
 
     @classmethod
     def for_container(
-        cls, pod: dict, container: dict, pod_ip: str, volumes: dict[str, str] | None = None
+        cls, pod: dict, container: dict, pod_ip: str, volumes: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
     ) -> EchoConfig:
-        """Config from a pod's container spec; ValueError (with the env var named) on a bad knob."""
-        env = {item.get("name"): item.get("value") for item in container.get("env") or () if "value" in item}
+        """Config from a pod's container spec (or its resolved `env`, valueFrom included); ValueError
+        (with the env var named) on a bad knob."""
+        if env is None:
+            env = {item.get("name"): item.get("value") for item in container.get("env") or () if "value" in item}
         _, tag = split_image(container.get("image", ""))
         latency = _number(env, "ECHO_LATENCY_MS", 0.0)
         error_rate = _number(env, "ECHO_ERROR_RATE", 0.0)

@@ -6,8 +6,11 @@ is started:
 
 - image `ingressd/echo[:tag]` without a command: the built-in echo app, in-process, on
   podIP:containerPort for each TCP containerPort (8080 if none);
-- a container with a `command`: not run yet (it will run as a local process in a later issue):
-  waiting, reason `CommandNotSupportedYet`;
+- a container with a `command`: a local process (`ingressd.pods.process`) in `workingDir` (default:
+  ingressd's working directory), with the environment of `ingressd.pods.environment` over a few
+  host variables (PATH, HOME, LANG, ...); stdout/stderr to `<logs-dir>/<ns>/<pod>/<container>.log`
+  (the previous instance's to `<container>.previous.log`). Its exit is the container's: restarted
+  per restartPolicy with the crash-loop back-off, exit code and reason in lastState;
 - any other image: waiting, reason `ImageNotSupported`.
 
 Status is Kubernetes-shaped: phase Pending -> Running, PodScheduled/Initialized/ContainersReady/
@@ -44,13 +47,16 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ingressd.cluster.clock import Clock, format_timestamp, time_source
 from ingressd.cluster.pod_status import is_terminal
 from ingressd.cluster.store import Store
 from ingressd.pods.echo import EchoConfig, EchoServer, container_ports, is_echo_image
+from ingressd.pods.environment import argv, container_env
 from ingressd.pods.ips import PodIPPool
 from ingressd.pods.probes import Probe, ProbeState, run_probe
+from ingressd.pods.process import ProcessServer, exit_reason
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +64,15 @@ NODE_NAME = "ingressd"
 HOST_IP = "127.0.0.1"
 DEFAULT_BACKOFF = (10.0, 300.0)  # kubelet's crash-loop back-off: initial, maximum (seconds)
 VOLUME_PATH_ANNOTATION = "ingressd.io/volume-path"
+CLOSE_GRACE_SECONDS = 1.0  # what processes get to exit when ingressd itself stops
+# The host variables a process inherits; everything else comes from the container spec.
+HOST_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM")
 
 
 @dataclass
 class _Container:
     spec: dict
-    server: EchoServer | None = None
+    server: EchoServer | ProcessServer | None = None
     state: dict = field(default_factory=lambda: {"waiting": {"reason": "ContainerCreating"}})
     last_state: dict = field(default_factory=dict)
     restart_count: int = 0
@@ -71,6 +80,7 @@ class _Container:
     backoff: float = 0.0
     retry: asyncio.Task | None = None
     mounts: dict[str, str] = field(default_factory=dict)  # mountPath -> host directory
+    volume_dirs: dict[str, str] = field(default_factory=dict)  # mounted volume name -> host directory
     env: dict[str, str] = field(default_factory=dict)  # for exec probes
     readiness: ProbeState | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)  # probes, startup wait
@@ -122,7 +132,11 @@ class Kubelet:
         rand: random.Random | None = None,
         backoff: tuple[float, float] = DEFAULT_BACKOFF,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        logs_dir: str | os.PathLike | None = None,
+        working_dir: str | None = None,
     ) -> None:
+        """`logs_dir`: where container output is captured (None: processes' output is discarded);
+        `working_dir`: a process container's directory when it sets no `workingDir`."""
         self._store = store
         self._now = time_source(clock)
         self._ips = PodIPPool(ip_base)
@@ -130,6 +144,8 @@ class Kubelet:
         self._rand = rand or random.Random()
         self._backoff = backoff
         self._sleep = sleep
+        self._logs_dir = Path(logs_dir) if logs_dir is not None else None
+        self._working_dir = working_dir or os.getcwd()
         self._events: dict[tuple, str] = {}  # (uid, reason, message, fieldPath) -> Event name
         self._unschedulable: dict[str, str] = {}  # uid -> the reason already reported
         self._sandboxes: dict[str, _Sandbox] = {}
@@ -181,7 +197,10 @@ class Kubelet:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await asyncio.gather(*(c.server.stop(0) for s in sandboxes for c in s.containers if c.server))
+            await asyncio.gather(*(
+                c.server.stop(CLOSE_GRACE_SECONDS if isinstance(c.server, ProcessServer) else 0)
+                for s in sandboxes for c in s.containers if c.server
+            ))
             for sandbox in sandboxes:
                 self._ips.release(sandbox.ip)
             self._sandboxes.clear()
@@ -223,7 +242,8 @@ class Kubelet:
             ip=self._ips.allocate(),
             start_time=format_timestamp(self._now()),
             containers=[
-                _Container(spec=c, mounts=_mounts(c, volumes)) for c in spec.get("containers") or ()
+                _Container(spec=c, mounts=_mounts(c, volumes), volume_dirs=_volume_dirs(c, volumes))
+                for c in spec.get("containers") or ()
             ],
             restart_policy=spec.get("restartPolicy") or "Always",
         )
@@ -235,14 +255,7 @@ class Kubelet:
     async def _start_container(self, sandbox: _Sandbox, pod: dict, container: _Container) -> None:
         spec = container.spec
         image = spec.get("image", "")
-        if spec.get("command"):
-            container.state = _waiting(
-                "CommandNotSupportedYet",
-                f"container {container.name!r} has a command; ingressd does not run commands yet, "
-                "only the built-in image ingressd/echo",
-            )
-            return
-        if not is_echo_image(image):
+        if not spec.get("command") and not is_echo_image(image):
             container.state = _waiting(
                 "ImageNotSupported",
                 f'image "{image}" is not runnable by ingressd: use ingressd/echo or give the container a command',
@@ -251,29 +264,84 @@ class Kubelet:
         try:
             for directory in container.mounts.values():
                 os.makedirs(directory, exist_ok=True)
-            config = EchoConfig.for_container(pod, spec, sandbox.ip, container.mounts)
+            env = container_env(pod, spec, sandbox.ip, HOST_IP, container.volume_dirs, self._lookup)
+            server = self._make_server(sandbox, pod, container, env)
         except OSError as exc:
             container.state = _waiting("CreateContainerConfigError", f"cannot create volume directory: {exc}")
             return
-        except ValueError as exc:
+        except ValueError as exc:  # ConfigError included
             container.state = _waiting("CreateContainerConfigError", str(exc))
             return
-        server = EchoServer(config, sandbox.ip, container_ports(spec), self._rand)
         started_at = format_timestamp(self._now())
         try:
             await server.start()
         except OSError as exc:
-            log.warning("pod %s/%s container %s: %s", sandbox.namespace, sandbox.name, container.name, exc.strerror)
-            self._crash(sandbox, container, exc.strerror or str(exc), started_at)
+            message = exc.strerror or str(exc)
+            if isinstance(server, ProcessServer):
+                message = f"exec: {server.argv[0]!r}: {message}"
+            log.warning("pod %s/%s container %s: %s", sandbox.namespace, sandbox.name, container.name, message)
+            self._crash(sandbox, container, message, started_at, exit_code=128 if isinstance(server, ProcessServer) else 1,
+                        reason="StartError" if isinstance(server, ProcessServer) else "Error")
             return
         container.server = server
         container.container_id = f"ingressd://{uuid.uuid4().hex}"
         container.state = {"running": {"startedAt": started_at}}
-        container.env = _pod_env(sandbox, spec, container.mounts)
+        container.env = env
         self._event(sandbox, "Pulled", f'Container image "{image}" already present on machine', container=container)
         self._event(sandbox, "Created", f"Created container: {container.name}", container=container)
         self._event(sandbox, "Started", f"Started container {container.name}", container=container)
         self._start_container_tasks(sandbox, container)
+        if isinstance(server, ProcessServer):
+            container.tasks.append(self._spawn(self._watch_exit(sandbox, container, server)))
+
+    def _make_server(self, sandbox: _Sandbox, pod: dict, container: _Container, env: dict[str, str]):
+        spec = container.spec
+        if spec.get("command"):
+            host_env = {k: os.environ[k] for k in HOST_ENV if k in os.environ}
+            cwd = os.path.join(self._working_dir, spec["workingDir"]) if spec.get("workingDir") else self._working_dir
+            return ProcessServer(
+                argv(spec, env), {**host_env, "HOSTNAME": sandbox.name, **env}, cwd,
+                self._log_path(sandbox, container, rotate=container.restart_count > 0),
+            )
+        config = EchoConfig.for_container(pod, spec, sandbox.ip, container.mounts, env)
+        return EchoServer(config, sandbox.ip, container_ports(spec), self._rand)
+
+    def _lookup(self, kind: str, namespace: str, name: str) -> dict | None:
+        return self._store.get(kind, namespace, name)
+
+    def _log_path(self, sandbox: _Sandbox, container: _Container, rotate: bool) -> Path | None:
+        """The container's log file; on a restart the last instance's log becomes `.previous.log`."""
+        if self._logs_dir is None:
+            return None
+        directory = self._logs_dir / sandbox.namespace / sandbox.name
+        path = directory / f"{container.name}.log"
+        if rotate and path.exists():
+            os.replace(path, directory / f"{container.name}.previous.log")
+        elif not rotate:
+            directory.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)  # a pod name reused by a new pod starts a fresh log
+            (directory / f"{container.name}.previous.log").unlink(missing_ok=True)
+        return path
+
+    async def _watch_exit(self, sandbox: _Sandbox, container: _Container, server: ProcessServer) -> None:
+        """The process ended by itself: the container terminated; restart per restartPolicy."""
+        code = await server.wait()
+        if server.stopping or container.server is not server or self._closed or sandbox.termination is not None:
+            return
+        started_at = (container.state.get("running") or {}).get("startedAt", "")
+        container.server = None
+        container.cancel_tasks(keep=asyncio.current_task())
+        await server.stop(0)  # whatever the process left behind in its group
+        exit_code, reason = exit_reason(code)
+        log.info("pod %s/%s container %s exited with code %d", sandbox.namespace, sandbox.name, container.name, exit_code)
+        if exit_code == 0 and sandbox.restart_policy == "OnFailure":
+            container.state = {"terminated": {
+                "exitCode": 0, "reason": reason, "startedAt": started_at,
+                "finishedAt": format_timestamp(self._now()), "containerID": container.container_id,
+            }}
+        else:
+            self._crash(sandbox, container, "", started_at, exit_code=exit_code, reason=reason)
+        self._publish(sandbox)
 
     def _start_container_tasks(self, sandbox: _Sandbox, container: _Container) -> None:
         container.cancel_tasks()
@@ -328,17 +396,20 @@ class Kubelet:
         self._publish(sandbox)
 
     def _crash(
-        self, sandbox: _Sandbox, container: _Container, message: str, started_at: str, exit_code: int = 1
+        self, sandbox: _Sandbox, container: _Container, message: str, started_at: str, exit_code: int = 1,
+        reason: str = "Error",
     ) -> None:
         initial, maximum = self._backoff
         container.backoff = initial if container.backoff == 0 else min(container.backoff * 2, maximum)
         terminated = {
             "exitCode": exit_code,
-            "reason": "Error",
+            "reason": reason,
             "message": message,
             "startedAt": started_at,
             "finishedAt": format_timestamp(self._now()),
         }
+        if not message:
+            del terminated["message"]
         if sandbox.restart_policy == "Never":
             container.state = {"terminated": {**terminated, "containerID": container.container_id}}
             return
@@ -547,20 +618,15 @@ def _mounts(container: dict, volumes: dict[str, str]) -> dict[str, str]:
     return mounts
 
 
-def _pod_env(sandbox: _Sandbox, spec: dict, mounts: dict[str, str]) -> dict[str, str]:
-    """The environment a container's processes (exec probes, later commands) see."""
-    env = {
-        "POD_NAME": sandbox.name,
-        "POD_NAMESPACE": sandbox.namespace,
-        "POD_IP": sandbox.ip,
-    }
-    ports = [p.get("containerPort") for p in spec.get("ports") or () if p.get("containerPort")]
-    if ports:
-        env["PORT"] = str(ports[0])
-    for item in spec.get("env") or ():
-        if "value" in item and item.get("name"):
-            env[item["name"]] = str(item["value"])
-    return env
+def _volume_dirs(container: dict, volumes: dict[str, str]) -> dict[str, str]:
+    """Volume name -> host directory for the container's mounts (for its `<VOLUME>_DIR` variables)."""
+    dirs = {}
+    for mount in container.get("volumeMounts") or ():
+        directory = volumes.get(mount.get("name"))
+        if directory:
+            sub = mount.get("subPath")
+            dirs[mount["name"]] = os.path.join(directory, sub) if sub else directory
+    return dirs
 
 
 def _log_failure(task: asyncio.Task) -> None:

@@ -181,6 +181,34 @@ async def test_pod_log_served_from_the_state_dir(client, tmp_path):
     assert await resp.text() == "two\nthree\n"
 
 
+async def test_pod_log_previous_instance(client, tmp_path):
+    directory = tmp_path / "logs" / "default" / "web-0"
+    directory.mkdir(parents=True)
+    (directory / "c.log").write_text("now\n")
+    url = "/api/v1/namespaces/default/pods/web-0/log"
+    resp = await client.get(url, params={"previous": "true"})
+    assert resp.status == 400
+    assert (await resp.json())["message"] == 'previous terminated container "c" in pod "web-0" not found'
+    (directory / "c.previous.log").write_text("before\n")
+    assert await (await client.get(url, params={"previous": "true"})).text() == "before\n"
+    assert (await client.get(url, params={"previous": "maybe"})).status == 400
+
+
+async def test_pod_log_follow_streams_appends_until_the_pod_is_gone(client, store, tmp_path, monkeypatch):
+    monkeypatch.setattr("ingressd.admin.kubeapi.LOG_FOLLOW_POLL", 0.01)
+    log = tmp_path / "logs" / "default" / "web-0" / "c.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("one\n")
+    resp = await client.get("/api/v1/namespaces/default/pods/web-0/log", params={"follow": "true"})
+    assert resp.status == 200
+    assert await resp.content.readline() == b"one\n"
+    with log.open("a") as f:
+        f.write("two\n")
+    assert await resp.content.readline() == b"two\n"
+    store.delete("Pod", "default", "web-0", grace_period_seconds=0)
+    assert await resp.content.read() == b""  # the stream ends with the pod
+
+
 async def test_pod_log_not_captured_is_404(client):
     resp = await client.get("/api/v1/namespaces/default/pods/web-1/log")
     assert resp.status == 404

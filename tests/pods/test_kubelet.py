@@ -23,11 +23,11 @@ PORT = 18080
 class Cluster:
     """Store + controllers + kubelet, wired as the app wires them (event-driven, no fixed sleeps)."""
 
-    def __init__(self, **kubelet_options):
+    def __init__(self, ip_base=IP_BASE, **kubelet_options):
         self.clock = FakeClock()
         self.store = Store(self.clock)
         self.runner = Runner(self.store, self.clock, random.Random(1))
-        self.kubelet = Kubelet(self.store, self.clock, ip_base=IP_BASE, **kubelet_options)
+        self.kubelet = Kubelet(self.store, self.clock, ip_base=ip_base, **kubelet_options)
         self.changed = asyncio.Event()
         self.store.subscribe(lambda event, obj: self.changed.set())
 
@@ -114,7 +114,7 @@ async def test_pod_status_is_kubernetes_shaped(cluster):
 @pytest.mark.parametrize("container_options, reason, message", [
     ({"image": "nginx:1.25"}, "ImageNotSupported",
      'image "nginx:1.25" is not runnable by ingressd: use ingressd/echo or give the container a command'),
-    ({"command": ["python", "-m", "http.server"]}, "CommandNotSupportedYet", "ingressd does not run commands yet"),
+    ({"envFrom": [{"configMapRef": {"name": "missing"}}]}, "CreateContainerConfigError", 'configmap "missing" not found'),
     ({"env": {"ECHO_ERROR_RATE": "2"}}, "CreateContainerConfigError", "ECHO_ERROR_RATE must be between 0 and 1"),
 ])
 async def test_containers_that_cannot_run_keep_the_pod_pending(cluster, container_options, reason, message):

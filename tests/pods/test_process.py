@@ -1,0 +1,196 @@
+"""Containers with a `command` run as local processes: env, logs, exits, restarts, stopping."""
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from ingressd.cluster import builders
+from ingressd.cluster.pod_status import is_ready
+from tests.pods.test_kubelet import Cluster, events, fast_sleep
+
+IP_BASE = "127.1.241.0"
+PORT = 18090
+APP = str(Path(__file__).with_name("process_app.py"))
+
+
+def process_pod(name="app", env=None, restart_policy=None, **container_options):
+    container_options.setdefault("command", [sys.executable, APP])
+    container_options.setdefault("readinessProbe", {"tcpSocket": {"port": PORT}, "periodSeconds": 1})
+    container = builders.container(image="python:3.12", ports=(PORT,), env=env, **container_options)
+    pod = builders.pod(name, node=None, phase="Pending", containers=[container])
+    pod.pop("status")
+    if restart_policy:
+        pod["spec"]["restartPolicy"] = restart_policy
+    return pod
+
+
+@pytest.fixture
+async def cluster(tmp_path):
+    c = Cluster(ip_base=IP_BASE, backoff=(0.05, 0.2), sleep=fast_sleep, logs_dir=tmp_path / "logs",
+                working_dir=str(tmp_path))
+    yield c
+    await c.kubelet.close()
+
+
+def pod_of(cluster, name="app"):
+    return cluster.store.get("Pod", "default", name)
+
+
+def container_status(cluster, name="app"):
+    return pod_of(cluster, name)["status"]["containerStatuses"][0]
+
+
+async def fetch(ip):
+    async with aiohttp.ClientSession() as session, session.get(f"http://{ip}:{PORT}/") as resp:
+        assert resp.status == 200
+        return await resp.json()
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(")")[-1].split()[0] != "Z"
+
+
+async def test_process_gets_the_pod_environment_and_serves_on_the_pod_ip(cluster, tmp_path):
+    (tmp_path / "work").mkdir()
+    volume_dir = tmp_path / "pv"
+    cluster.store.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings", "namespace": "default"},
+                         "data": {"MODE": "fast", "LEVEL": "3"}})
+    cluster.store.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                         "metadata": {"name": "data-app", "annotations": {"ingressd.io/volume-path": str(volume_dir)}}})
+    pod = process_pod(
+        env={"GREETING": "hi $(POD_NAME)", "ESCAPED": "$$(POD_NAME)"},
+        args=["--name", "$(POD_NAME)", "$(UNDEFINED)"],
+        workingDir="work",
+        envFrom=[{"configMapRef": {"name": "settings"}, "prefix": "CFG_"}],
+        volumeMounts=[{"name": "data", "mountPath": "/var/data"}],
+    )
+    pod["spec"]["containers"][0]["env"].append({"name": "MY_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}})
+    pod["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "data-app"}}]
+    cluster.store.apply(pod)
+    await cluster.settle()
+    assert not is_ready(pod_of(cluster))  # running, but not listening yet: the readiness probe holds it
+    await cluster.wait_until(lambda: is_ready(pod_of(cluster)))
+
+    ip = pod_of(cluster)["status"]["podIP"]
+    assert ip == "127.1.241.1"
+    body = await fetch(ip)
+    env = body["env"]
+    assert {k: env.get(k) for k in ("POD_NAME", "POD_NAMESPACE", "POD_IP", "PORT", "HOSTNAME", "DATA_DIR")} == {
+        "POD_NAME": "app", "POD_NAMESPACE": "default", "POD_IP": ip, "PORT": str(PORT), "HOSTNAME": "app",
+        "DATA_DIR": str(volume_dir),
+    }
+    assert (env["CFG_MODE"], env["CFG_LEVEL"], env["GREETING"], env["ESCAPED"]) == ("fast", "3", "hi app", "$(POD_NAME)")
+    assert env["MY_UID"] == pod_of(cluster)["metadata"]["uid"]
+    assert env["PATH"] == os.environ["PATH"]
+    assert "PYTEST_CURRENT_TEST" not in env  # only the listed host variables are inherited
+    assert body["argv"] == ["--name", "app", "$(UNDEFINED)"]
+    assert body["cwd"] == str(tmp_path / "work")
+    assert volume_dir.is_dir()
+    status = container_status(cluster)
+    assert "running" in status["state"] and status["containerID"].startswith("ingressd://")
+
+    log = tmp_path / "logs" / "default" / "app" / "app.log"
+    async with asyncio.timeout(5):
+        while "request /" not in log.read_text():
+            await asyncio.sleep(0.01)
+    text = log.read_text()
+    assert "starting app argv=['--name', 'app', '$(UNDEFINED)']" in text and "to stderr" in text
+
+
+async def test_exit_crash_loops_with_the_exit_code_and_keeps_the_previous_log(cluster, tmp_path):
+    cluster.store.apply(process_pod(env={"APP_EXIT_CODE": "3"}))
+    await cluster.wait_until(lambda: container_status(cluster)["restartCount"] >= 2
+                             and "waiting" in container_status(cluster)["state"])
+    status = container_status(cluster)
+    assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    terminated = status["lastState"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (3, "Error")
+    assert pod_of(cluster)["status"]["phase"] == "Running" and not is_ready(pod_of(cluster))
+    assert events(cluster.store, "BackOff")
+    logs = tmp_path / "logs" / "default" / "app"
+    assert "starting app" in (logs / "app.log").read_text()
+    assert "starting app" in (logs / "app.previous.log").read_text()
+
+
+@pytest.mark.parametrize("policy, code, phase, reason", [
+    ("OnFailure", "0", "Succeeded", "Completed"),
+    ("Never", "0", "Succeeded", "Completed"),
+    ("Never", "7", "Failed", "Error"),
+])
+async def test_exit_with_restart_policy_that_does_not_restart(cluster, policy, code, phase, reason):
+    cluster.store.apply(process_pod(env={"APP_EXIT_CODE": code}, restart_policy=policy))
+    await cluster.wait_until(lambda: pod_of(cluster)["status"]["phase"] == phase)
+    status = container_status(cluster)
+    assert (status["state"]["terminated"]["exitCode"], status["state"]["terminated"]["reason"]) == (int(code), reason)
+    assert status["restartCount"] == 0
+
+
+async def test_always_restarts_even_a_clean_exit(cluster):
+    cluster.store.apply(process_pod(env={"APP_EXIT_CODE": "0"}))
+    await cluster.wait_until(lambda: container_status(cluster)["restartCount"] >= 1)
+    assert container_status(cluster)["lastState"]["terminated"]["reason"] == "Completed"
+
+
+async def test_missing_executable_is_a_start_error(cluster):
+    cluster.store.apply(process_pod(command=["/nonexistent/app"]))
+    await cluster.settle()
+    status = container_status(cluster)
+    assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    terminated = status["lastState"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (128, "StartError")
+    assert "'/nonexistent/app'" in terminated["message"]
+
+
+async def test_missing_config_map_key_is_a_config_error(cluster):
+    pod = process_pod()
+    pod["spec"]["containers"][0]["env"] = [
+        {"name": "X", "valueFrom": {"configMapKeyRef": {"name": "absent", "key": "x"}}}]
+    cluster.store.apply(pod)
+    await cluster.settle()
+    waiting = container_status(cluster)["state"]["waiting"]
+    assert waiting == {"reason": "CreateContainerConfigError", "message": 'configmap "absent" not found'}
+
+
+async def test_deletion_sends_sigterm_then_sigkill_to_the_whole_group(cluster, tmp_path):
+    pid_file = tmp_path / "child.pid"
+    cluster.store.apply(process_pod(env={"APP_IGNORE_TERM": "1", "APP_CHILD_PID_FILE": str(pid_file)}))
+    await cluster.wait_until(lambda: is_ready(pod_of(cluster)))
+    child = int(pid_file.read_text())
+    assert alive(child)
+    cluster.store.delete("Pod", "default", "app", grace_period_seconds=1)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await cluster.wait_until(lambda: pod_of(cluster) is None, timeout=10)
+    assert loop.time() - started >= 0.9  # SIGTERM was ignored: SIGKILL only after the grace period
+    async with asyncio.timeout(5):
+        while alive(child):
+            await asyncio.sleep(0.01)
+
+
+async def test_close_stops_every_process(cluster, tmp_path):
+    pid_file = tmp_path / "child.pid"
+    cluster.store.apply(process_pod(env={"APP_CHILD_PID_FILE": str(pid_file)}))
+    await cluster.wait_until(lambda: is_ready(pod_of(cluster)))
+    child = int(pid_file.read_text())
+    await cluster.kubelet.close()
+    async with asyncio.timeout(5):
+        while alive(child):
+            await asyncio.sleep(0.01)
+
+
+async def test_exec_probe_sees_the_container_environment(cluster):
+    probe = {"exec": {"command": [sys.executable, "-c", "import os, sys; sys.exit(os.environ['CFG'] != 'ok')"]},
+             "periodSeconds": 1}
+    cluster.store.apply(process_pod(env={"CFG": "ok"}, readinessProbe=probe))
+    await cluster.wait_until(lambda: is_ready(pod_of(cluster)))
+    assert not events(cluster.store, "Unhealthy")
