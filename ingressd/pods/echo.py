@@ -10,6 +10,12 @@ every message back. Knobs come from the container's env, as a real image's would
     ECHO_ERROR_RATE   fraction (0..1) of requests answered 500, drawn from an injected random source
     ECHO_STARTUP_MS   startup time: the port is open at once, but `/healthz` answers 503 and the
                       kubelet keeps the container unready until it has passed
+    ECHO_CPU_MS       CPU milliseconds each request costs, served by a processor-sharing model of
+                      the container's CPU limit (1 core without one): past capacity, requests
+                      queue and latency rises (`ingressd.pods.cpu_model`); the used CPU is what
+                      metrics-server reports
+    ECHO_MEMORY_MI    emulated memory (MiB) of an idle container (default 20); each request in
+                      flight adds ECHO_MEMORY_PER_REQUEST_MI (default 1)
 
 Volumes: with persistent volumes mounted (mountPath -> host directory, resolved by the kubelet), the
 JSON reports them as `volumes`, and `PUT /kv/<key>` (stores the body), `GET /kv/<key>` (404 when
@@ -28,12 +34,19 @@ import errno
 import json
 import os
 import random
+import time
 from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from ingressd.cluster.quantity import parse_quantity
+from ingressd.pods.cpu_model import ProcessorSharing
+
 ECHO_REPOSITORY = "ingressd/echo"
 DEFAULT_PORT = 8080
+DEFAULT_MEMORY_MI = 20.0
+DEFAULT_MEMORY_PER_REQUEST_MI = 1.0
+MIB = 2**20
 # After the drain phase, how long aiohttp may take to finish writing before cancelling handlers.
 _FORCE_CLOSE_SECONDS = 0.5
 
@@ -63,6 +76,10 @@ class EchoConfig:
     error_rate: float = 0.0
     startup_ms: float = 0.0
     volumes: tuple[tuple[str, str], ...] = ()  # (mountPath, host directory), in mount order
+    cpu_ms: float = 0.0
+    cpu_capacity: float = 1.0  # cores: the container's CPU limit, else one core
+    memory_mi: float = DEFAULT_MEMORY_MI
+    memory_per_request_mi: float = DEFAULT_MEMORY_PER_REQUEST_MI
 
     @classmethod
     def for_container(
@@ -83,6 +100,17 @@ class EchoConfig:
             raise ValueError(f"ECHO_LATENCY_MS must be >= 0, got {env['ECHO_LATENCY_MS']!r}")
         if not 0.0 <= error_rate <= 1.0:
             raise ValueError(f"ECHO_ERROR_RATE must be between 0 and 1, got {env['ECHO_ERROR_RATE']!r}")
+        knobs = {}
+        for name, default in (("ECHO_CPU_MS", 0.0), ("ECHO_MEMORY_MI", DEFAULT_MEMORY_MI),
+                              ("ECHO_MEMORY_PER_REQUEST_MI", DEFAULT_MEMORY_PER_REQUEST_MI)):
+            knobs[name] = _number(env, name, default)
+            if knobs[name] < 0:
+                raise ValueError(f"{name} must be >= 0, got {env[name]!r}")
+        limit = ((container.get("resources") or {}).get("limits") or {}).get("cpu")
+        try:
+            capacity = float(parse_quantity(limit)) if limit is not None else 1.0
+        except ValueError:
+            raise ValueError(f"resources.limits.cpu is not a quantity: {limit!r}") from None
         return cls(
             pod=pod["metadata"]["name"],
             namespace=pod["metadata"].get("namespace", "default"),
@@ -93,6 +121,10 @@ class EchoConfig:
             error_rate=error_rate,
             startup_ms=startup,
             volumes=tuple((volumes or {}).items()),
+            cpu_ms=knobs["ECHO_CPU_MS"],
+            cpu_capacity=capacity if capacity > 0 else 1.0,
+            memory_mi=knobs["ECHO_MEMORY_MI"],
+            memory_per_request_mi=knobs["ECHO_MEMORY_PER_REQUEST_MI"],
         )
 
 
@@ -116,6 +148,47 @@ def _number(env: dict, name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
+class CpuQueue:
+    """The asyncio shell of the processor-sharing model: a request awaits its CPU time here."""
+
+    TIMER_SLACK = 0.002  # a timer may fire this early (uvloop rounds to milliseconds)
+
+    def __init__(self, capacity: float) -> None:
+        self.model = ProcessorSharing(capacity, time.monotonic())
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def consume(self, work_seconds: float) -> None:
+        self._loop = loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self.model.add(done, work_seconds, time.monotonic())
+        self._reschedule()
+        try:
+            await done
+        finally:
+            if not done.done():  # cancelled: the client went away
+                self.model.remove(done, time.monotonic())
+                self._reschedule()
+
+    def cpu_seconds(self) -> float:
+        return self.model.cpu_seconds(time.monotonic())
+
+    def _reschedule(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        delay = self.model.next_completion()
+        if delay is not None and self._loop is not None:
+            self._timer = self._loop.call_later(delay, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        for done in self.model.pop_finished(time.monotonic(), self.TIMER_SLACK):
+            if not done.done():
+                done.set_result(None)
+        self._reschedule()
+
+
 @dataclass
 class EchoState:
     """Per-app bookkeeping the server needs for a graceful stop."""
@@ -127,6 +200,10 @@ class EchoState:
     websockets: set[web.WebSocketResponse] = field(default_factory=set)
     started: asyncio.Event = field(default_factory=asyncio.Event)
     memory_kv: dict[str, str] = field(default_factory=dict)
+    cpu: CpuQueue | None = None
+
+    def memory_bytes(self) -> int:
+        return int((self.config.memory_mi + self.in_flight * self.config.memory_per_request_mi) * MIB)
 
     @property
     def kv_file(self) -> str | None:
@@ -160,7 +237,7 @@ KV_FILE = "echo-kv.json"
 
 
 def build_echo_app(config: EchoConfig, rand: random.Random | None = None) -> web.Application:
-    state = EchoState(config=config, rand=rand or random.Random())
+    state = EchoState(config=config, rand=rand or random.Random(), cpu=CpuQueue(config.cpu_capacity))
     state.idle.set()
     app = web.Application(middlewares=[_track_in_flight])
     app[ECHO_STATE] = state
@@ -215,6 +292,8 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     body_bytes = 0
     async for chunk in request.content.iter_any():
         body_bytes += len(chunk)
+    if config.cpu_ms > 0:
+        await state.cpu.consume(config.cpu_ms / 1000)
     if config.latency_ms > 0:
         await asyncio.sleep(config.latency_ms / 1000)
     failed = config.error_rate > 0 and state.rand.random() < config.error_rate
@@ -304,6 +383,11 @@ class EchoServer:
     @property
     def in_flight(self) -> int:
         return self._app[ECHO_STATE].in_flight
+
+    def usage(self) -> tuple[float, int]:
+        """(cumulative CPU-seconds, memory bytes now): the container's cgroup counters."""
+        state = self._app[ECHO_STATE]
+        return state.cpu.cpu_seconds(), state.memory_bytes()
 
     async def start(self) -> None:
         """Bind every port; raises OSError (nothing left listening) if one cannot be bound."""

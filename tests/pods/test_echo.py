@@ -9,6 +9,7 @@ from aiohttp import WSMsgType
 
 from ingressd.cluster import builders
 from ingressd.pods.echo import (
+    ECHO_STATE,
     EchoConfig,
     EchoServer,
     build_echo_app,
@@ -132,7 +133,43 @@ def test_knobs_from_env():
     assert config == EchoConfig("p", "ns", "127.1.0.7", container="app", version="1.0", latency_ms=25.0, error_rate=0.1)
 
 
+def test_cost_model_knobs_from_env_and_limit():
+    container = builders.container(env={"ECHO_CPU_MS": "20", "ECHO_MEMORY_MI": "64", "ECHO_MEMORY_PER_REQUEST_MI": "2"},
+                                   resources={"limits": {"cpu": "500m"}})
+    config = EchoConfig.for_container(builders.pod("p"), container, "127.1.0.7")
+    assert (config.cpu_ms, config.cpu_capacity, config.memory_mi, config.memory_per_request_mi) == (20.0, 0.5, 64.0, 2.0)
+    assert EchoConfig.for_container(builders.pod("p"), builders.container(), "127.1.0.7").cpu_capacity == 1.0
+
+
+async def test_cpu_cost_queues_requests_past_capacity_and_counts_cpu(aiohttp_client):
+    app = build_echo_app(EchoConfig("p", "default", "127.0.0.1", cpu_ms=50, memory_mi=10))
+    client = await aiohttp_client(app)
+    server = app[ECHO_STATE]
+    assert server.memory_bytes() == 10 * 2**20
+    started = time.monotonic()
+    statuses = await asyncio.gather(*(client.get("/") for _ in range(4)))
+    elapsed = time.monotonic() - started
+    assert [r.status for r in statuses] == [200] * 4
+    assert elapsed >= 0.2  # four 50 ms requests on one core share it: none can finish before 200 ms
+    assert server.cpu.cpu_seconds() == pytest.approx(0.2, abs=0.005)
+
+
+async def test_memory_grows_with_requests_in_flight(aiohttp_client):
+    app = build_echo_app(EchoConfig("p", "default", "127.0.0.1", latency_ms=200, memory_mi=10, memory_per_request_mi=3))
+    client = await aiohttp_client(app)
+    requests = [asyncio.ensure_future(client.get("/")) for _ in range(2)]
+    state = app[ECHO_STATE]
+    async with asyncio.timeout(5):
+        while state.in_flight < 2:
+            await asyncio.sleep(0.005)
+    assert state.memory_bytes() == 16 * 2**20
+    await asyncio.gather(*requests)
+    assert state.memory_bytes() == 10 * 2**20
+
+
 @pytest.mark.parametrize("env, message", [
+    ({"ECHO_CPU_MS": "-5"}, "ECHO_CPU_MS must be >= 0"),
+    ({"ECHO_MEMORY_MI": "x"}, "ECHO_MEMORY_MI must be a number"),
     ({"ECHO_ERROR_RATE": "lots"}, "ECHO_ERROR_RATE must be a number"),
     ({"ECHO_ERROR_RATE": "1.5"}, "ECHO_ERROR_RATE must be between 0 and 1"),
     ({"ECHO_LATENCY_MS": "-1"}, "ECHO_LATENCY_MS must be >= 0"),
