@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingressd.cluster.clock import Clock, format_timestamp, time_source
+from ingressd.cluster.events import EventRecorder
+from ingressd.cluster.metrics_server import PodStats
 from ingressd.cluster.pod_status import is_terminal
 from ingressd.cluster.store import Store
 from ingressd.pods.echo import EchoConfig, EchoServer, container_ports, is_echo_image
@@ -119,6 +121,7 @@ class _Sandbox:
     start_time: str
     containers: list[_Container]
     restart_policy: str = "Always"
+    node: str = NODE_NAME
     termination: asyncio.Task | None = None
 
 
@@ -146,7 +149,8 @@ class Kubelet:
         self._sleep = sleep
         self._logs_dir = Path(logs_dir) if logs_dir is not None else None
         self._working_dir = working_dir or os.getcwd()
-        self._events: dict[tuple, str] = {}  # (uid, reason, message, fieldPath) -> Event name
+        self._recorder = EventRecorder(store, self._now, "kubelet", node_name)
+        self._scheduler_recorder = EventRecorder(store, self._now, "default-scheduler")
         self._unschedulable: dict[str, str] = {}  # uid -> the reason already reported
         self._sandboxes: dict[str, _Sandbox] = {}
         self._lock = asyncio.Lock()
@@ -205,6 +209,21 @@ class Kubelet:
                 self._ips.release(sandbox.ip)
             self._sandboxes.clear()
 
+    def stats(self) -> list[PodStats]:
+        """The summary API: cumulative CPU and current memory of every running container."""
+        result = []
+        for sandbox in self._sandboxes.values():
+            if sandbox.termination is not None:
+                continue
+            containers = {c.name: c.server.usage() for c in sandbox.containers if c.server is not None}
+            if containers:
+                result.append(PodStats(sandbox.namespace, sandbox.name, sandbox.uid, sandbox.node, containers))
+        return result
+
+    def pod_uids_by_ip(self) -> dict[str, str]:
+        """Pod IP -> uid of the pod running there (for per-pod traffic from the proxy)."""
+        return {s.ip: s.uid for s in self._sandboxes.values()}
+
     def pod_ip(self, uid: str) -> str | None:
         sandbox = self._sandboxes.get(uid)
         return sandbox.ip if sandbox else None
@@ -246,6 +265,7 @@ class Kubelet:
                 for c in spec.get("containers") or ()
             ],
             restart_policy=spec.get("restartPolicy") or "Always",
+            node=spec.get("nodeName") or self.node_name,
         )
         self._sandboxes[sandbox.uid] = sandbox
         for container in sandbox.containers:
@@ -451,7 +471,8 @@ class Kubelet:
             if self._sandboxes.get(sandbox.uid) is sandbox:
                 del self._sandboxes[sandbox.uid]
                 self._ips.release(sandbox.ip)
-                self._events = {k: v for k, v in self._events.items() if k[0] != sandbox.uid}
+                self._recorder.forget(sandbox.uid)
+                self._scheduler_recorder.forget(sandbox.uid)
         if delete and self._current_pod(sandbox) is not None:
             self._store.delete("Pod", sandbox.namespace, sandbox.name, grace_period_seconds=0)
 
@@ -485,36 +506,10 @@ class Kubelet:
     ) -> None:
         """Record a v1 Event about a pod; the same (reason, message) again bumps its count."""
         uid, namespace, name = (target.uid, target.namespace, target.name) if isinstance(target, _Sandbox) else target
-        field_path = f"spec.containers{{{container.name}}}" if container is not None else None
-        key = (uid, reason, message, field_path)
-        now = format_timestamp(self._now())
-        existing = self._store.get("Event", namespace, self._events[key]) if key in self._events else None
-        if existing is not None:
-            existing["count"] = int(existing.get("count") or 1) + 1
-            existing["lastTimestamp"] = now
-            self._store.apply(existing)
-            return
-        event_name = f"{name}.{uuid.uuid4().hex[:16]}"
-        involved = {"apiVersion": "v1", "kind": "Pod", "namespace": namespace, "name": name, "uid": uid}
-        if field_path:
-            involved["fieldPath"] = field_path
-        source = {"component": component} if component != "kubelet" else {"component": "kubelet", "host": self.node_name}
-        self._store.apply({
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": event_name, "namespace": namespace},
-            "involvedObject": involved,
-            "reason": reason,
-            "message": message,
-            "type": event_type,
-            "count": 1,
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "source": source,
-            "reportingComponent": component,
-            "reportingInstance": self.node_name if component == "kubelet" else "",
-        })
-        self._events[key] = event_name
+        recorder = self._recorder if component == "kubelet" else self._scheduler_recorder
+        recorder.record({"kind": "Pod", "metadata": {"namespace": namespace, "name": name, "uid": uid}},
+                        reason, message, event_type,
+                        field_path=f"spec.containers{{{container.name}}}" if container is not None else None)
 
     # -- status ------------------------------------------------------------------------------
 

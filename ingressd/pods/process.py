@@ -21,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
+
 _LIVE_GROUPS: set[int] = set()  # process-group ids of running containers, for kill_all()
 _reaper: subprocess.Popen | None = None
 
@@ -100,6 +102,27 @@ class ProcessServer:
                 os.close(log)
         _LIVE_GROUPS.add(self.process.pid)
         _tell_reaper(f"+{self.process.pid}")
+
+    def usage(self) -> tuple[float, int]:
+        """(cumulative CPU-seconds, resident bytes) of the process and its descendants, via psutil
+        (reaped children's CPU included through children_user/children_system)."""
+        if self.process is None or self.process.returncode is not None:
+            return 0.0, 0
+        cpu, memory = 0.0, 0
+        try:
+            leader = psutil.Process(self.process.pid)
+            members = [leader, *leader.children(recursive=True)]
+        except psutil.Error:
+            return 0.0, 0
+        for member in members:
+            try:
+                with member.oneshot():
+                    times = member.cpu_times()
+                    cpu += times.user + times.system + times.children_user + times.children_system
+                    memory += member.memory_info().rss
+            except psutil.Error:
+                continue
+        return cpu, memory
 
     async def wait(self) -> int:
         """The exit code once the process ends (negative: killed by that signal)."""

@@ -87,6 +87,7 @@ class Exchange:
     waiting_for_body = False
     sent = False
     tried: tuple[str, ...] = ()
+    traffic_ip: str | None = None  # the pod this request is in flight at (PodTraffic)
 
     def __init__(self, conn, method: bytes, target: bytes, headers, hmap: dict[bytes, bytes], version: str,
                  keep_alive: bool, upgrade: bool, request_length: int) -> None:
@@ -334,6 +335,11 @@ class Exchange:
         if ep is None:
             return self.respond(504 if self.last_failure == "timeout" else 502)
         address = ep.address
+        traffic = self.server.traffic
+        if self.traffic_ip is not None:
+            traffic.end(self.traffic_ip)  # a retry: the previous pod is done with this request
+        self.traffic_ip = ep.ip
+        traffic.begin(ep.ip)
         self.tried += (address,)
         self.tries += 1
         self.upstream_addrs.append(address)
@@ -710,6 +716,8 @@ class Exchange:
         if self.finished:
             return
         self.finished = True
+        if self.traffic_ip is not None:
+            self.server.traffic.end(self.traffic_ip)
         if self.out:
             self.flush_out()
         if not self.status:

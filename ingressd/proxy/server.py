@@ -20,6 +20,7 @@ from ingressd.metrics import ProxyMetrics
 from ingressd.proxy.errors import simple_response
 from ingressd.proxy.exchange import Exchange
 from ingressd.proxy.headers import connection_forwarding_headers
+from ingressd.proxy.traffic import PodTraffic
 from ingressd.proxy.upstream import UpstreamPool
 from ingressd.routing.balancer import Balancers
 from ingressd.routing.endpoints import EndpointIndex
@@ -338,6 +339,7 @@ class ProxyServer:
         self.randint = rand.randint  # canary-weight draws: seedable (--seed) for reproducible runs
         self.balancers = balancers or Balancers(rand=rand)
         self.pool = UpstreamPool()
+        self.traffic = PodTraffic()
         self.expose_upstream = expose_upstream
         self.https_port = 443  # for ssl-redirect Locations; the app sets the listener's real port
         # HSTS on every HTTPS response, as ingress-nginx's defaults (hsts, hsts-max-age, hsts-include-subdomains)
