@@ -17,6 +17,8 @@ import urllib.request
 from calendar import timegm
 from dataclasses import dataclass
 
+from ingressd.cluster.quantity import parse_quantity
+
 DEFAULT_SERVER = "http://127.0.0.1:10254"
 
 
@@ -27,10 +29,11 @@ class Kind:
     group: str = ""
     namespaced: bool = True
     scalable: bool = False
+    version: str = "v1"
 
     @property
     def api_prefix(self) -> str:
-        return f"/apis/{self.group}/v1" if self.group else "/api/v1"
+        return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
 
     @property
     def display(self) -> str:
@@ -62,8 +65,12 @@ _KINDS = [
     (Kind("secrets", "Secret"), ("secret",)),
     (Kind("configmaps", "ConfigMap"), ("cm", "configmap")),
     (Kind("nodes", "Node", namespaced=False), ("no", "node")),
-    (Kind("horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling"), ("hpa", "horizontalpodautoscaler")),
+    (Kind("horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling", version="v2"),
+     ("hpa", "horizontalpodautoscaler")),
+    (Kind("verticalpodautoscalers", "VerticalPodAutoscaler", "autoscaling.k8s.io"), ("vpa", "verticalpodautoscaler")),
 ]
+POD_METRICS = Kind("pods", "PodMetrics", "metrics.k8s.io", version="v1beta1")
+NODE_METRICS = Kind("nodes", "NodeMetrics", "metrics.k8s.io", namespaced=False, version="v1beta1")
 _ALIASES: dict[str, Kind] = {}
 for _kind, _names in _KINDS:
     for _alias in (_kind.plural, _kind.kind.lower(), *_names):
@@ -339,6 +346,73 @@ def _event_row(obj: dict, now: float, wide: bool) -> list[str]:
             obj.get("message") or ""]
 
 
+def _hpa_row(obj: dict, now: float, wide: bool) -> list[str]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    ref = spec.get("scaleTargetRef") or {}
+    return [_meta(obj).get("name", ""), f"{ref.get('kind', '')}/{ref.get('name', '')}", hpa_targets(obj),
+            str(spec.get("minReplicas", 1)), str(spec.get("maxReplicas", "")), str(status.get("currentReplicas", 0)),
+            _age(obj, now)]
+
+
+def hpa_targets(hpa: dict) -> str:
+    """kubectl's TARGETS column: `cpu: 120%/50%`, `<unknown>` until a metric is measured."""
+    specs = (hpa.get("spec") or {}).get("metrics") or [
+        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+    current = (hpa.get("status") or {}).get("currentMetrics") or []
+    parts = []
+    for i, metric in enumerate(specs):
+        kind = metric.get("type", "")
+        source = metric.get(kind[:1].lower() + kind[1:]) or {}
+        target = source.get("target") or {}
+        name = (source.get("metric") or {}).get("name") or source.get("name") or kind.lower()
+        got = {}
+        for entry in current:
+            entry_source = entry.get(kind[:1].lower() + kind[1:]) or {}
+            entry_name = (entry_source.get("metric") or {}).get("name") or entry_source.get("name")
+            if entry.get("type") == kind and entry_name == ((source.get("metric") or {}).get("name") or source.get("name")):
+                got = entry_source.get("current") or {}
+                break
+        if target.get("type") == "Utilization":
+            value = f"{got['averageUtilization']}%" if "averageUtilization" in got else "<unknown>"
+            wanted = f"{target.get('averageUtilization')}%"
+        elif target.get("type") == "AverageValue":
+            value = got.get("averageValue", "<unknown>")
+            wanted = str(target.get("averageValue"))
+        else:
+            value = got.get("value", "<unknown>")
+            wanted = str(target.get("value"))
+        parts.append(f"{name}: {value}/{wanted}")
+        if i == 1 and len(specs) > 2:
+            parts.append(f"+ {len(specs) - 2} more...")
+            break
+    return ", ".join(parts) if parts else "<none>"
+
+
+def _node_row(obj: dict, now: float, wide: bool) -> list[str]:
+    ready = next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), {})
+    status = "Ready" if ready.get("status") == "True" else "NotReady"
+    if (obj.get("spec") or {}).get("unschedulable"):
+        status += ",SchedulingDisabled"
+    labels = _meta(obj).get("labels") or {}
+    roles = ",".join(sorted(k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/"))) or "<none>"
+    info = (obj.get("status") or {}).get("nodeInfo") or {}
+    row = [_meta(obj).get("name", ""), status, roles, _age(obj, now), info.get("kubeletVersion", "")]
+    if wide:
+        addresses = {a.get("type"): a.get("address") for a in (obj.get("status") or {}).get("addresses") or []}
+        row += [addresses.get("InternalIP", "<none>"), addresses.get("ExternalIP", "<none>"),
+                info.get("osImage", ""), info.get("kernelVersion", ""), info.get("containerRuntimeVersion", "")]
+    return row
+
+
+def _vpa_row(obj: dict, now: float, wide: bool) -> list[str]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    recommendations = (status.get("recommendation") or {}).get("containerRecommendations") or []
+    target = (recommendations[0].get("target") or {}) if recommendations else {}
+    provided = next((c.get("status", "") for c in status.get("conditions") or [] if c.get("type") == "RecommendationProvided"), "")
+    return [_meta(obj).get("name", ""), (spec.get("updatePolicy") or {}).get("updateMode", "Auto"),
+            target.get("cpu", ""), target.get("memory", ""), provided, _age(obj, now)]
+
+
 def _generic_row(obj: dict, now: float, wide: bool) -> list[str]:
     return [_meta(obj).get("name", ""), _age(obj, now)]
 
@@ -354,6 +428,10 @@ _TABLES = {
     "Ingress": (["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"], [], _ing_row),
     "PersistentVolumeClaim": (["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"], [], _pvc_row),
     "Event": (["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], [], _event_row),
+    "HorizontalPodAutoscaler": (["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"], [], _hpa_row),
+    "Node": (["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+             ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"], _node_row),
+    "VerticalPodAutoscaler": (["NAME", "MODE", "CPU", "MEM", "PROVIDED", "AGE"], [], _vpa_row),
 }
 
 
@@ -434,13 +512,23 @@ def add_parsers(sub) -> None:
     common(logs)
 
 
-COMMANDS = ("get", "describe", "scale", "delete", "logs")
+    top = sub.add_parser("top", help="CPU and memory of pods or nodes, from metrics-server")
+    top.add_argument("what", metavar="pods|nodes", choices=("pod", "pods", "po", "node", "nodes", "no"))
+    top.add_argument("name", nargs="?", metavar="NAME")
+    common(top)
+    top.add_argument("-A", "--all-namespaces", action="store_true", help="pods across all namespaces")
+    top.add_argument("-l", "--selector", default=None, metavar="SELECTOR", help="label selector")
+    top.add_argument("--containers", action="store_true", help="one line per container (pods)")
+
+
+COMMANDS = ("get", "describe", "scale", "delete", "logs", "top")
 
 
 def run_command(args: argparse.Namespace) -> int:
     client = Client(args.server or os.environ.get("INGRESSD_SERVER") or DEFAULT_SERVER)
     try:
-        return {"get": _get, "describe": _describe, "scale": _scale, "delete": _delete, "logs": _logs}[args.command](
+        return {"get": _get, "describe": _describe, "scale": _scale, "delete": _delete, "logs": _logs,
+                "top": _top}[args.command](
             client, args
         )
     except CLIError as err:
@@ -690,3 +778,56 @@ def _logs(client: Client, args: argparse.Namespace) -> int:
             sys.stdout.write(data.decode(errors="replace"))
         sys.stdout.flush()
     return 0
+
+
+def _top(client: Client, args: argparse.Namespace) -> int:
+    """kubectl top: CPU in millicores, memory in Mi, node percentages of allocatable."""
+    query = {"labelSelector": args.selector} if args.selector else {}
+    nodes = args.what in ("node", "nodes", "no")
+    kind = NODE_METRICS if nodes else POD_METRICS
+    namespace = None if args.all_namespaces else args.namespace
+    if args.name:
+        items = [client.json("GET", kind.path(namespace, args.name))]
+    else:
+        items = client.json("GET", kind.path(namespace), query).get("items") or []
+    if not items:
+        what = "nodes" if nodes else "pods"
+        where = "" if nodes or namespace is None else f" in {namespace} namespace"
+        raise CLIError(f"error: metrics not available yet for {what}{where} "
+                       "(metrics-server needs two samples, --metric-resolution apart)")
+    if nodes:
+        allocatable = {}
+        for node in client.json("GET", resolve_kind("nodes").path(None)).get("items") or []:
+            status = node.get("status") or {}
+            allocatable[_meta(node).get("name")] = status.get("allocatable") or status.get("capacity") or {}
+        rows = [["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"]]
+        for item in sorted(items, key=lambda i: _meta(i).get("name", "")):
+            cpu, memory = _number(item["usage"].get("cpu", "0")), _number(item["usage"].get("memory", "0"))
+            alloc = allocatable.get(_meta(item).get("name"), {})
+            cpu_total, memory_total = _number(alloc.get("cpu", "0")), _number(alloc.get("memory", "0"))
+            rows.append([_meta(item).get("name", ""), f"{round(cpu * 1000)}m",
+                         f"{int(cpu * 100 / cpu_total)}%" if cpu_total else "<unknown>",
+                         f"{int(memory / 2**20)}Mi", f"{int(memory * 100 / memory_total)}%" if memory_total else "<unknown>"])
+    else:
+        header = ["NAMESPACE"] if namespace is None else []
+        header += ["POD", "NAME"] if args.containers else ["NAME"]
+        rows = [header + ["CPU(cores)", "MEMORY(bytes)"]]
+        for item in sorted(items, key=lambda i: (_meta(i).get("namespace", ""), _meta(i).get("name", ""))):
+            prefix = [_meta(item).get("namespace", "")] if namespace is None else []
+            containers = item.get("containers") or []
+            if args.containers:
+                for c in containers:
+                    rows.append(prefix + [_meta(item).get("name", ""), c.get("name", ""),
+                                          f"{round(_number(c['usage'].get('cpu', '0')) * 1000)}m",
+                                          f"{int(_number(c['usage'].get('memory', '0')) / 2**20)}Mi"])
+            else:
+                cpu = sum(_number(c["usage"].get("cpu", "0")) for c in containers)
+                memory = sum(_number(c["usage"].get("memory", "0")) for c in containers)
+                rows.append(prefix + [_meta(item).get("name", ""), f"{round(cpu * 1000)}m", f"{int(memory / 2**20)}Mi"])
+    sys.stdout.write(format_table(rows))
+    return 0
+
+
+def _number(quantity: str) -> float:
+    """A quantity in base units (cores, bytes)."""
+    return float(parse_quantity(quantity))

@@ -24,11 +24,14 @@ CANARIES_KEY: web.AppKey[Callable[[], list[dict]]] = web.AppKey("canaries", obje
 
 def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCheck,
                     canaries: Callable[[], list[dict]] | None = None,
-                    logs_dir: str | Path | None = None) -> web.Application:
-    """`logs_dir` is `<state-dir>/logs` when the kubelet captures container output there."""
+                    logs_dir: str | Path | None = None,
+                    computed: dict[str, Callable[[str | None], list[dict]]] | None = None) -> web.Application:
+    """`logs_dir` is `<state-dir>/logs` when the kubelet captures container output there;
+    `computed` maps PodMetrics/NodeMetrics to their providers (namespace or None -> documents)."""
     app = web.Application(middlewares=[_kubernetes_errors])
     app[kubeapi.STORE_KEY] = store
     app[kubeapi.LOGS_DIR_KEY] = logs_dir
+    app[kubeapi.COMPUTED_KEY] = computed or {}
     app[REGISTRY_KEY] = metrics_registry
     app[HEALTH_KEY] = health
     app[CANARIES_KEY] = canaries or (lambda: [])

@@ -23,6 +23,8 @@ from ingressd.admin.resources import APIResource, find_resource, group_versions,
 STORE_KEY: web.AppKey[Any] = web.AppKey("store", object)
 # `<state-dir>/logs`, where the kubelet writes `<ns>/<pod>/<container>.log`; None: not captured.
 LOGS_DIR_KEY: web.AppKey[Any] = web.AppKey("logs_dir", object)
+# kind -> (namespace or None -> documents), for resources that are computed rather than stored.
+COMPUTED_KEY: web.AppKey[Any] = web.AppKey("computed", object)
 WATCHES_KEY: web.AppKey[set] = web.AppKey("watches", set)
 
 _READ_METHODS = ("GET", "HEAD")
@@ -90,6 +92,8 @@ async def _serve(request: web.Request) -> web.StreamResponse:
     allowed = _READ_METHODS + ("DELETE",) if name is not None and resource.kind == "Pod" else _READ_METHODS
     if request.method not in allowed:
         return method_not_allowed(allowed)
+    if resource.computed:
+        return _serve_computed(request, resource, namespace, name)
     store = request.app[STORE_KEY]
     if name is None:
         try:
@@ -107,6 +111,27 @@ async def _serve(request: web.Request) -> web.StreamResponse:
     if obj is None:
         return _not_found(resource, name)
     return _json_response(render_object(resource, obj))
+
+
+def _serve_computed(request: web.Request, resource: APIResource, namespace: str | None, name: str | None) -> web.Response:
+    """metrics.k8s.io: documents from the app's provider (metrics-server), listed or got by name."""
+    provider = request.app[COMPUTED_KEY].get(resource.kind)
+    documents = provider(namespace) if provider is not None else []
+    if name is not None:
+        for doc in documents:
+            if doc["metadata"]["name"] == name:
+                return _json_response(doc)
+        return _not_found(resource, name)
+    try:
+        selects = parse_label_selector(request.query.get("labelSelector", ""))
+    except LabelSelectorError as e:
+        return status_response(400, "BadRequest", str(e))
+    return _json_response({
+        "kind": f"{resource.kind}List",
+        "apiVersion": resource.api_version,
+        "metadata": {},
+        "items": [d for d in documents if selects(_labels(d))],
+    })
 
 
 def _labels(obj: dict) -> dict:

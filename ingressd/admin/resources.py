@@ -16,10 +16,13 @@ class APIResource:
     plural: str  # the path segment, e.g. "endpointslices"
     kind: str  # the store kind, e.g. "EndpointSlice"
     namespaced: bool = True
+    computed: bool = False  # not stored: documents computed per request (metrics.k8s.io)
 
     @property
     def verbs(self) -> list[str]:
         """What the admin API serves for this resource (DELETE only for pods)."""
+        if self.computed:
+            return ["get", "list"]
         return ["delete", "get", "list", "watch"] if self.kind == "Pod" else ["get", "list", "watch"]
 
     @property
@@ -48,7 +51,10 @@ RESOURCES: tuple[APIResource, ...] = (
     APIResource("apps", "v1", "replicasets", "ReplicaSet"),
     APIResource("apps", "v1", "statefulsets", "StatefulSet"),
     APIResource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler"),
+    APIResource("autoscaling.k8s.io", "v1", "verticalpodautoscalers", "VerticalPodAutoscaler"),
     APIResource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
+    APIResource("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", computed=True),
+    APIResource("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", namespaced=False, computed=True),
     APIResource("networking.k8s.io", "v1", "ingresses", "Ingress"),
     APIResource("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False),
 )
