@@ -237,6 +237,23 @@ def check_config_map(r: Report, obj: dict) -> None:
     r.boolean(obj, (), "immutable")
 
 
+# -- Node ----------------------------------------------------------------------------------------
+
+
+def check_node(r: Report, obj: dict) -> None:
+    """A Node manifest (as kwok users write them): its capacity and allocatable drive scheduling."""
+    spec = r.mapping(obj, (), "spec")
+    if spec is not None:
+        r.boolean(spec, ("spec",), "unschedulable")
+        r.list(spec, ("spec",), "taints")
+    status = r.mapping(obj, (), "status")
+    if status is None:
+        return
+    for key in ("capacity", "allocatable"):
+        for resource, quantity in (r.mapping(status, ("status",), key) or {}).items():
+            check_quantity(r, ("status", key, Key(str(resource))), quantity)
+
+
 # -- Pod -----------------------------------------------------------------------------------------
 
 RESTART_POLICIES = frozenset({"Always", "OnFailure", "Never"})

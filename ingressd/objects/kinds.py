@@ -16,6 +16,8 @@ SERVED_KINDS: dict[str, str] = {
     "ReplicaSet": "apps/v1",
     "StatefulSet": "apps/v1",
     "HorizontalPodAutoscaler": "autoscaling/v2",
+    "VerticalPodAutoscaler": "autoscaling.k8s.io/v1",
+    "Node": "v1",
 }
 
 # Kinds without metadata.namespace (kube-apiserver ignores one if given). Unknown kinds are

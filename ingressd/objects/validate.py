@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ingressd.cluster.vpa import hpa_conflicts
 from ingressd.local_tls import wants_local_ca
 from ingressd.objects import names
 from ingressd.objects.apps import check_workload, selector_matches, template_labels
@@ -14,6 +15,7 @@ from ingressd.objects.core import (
     check_config_map,
     check_endpoints,
     check_metadata,
+    check_node,
     check_pod,
     check_secret,
     check_service,
@@ -29,6 +31,7 @@ from ingressd.objects.networking import (
 )
 from ingressd.objects.problems import ERROR, WARNING, Key, Problem
 from ingressd.objects.report import Report
+from ingressd.objects.vpa import check_vpa
 from ingressd.routing.annotations import check_annotations
 from ingressd.routing.table import INGRESS_CLASS_ANNOTATION, NGINX_CONTROLLER, build_route_table, is_served
 
@@ -40,6 +43,7 @@ _BODY_FIELDS: dict[str, frozenset[str]] = {
     "ConfigMap": frozenset({"data", "binaryData", "immutable"}),
     "Endpoints": frozenset({"subsets"}),
     "EndpointSlice": frozenset({"addressType", "endpoints", "ports"}),
+    "Node": frozenset({"spec", "status"}),
 }
 _SPEC = frozenset({"spec"})
 
@@ -56,6 +60,7 @@ def validate(manifests: list[Manifest], ingress_class: str = "nginx") -> list[Pr
     first: dict[tuple[str, str, str], Manifest] = {}
     ingresses: list[tuple[Report, IngressRefs, dict[str, str]]] = []
     autoscalers: list[Report] = []
+    vpas: list[Report] = []
     for manifest in manifests:
         r = Report(manifest, out)
         served = _check_header(r)
@@ -68,7 +73,7 @@ def validate(manifests: list[Manifest], ingress_class: str = "nginx") -> list[Pr
                         f"duplicate {kind} {who}: also defined at {previous.file}:{previous.line}")
         if served:
             try:
-                _check_body(r, ingresses, autoscalers)
+                _check_body(r, ingresses, autoscalers, vpas)
             except Exception as e:  # noqa: BLE001 - a checker bug must not stop a hot reload
                 r.error((), f"ingressd could not check this object: {e!r}")
     by_kind = _index(first)
@@ -78,12 +83,16 @@ def validate(manifests: list[Manifest], ingress_class: str = "nginx") -> list[Pr
             used.update((r.manifest.namespace, ref[1]) for ref in refs.services)
     for r in autoscalers:
         _check_scale_target(r, by_kind)
+    hpas = [r.manifest.obj for r in autoscalers]
+    for r in vpas:
+        for message in hpa_conflicts([r.manifest.obj], hpas):
+            r.warn(("spec", "targetRef"), message)
     _check_canaries(ingresses, by_kind, ingress_class)
     out.extend(_check_service_selectors(first, by_kind, used))
     return out
 
 
-def _check_body(r: Report, ingresses: list, autoscalers: list) -> None:
+def _check_body(r: Report, ingresses: list, autoscalers: list, vpas: list) -> None:
     obj = r.manifest.obj
     kind = r.manifest.kind
     metadata = _dict(obj.get("metadata"))
@@ -97,6 +106,9 @@ def _check_body(r: Report, ingresses: list, autoscalers: list) -> None:
     elif kind == "HorizontalPodAutoscaler":
         check_hpa(r, obj)
         autoscalers.append(r)
+    elif kind == "VerticalPodAutoscaler":
+        check_vpa(r, obj)
+        vpas.append(r)
     else:
         _CHECKS[kind](r, obj)
 
@@ -115,6 +127,7 @@ _CHECKS: dict[str, Callable[[Report, dict], None]] = {
     "Deployment": check_workload,
     "ReplicaSet": check_workload,
     "StatefulSet": check_workload,
+    "Node": check_node,
 }
 
 
