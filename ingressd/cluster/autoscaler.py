@@ -25,8 +25,8 @@ import random
 from dataclasses import dataclass, field
 
 from ingressd.cluster.actions import Action, apply_object, delete_object
-from ingressd.cluster.clock import format_timestamp
 from ingressd.cluster.names import generate_name
+from ingressd.cluster.nodes import node_object
 from ingressd.cluster.pod_status import is_active
 from ingressd.cluster.scheduler import (
     NodeUsage,
@@ -80,34 +80,7 @@ class AutoscalerConfig:
 
 def node_template(group: NodeGroup, name: str, now: float) -> dict:
     """A Ready v1 Node of the group, as a freshly provisioned instance registers itself."""
-    stamp = format_timestamp(now)
-    resources = {"cpu": group.cpu, "memory": group.memory, "pods": str(group.pods)}
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "labels": {
-                NODE_GROUP_LABEL: group.name,
-                "kubernetes.io/hostname": name,
-                "kubernetes.io/os": "linux",
-            },
-            "creationTimestamp": stamp,
-        },
-        "spec": {},
-        "status": {
-            "capacity": dict(resources),
-            "allocatable": dict(resources),
-            "conditions": [{
-                "type": "Ready",
-                "status": "True",
-                "reason": "KubeletReady",
-                "message": "kubelet is posting ready status",
-                "lastHeartbeatTime": stamp,
-                "lastTransitionTime": stamp,
-            }],
-        },
-    }
+    return node_object(name, group.cpu, group.memory, group.pods, now, {NODE_GROUP_LABEL: group.name})
 
 
 def autoscale(

@@ -4,7 +4,7 @@ Synchronous on purpose: tests step it directly on a FakeClock; the async app cal
 `run_until_quiescent()` after store changes (and on a periodic tick, for time-based rules such as
 minReadySeconds). Each controller observes the store, computes actions and has them applied before
 the next controller looks, in the order objects flow: garbage collection, Deployments,
-ReplicaSets, StatefulSets, PersistentVolumeClaim binding, EndpointSlices.
+ReplicaSets, StatefulSets, the scheduler, PersistentVolumeClaim binding, EndpointSlices.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from ingressd.cluster.actions import Action, execute
 from ingressd.cluster.clock import Clock, time_source
 from ingressd.cluster.deployment import reconcile_deployment
 from ingressd.cluster.endpoints import reconcile_endpoint_slices
+from ingressd.cluster.events import EventRecorder
 from ingressd.cluster.gc import delete_orphans
 from ingressd.cluster.pvc import DEFAULT_STATE_DIR, bind_claims
 from ingressd.cluster.replicaset import reconcile_replicaset
+from ingressd.cluster.scheduler import schedule
 from ingressd.cluster.statefulset import reconcile_statefulset
 from ingressd.cluster.store import Store
 
@@ -48,11 +50,13 @@ class Runner:
         self._now = time_source(clock)
         self._rand = rand or random.Random()
         self.max_rounds = max_rounds
+        self._scheduler_events = EventRecorder(store, self._now, "default-scheduler")
         self._controllers: list[tuple[str, Callable[[], list[Action]]]] = [
             ("garbage-collector", self._garbage_collector),
             ("deployment", self._deployments),
             ("replicaset", self._replicasets),
             ("statefulset", self._statefulsets),
+            ("scheduler", self._schedule),
             ("persistentvolumeclaim-binder", self._bind_claims),
             ("endpointslice", self._endpoint_slices),
         ]
@@ -110,6 +114,29 @@ class Runner:
         for sts in self.store.list("StatefulSet"):
             ns = sts["metadata"]["namespace"]
             actions += reconcile_statefulset(sts, pods[ns], claims[ns], revisions[ns], now, self.state_dir)
+        return actions
+
+    def _schedule(self) -> list[Action]:
+        """Bind pending pods to Nodes; each bind or new failure is also an Event, as the scheduler's.
+
+        A store without any Node has no scheduling model at all (pure controller tests): nothing
+        is bound or marked. ingressd itself always has at least one Node."""
+        nodes = self.store.list("Node")
+        if not nodes:
+            return []
+        actions = schedule(self.store.list("Pod"), nodes, self._now(), self._rand)
+        for action in actions:
+            if action[0] == "apply":
+                pod = action[1]
+                meta = pod["metadata"]
+                self._scheduler_events.record(
+                    pod, "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} to {pod['spec']['nodeName']}")
+            else:
+                _, _, namespace, name, status = action
+                pod = self.store.get("Pod", namespace, name)
+                message = next(c.get("message", "") for c in status["conditions"] if c.get("type") == "PodScheduled")
+                if pod is not None:
+                    self._scheduler_events.record(pod, "FailedScheduling", message, "Warning")
         return actions
 
     def _bind_claims(self) -> list[Action]:

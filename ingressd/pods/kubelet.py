@@ -52,6 +52,7 @@ from pathlib import Path
 from ingressd.cluster.clock import Clock, format_timestamp, time_source
 from ingressd.cluster.events import EventRecorder
 from ingressd.cluster.metrics_server import PodStats
+from ingressd.cluster.nodes import DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, is_live, node_object
 from ingressd.cluster.pod_status import is_terminal
 from ingressd.cluster.store import Store
 from ingressd.pods.echo import EchoConfig, EchoServer, container_ports, is_echo_image
@@ -137,9 +138,12 @@ class Kubelet:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         logs_dir: str | os.PathLike | None = None,
         working_dir: str | None = None,
+        register_node: bool = True,
     ) -> None:
         """`logs_dir`: where container output is captured (None: processes' output is discarded);
-        `working_dir`: a process container's directory when it sets no `workingDir`."""
+        `working_dir`: a process container's directory when it sets no `workingDir`;
+        `register_node`: create the Node `node_name` now if the store has no Node (the app
+        registers nodes itself, from manifests or --nodes)."""
         self._store = store
         self._now = time_source(clock)
         self._ips = PodIPPool(ip_base)
@@ -155,6 +159,8 @@ class Kubelet:
         self._sandboxes: dict[str, _Sandbox] = {}
         self._lock = asyncio.Lock()
         self._closed = False
+        if register_node and not store.list("Node"):
+            store.apply(node_object(node_name, DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, self._now()))
 
     # -- public ------------------------------------------------------------------------------
 
@@ -164,10 +170,11 @@ class Kubelet:
             if self._closed:
                 return
             seen: set[str] = set()
+            nodes = {n["metadata"]["name"] for n in self._store.list("Node") if is_live(n)}
             for pod in self._store.list("Pod"):
                 meta, spec = pod["metadata"], pod.get("spec") or {}
-                if spec.get("nodeName") not in (None, "", self.node_name):
-                    continue
+                if spec.get("nodeName") not in nodes:
+                    continue  # not scheduled yet (the scheduler binds), or bound to a node not served here
                 sandbox = self._sandboxes.get(meta["uid"])
                 if sandbox is None and is_terminal(pod):
                     continue
@@ -246,13 +253,6 @@ class Kubelet:
                 self._event(_ident(pod), "FailedScheduling", volumes, "Warning", component="default-scheduler")
             return
         self._unschedulable.pop(meta["uid"], None)
-        if not (pod.get("spec") or {}).get("nodeName"):
-            pod["spec"] = {**(pod.get("spec") or {}), "nodeName": self.node_name}  # the scheduler's binding
-            pod = self._store.apply(pod)
-            self._event(
-                _ident(pod), "Scheduled", f"Successfully assigned {meta['namespace']}/{meta['name']} to {self.node_name}",
-                component="default-scheduler",
-            )
         spec = pod.get("spec") or {}
         sandbox = _Sandbox(
             uid=meta["uid"],
