@@ -16,12 +16,11 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from ingressd.cluster.clock import format_timestamp, parse_timestamp
 from ingressd.cluster.labels import selector_matches
 from ingressd.cluster.pod_status import condition, is_ready
-from ingressd.cluster.quantity import millis
+from ingressd.cluster.quantity import millis, parse_quantity
 
 # Legacy (no `behavior`) scale-up cap: max(2 × current, 4) per sync.
 SCALE_UP_LIMIT_FACTOR = 2.0
@@ -157,33 +156,22 @@ def _tolerances(spec: dict, config: HPAConfig) -> Tolerances:
 
     def pick(direction: str) -> float:
         value = (behavior.get(direction) or {}).get("tolerance")
-        return config.tolerance if value is None else float(parse_quantity_float(value))
+        return config.tolerance if value is None else float(parse_quantity(str(value)))
 
     return Tolerances(scale_down=pick("scaleDown"), scale_up=pick("scaleUp"))
-
-
-def parse_quantity_float(value) -> Fraction:
-    from ingressd.cluster.quantity import parse_quantity
-
-    return parse_quantity(value if isinstance(value, str) else repr(value))
 
 
 # ---------------------------------------------------------------------------------------------
 # Quantities as the Kubernetes API prints them
 
 
-def _milli(value: float | int | str) -> int:
+def _milli(value: float | str) -> int:
     """Quantity.MilliValue(): rounded up; floats via repr so 0.1 stays 100m, not 101m."""
     if isinstance(value, str):
         return millis(value)
     if isinstance(value, int):
         return value * 1000
     return millis(repr(float(value)))
-
-
-def _ceil_int(value: float) -> int:
-    fraction = Fraction(repr(float(value)))
-    return -(-fraction.numerator // fraction.denominator)
 
 
 def milli_quantity(milli: int) -> str:
@@ -317,7 +305,7 @@ class Calculator:
 
     # -- Resource / ContainerResource -----------------------------------------------------
 
-    def resource_samples(self, resource: str, container: str) -> dict[str, PodMetric | int]:
+    def resource_samples(self, resource: str, container: str) -> tuple[dict[str, PodMetric], dict[str, int]]:
         """Per-pod usage (milli) from the resource metrics API, restricted to the selected pods."""
         selected = {_name(pod) for pod in self.pods}
         raw = {name: m for name, m in self.metrics.pods.items() if name in selected}
@@ -335,7 +323,7 @@ class Calculator:
                 values = [c[index] for c in sample.containers.values()]
             if values:
                 usage[name] = sum(_resource_milli(resource, v) for v in values)
-        return {"samples": raw, "usage": usage}
+        return raw, usage
 
     def _grouped(self, samples: dict, usage: dict[str, int], resource: str) -> tuple[PodGroups, dict[str, int]]:
         groups = group_pods(self.pods, samples, resource, self.now, self.config)
@@ -346,11 +334,8 @@ class Calculator:
 
     def resource_replicas(self, target_utilization: int, resource: str, container: str) -> tuple[int, int, int]:
         """GetResourceReplicas -> (replicas, utilization %, raw average milli)."""
-        try:
-            fetched = self.resource_samples(resource, container)
-        except MetricError as err:
-            raise MetricError(f"unable to get metrics for resource {resource}: {err}") from None
-        groups, usage = self._grouped(fetched["samples"], fetched["usage"], resource)
+        samples, usage = self._fetch_resource(resource, container)
+        groups, usage = self._grouped(samples, usage, resource)
         requests = {_name(pod): pod_request(pod, resource, container) for pod in self.pods}
         ratio, utilization, raw = utilization_ratio(usage, requests, target_utilization)
 
@@ -383,11 +368,14 @@ class Calculator:
 
     def raw_resource_replicas(self, target_milli: int, resource: str, container: str) -> tuple[int, int]:
         """GetRawResourceReplicas: AverageValue targets are plain averages of usage."""
+        samples, usage = self._fetch_resource(resource, container)
+        return self.plain_replicas(samples, usage, target_milli, resource)
+
+    def _fetch_resource(self, resource: str, container: str) -> tuple[dict[str, PodMetric], dict[str, int]]:
         try:
-            fetched = self.resource_samples(resource, container)
+            return self.resource_samples(resource, container)
         except MetricError as err:
             raise MetricError(f"unable to get metrics for resource {resource}: {err}") from None
-        return self.plain_replicas(fetched["samples"], fetched["usage"], target_milli, resource)
 
     # -- Pods ------------------------------------------------------------------------------
 
@@ -442,8 +430,8 @@ class Calculator:
         replicas = self.status_replicas
         ratio = usage / (target_per_pod * replicas) if replicas else math.inf
         if not self.tolerances.is_within(ratio):
-            replicas = _ceil_int(usage / target_per_pod)
-        average = _ceil_int(usage / self.status_replicas) if self.status_replicas else usage
+            replicas = math.ceil(usage / target_per_pod)
+        average = math.ceil(usage / self.status_replicas) if self.status_replicas else usage
         return replicas, average
 
     def object_value(self, metric: dict) -> int:
@@ -468,7 +456,7 @@ class Calculator:
 
 def _resource_milli(resource: str, value: float) -> int:
     """PodMetric holds cpu in millicores and memory in bytes; the calculator works in milli-units."""
-    return _ceil_int(value) if resource == "cpu" else _milli(value)
+    return math.ceil(value) if resource == "cpu" else _milli(value)
 
 
 def utilization_ratio(usage: dict[str, int], requests: dict[str, int], target: int) -> tuple[float, int, int]:
@@ -545,17 +533,15 @@ def _metric_identifier(metric: dict) -> dict:
 
 def _resource_value_status(calc: Calculator, target: dict, resource: str, container: str) -> tuple[int, dict, str]:
     """computeStatusForResourceMetricGeneric: AverageValue wins over AverageUtilization."""
+    if target.get("averageValue") is None and target.get("averageUtilization") is None:
+        raise MetricError("invalid resource metric source: neither an average utilization target "
+                          "nor an average value target was set")
     try:
         if target.get("averageValue") is not None:
             replicas, raw = calc.raw_resource_replicas(_milli(target["averageValue"]), resource, container)
             return replicas, {"averageValue": milli_quantity(raw)}, f"{resource} resource"
-        if target.get("averageUtilization") is None:
-            raise MetricError("invalid resource metric source: neither an average utilization target "
-                              "nor an average value target was set")
         replicas, utilization, raw = calc.resource_replicas(int(target["averageUtilization"]), resource, container)
     except MetricError as err:
-        if target.get("averageValue") is None and target.get("averageUtilization") is None:
-            raise
         raise MetricError(f"failed to get {resource} utilization: {err}") from None
     kind = "container resource" if container else "resource"
     name = f"{resource} {kind} utilization (percentage of request)"
@@ -599,29 +585,40 @@ def _pods_proposal(sync: Sync, calc: Calculator, spec: dict) -> Proposal | Faile
 
 def _object_proposal(sync: Sync, calc: Calculator, spec: dict) -> Proposal | FailedMetric:
     source = spec["object"]
-    target, metric = source.get("target") or {}, source["metric"]
+    target_type = (source.get("target") or {}).get("type")
+    if target_type == "Value":
+        return _object_value_proposal(sync, calc, source)
+    if target_type == "AverageValue":
+        return _object_average_proposal(sync, calc, source)
+    error = "invalid object metric source: neither a value target nor an average value target was set"
+    return _unable(sync, "FailedGetObjectMetric", error, f"failed to get object metric value: {error}")
+
+
+def _object_value_proposal(sync: Sync, calc: Calculator, source: dict) -> Proposal | FailedMetric:
+    metric = source["metric"]
     try:
-        if target.get("type") == "Value":
-            usage = calc.object_value(source)
-            replicas = calc.usage_ratio_replicas(usage / _milli(target["value"]))
-            status = {"type": "Object", "object": {
-                "describedObject": source["describedObject"], "metric": _metric_identifier(metric),
-                "current": {"value": milli_quantity(usage)}}}
-            return Proposal(replicas, f"{source['describedObject'].get('kind')} metric {metric['name']}", status)
-        if target.get("type") == "AverageValue":
-            try:
-                replicas, average = calc.per_pod_replicas(calc.object_value(source), _milli(target["averageValue"]))
-            except MetricError as err:
-                raise MetricError(f"failed to get {metric['name']} object metric: {err}") from None
-            # Upstream leaves describedObject empty here and names the metric "external metric".
-            status = {"type": "Object", "object": {
-                "describedObject": {"kind": "", "name": ""}, "metric": _metric_identifier(metric),
-                "current": {"averageValue": milli_quantity(average)}}}
-            name = f"external metric {metric['name']}({go_label_selector(metric.get('selector'))})"
-            return Proposal(replicas, name, status)
-        raise MetricError("invalid object metric source: neither a value target nor an average value target was set")
+        usage = calc.object_value(source)
+        replicas = calc.usage_ratio_replicas(usage / _milli(source["target"]["value"]))
     except MetricError as err:
         return _unable(sync, "FailedGetObjectMetric", str(err), f"failed to get object metric value: {err}")
+    status = {"type": "Object", "object": {
+        "describedObject": source["describedObject"], "metric": _metric_identifier(metric),
+        "current": {"value": milli_quantity(usage)}}}
+    return Proposal(replicas, f"{source['describedObject'].get('kind')} metric {metric['name']}", status)
+
+
+def _object_average_proposal(sync: Sync, calc: Calculator, source: dict) -> Proposal | FailedMetric:
+    metric = source["metric"]
+    try:
+        replicas, average = calc.per_pod_replicas(calc.object_value(source), _milli(source["target"]["averageValue"]))
+    except MetricError as err:
+        return _unable(sync, "FailedGetObjectMetric", str(err),
+                       f"failed to get object metric value: failed to get {metric['name']} object metric: {err}")
+    # Upstream leaves describedObject empty here and names the metric "external metric".
+    status = {"type": "Object", "object": {
+        "describedObject": {"kind": "", "name": ""}, "metric": _metric_identifier(metric),
+        "current": {"averageValue": milli_quantity(average)}}}
+    return Proposal(replicas, f"external metric {metric['name']}({go_label_selector(metric.get('selector'))})", status)
 
 
 def _external_proposal(sync: Sync, calc: Calculator, spec: dict) -> Proposal | FailedMetric:
@@ -640,10 +637,8 @@ def _external_proposal(sync: Sync, calc: Calculator, spec: dict) -> Proposal | F
             raise MetricError("invalid external metric source: neither a value target nor an average value "
                               "target was set")
     except MetricError as err:
-        failed = _unable(sync, "FailedGetExternalMetric", str(err), "")
-        failed.error = f"failed to get {metric['name']} external metric value: failed to get external metric " \
-                       f"{metric['name']}: {err}"
-        return failed
+        return _unable(sync, "FailedGetExternalMetric", str(err), f"failed to get {metric['name']} external metric "
+                       f"value: failed to get external metric {metric['name']}: {err}")
     status = {"type": "External", "external": {"metric": _metric_identifier(metric), "current": current}}
     return Proposal(replicas, name, status)
 
@@ -887,7 +882,7 @@ def store_scale_event(state: HPAState, behavior: dict | None, previous: int, new
 # The sync
 
 
-def _status(previous: dict, hpa: dict, current: int, desired: int, metrics: list[dict] | None,
+def _status(hpa: dict, current: int, desired: int, metrics: list[dict] | None,
             conditions: list[dict], last_scale_time: str | None) -> dict:
     status: dict = {"currentReplicas": current, "desiredReplicas": desired}
     if metrics:
@@ -955,12 +950,12 @@ def reconcile_hpa(hpa: dict, target: dict | None, pods: list[dict], metrics: Met
         statuses = outcome.statuses
         if outcome.replicas == -1:
             sync.event("Warning", "FailedComputeMetricsReplicas", outcome.error or "")
-            status = _status(previous, hpa, current, int(previous.get("desiredReplicas", 0)), statuses,
+            status = _status(hpa, current, int(previous.get("desiredReplicas", 0)), statuses,
                              sync.conditions, previous.get("lastScaleTime"))
             return HPAResult(status["desiredReplicas"], False, status, sync.events)
-        desired = max(outcome.replicas, 0)
+        desired = outcome.replicas
         if desired > current:
-            reason = f"{outcome.metric_name if outcome.replicas > 0 else ''} above target"
+            reason = f"{outcome.metric_name} above target"
         elif desired < current:
             reason = "All metrics below target"
         if behavior is None:
@@ -978,7 +973,7 @@ def reconcile_hpa(hpa: dict, target: dict | None, pods: list[dict], metrics: Met
         last_scale_time = format_timestamp(now)
     else:
         desired = current
-    status = _status(previous, hpa, current, desired, statuses, sync.conditions, last_scale_time)
+    status = _status(hpa, current, desired, statuses, sync.conditions, last_scale_time)
     return HPAResult(desired, rescale, status, sync.events)
 
 
