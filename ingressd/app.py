@@ -7,6 +7,7 @@ is handed.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import random
 import signal
@@ -19,7 +20,20 @@ from aiohttp import web
 from ingressd.accesslog import AccessLog
 from ingressd.admin.app import build_admin_app
 from ingressd.admin.canaries import canary_documents
+from ingressd.cluster.autoscaler import NodeGroup, node_template
+from ingressd.cluster.autoscaling import Autoscaling, AutoscalingOptions
 from ingressd.cluster.clock import RealClock
+from ingressd.cluster.hpa import HPAConfig
+from ingressd.cluster.names import generate_name
+from ingressd.cluster.nodes import (
+    DEFAULT_CPU,
+    DEFAULT_MEMORY,
+    DEFAULT_NODE,
+    DEFAULT_PODS,
+    complete_node,
+    group_settings,
+    node_object,
+)
 from ingressd.cluster.runner import Runner
 from ingressd.cluster.store import Store
 from ingressd.metrics import ProxyMetrics
@@ -41,7 +55,9 @@ ENDPOINT_KINDS = frozenset({"Service", "EndpointSlice", "Endpoints"})
 STORED_KINDS = frozenset({
     "Ingress", "IngressClass", "Service", "Endpoints", "EndpointSlice", "Secret", "ConfigMap",
     "Pod", "Deployment", "ReplicaSet", "StatefulSet", "PersistentVolumeClaim",
+    "HorizontalPodAutoscaler", "VerticalPodAutoscaler", "Node",
 })
+NODE_GROUP = "ingressd"
 
 
 @dataclass
@@ -59,6 +75,18 @@ class RunOptions:
     seed: int | None = None
     certs_dir: str = "certs"
     configmap: str | None = None  # "namespace/name" of an ingress-nginx controller ConfigMap
+    metric_resolution: float = 15.0
+    hpa_sync_period: float = 15.0
+    vpa_recommender_interval: float = 60.0
+    hpa_downscale_stabilization: float = 300.0
+    nodes: int | None = None
+    node_cpu: str | None = None
+    node_memory: str | None = None
+    node_group_min: int | None = None
+    node_group_max: int | None = None
+    node_group_configmap: str | None = None  # "namespace/name"
+    scale_down_unneeded_time: float | None = None
+    scale_down_delay_after_add: float | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -111,8 +139,20 @@ class Ingressd:
         self.err = err or sys.stderr
         self.clock = RealClock()
         self.store = Store(clock=self.clock.now)
-        self.runner = Runner(self.store, self.clock, state_dir=options.state_dir)
-        self.kubelet = Kubelet(self.store, self.clock, logs_dir=Path(options.state_dir) / "logs")
+        self.kubelet = Kubelet(self.store, self.clock, logs_dir=Path(options.state_dir) / "logs", register_node=False)
+        self.autoscaling = Autoscaling(
+            self.store,
+            AutoscalingOptions(
+                metric_resolution=options.metric_resolution,
+                hpa_sync_period=options.hpa_sync_period,
+                vpa_recommender_interval=options.vpa_recommender_interval,
+                hpa=HPAConfig(downscale_stabilization=options.hpa_downscale_stabilization),
+            ),
+            stats=self.kubelet.stats,
+            traffic=self._pod_traffic,
+            rand=random.Random(options.seed),
+        )
+        self.runner = Runner(self.store, self.clock, state_dir=options.state_dir, admission=self.autoscaling.admit_pod)
         self.metrics = ProxyMetrics()
         self.access_log = AccessLog(self.out, options.log_format)
         self.proxy: ProxyServer | None = None
@@ -127,6 +167,7 @@ class Ingressd:
         self._reconcile_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._file_state: dict[str, tuple[int, int]] = {}
+        self._group_timings: dict = {}
         self.ports: dict[str, int] = {}
 
     # ---- messages ---------------------------------------------------------------------
@@ -151,7 +192,7 @@ class Ingressd:
         changed = 0
         for key, obj in desired.items():
             if self.applied.get(key) != obj:
-                self.store.apply(obj)
+                self.store.apply(complete_node(obj, self.clock.now()) if key[0] == "Node" else obj)
                 changed += 1
         for key in list(self.applied):
             if key not in desired:
@@ -286,6 +327,77 @@ class Ingressd:
                 self.warn(f"ingressd: reconcile failed: {exc!r}")
                 await asyncio.sleep(1)
 
+    def _pod_traffic(self) -> dict[str, tuple[int, int]]:
+        """The proxy's requests per pod (by IP), keyed by pod uid for metrics-server."""
+        if self.proxy is None:
+            return {}
+        uids = self.kubelet.pod_uids_by_ip()
+        return {uids[ip]: counts for ip, counts in self.proxy.traffic.snapshot().items() if ip in uids}
+
+    async def autoscaling_loop(self) -> None:
+        """metrics-server, HPA, VPA and cluster autoscaler, each on its period."""
+        while True:
+            now = self.clock.now()
+            self.autoscaling.tick(now)
+            await asyncio.sleep(min(max(self.autoscaling.next_due() - self.clock.now(), 0.05), 1.0))
+
+    def setup_nodes(self) -> None:
+        """Nodes from manifests are kept; otherwise --nodes N (default 1) are registered. A node
+        group (flags or --node-group-configmap) turns the cluster autoscaler on."""
+        opts = self.options
+        group = self._node_group()
+        if group is not None:
+            self.autoscaling.options.node_group = group
+            config = self.autoscaling.options.cluster_autoscaler
+            self.autoscaling.options.cluster_autoscaler = dataclasses.replace(
+                config, **{k: v for k, v in self._group_timings.items() if v is not None})
+        if self.store.list("Node"):
+            return
+        now = self.clock.now()
+        count = opts.nodes if opts.nodes is not None else (group.min_size if group is not None else 1)
+        if group is not None:
+            taken: set[str] = set()
+            for _ in range(count):
+                name = generate_name(f"{group.name}-", taken, self.autoscaling.rand)
+                taken.add(name)
+                self.store.apply(node_template(group, name, now))
+            return
+        cpu, memory = opts.node_cpu or DEFAULT_CPU, opts.node_memory or DEFAULT_MEMORY
+        for i in range(count):
+            name = DEFAULT_NODE if i == 0 else f"{DEFAULT_NODE}-{i + 1}"
+            self.store.apply(node_object(name, cpu, memory, DEFAULT_PODS, now))
+        if count == 0:
+            self.warn("ingressd: warning: --nodes 0 and no node group: no pod can be scheduled")
+
+    def _node_group(self) -> NodeGroup | None:
+        opts = self.options
+        settings: dict = {}
+        if opts.node_group_configmap:
+            namespace, _, name = opts.node_group_configmap.rpartition("/")
+            config = self.store.get("ConfigMap", namespace or "default", name)
+            source = f"--node-group-configmap {opts.node_group_configmap}"
+            if config is None:
+                raise StartupError(1, f"ingressd: {source}: no such ConfigMap in the manifests")
+            try:
+                settings = group_settings(config.get("data") or {}, f"ConfigMap {namespace or 'default'}/{name}")
+            except ValueError as exc:
+                raise StartupError(1, f"ingressd: {exc}") from None
+        elif opts.node_group_min is None and opts.node_group_max is None:
+            self._group_timings = {}
+            return None
+        minimum = settings.get("minSize", opts.node_group_min if opts.node_group_min is not None else 1)
+        maximum = settings.get("maxSize", opts.node_group_max if opts.node_group_max is not None else max(minimum, 1))
+        if maximum < max(minimum, 1):
+            raise StartupError(1, f"ingressd: node group: max size {maximum} must be >= min size {minimum} and >= 1 "
+                                  "(--node-group-max / maxSize)")
+        self._group_timings = {
+            "scale_down_unneeded_time": settings.get("scaleDownUnneededTime", opts.scale_down_unneeded_time),
+            "scale_down_delay_after_add": settings.get("scaleDownDelayAfterAdd", opts.scale_down_delay_after_add),
+            "scan_interval": settings.get("scanInterval"),
+        }
+        return NodeGroup(NODE_GROUP, minimum, maximum, cpu=settings.get("nodeCpu", opts.node_cpu or "4"),
+                         memory=settings.get("nodeMemory", opts.node_memory or "8Gi"))
+
     async def periodic(self) -> None:
         """Flush the access log and give time-driven controllers a tick."""
         while True:
@@ -305,6 +417,7 @@ class Ingressd:
             raise StartupError(1, "\n".join(str(p) for p in blocking))
         self.store.subscribe(self._on_store_event)
         self.apply_manifests(result.manifests)
+        self.setup_nodes()
         self.proxy = ProxyServer(self.build_state(), metrics=self.metrics, access_log=self.access_log,
                                  expose_upstream=opts.expose_upstream, on_error=self._proxy_error,
                                  error_log=self.warn, rand=random.Random(opts.seed))
@@ -315,6 +428,7 @@ class Ingressd:
             asyncio.create_task(self.control_loop()),
             asyncio.create_task(self.watch_files()),
             asyncio.create_task(self.periodic()),
+            asyncio.create_task(self.autoscaling_loop()),
         ]
         self.ready = True
         self.warn(
@@ -341,7 +455,9 @@ class Ingressd:
         self.ports["https"] = self.proxy.https_port = srv.sockets[0].getsockname()[1]
         admin = build_admin_app(self.store, self.metrics.registry, self.health,
                                 canaries=lambda: canary_documents(self.proxy.state.table),
-                                logs_dir=Path(opts.state_dir) / "logs")
+                                logs_dir=Path(opts.state_dir) / "logs",
+                                computed={"PodMetrics": self.autoscaling.pod_metrics,
+                                          "NodeMetrics": self.autoscaling.node_metrics})
         self.admin_runner = web.AppRunner(admin, access_log=None)
         await self.admin_runner.setup()
         site = web.TCPSite(self.admin_runner, opts.bind, opts.admin_port, reuse_address=True)

@@ -35,6 +35,39 @@ def _pair(value: str) -> tuple[str, str]:
     return key, rest
 
 
+def _duration(value: str) -> float:
+    from ingressd.duration import parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
+    return seconds
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {number}")
+    return number
+
+
+def _quantity(value: str) -> str:
+    from ingressd.cluster.quantity import parse_quantity
+
+    try:
+        if parse_quantity(value) <= 0:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a positive quantity: {value!r} (e.g. 4, 500m, 8Gi)") from None
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ingressd",
@@ -69,6 +102,32 @@ def build_parser() -> argparse.ArgumentParser:
                           "hsts-include-subdomains, hsts-preload)")
     run.add_argument("--certs-dir", default="certs", metavar="DIR",
                      help="local CA for Ingresses annotated ingressd.io/local-ca (default certs/)")
+    auto = run.add_argument_group("autoscaling (metrics-server, HPA, VPA, nodes and the cluster autoscaler)")
+    auto.add_argument("--metric-resolution", type=_duration, default=15.0, metavar="DURATION",
+                      help="how often metrics-server samples pods (default 15s)")
+    auto.add_argument("--hpa-sync-period", type=_duration, default=15.0, metavar="DURATION",
+                      help="how often each HorizontalPodAutoscaler is evaluated (default 15s)")
+    auto.add_argument("--vpa-recommender-interval", type=_duration, default=60.0, metavar="DURATION",
+                      help="how often VerticalPodAutoscaler recommendations are recomputed (default 1m)")
+    auto.add_argument("--hpa-downscale-stabilization", type=_duration, default=300.0, metavar="DURATION",
+                      help="scale-down stabilization window of HPAs without behavior (default 5m)")
+    auto.add_argument("--nodes", type=_count, default=None, metavar="N",
+                      help="start N nodes (default: Node manifests, else one node large enough for anything)")
+    auto.add_argument("--node-cpu", type=_quantity, default=None, metavar="QUANTITY",
+                      help="allocatable CPU of each node from --nodes or the node group (default 4 with a node group)")
+    auto.add_argument("--node-memory", type=_quantity, default=None, metavar="QUANTITY",
+                      help="allocatable memory of each node (default 8Gi with a node group)")
+    auto.add_argument("--node-group-min", type=_count, default=None, metavar="N",
+                      help="enable the cluster autoscaler over a node group of at least N nodes")
+    auto.add_argument("--node-group-max", type=_count, default=None, metavar="N",
+                      help="... and at most N nodes")
+    auto.add_argument("--node-group-configmap", default=None, metavar="NAMESPACE/NAME",
+                      help="read the node group (minSize, maxSize, nodeCpu, nodeMemory, scaleDownUnneededTime, "
+                           "scaleDownDelayAfterAdd, scanInterval) from this ConfigMap of the manifests")
+    auto.add_argument("--scale-down-unneeded-time", type=_duration, default=None, metavar="DURATION",
+                      help="cluster autoscaler: how long a node must be unneeded before removal (default 10m)")
+    auto.add_argument("--scale-down-delay-after-add", type=_duration, default=None, metavar="DURATION",
+                      help="cluster autoscaler: no scale-down for this long after a scale-up (default 10m)")
     run.add_argument("--seed", type=int, default=None, metavar="N",
                      help="seed the random source of canary-weight draws and load balancing (reproducible runs)")
 
@@ -160,6 +219,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         certs_dir=args.certs_dir,
         configmap=args.configmap,
+        metric_resolution=args.metric_resolution,
+        hpa_sync_period=args.hpa_sync_period,
+        vpa_recommender_interval=args.vpa_recommender_interval,
+        hpa_downscale_stabilization=args.hpa_downscale_stabilization,
+        nodes=args.nodes,
+        node_cpu=args.node_cpu,
+        node_memory=args.node_memory,
+        node_group_min=args.node_group_min,
+        node_group_max=args.node_group_max,
+        node_group_configmap=args.node_group_configmap,
+        scale_down_unneeded_time=args.scale_down_unneeded_time,
+        scale_down_delay_after_add=args.scale_down_delay_after_add,
     )
     return run(options)
 
@@ -216,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_explain(args)
     if args.command == "certs":
         return cmd_certs(args)
-    if args.command in ("get", "describe", "scale", "delete", "logs"):
+    if args.command in ("get", "describe", "scale", "delete", "logs", "top"):
         from ingressd.kubectl import run_command
 
         return run_command(args)

@@ -67,3 +67,54 @@ def _arch() -> str:
 
 def is_live(node: dict) -> bool:
     return not (node.get("metadata") or {}).get("deletionTimestamp")
+
+
+def complete_node(node: dict, now: float) -> dict:
+    """A Node manifest as its kubelet would register it: missing capacity/allocatable, conditions,
+    addresses and nodeInfo filled in (capacity defaults to the large default node's)."""
+    status = dict(node.get("status") or {})
+    defaults = node_object(node["metadata"]["name"], DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, now)
+    capacity = status.get("capacity") or status.get("allocatable") or defaults["status"]["capacity"]
+    status["capacity"] = dict(capacity)
+    status["allocatable"] = dict(status.get("allocatable") or capacity)
+    for key in ("conditions", "addresses", "nodeInfo"):
+        status.setdefault(key, defaults["status"][key])
+    labels = {**defaults["metadata"]["labels"], **((node.get("metadata") or {}).get("labels") or {})}
+    return {**node, "metadata": {**node["metadata"], "labels": labels}, "status": status}
+
+
+def group_settings(data: dict, source: str) -> dict:
+    """Node-group settings from a ConfigMap's data (minSize, maxSize, nodeCpu, nodeMemory,
+    scaleDownUnneededTime, scaleDownDelayAfterAdd, scanInterval). ValueError names `source` and
+    the key."""
+    from ingressd.cluster.quantity import parse_quantity
+    from ingressd.duration import parse_duration
+
+    known = {"minSize", "maxSize", "nodeCpu", "nodeMemory", "scaleDownUnneededTime", "scaleDownDelayAfterAdd",
+             "scanInterval"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{source}: data[{unknown[0]}]: unknown key (known: {', '.join(sorted(known))})")
+    settings: dict = {}
+    for key in ("minSize", "maxSize"):
+        if key in data:
+            try:
+                settings[key] = int(str(data[key]))
+                if settings[key] < 0:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"{source}: data[{key}]: must be a whole number >= 0, got {data[key]!r}") from None
+    for key in ("nodeCpu", "nodeMemory"):
+        if key in data:
+            try:
+                parse_quantity(str(data[key]))
+            except ValueError:
+                raise ValueError(f"{source}: data[{key}]: not a quantity: {data[key]!r}") from None
+            settings[key] = str(data[key])
+    for key in ("scaleDownUnneededTime", "scaleDownDelayAfterAdd", "scanInterval"):
+        if key in data:
+            try:
+                settings[key] = parse_duration(str(data[key]))
+            except ValueError as exc:
+                raise ValueError(f"{source}: data[{key}]: {exc}") from None
+    return settings

@@ -43,8 +43,11 @@ class Runner:
         rand: random.Random | None = None,
         max_rounds: int = DEFAULT_MAX_ROUNDS,
         state_dir: str = DEFAULT_STATE_DIR,
+        admission: Callable[[dict], dict] | None = None,
     ) -> None:
-        """`state_dir`: where claims' volume directories live (`<state_dir>/volumes/<ns>/<claim>`)."""
+        """`state_dir`: where claims' volume directories live (`<state_dir>/volumes/<ns>/<claim>`);
+        `admission`: a mutating admission step for pods a controller creates (the VPA's)."""
+        self.admission = admission
         self.store = store
         self.state_dir = state_dir
         self._now = time_source(clock)
@@ -66,6 +69,10 @@ class Runner:
         applied = 0
         for name, controller in self._controllers:
             for action in controller():
+                if action[0] == "apply" and self.admission is not None and action[1].get("kind") == "Pod":
+                    meta = action[1]["metadata"]
+                    if self.store.get("Pod", meta.get("namespace", "default"), meta["name"]) is None:
+                        action = ("apply", self.admission(action[1]))  # a pod being created
                 log.debug("%s: %s %s", name, action[0], action[1:4] if action[0] != "apply" else _describe(action[1]))
                 execute(self.store, action)
                 applied += 1

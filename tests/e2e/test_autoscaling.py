@@ -1,0 +1,103 @@
+"""Issue 6 acceptance: load through the proxy scales a Deployment out with its HPA, and back after
+the stabilization window; metrics-server and `ingressd top` see the pods."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from tests.e2e.conftest import HOST, run_cli, wait_status
+from tests.e2e.test_statefulset import api, wait_for
+
+MANIFESTS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cpu}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: cpu}}
+  template:
+    metadata: {labels: {app: cpu}}
+    spec:
+      containers:
+      - name: echo
+        image: ingressd/echo:1.0
+        env: [{name: ECHO_CPU_MS, value: "20"}]
+        ports: [{containerPort: 8080}]
+        resources: {requests: {cpu: 100m}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cpu}
+spec:
+  selector: {app: cpu}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: cpu}
+spec:
+  rules:
+  - host: cpu.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: cpu, port: {number: 80}}}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: cpu}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: cpu}
+  minReplicas: 1
+  maxReplicas: 4
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+  behavior:
+    scaleDown:
+      stabilizationWindowSeconds: 5
+"""
+
+HPA = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/cpu"
+
+
+def test_hpa_scales_out_under_load_and_back_after_the_window(ingressd, tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "app.yaml").write_text(MANIFESTS)
+    proc = ingressd("-f", str(tmp_path / "m"), "--hpa-sync-period", "1s", "--metric-resolution", "1s")
+    proc.wait_healthy()
+    wait_status(proc.http_port, "/", "cpu.test", 200, timeout=20)
+    server = f"http://{HOST}:{proc.admin_port}"
+
+    load = subprocess.Popen(
+        [sys.executable, "-m", "ingressd", "bench", "--url", f"http://{HOST}:{proc.http_port}/", "--host", "cpu.test",
+         "--rate", "40", "--duration", "40", "--admin", server],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        started = time.monotonic()
+        hpa = wait_for(lambda: (h := api(proc, "GET", HPA))["status"].get("currentReplicas") == 4 and h,
+                       timeout=20, what="4 replicas within 20 s of sustained load")
+        scaled_after = time.monotonic() - started
+        assert hpa["status"]["desiredReplicas"] == 4
+        cpu = next(m for m in hpa["status"]["currentMetrics"] if m["type"] == "Resource")["resource"]
+        assert cpu["name"] == "cpu" and cpu["current"]["averageUtilization"] > 50
+        deployment = api(proc, "GET", "/apis/apps/v1/namespaces/default/deployments/cpu")
+        assert deployment["spec"]["replicas"] == 4
+
+        top = run_cli("top", "pods", "--server", server)
+        assert top.returncode == 0, top.stderr
+        assert top.stdout.splitlines()[0].split() == ["NAME", "CPU(cores)", "MEMORY(bytes)"]
+        assert len(top.stdout.splitlines()) >= 2
+        get = run_cli("get", "hpa", "--server", server)
+        assert get.returncode == 0 and "cpu: " in get.stdout and "/50%" in get.stdout, get.stdout
+    finally:
+        load.terminate()
+        load.wait(10)
+
+    wait_for(lambda: api(proc, "GET", HPA)["status"].get("currentReplicas") == 1, timeout=30,
+             what="back to 1 replica after the load stopped and the 5 s window passed")
+    reasons = [e["reason"] for e in api(proc, "GET", "/api/v1/namespaces/default/events")["items"]
+               if e["involvedObject"]["kind"] == "HorizontalPodAutoscaler"]
+    assert reasons.count("SuccessfulRescale") >= 2
+    print(f"scaled to 4 after {scaled_after:.1f} s of load")
