@@ -72,7 +72,8 @@ class Autoscaling:
     # -- the loop ------------------------------------------------------------------------------
 
     def tick(self, now: float) -> None:
-        """Run whatever is due at `now` (each component on its own period, first run at once)."""
+        """Run whatever is due at `now`: each component on its own period, the first run at once
+        (the cluster autoscaler's after one scan interval, as its loop starts with a wait)."""
         self._last_now = now
         periods = [("metrics-server", self.options.metric_resolution, self.scrape),
                    ("horizontal-pod-autoscaler", self.options.hpa_sync_period, self.sync_hpas),
@@ -80,6 +81,9 @@ class Autoscaling:
         if self.options.node_group is not None:
             periods.append(("cluster-autoscaler", self.options.cluster_autoscaler.scan_interval, self.sync_cluster_autoscaler))
         for name, period, run in periods:
+            if name == "cluster-autoscaler" and name not in self._due:
+                self._due[name] = now + period  # its loop waits one scan interval before the first scan
+                continue
             if now >= self._due.get(name, now):
                 self._due[name] = now + period
                 try:

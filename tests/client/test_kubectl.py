@@ -33,6 +33,14 @@ OBJECTS = [
      "spec": {"replicas": 3}, "status": {"readyReplicas": 3}},
     {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "demo", "namespace": "default"},
      "spec": {"ingressClassName": "nginx", "rules": [{"host": "a.test"}, {"host": "b.test"}], "tls": [{"hosts": ["a.test"]}]}},
+    {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web", "namespace": "default"},
+     "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "minReplicas": 1, "maxReplicas": 4,
+              "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}]},
+     "status": {"currentReplicas": 2, "desiredReplicas": 4, "currentMetrics": [
+         {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 120, "averageValue": "120m"}}}]}},
+    {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "local", "labels": {"node-role.kubernetes.io/worker": ""}},
+     "status": {"allocatable": {"cpu": "4", "memory": "8Gi"}, "conditions": [{"type": "Ready", "status": "True"}],
+                "nodeInfo": {"kubeletVersion": "v1.31.0-ingressd"}}},
     {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "web-0.1", "namespace": "default"},
      "involvedObject": {"kind": "Pod", "name": "web-0"}, "type": "Normal", "reason": "Started",
      "message": "Started container c", "source": {"component": "kubelet"}},
@@ -51,7 +59,15 @@ class Server:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
-        app = build_admin_app(self.store, CollectorRegistry(), lambda: (True, ""), logs_dir=self.logs)
+        pod_metrics = [{"kind": "PodMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
+                        "metadata": {"name": "web-0", "namespace": "default"}, "timestamp": "", "window": "15s",
+                        "containers": [{"name": "c", "usage": {"cpu": "250000000n", "memory": "20480Ki"}}]}]
+        node_metrics = [{"kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {"name": "local"},
+                         "timestamp": "", "window": "15s", "usage": {"cpu": "1000000000n", "memory": "1048576Ki"}}]
+        computed = {"PodMetrics": lambda ns: [m for m in pod_metrics if ns in (None, m["metadata"]["namespace"])],
+                    "NodeMetrics": lambda _ns: node_metrics}
+        app = build_admin_app(self.store, CollectorRegistry(), lambda: (True, ""), logs_dir=self.logs,
+                              computed=computed)
         self.runner = web.AppRunner(app)
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -238,3 +254,41 @@ def test_server_from_environment(server, capsys, monkeypatch):
                                           (20 * 3600, "20h"), (3 * 86400 + 3600, "3d1h"), (30 * 86400, "30d")])
 def test_human_duration(seconds, text):
     assert human_duration(seconds) == text
+
+
+def test_get_hpa_targets_like_kubectl(server, capsys):
+    code, out, _ = run(server, capsys, "get", "hpa")
+    assert code == 0
+    assert _rows(out)[0] == ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]
+    assert out.splitlines()[1].split()[:7] == ["web", "Deployment/web", "cpu:", "120%/50%", "1", "4", "2"]
+
+
+@pytest.mark.parametrize("metrics, current, text", [
+    (None, [], "cpu: <unknown>/80%"),
+    ([{"type": "Pods", "pods": {"metric": {"name": "requests_per_second"},
+                                "target": {"type": "AverageValue", "averageValue": "10"}}}],
+     [{"type": "Pods", "pods": {"metric": {"name": "requests_per_second"}, "current": {"averageValue": "12500m"}}}],
+     "requests_per_second: 12500m/10"),
+    ([{"type": "Resource", "resource": {"name": m, "target": {"type": "Utilization", "averageUtilization": 50}}}
+      for m in ("cpu", "memory", "cpu")], [], "cpu: <unknown>/50%, memory: <unknown>/50%, + 1 more..."),
+])
+def test_hpa_targets(metrics, current, text):
+    from ingressd.kubectl import hpa_targets
+
+    spec = {"metrics": metrics} if metrics else {}
+    assert hpa_targets({"spec": spec, "status": {"currentMetrics": current}}) == text
+
+
+def test_get_nodes(server, capsys):
+    code, out, _ = run(server, capsys, "get", "nodes")
+    assert code == 0 and _rows(out)[1][:3] == ["local", "Ready", "worker"]
+
+
+def test_top_pods_and_nodes(server, capsys):
+    code, out, _ = run(server, capsys, "top", "pods")
+    assert code == 0 and _rows(out) == [["NAME", "CPU(cores)", "MEMORY(bytes)"], ["web-0", "250m", "20Mi"]]
+    code, out, _ = run(server, capsys, "top", "nodes")
+    assert code == 0
+    assert _rows(out) == [["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"], ["local", "1000m", "25%", "1024Mi", "12%"]]
+    code, out, err = run(server, capsys, "top", "pods", "-n", "other")
+    assert code == 1 and "metrics not available yet for pods in other namespace" in err

@@ -153,7 +153,9 @@ def test_pods_metric_requests_per_second_from_the_proxy():
 def test_cluster_autoscaler_adds_a_node_for_an_unschedulable_pod():
     group = NodeGroup("pool", min_size=1, max_size=3, cpu="1", memory="4Gi")
     c = Cluster(nodes=0, node_group=group)
-    c.advance(1)  # min size: one node
+    c.advance(1)
+    assert c.store.list("Node") == []  # the autoscaler's loop starts with one scan interval's wait
+    c.advance(10)  # min size: one node
     assert [n["metadata"]["name"].startswith("pool-") for n in c.store.list("Node")] == [True]
     c.store.apply(web(replicas=2, cpu="600m"))
     c.settle()
@@ -202,3 +204,29 @@ def test_vpa_off_and_initial_do_not_evict(mode):
     c.advance(3600, step=60)
     assert not c.events("EvictedByVPA")
     assert all(p["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "1" for p in c.store.list("Pod"))
+
+
+def test_vpa_recreates_a_statefulset_in_ordinal_order_with_the_new_requests():
+    c = Cluster(metric_resolution=60, vpa_recommender_interval=60)
+    container = builders.container(resources={"requests": {"cpu": "1"}})
+    c.store.apply(builders.statefulset("web", replicas=3, containers=[container]))
+    c.store.apply({"apiVersion": "autoscaling.k8s.io/v1", "kind": "VerticalPodAutoscaler",
+                   "metadata": {"name": "web", "namespace": "default"},
+                   "spec": {"targetRef": {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "web"},
+                            "updatePolicy": {"updateMode": "Recreate", "minReplicas": 1}}})
+    c.settle()
+    assert sorted(p["metadata"]["name"] for p in c.store.list("Pod")) == ["web-0", "web-1", "web-2"]
+    evicted = []
+    record = c.autoscaling._vpa_events.record
+
+    def spy(obj, reason, message, event_type="Normal", field_path=None):
+        evicted.append(obj["metadata"]["name"])
+        record(obj, reason, message, event_type, field_path)
+
+    c.autoscaling._vpa_events.record = spy
+    c.cores["web"] = 0.2
+    c.advance(3 * 3600, step=60)
+    assert evicted[:3] == ["web-0", "web-1", "web-2"]  # one at a time, lowest ordinal first
+    target = c.store.get("VerticalPodAutoscaler", "default", "web")["status"]["recommendation"][
+        "containerRecommendations"][0]["target"]["cpu"]
+    assert [p["spec"]["containers"][0]["resources"]["requests"]["cpu"] for p in c.store.list("Pod")] == [target] * 3

@@ -101,3 +101,50 @@ def test_hpa_scales_out_under_load_and_back_after_the_window(ingressd, tmp_path)
                if e["involvedObject"]["kind"] == "HorizontalPodAutoscaler"]
     assert reasons.count("SuccessfulRescale") >= 2
     print(f"scaled to 4 after {scaled_after:.1f} s of load")
+
+
+CA_MANIFESTS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: big}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: big}}
+  template:
+    metadata: {labels: {app: big}}
+    spec:
+      containers:
+      - name: echo
+        image: ingressd/echo:1.0
+        ports: [{containerPort: 8080}]
+        resources: {requests: {cpu: 600m, memory: 64Mi}}
+"""
+
+
+def test_pending_pod_waits_for_the_cluster_autoscaler(ingressd, tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "app.yaml").write_text(CA_MANIFESTS)
+    proc = ingressd("-f", str(tmp_path / "m"), "--node-group-min", "1", "--node-group-max", "3", "--node-cpu", "1",
+                    "--node-memory", "2Gi")
+    proc.wait_healthy()
+    server = f"http://{HOST}:{proc.admin_port}"
+
+    def pods():
+        return api(proc, "GET", "/api/v1/namespaces/default/pods")["items"]
+
+    pending = wait_for(lambda: [p for p in pods() if not p["spec"].get("nodeName")], timeout=10, what="a pending pod")
+    (pod,) = pending
+    scheduled = next(c for c in pod["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert (scheduled["status"], scheduled["reason"]) == ("False", "Unschedulable")
+    assert scheduled["message"] == "0/1 nodes are available: 1 Insufficient cpu."
+    get = run_cli("get", "pods", "--server", server)
+    assert "Pending" in get.stdout and "Running" in get.stdout, get.stdout
+
+    wait_for(lambda: len(api(proc, "GET", "/api/v1/nodes")["items"]) == 2, timeout=25, what="a second node")
+    wait_for(lambda: all(p["spec"].get("nodeName") and p["status"].get("phase") == "Running" for p in pods()),
+             timeout=10, what="both pods running")
+    nodes = run_cli("get", "nodes", "--server", server)
+    assert nodes.returncode == 0 and len(nodes.stdout.splitlines()) == 3, nodes.stdout
+    events = api(proc, "GET", "/api/v1/namespaces/default/events")["items"]
+    assert any(e["reason"] == "TriggeredScaleUp" for e in events)
+    assert any(e["reason"] == "FailedScheduling" for e in events)

@@ -163,3 +163,25 @@ spec:
 @pytest.mark.parametrize("name, text, line, expected", CASES, ids=[c[0] for c in CASES])
 def test_problems_name_the_field(name, text, line, expected):
     assert check(text) == [WHO.format(line=line) + expected]
+
+
+def test_validate_warns_when_an_hpa_and_a_vpa_scale_the_same_target_on_cpu():
+    from ingressd.objects.validate import validate
+
+    text = VALID + """---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  maxReplicas: 4
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+"""
+    manifests, problems = parse_manifests(textwrap.dedent(text).lstrip("\n"), "both.yaml")
+    assert not problems
+    warnings = [str(p) for p in validate(manifests) if "HorizontalPodAutoscaler" in p.message]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("both.yaml:6: VerticalPodAutoscaler default/web: spec.targetRef: warning:")
+    assert "cpu" in warnings[0] and "oscillate" in warnings[0]

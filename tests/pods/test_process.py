@@ -194,3 +194,12 @@ async def test_exec_probe_sees_the_container_environment(cluster):
     cluster.store.apply(process_pod(env={"CFG": "ok"}, readinessProbe=probe))
     await cluster.wait_until(lambda: is_ready(pod_of(cluster)))
     assert not events(cluster.store, "Unhealthy")
+
+
+async def test_stats_report_the_process_cpu_and_memory(cluster):
+    cluster.store.apply(process_pod())
+    await cluster.wait_until(lambda: is_ready(pod_of(cluster)))
+    (stats,) = cluster.kubelet.stats()
+    assert (stats.namespace, stats.name, stats.node) == ("default", "app", "ingressd")
+    cpu, memory = stats.containers["app"]
+    assert cpu > 0 and memory > 5 * 2**20  # a Python interpreter: some CPU-seconds and megabytes resident

@@ -227,3 +227,19 @@ async def test_per_pod_name_of_a_headless_service(backend, start_proxy):
     assert parse_json_body(raw)["raw_path"] == "/kv/x"
     raw = await proxy.raw(b"GET / HTTP/1.1\r\nHost: db-9.db.default.svc.cluster.local\r\nConnection: close\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 404")
+
+
+async def test_pod_traffic_counts_requests_and_in_flight_per_endpoint_ip(backend, start_proxy):
+    proxy = await start_proxy(web_objects([backend.port]))
+    traffic = proxy.server.traffic
+    for _ in range(3):
+        raw = await proxy.raw(b"GET / HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
+        assert raw.startswith(b"HTTP/1.1 200")
+    assert traffic.snapshot() == {HOST: (3, 0)}
+    slow = asyncio.ensure_future(proxy.raw(b"GET /slow?s=0.3 HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n"))
+    async with asyncio.timeout(5):
+        while traffic.snapshot()[HOST][1] == 0:
+            await asyncio.sleep(0.005)
+    assert traffic.snapshot() == {HOST: (4, 1)}
+    await slow
+    assert traffic.snapshot() == {HOST: (4, 0)}
