@@ -36,7 +36,7 @@ from ingressd.cluster.nodes import (
 )
 from ingressd.cluster.runner import Runner
 from ingressd.cluster.store import Store
-from ingressd.metrics import ProxyMetrics
+from ingressd.metrics import ContainerMetrics, ProxyMetrics
 from ingressd.local_tls import local_ca_secrets
 from ingressd.objects.kinds import is_cluster_scoped
 from ingressd.objects.load import LoadResult, Manifest, find_manifest_files, load_paths
@@ -154,6 +154,7 @@ class Ingressd:
         )
         self.runner = Runner(self.store, self.clock, state_dir=options.state_dir, admission=self.autoscaling.admit_pod)
         self.metrics = ProxyMetrics()
+        self.metrics.registry.register(ContainerMetrics(self.kubelet.stats))
         self.access_log = AccessLog(self.out, options.log_format)
         self.proxy: ProxyServer | None = None
         self.admin_runner: web.AppRunner | None = None

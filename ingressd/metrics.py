@@ -179,3 +179,26 @@ def exposition(registry: CollectorRegistry) -> bytes:
                     line = " ".join(parts)
         lines.append(line)
     return "\n".join(lines).encode()
+
+
+class ContainerMetrics:
+    """cAdvisor's container counters, as a kubelet exposes them on /metrics/cadvisor:
+    `container_cpu_usage_seconds_total` and `container_memory_working_set_bytes`, per container,
+    read from the kubelet's stats at scrape time."""
+
+    def __init__(self, stats) -> None:
+        self._stats = stats  # () -> list of PodStats
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        labels = ["namespace", "pod", "container", "node"]
+        cpu = CounterMetricFamily("container_cpu_usage_seconds", "Cumulative cpu time consumed in seconds", labels=labels)
+        memory = GaugeMetricFamily("container_memory_working_set_bytes", "Current working set in bytes", labels=labels)
+        for pod in self._stats():
+            for container, (cpu_seconds, memory_bytes) in sorted(pod.containers.items()):
+                values = [pod.namespace, pod.name, container, pod.node]
+                cpu.add_metric(values, cpu_seconds)
+                memory.add_metric(values, memory_bytes)
+        yield cpu
+        yield memory

@@ -34,3 +34,18 @@ def test_exposition_parses_with_ingress_nginx_names():
     assert families["nginx_ingress_controller_request_size"].type == "histogram"
     assert families["nginx_ingress_controller_config_last_reload_successful"].samples[0].value == 1
     assert "_total" not in text and "_created" not in text
+
+
+def test_container_metrics_as_cadvisor_names_them():
+    from prometheus_client import CollectorRegistry
+
+    from ingressd.cluster.metrics_server import PodStats
+    from ingressd.metrics import ContainerMetrics, exposition
+
+    registry = CollectorRegistry()
+    registry.register(ContainerMetrics(lambda: [PodStats("shop", "web-0", "u", "ingressd", {"app": (1.5, 2048)})]))
+    text = exposition(registry).decode()
+    labels = 'container="app",namespace="shop",node="ingressd",pod="web-0"'
+    assert f"container_cpu_usage_seconds_total{{{labels}}} 1.5" in text
+    assert f"container_memory_working_set_bytes{{{labels}}} 2048.0" in text
+    assert "# TYPE container_cpu_usage_seconds_total counter" in text

@@ -148,3 +148,12 @@ def test_pending_pod_waits_for_the_cluster_autoscaler(ingressd, tmp_path):
     events = api(proc, "GET", "/api/v1/namespaces/default/events")["items"]
     assert any(e["reason"] == "TriggeredScaleUp" for e in events)
     assert any(e["reason"] == "FailedScheduling" for e in events)
+
+
+def test_bad_node_group_configmap_stops_run_with_the_key_named(tmp_path):
+    (tmp_path / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ca, namespace: kube-system}\ndata: {maxSize: many}\n")
+    result = run_cli("run", "-f", str(tmp_path / "cm.yaml"), "--http-port", "0", "--https-port", "0", "--admin-port", "0",
+                     "--state-dir", str(tmp_path / "state"), "--node-group-configmap", "kube-system/ca", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "ConfigMap kube-system/ca: data[maxSize]: must be a whole number >= 0, got 'many'" in result.stderr
