@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import http.client
+import os
 import signal
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 HOST = "127.0.0.1"
+REPO = Path(__file__).resolve().parent.parent
 
 
 class Terminated(Exception):
@@ -38,3 +44,41 @@ def http_get(port: int, path: str = "/", host: str = HOST, timeout: float = 2.0)
         return resp.status, resp.read()
     finally:
         conn.close()
+
+
+def start_ingressd(workdir: Path, manifest: Path, *extra: str) -> tuple[subprocess.Popen, int, int]:
+    """`ingressd run` of this checkout on free loopback ports; (process, HTTP port, admin port).
+    Its output goes to workdir/stdout.log and stderr.log."""
+    http_port, admin_port = free_port(), free_port()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    with open(workdir / "stdout.log", "wb") as out, open(workdir / "stderr.log", "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ingressd", "run", "-f", str(manifest), "--http-port", str(http_port),
+             "--https-port", str(free_port()), "--admin-port", str(admin_port), "--state-dir", str(workdir / "state"),
+             "--certs-dir", str(workdir / "certs"), *extra],
+            stdout=out, stderr=err, env=env, cwd=workdir)
+    return proc, http_port, admin_port
+
+
+def wait_serving(proc: subprocess.Popen, port: int, host: str, workdir: Path, timeout: float = 30) -> bool:
+    """True once `host` answers 200 through ingressd; False (and says where the logs are) if not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if http_get(port, "/", host)[0] == 200:
+                return True
+        except OSError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            print("ingressd did not start; see", workdir, file=sys.stderr)
+            return False
+        time.sleep(0.1)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,9 +27,8 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import HOST, Terminated, free_port, http_get, install_signal_handlers  # noqa: E402
+from harness import HOST, Terminated, install_signal_handlers, start_ingressd, stop_process, wait_serving  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 APP_HOST = "hpa.localtest.me"
 HPA_PATH = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/cpu"
 DEPLOYMENT_PATH = "/apis/apps/v1/namespaces/default/deployments/cpu"
@@ -244,35 +241,16 @@ def main() -> int:
     install_signal_handlers()
     workdir = Path(tempfile.mkdtemp(prefix="ingressd-hpa-"))
     (workdir / "app.yaml").write_text(manifests(opts.cpu_ms, opts.max_replicas, opts.down_window))
-    http_port, admin_port = free_port(), free_port()
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    with open(workdir / "stdout.log", "wb") as out, open(workdir / "stderr.log", "wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ingressd", "run", "-f", str(workdir / "app.yaml"), "--http-port", str(http_port),
-             "--https-port", str(free_port()), "--admin-port", str(admin_port), "--state-dir", str(workdir / "state"),
-             "--certs-dir", str(workdir / "certs"), "--hpa-sync-period", opts.sync, "--metric-resolution", opts.sync],
-            stdout=out, stderr=err, env=env, cwd=workdir)
+    proc, http_port, admin_port = start_ingressd(workdir, workdir / "app.yaml", "--hpa-sync-period", opts.sync,
+                                                 "--metric-resolution", opts.sync)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if http_get(http_port, "/", APP_HOST)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                print("ingressd did not start; see", workdir, file=sys.stderr)
-                return 1
-            time.sleep(0.1)
+        if not wait_serving(proc, http_port, APP_HOST, workdir):
+            return 1
         timeline = asyncio.run(run_load(http_port, f"http://{HOST}:{admin_port}", phases))
     except (KeyboardInterrupt, Terminated):
         return 130
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
     rows = summarize(timeline)
     scale_out = next((r["second"] for r in rows if (r["replicas"] or 1) > 1), None)
     scale_in = next((r["second"] for r in rows if scale_out is not None and r["second"] > scale_out

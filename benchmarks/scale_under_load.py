@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,9 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import HOST, Terminated, free_port, http_get, install_signal_handlers  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
+from harness import HOST, Terminated, install_signal_handlers, start_ingressd, stop_process, wait_serving  # noqa: E402
 APP_HOST = "steady.localtest.me"
 
 
@@ -100,27 +96,11 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="ingressd-scale-"))
     app = workdir / "app.yaml"
     app.write_text(manifests(4, "1.0"))
-    http_port, admin_port = free_port(), free_port()
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    with open(workdir / "stdout.log", "wb") as out, open(workdir / "stderr.log", "wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ingressd", "run", "-f", str(app), "--http-port", str(http_port),
-             "--https-port", str(free_port()), "--admin-port", str(admin_port), "--reload-interval", "0.2",
-             "--state-dir", str(workdir / "state"), "--certs-dir", str(workdir / "certs")],
-            stdout=out, stderr=err, env=env, cwd=workdir)
+    proc, http_port, _ = start_ingressd(workdir, app, "--reload-interval", "0.2")
     load = Load(http_port, opts.workers)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if http_get(http_port, "/", APP_HOST)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                print("ingressd did not start; see", workdir, file=sys.stderr)
-                return 1
-            time.sleep(0.1)
+        if not wait_serving(proc, http_port, APP_HOST, workdir):
+            return 1
         for thread in load.threads:
             thread.start()
         for phase, change in (("before", None), ("scale 4 -> 1", (1, "1.0")), ("roll template", (1, "2.0")),
@@ -136,11 +116,7 @@ def main() -> int:
         for thread in load.threads:
             if thread.is_alive():
                 thread.join(15)
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
     columns = ["2xx", "3xx", "4xx", "5xx", "failed"]
     print(f"{'phase':15s}" + "".join(f"{c:>9s}" for c in columns))
     for phase, counts in load.counts.items():
