@@ -11,7 +11,7 @@ current/desired replicas and utilization, and ready pods. Prints a table, writes
 (--json) and, when matplotlib is installed (`pip install -e '.[plot]'`), a PNG (--png) with replicas
 and latency over time and the scale-out moment marked. Loopback only; bounded in time.
 
-    python benchmarks/hpa_step.py [--low 2 --high 45 --phase-seconds 20,40,60] [--json F] [--png F]
+    python benchmarks/hpa_step.py [--low 1 --high 45 --phase-seconds 20,40,60] [--json F] [--png F]
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def plot(rows: list[dict], scale_out: int | None, path: str) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--low", type=float, default=2.0, help="requests/s before and after the step (default 2)")
+    parser.add_argument("--low", type=float, default=1.0, help="requests/s before and after the step (default 1)")
     parser.add_argument("--high", type=float, default=45.0, help="requests/s during the step (default 45)")
     parser.add_argument("--phase-seconds", default="20,40,60", help="low,high,low durations (default 20,40,60)")
     parser.add_argument("--cpu-ms", type=float, default=20.0, help="ECHO_CPU_MS of the pods (default 20)")
