@@ -354,38 +354,87 @@ def _hpa_row(obj: dict, now: float, wide: bool) -> list[str]:
             _age(obj, now)]
 
 
-def hpa_targets(hpa: dict) -> str:
-    """kubectl's TARGETS column: `cpu: 120%/50%`, `<unknown>` until a metric is measured."""
+def _hpa_metrics(hpa: dict) -> list[tuple[str, dict, dict]]:
+    """(type, spec source, current values) per spec metric, the spec's CPU 80 % default included."""
     specs = (hpa.get("spec") or {}).get("metrics") or [
         {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
     current = (hpa.get("status") or {}).get("currentMetrics") or []
-    parts = []
-    for i, metric in enumerate(specs):
+
+    def key(metric: dict) -> tuple:
         kind = metric.get("type", "")
         source = metric.get(kind[:1].lower() + kind[1:]) or {}
-        target = source.get("target") or {}
+        return kind, (source.get("metric") or {}).get("name") or source.get("name"), source.get("container")
+
+    pairs = []
+    for metric in specs:
+        kind = metric.get("type", "")
+        source = metric.get(kind[:1].lower() + kind[1:]) or {}
+        got = next((c for c in current if key(c) == key(metric)), {})
+        pairs.append((kind, source, (got.get(kind[:1].lower() + kind[1:]) or {}).get("current") or {}))
+    return pairs
+
+
+def _target_text(source: dict, got: dict) -> tuple[str, str]:
+    """(current, target) as kubectl prints them in TARGETS."""
+    target = source.get("target") or {}
+    if target.get("type") == "Utilization":
+        value = f"{got['averageUtilization']}%" if "averageUtilization" in got else "<unknown>"
+        return value, f"{target.get('averageUtilization')}%"
+    if target.get("type") == "AverageValue":
+        return got.get("averageValue", "<unknown>"), str(target.get("averageValue"))
+    return got.get("value", "<unknown>"), str(target.get("value"))
+
+
+def hpa_targets(hpa: dict) -> str:
+    """kubectl's TARGETS column: `cpu: 120%/50%`, `<unknown>` until a metric is measured."""
+    parts = []
+    pairs = _hpa_metrics(hpa)
+    for i, (kind, source, got) in enumerate(pairs):
         name = (source.get("metric") or {}).get("name") or source.get("name") or kind.lower()
-        got = {}
-        for entry in current:
-            entry_source = entry.get(kind[:1].lower() + kind[1:]) or {}
-            entry_name = (entry_source.get("metric") or {}).get("name") or entry_source.get("name")
-            if entry.get("type") == kind and entry_name == ((source.get("metric") or {}).get("name") or source.get("name")):
-                got = entry_source.get("current") or {}
-                break
-        if target.get("type") == "Utilization":
-            value = f"{got['averageUtilization']}%" if "averageUtilization" in got else "<unknown>"
-            wanted = f"{target.get('averageUtilization')}%"
-        elif target.get("type") == "AverageValue":
-            value = got.get("averageValue", "<unknown>")
-            wanted = str(target.get("averageValue"))
-        else:
-            value = got.get("value", "<unknown>")
-            wanted = str(target.get("value"))
+        value, wanted = _target_text(source, got)
         parts.append(f"{name}: {value}/{wanted}")
-        if i == 1 and len(specs) > 2:
-            parts.append(f"+ {len(specs) - 2} more...")
+        if i == 1 and len(pairs) > 2:
+            parts.append(f"+ {len(pairs) - 2} more...")
             break
     return ", ".join(parts) if parts else "<none>"
+
+
+def _hpa_describe(hpa: dict) -> list[str]:
+    """kubectl describe hpa: reference, metrics ( current / target ), bounds, pods."""
+    spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
+    ref = spec.get("scaleTargetRef") or {}
+    rows = []
+    for kind, source, got in _hpa_metrics(hpa):
+        value, wanted = _target_text(source, got)
+        metric = (source.get("metric") or {}).get("name", "")
+        target_type = (source.get("target") or {}).get("type")
+        if kind in ("Resource", "ContainerResource"):
+            where = f"resource {source.get('name')}" + (f" of container \"{source.get('container')}\"" if kind ==
+                                                         "ContainerResource" else "") + " on pods"
+            if target_type == "Utilization":
+                where += "  (as a percentage of request)"
+                if "averageValue" in got:
+                    value = f"{value} ({got['averageValue']})"
+        elif kind == "Pods":
+            where = f'"{metric}" on pods'
+        elif kind == "Object":
+            described = source.get("describedObject") or {}
+            where = f'"{metric}" on {described.get("kind")}/{described.get("name")}'
+            if target_type == "AverageValue":
+                where += " (avg)"
+        else:
+            where = f'"{metric}" (target {"average " if target_type == "AverageValue" else ""}value)'
+        rows.append((f"  {where}:", f"{value} / {wanted}"))
+    width = max([len("Metrics:")] + [len(r[0]) for r in rows]) + 2
+    lines = [_field("Reference", f"{ref.get('kind', '')}/{ref.get('name', '')}"),
+             f"{'Metrics:':<{width}}( current / target )"]
+    lines += [f"{label:<{width}}{text}" for label, text in rows]
+    lines += [_field("Min replicas", spec.get("minReplicas", 1)), _field("Max replicas", spec.get("maxReplicas")),
+              _field(f"{ref.get('kind', '')} pods", f"{status.get('currentReplicas', 0)} current / "
+                                                     f"{status.get('desiredReplicas', 0)} desired")]
+    if status.get("lastScaleTime"):
+        lines.append(_field("Last scale", status["lastScaleTime"]))
+    return lines
 
 
 def _node_row(obj: dict, now: float, wide: bool) -> list[str]:
@@ -707,6 +756,8 @@ def describe_lines(kind: Kind, obj: dict) -> list[str]:
             lines.append(_field("Strategy", strategy))
         lines.append("Pod Template:")
         lines += [f"  {c.get('name')}:  {c.get('image', '')}" for c in _containers(obj)]
+    elif kind.kind == "HorizontalPodAutoscaler":
+        lines += _hpa_describe(obj)
     elif kind.kind == "Service":
         lines += [_field("Type", spec.get("type") or "ClusterIP"), _field("IP", spec.get("clusterIP")),
                   *_map_lines("Selector", spec.get("selector")), _field("Port(s)", _svc_ports(spec))]

@@ -292,3 +292,16 @@ def test_top_pods_and_nodes(server, capsys):
     assert _rows(out) == [["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"], ["local", "1000m", "25%", "1024Mi", "12%"]]
     code, out, err = run(server, capsys, "top", "pods", "-n", "other")
     assert code == 1 and "metrics not available yet for pods in other namespace" in err
+
+
+def test_describe_hpa_like_kubectl(server, capsys):
+    code, out, _ = run(server, capsys, "describe", "hpa", "web")
+    assert code == 0
+    lines = out.splitlines()
+    assert "Reference:         Deployment/web" in lines
+    metrics = lines.index(next(line for line in lines if line.startswith("Metrics:")))
+    assert lines[metrics].endswith("( current / target )")
+    assert lines[metrics + 1].split(":", 1) == ["  resource cpu on pods  (as a percentage of request)",
+                                                lines[metrics + 1].split(":", 1)[1]]
+    assert lines[metrics + 1].split(":", 1)[1].strip() == "120% (120m) / 50%"
+    assert "Deployment pods:   2 current / 4 desired" in lines
