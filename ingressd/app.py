@@ -458,7 +458,8 @@ class Ingressd:
                                 canaries=lambda: canary_documents(self.proxy.state.table),
                                 logs_dir=Path(opts.state_dir) / "logs",
                                 computed={"PodMetrics": self.autoscaling.pod_metrics,
-                                          "NodeMetrics": self.autoscaling.node_metrics})
+                                          "NodeMetrics": self.autoscaling.node_metrics,
+                                          "MetricValue": self.autoscaling.custom_metric_values})
         self.admin_runner = web.AppRunner(admin, access_log=None)
         await self.admin_runner.setup()
         site = web.TCPSite(self.admin_runner, opts.bind, opts.admin_port, reuse_address=True)

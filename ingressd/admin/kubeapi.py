@@ -134,6 +134,35 @@ def _serve_computed(request: web.Request, resource: APIResource, namespace: str 
     })
 
 
+CUSTOM_METRICS_GROUP = "custom.metrics.k8s.io"
+
+
+def _custom_metric(request: web.Request, namespace: str, name: str, metric: str) -> web.Response:
+    """custom.metrics.k8s.io/v1beta2 .../namespaces/{ns}/pods/{name|*}/{metric}: the proxy's
+    per-pod traffic, as a metrics adapter would serve it to the HPA."""
+    if request.method not in _READ_METHODS:
+        return method_not_allowed(_READ_METHODS)
+    provider = request.app[COMPUTED_KEY].get("MetricValue")
+    items = provider(namespace, metric) if provider is not None else None
+    if items is None:
+        return status_response(404, "NotFound", f'the server could not find the metric {metric} for pods')
+    try:
+        selects = parse_label_selector(request.query.get("labelSelector", ""))
+    except LabelSelectorError as e:
+        return status_response(400, "BadRequest", str(e))
+    store = request.app[STORE_KEY]
+    chosen = []
+    for item in items:
+        pod = store.get("Pod", namespace, item["describedObject"]["name"])
+        if pod is None or (name != "*" and item["describedObject"]["name"] != name) or not selects(_labels(pod)):
+            continue
+        chosen.append(item)
+    if name != "*" and not chosen:
+        return status_response(404, "NotFound", f'the server could not find the metric {metric} for pods {name}')
+    return _json_response({"kind": "MetricValueList", "apiVersion": f"{CUSTOM_METRICS_GROUP}/v1beta2",
+                           "metadata": {}, "items": chosen})
+
+
 def _labels(obj: dict) -> dict:
     return (obj.get("metadata") or {}).get("labels") or {}
 
@@ -301,6 +330,8 @@ async def _delete(request: web.Request, resource: APIResource, namespace: str, n
 
 async def _serve_subresource(request: web.Request) -> web.StreamResponse:
     info = request.match_info
+    if info.get("group") == CUSTOM_METRICS_GROUP and info["version"] == "v1beta2" and info["resource"] == "pods":
+        return _custom_metric(request, info["namespace"], info["name"], info["subresource"])
     resource = find_resource(info.get("group", ""), info["version"], info["resource"])
     sub = info["subresource"]
     if resource is None or not resource.namespaced or sub not in resource.subresources:

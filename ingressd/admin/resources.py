@@ -53,6 +53,8 @@ RESOURCES: tuple[APIResource, ...] = (
     APIResource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler"),
     APIResource("autoscaling.k8s.io", "v1", "verticalpodautoscalers", "VerticalPodAutoscaler"),
     APIResource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
+    APIResource("custom.metrics.k8s.io", "v1beta2", "pods/requests_per_second", "MetricValueList", computed=True),
+    APIResource("custom.metrics.k8s.io", "v1beta2", "pods/requests_in_flight", "MetricValueList", computed=True),
     APIResource("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", computed=True),
     APIResource("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", namespaced=False, computed=True),
     APIResource("networking.k8s.io", "v1", "ingresses", "Ingress"),

@@ -20,6 +20,7 @@ from ingressd.cluster import hpa as hpa_math
 from ingressd.cluster import vpa as vpa_math
 from ingressd.cluster.actions import execute
 from ingressd.cluster.autoscaler import AutoscalerConfig, AutoscalerState, NodeGroup, autoscale
+from ingressd.cluster.clock import format_timestamp
 from ingressd.cluster.events import EventRecorder
 from ingressd.cluster.labels import selector_matches
 from ingressd.cluster.metrics_server import MetricsServer, PodStats
@@ -106,6 +107,22 @@ class Autoscaling:
 
     def node_metrics(self, _namespace: str | None = None) -> list[dict]:
         return self.metrics.node_metrics(self.store.list("Node"))
+
+    def custom_metric_values(self, namespace: str, metric: str) -> list[dict] | None:
+        """custom.metrics.k8s.io MetricValues of a Pods metric for the namespace's pods; None for
+        a metric ingressd does not produce."""
+        if metric not in TRAFFIC_METRICS:
+            return None
+        index = TRAFFIC_METRICS.index(metric)
+        window = self.options.metric_resolution
+        stamp = format_timestamp(self.metrics.last_scrape or 0.0)
+        return [{
+            "describedObject": {"kind": "Pod", "namespace": ns, "name": pod, "apiVersion": "/v1"},
+            "metric": {"name": metric, "selector": None},
+            "timestamp": stamp,
+            "windowSeconds": int(window),
+            "value": f"{round(values[index] * 1000)}m",
+        } for (ns, pod), values in sorted(self.metrics.pod_traffic(namespace).items())]
 
     def metrics_source(self, namespace: str) -> hpa_math.MetricsSource:
         """What the HPA reads: metrics.k8s.io usage and the proxy's per-pod traffic."""

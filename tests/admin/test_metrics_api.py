@@ -21,7 +21,15 @@ def metrics_server():
 @pytest.fixture
 async def client(aiohttp_client, store, metrics_server):
     nodes = [{"metadata": {"name": "ingressd", "labels": {"kubernetes.io/hostname": "ingressd"}}}]
-    computed = {"PodMetrics": metrics_server.pod_metrics, "NodeMetrics": lambda _ns: metrics_server.node_metrics(nodes)}
+    def custom(namespace, metric):
+        if metric != "requests_per_second":
+            return None
+        return [{"describedObject": {"kind": "Pod", "namespace": namespace, "name": name, "apiVersion": "/v1"},
+                 "metric": {"name": metric, "selector": None}, "timestamp": "", "windowSeconds": 15, "value": value}
+                for name, value in (("web-0", "12500m"), ("web-1", "0"))]
+
+    computed = {"PodMetrics": metrics_server.pod_metrics, "NodeMetrics": lambda _ns: metrics_server.node_metrics(nodes),
+                "MetricValue": custom}
     return await aiohttp_client(build_admin_app(store, CollectorRegistry(), lambda: (True, ""), computed=computed))
 
 
@@ -55,3 +63,18 @@ async def test_metrics_are_read_only_and_discoverable(client):
     assert (await client.delete("/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web-0")).status == 405
     body = await (await client.get("/apis/metrics.k8s.io/v1beta1")).json()
     assert {r["name"]: r["verbs"] for r in body["resources"]} == {"pods": ["get", "list"], "nodes": ["get", "list"]}
+
+
+async def test_custom_metrics_for_pods(client):
+    base = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/default/pods"
+    body = await (await client.get(f"{base}/*/requests_per_second")).json()
+    assert body["kind"] == "MetricValueList"
+    assert [(i["describedObject"]["name"], i["value"]) for i in body["items"]] == [("web-0", "12500m"), ("web-1", "0")]
+    body = await (await client.get(f"{base}/web-0/requests_per_second")).json()
+    assert [i["describedObject"]["name"] for i in body["items"]] == ["web-0"]
+    body = await (await client.get(f"{base}/*/requests_per_second", params={"labelSelector": "app=web"})).json()
+    assert {i["describedObject"]["name"] for i in body["items"]} <= {"web-0", "web-1"}
+    assert (await client.get(f"{base}/*/bogus")).status == 404
+    assert (await client.get(f"{base}/nope/requests_per_second")).status == 404
+    resources = (await (await client.get("/apis/custom.metrics.k8s.io/v1beta2")).json())["resources"]
+    assert {r["name"] for r in resources} == {"pods/requests_per_second", "pods/requests_in_flight"}

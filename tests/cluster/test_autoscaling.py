@@ -148,6 +148,10 @@ def test_pods_metric_requests_per_second_from_the_proxy():
     assert c.replicas() == 3
     (current,) = c.store.get("HorizontalPodAutoscaler", "default", "web")["status"]["currentMetrics"]
     assert current["type"] == "Pods" and current["pods"]["metric"]["name"] == "requests_per_second"
+    values = c.autoscaling.custom_metric_values("default", "requests_per_second")
+    assert values and all(v["metric"]["name"] == "requests_per_second" and v["value"].endswith("m") for v in values)
+    assert sum(int(v["value"][:-1]) for v in values) == pytest.approx(30000, rel=0.01)  # 30 req/s in total
+    assert c.autoscaling.custom_metric_values("default", "bogus") is None
 
 
 def test_cluster_autoscaler_adds_a_node_for_an_unschedulable_pod():
