@@ -23,8 +23,9 @@ import math
 
 from ingressd.cluster.actions import Action, apply_object, delete_object, set_status
 from ingressd.cluster.clock import format_timestamp
+from ingressd.cluster.labels import selector_matches
 from ingressd.cluster.names import safe_encode
-from ingressd.cluster.ownership import owned_by, owner_reference
+from ingressd.cluster.ownership import claim_objects, owner_reference
 from ingressd.cluster.pod_status import is_terminal
 
 POD_TEMPLATE_HASH = "pod-template-hash"
@@ -74,7 +75,10 @@ def reconcile_deployment(deployment: dict, replicasets: list[dict], pods: list[d
     spec = deployment.get("spec") or {}
     template = spec.get("template") or {}
     replicas = desired_replicas(deployment)
-    owned = sorted(owned_by(replicasets, deployment), key=lambda rs: (revision(rs), rs["metadata"]["name"]))
+    selector = spec.get("selector") or {}
+    claimed, claim_actions = claim_objects(deployment, replicasets, lambda rs: bool(selector) and selector_matches(
+        selector, rs["metadata"].get("labels") or {}))
+    owned = sorted(claimed, key=lambda rs: (revision(rs), rs["metadata"]["name"]))
     new_rs = next((rs for rs in owned if _same_template(rs, template)), None)
     old_rss = [rs for rs in owned if rs is not new_rs]
     status = deployment.get("status") or {}
@@ -84,9 +88,9 @@ def reconcile_deployment(deployment: dict, replicasets: list[dict], pods: list[d
         new_name = f"{meta['name']}-{pod_template_hash(template, collision_count)}"
         if any(rs["metadata"]["name"] == new_name for rs in replicasets):
             # The name is taken by a ReplicaSet with another template: rehash, as Kubernetes does.
-            return [set_status(deployment, {**status, "collisionCount": collision_count + 1})]
+            return [*claim_actions, set_status(deployment, {**status, "collisionCount": collision_count + 1})]
 
-    actions: list[Action] = []
+    actions: list[Action] = list(claim_actions)
     max_old_revision = max((revision(rs) for rs in old_rss), default=0)
     scale_up_new = True
     if (spec.get("strategy") or {}).get("type") == "Recreate":

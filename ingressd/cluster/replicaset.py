@@ -5,7 +5,7 @@ simply replaced by a new name); extra pods are deleted in Kubernetes' ActivePods
 unscheduled before scheduled, Pending < Unknown < Running, not ready before ready, lower
 `controller.kubernetes.io/pod-deletion-cost` first, ready for less time first, more restarts
 first, newer first — the two time comparisons on a log2 scale (LogarithmicScaleDown) with the uid
-as tie-break. Orphan adoption and releasing pods that stop matching the selector are not modelled.
+as tie-break. Orphans matching the selector are adopted, owned pods that stop matching released.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import random
 from ingressd.cluster.actions import Action, apply_object, delete_object, set_status
 from ingressd.cluster.clock import parse_timestamp
 from ingressd.cluster.deployment import desired_replicas
-from ingressd.cluster.labels import labels_match
+from ingressd.cluster.labels import labels_match, selector_matches
 from ingressd.cluster.names import generate_name
-from ingressd.cluster.ownership import owned_by, owner_reference
+from ingressd.cluster.ownership import claim_objects, owner_reference
 from ingressd.cluster.pod_status import is_active, is_available, is_ready, max_restarts, ready_since
 
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
@@ -35,9 +35,11 @@ def reconcile_replicaset(rs: dict, pods: list[dict], now: float, rand: random.Ra
     """
     if rs["metadata"].get("deletionTimestamp"):
         return []
-    active = [pod for pod in owned_by(pods, rs) if is_active(pod)]
+    selector = (rs.get("spec") or {}).get("selector") or {}
+    claimed, actions = claim_objects(rs, pods, lambda pod: bool(selector) and selector_matches(
+        selector, pod["metadata"].get("labels") or {}))
+    active = [pod for pod in claimed if is_active(pod)]
     diff = len(active) - desired_replicas(rs)
-    actions: list[Action] = []
     if diff < 0:
         taken = {pod["metadata"]["name"] for pod in pods}
         for _ in range(-diff):

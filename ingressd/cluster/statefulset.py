@@ -26,7 +26,8 @@ and now; output: actions.
   currentRevision, updateRevision, collisionCount, observedGeneration. currentRevision moves to
   updateRevision when every replica is updated and ready (for OnDelete too, unlike Kubernetes).
 
-Not modelled: orphan adoption/release, rollingUpdate.maxUnavailable, revision rollback renumbering,
+Orphan pods named like members are adopted, members that stop matching released.
+Not modelled: rollingUpdate.maxUnavailable (feature-gated off by default upstream), revision rollback renumbering,
 claim resizing.
 """
 
@@ -37,7 +38,8 @@ import re
 
 from ingressd.cluster.actions import Action, apply_object, delete_object, set_status
 from ingressd.cluster.deployment import desired_replicas, pod_template_hash
-from ingressd.cluster.ownership import controller_uid, owned_by, owner_reference
+from ingressd.cluster.labels import selector_matches
+from ingressd.cluster.ownership import claim_objects, controller_uid, owned_by, owner_reference
 from ingressd.cluster.pod_status import (
     is_available,
     is_ready,
@@ -238,7 +240,10 @@ def reconcile_statefulset(
     update_template = spec.get("template") or {}
 
     names = {pod["metadata"]["name"]: pod for pod in pods}
-    mine = [pod for pod in owned_by(pods, sts) if pod_ordinal(sts, pod) is not None]
+    selector = spec.get("selector") or {}
+    mine, claim_actions = claim_objects(sts, pods, lambda pod: pod_ordinal(sts, pod) is not None and bool(selector)
+                                and selector_matches(selector, pod["metadata"].get("labels") or {}))
+    actions += claim_actions
     by_ordinal = {pod_ordinal(sts, pod): pod for pod in mine}
     wanted = range(start, start + replicas)
     condemned = sorted((o for o in by_ordinal if o not in wanted), reverse=True)

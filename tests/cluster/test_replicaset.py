@@ -144,3 +144,36 @@ def test_converged_replicaset_needs_no_action(store):
     status = reconcile_replicaset(rs, pods, NOW, random.Random(0))[-1][4]
     rs = store.update_status("ReplicaSet", "default", rs["metadata"]["name"], status)
     assert reconcile_replicaset(rs, pods, NOW, random.Random(0)) == []
+
+
+def test_orphans_matching_the_selector_are_adopted_and_count(store):
+    rs = make_rs(store, replicas=2)
+    orphan = builders.pod("stray", labels={"app": "web", "pod-template-hash": "5d4b7c9f8"})
+    other = builders.pod("unrelated", labels={"app": "db"})
+    owned_elsewhere = builders.pod("taken", labels={"app": "web", "pod-template-hash": "5d4b7c9f8"},
+                                   owner={"kind": "ReplicaSet", "metadata": {"name": "x", "uid": "other-uid"}})
+    actions = reconcile_replicaset(rs, [orphan, other, owned_elsewhere], NOW, random.Random(1))
+    applied = [a[1] for a in actions if a[0] == "apply"]
+    adopted = [p for p in applied if p["metadata"]["name"] == "stray"]
+    assert len(adopted) == 1
+    assert adopted[0]["metadata"]["ownerReferences"][0]["uid"] == rs["metadata"]["uid"]
+    assert adopted[0]["metadata"]["ownerReferences"][0]["controller"] is True
+    created = [p for p in applied if p["metadata"]["name"] != "stray"]
+    assert len(created) == 1  # the adopted pod counts toward the two replicas
+
+
+def test_owned_pods_that_stop_matching_are_released_and_replaced(store):
+    rs = make_rs(store, replicas=1)
+    relabelled = owned_pod(rs, "web-5d4b7c9f8-aaaaa", labels={"app": "debug"})
+    actions = reconcile_replicaset(rs, [relabelled], NOW, random.Random(1))
+    applied = [a[1] for a in actions if a[0] == "apply"]
+    released = next(p for p in applied if p["metadata"]["name"] == "web-5d4b7c9f8-aaaaa")
+    assert released["metadata"]["ownerReferences"] == []
+    assert sum(1 for p in applied if p["metadata"]["name"] != "web-5d4b7c9f8-aaaaa") == 1
+
+
+def test_terminating_orphans_are_not_adopted(store):
+    rs = make_rs(store, replicas=1)
+    orphan = builders.pod("stray", labels={"app": "web", "pod-template-hash": "5d4b7c9f8"}, deleting=True)
+    actions = reconcile_replicaset(rs, [orphan], NOW, random.Random(1))
+    assert all(a[1]["metadata"]["name"] != "stray" for a in actions if a[0] == "apply")

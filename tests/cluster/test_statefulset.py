@@ -485,6 +485,17 @@ def test_pod_name_taken_by_a_foreign_pod_is_not_overwritten():
     assert "ownerReferences" not in c.pod("web-0")["metadata"]
 
 
+def test_an_orphan_member_matching_the_selector_is_adopted():
+    c = Cluster()
+    c.store.apply(builders.pod("web-0", labels={"app": "web"}))
+    c.store.apply(builders.pod("web-extra", labels={"app": "web"}))  # not a member name: left alone
+    c.store.apply(builders.statefulset("web", replicas=1))
+    c.step()
+    sts = c.store.get("StatefulSet", "default", "web")
+    assert c.pod("web-0")["metadata"]["ownerReferences"][0]["uid"] == sts["metadata"]["uid"]
+    assert "ownerReferences" not in c.pod("web-extra")["metadata"]
+
+
 def test_a_claim_that_names_its_directory_keeps_it():
     c = Cluster(state_dir="/s")
     c.store.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
