@@ -2,9 +2,10 @@
 
 One call of `reconcile_hpa` is one sync of kube-controller-manager's HPA controller
 (pkg/controller/podautoscaler): read the scale target, let every metric propose a replica count
-(replica_calculator.go: `ingressd.cluster.hpa_replicas`), keep the largest, normalize it (stabilization windows, scale-rate limits,
-min/max) and report status, conditions and events with upstream's exact wording, because users
-compare them with what `kubectl describe hpa` shows on a real cluster.
+(replica_calculator.go, here `ingressd.cluster.hpa_replicas`), keep the largest, normalize it
+(stabilization windows, scale-rate limits, min/max) and report status, conditions and events with
+upstream's exact wording, because users compare them with what `kubectl describe hpa` shows on a
+real cluster.
 
 The controller's in-memory history (recommendations, scale events) lives in `HPAState`; time is the
 `now` argument, so the same inputs always give the same result.
