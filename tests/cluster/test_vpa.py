@@ -2,10 +2,8 @@ import pytest
 
 from ingressd.cluster.clock import format_timestamp
 from ingressd.cluster.quantity import millis, parse_quantity
+from ingressd.cluster.vpa_histogram import CPU_BUCKETS, MEMORY_BUCKETS, DecayingHistogram
 from ingressd.cluster.vpa import (
-    CPU_BUCKETS,
-    MEMORY_BUCKETS,
-    DecayingHistogram,
     Recommender,
     apply_recommendation,
     hpa_conflicts,
