@@ -87,7 +87,7 @@ class Exchange:
     waiting_for_body = False
     sent = False
     tried: tuple[str, ...] = ()
-    traffic_ip: str | None = None  # the pod this request is in flight at (PodTraffic)
+    traffic: list | None = None  # [started, in flight] of the pod this request is at (PodTraffic)
 
     def __init__(self, conn, method: bytes, target: bytes, headers, hmap: dict[bytes, bytes], version: str,
                  keep_alive: bool, upgrade: bool, request_length: int) -> None:
@@ -335,11 +335,13 @@ class Exchange:
         if ep is None:
             return self.respond(504 if self.last_failure == "timeout" else 502)
         address = ep.address
-        traffic = self.server.traffic
-        if self.traffic_ip is not None:
-            traffic.end(self.traffic_ip)  # a retry: the previous pod is done with this request
-        self.traffic_ip = ep.ip
-        traffic.begin(ep.ip)
+        counts = self.traffic
+        if counts is not None:
+            counts[1] -= 1  # a retry: the previous pod is done with this request
+        counts = self.server.traffic.counts.get(ep.ip) or self.server.traffic.counts_for(ep.ip)
+        counts[0] += 1
+        counts[1] += 1
+        self.traffic = counts
         self.tried += (address,)
         self.tries += 1
         self.upstream_addrs.append(address)
@@ -716,8 +718,8 @@ class Exchange:
         if self.finished:
             return
         self.finished = True
-        if self.traffic_ip is not None:
-            self.server.traffic.end(self.traffic_ip)
+        if self.traffic is not None:
+            self.traffic[1] -= 1
         if self.out:
             self.flush_out()
         if not self.status:

@@ -13,17 +13,12 @@ class PodTraffic:
     def __init__(self) -> None:
         self.counts: dict[str, list[int]] = {}  # ip -> [requests started, in flight]
 
-    def begin(self, ip: str) -> None:
+    def counts_for(self, ip: str) -> list[int]:
+        """The [started, in flight] pair the exchange updates in place (no lookup per update)."""
         counts = self.counts.get(ip)
         if counts is None:
             counts = self.counts[ip] = [0, 0]
-        counts[0] += 1
-        counts[1] += 1
-
-    def end(self, ip: str) -> None:
-        counts = self.counts.get(ip)
-        if counts is not None and counts[1] > 0:
-            counts[1] -= 1
+        return counts
 
     def snapshot(self) -> dict[str, tuple[int, int]]:
         return {ip: (c[0], c[1]) for ip, c in self.counts.items()}
