@@ -56,7 +56,7 @@ _KINDS = [
     (Kind("endpoints", "Endpoints"), ("ep",)),
     (Kind("endpointslices", "EndpointSlice", "discovery.k8s.io"), ("endpointslice",)),
     (Kind("deployments", "Deployment", "apps", scalable=True), ("deploy", "deployment")),
-    (Kind("replicasets", "ReplicaSet", "apps"), ("rs", "replicaset")),
+    (Kind("replicasets", "ReplicaSet", "apps", scalable=True), ("rs", "replicaset")),
     (Kind("statefulsets", "StatefulSet", "apps", scalable=True), ("sts", "statefulset")),
     (Kind("persistentvolumeclaims", "PersistentVolumeClaim"), ("pvc", "persistentvolumeclaim")),
     (Kind("events", "Event"), ("ev", "event")),
@@ -539,7 +539,7 @@ def add_parsers(sub) -> None:
     describe.add_argument("name", metavar="NAME")
     common(describe)
 
-    scale = sub.add_parser("scale", help="set the replicas of a Deployment or StatefulSet")
+    scale = sub.add_parser("scale", help="set the replicas of a Deployment, StatefulSet or ReplicaSet")
     scale.add_argument("target", metavar="KIND/NAME", help="e.g. deployment/web or sts/db")
     scale.add_argument("--replicas", type=int, required=True, metavar="N")
     common(scale)

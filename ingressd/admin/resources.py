@@ -62,7 +62,7 @@ RESOURCES: tuple[APIResource, ...] = (
 )
 
 # Kinds with a `scale` subresource (autoscaling/v1 Scale, PATCH spec.replicas).
-SCALABLE_KINDS = frozenset({"Deployment", "StatefulSet"})
+SCALABLE_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet"})
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 

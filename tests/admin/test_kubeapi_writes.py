@@ -300,6 +300,16 @@ async def test_scale_of_unscalable_resource_is_404(client):
     assert (await client.get("/apis/apps/v1/namespaces/default/replicasets/x/scale")).status == 404
 
 
+async def test_replicaset_scale_subresource(client, store):
+    store.apply({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs1", "namespace": "default"},
+                 "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "x"}}}})
+    resp = await client.patch("/apis/apps/v1/namespaces/default/replicasets/rs1/scale",
+                              data=json.dumps({"spec": {"replicas": 3}}),
+                              headers={"Content-Type": "application/merge-patch+json"})
+    assert resp.status == 200
+    assert store.get("ReplicaSet", "default", "rs1")["spec"]["replicas"] == 3
+
+
 async def test_scale_put_is_method_not_allowed(client):
     resp = await client.put("/apis/apps/v1/namespaces/default/deployments/web/scale", json={})
     assert resp.status == 405
