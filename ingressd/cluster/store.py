@@ -144,6 +144,8 @@ class Store:
         if old is None:
             return None
         grace = _grace_period(old) if grace_period_seconds is None else max(0, int(grace_period_seconds))
+        if kind == "Pod" and _runs_nowhere(old):
+            grace = 0  # whatever grace was asked, as kube-apiserver decides
         if grace > 0:
             meta = old["metadata"]
             current = meta.get("deletionGracePeriodSeconds")
@@ -203,12 +205,14 @@ def _desired_state(obj: dict) -> dict:
     return {key: value for key, value in obj.items() if key not in ("metadata", "status")}
 
 
+def _runs_nowhere(pod: dict) -> bool:
+    """Unscheduled or finished: nothing runs it, so a deletion has nothing to wait for."""
+    return not (pod.get("spec") or {}).get("nodeName") or (pod.get("status") or {}).get("phase") in _TERMINAL_POD_PHASES
+
+
 def _grace_period(obj: dict) -> int:
-    if obj.get("kind") != "Pod":
+    if obj.get("kind") != "Pod" or _runs_nowhere(obj):
         return 0
     spec = obj.get("spec") or {}
-    phase = (obj.get("status") or {}).get("phase")
-    if not spec.get("nodeName") or phase in _TERMINAL_POD_PHASES:
-        return 0  # nothing runs it, so nothing to wait for (as kube-apiserver decides)
     grace = spec.get("terminationGracePeriodSeconds")
     return DEFAULT_TERMINATION_GRACE_SECONDS if grace is None else max(0, int(grace))

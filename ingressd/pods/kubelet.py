@@ -171,11 +171,14 @@ class Kubelet:
                 return
             seen: set[str] = set()
             nodes = {n["metadata"]["name"] for n in self._store.list("Node") if is_live(n)}
+            orphaned: set[str] = set()
             for pod in self._store.list("Pod"):
                 meta, spec = pod["metadata"], pod.get("spec") or {}
-                if spec.get("nodeName") not in nodes:
-                    continue  # not scheduled yet (the scheduler binds), or bound to a node not served here
                 sandbox = self._sandboxes.get(meta["uid"])
+                if spec.get("nodeName") not in nodes:
+                    if sandbox is not None:
+                        orphaned.add(meta["uid"])  # its Node was deleted under it
+                    continue  # not scheduled yet (the scheduler binds), or bound to a node not served here
                 if sandbox is None and is_terminal(pod):
                     continue
                 seen.add(meta["uid"])
@@ -193,7 +196,8 @@ class Kubelet:
             for uid, sandbox in list(self._sandboxes.items()):
                 if uid not in seen and sandbox.termination is None:
                     # Removed without grace (forced, or replaced under the same name): stop at once.
-                    sandbox.termination = self._spawn(self._terminate(sandbox, 0.0, delete=False))
+                    # A pod whose Node went away is also deleted, as the pod garbage collector does.
+                    sandbox.termination = self._spawn(self._terminate(sandbox, 0.0, delete=uid in orphaned))
 
     async def close(self) -> None:
         """Stop every listener now (ingressd is exiting); pod objects are left as they are."""

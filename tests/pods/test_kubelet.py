@@ -346,3 +346,20 @@ async def test_liveness_failure_with_restart_policy_never_fails_the_pod():
         await cluster.wait_until(lambda: cluster.store.get("Pod", "default", "once")["status"]["phase"] == "Failed")
     finally:
         await cluster.kubelet.close()
+
+
+async def test_pods_of_a_deleted_node_stop_and_are_replaced_on_another(cluster):
+    from ingressd.cluster.nodes import node_object
+
+    cluster.store.apply(echo_deployment(replicas=1))
+    await cluster.wait_until(lambda: cluster.pods() and is_ready(cluster.pods()[0]))
+    (first,) = cluster.pods()
+    assert first["spec"]["nodeName"] == "ingressd"
+    cluster.store.apply(node_object("n2", "4", "8Gi", 110, cluster.clock.now()))
+    cluster.store.delete("Node", "", "ingressd")
+    await cluster.wait_until(lambda: [p["spec"].get("nodeName") for p in cluster.pods()] == ["n2"]
+                             and is_ready(cluster.pods()[0]))
+    assert cluster.store.get("Pod", "default", first["metadata"]["name"]) is None
+    if cluster.pods()[0]["status"]["podIP"] != first["status"]["podIP"]:
+        with pytest.raises(OSError):  # the first pod's listener is gone
+            socket.create_connection((first["status"]["podIP"], PORT), timeout=1).close()
