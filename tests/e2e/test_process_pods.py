@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from tests.e2e.conftest import http_get, run_cli, wait_status
-from tests.e2e.test_statefulset import pods, wait_for
+from tests.e2e.test_statefulset import pods, ready, wait_for
 
 APP = Path(__file__).resolve().parents[1] / "pods" / "process_app.py"
 
@@ -82,6 +82,7 @@ def test_process_pods_serve_log_and_die_with_ingressd(ingressd, tmp_path):
     proc = ingressd("-f", str(tmp_path / "m"))
     proc.wait_healthy()
     wait_status(proc.http_port, "/", "app.test", 200, timeout=20)
+    wait_for(lambda: len(pods(proc)) == 2 and all(ready(p) for p in pods(proc).values()), what="both pods ready")
     seen = set()
     for _ in range(20):
         status, _, body = http_get(proc.http_port, "/", host="app.test")
