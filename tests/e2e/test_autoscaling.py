@@ -157,3 +157,34 @@ def test_bad_node_group_configmap_stops_run_with_the_key_named(tmp_path):
                      "--state-dir", str(tmp_path / "state"), "--node-group-configmap", "kube-system/ca", cwd=tmp_path)
     assert result.returncode == 1
     assert "ConfigMap kube-system/ca: data[maxSize]: must be a whole number >= 0, got 'many'" in result.stderr
+
+
+def test_node_group_from_a_configmap_scales_up_then_down(ingressd, tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "app.yaml").write_text(CA_MANIFESTS + """---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cluster-autoscaler, namespace: kube-system}
+data:
+  minSize: "1"
+  maxSize: "3"
+  nodeCpu: "1"
+  nodeMemory: 2Gi
+  scanInterval: 1s
+  scaleDownUnneededTime: 2s
+  scaleDownDelayAfterAdd: 2s
+""")
+    proc = ingressd("-f", str(tmp_path / "m"), "--node-group-configmap", "kube-system/cluster-autoscaler")
+    proc.wait_healthy()
+    server = f"http://{HOST}:{proc.admin_port}"
+
+    def nodes():
+        return api(proc, "GET", "/api/v1/nodes")["items"]
+
+    wait_for(lambda: len(nodes()) == 2, timeout=15, what="a second node for the second 600m pod")
+    assert all(n["status"]["allocatable"]["cpu"] == "1" for n in nodes())
+    scaled = run_cli("scale", "deployment/big", "--replicas", "1", "--server", server)
+    assert scaled.returncode == 0, scaled.stderr
+    wait_for(lambda: len(nodes()) == 1, timeout=20, what="the empty node removed after 2 s unneeded")
+    events = api(proc, "GET", "/api/v1/namespaces/default/events")["items"]
+    assert any(e["reason"] == "ScaleDown" for e in events), [e["reason"] for e in events]
