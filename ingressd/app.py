@@ -151,6 +151,7 @@ class Ingressd:
             stats=self.kubelet.stats,
             traffic=self._pod_traffic,
             rand=random.Random(options.seed),
+            warn=self.warn,
         )
         self.runner = Runner(self.store, self.clock, state_dir=options.state_dir, admission=self.autoscaling.admit_pod)
         self.metrics = ProxyMetrics()

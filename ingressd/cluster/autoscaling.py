@@ -53,8 +53,11 @@ class Autoscaling:
         stats: Callable[[], list[PodStats]],
         traffic: Callable[[], dict[str, tuple[int, int]]] | None = None,
         rand: random.Random | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
-        """`stats`: the kubelet's summary; `traffic`: pod uid -> (requests total, in flight)."""
+        """`stats`: the kubelet's summary; `traffic`: pod uid -> (requests total, in flight);
+        `warn`: where a failure of one object's sync is reported (the others go on)."""
+        self.warn = warn or log.warning
         self.store = store
         self.options = options
         self._stats = stats
@@ -64,6 +67,7 @@ class Autoscaling:
         self.metrics = MetricsServer()
         self.recommender = vpa_math.Recommender()
         self._hpa_states: dict[tuple[str, str], hpa_math.HPAState] = {}
+        self._hpa_failures: dict[tuple[str, str], str] = {}  # the last failure reported per HPA
         self._ca_state = AutoscalerState()
         self._due: dict[str, float] = {}
         self._hpa_events = EventRecorder(store, lambda: self._last_now, "horizontal-pod-autoscaler")
@@ -89,8 +93,9 @@ class Autoscaling:
                 self._due[name] = now + period
                 try:
                     run(now)
-                except Exception:  # one component's bug must not stop the others
-                    log.exception("%s failed", name)
+                except Exception as exc:  # one component's bug must not stop the others
+                    log.debug("%s failed", name, exc_info=True)
+                    self.warn(f"ingressd: {name} failed: {exc!r}")
 
     def next_due(self) -> float:
         return min(self._due.values(), default=0.0)
@@ -172,8 +177,17 @@ class Autoscaling:
             ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
             target = self.store.get(ref.get("kind"), meta["namespace"], ref.get("name", "")) \
                 if ref.get("kind") in SCALABLE_KINDS else None
-            result = hpa_math.reconcile_hpa(hpa, target, self.store.list("Pod", meta["namespace"]),
-                                            self.metrics_source(meta["namespace"]), now, state, self.options.hpa)
+            try:
+                result = hpa_math.reconcile_hpa(hpa, target, self.store.list("Pod", meta["namespace"]),
+                                                self.metrics_source(meta["namespace"]), now, state, self.options.hpa)
+            except Exception as exc:  # a spec validation let through must not stop the other HPAs
+                log.debug("HPA %s/%s failed", *key, exc_info=True)
+                message = f"ingressd: HorizontalPodAutoscaler {key[0]}/{key[1]}: cannot sync: {exc!r}"
+                if self._hpa_failures.get(key) != message:  # once, not every sync period
+                    self._hpa_failures[key] = message
+                    self.warn(message)
+                continue
+            self._hpa_failures.pop(key, None)
             if result.rescale and target is not None:
                 target.setdefault("spec", {})["replicas"] = result.desired_replicas
                 self.store.apply(target)  # what PATCH .../scale does

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ingressd.cluster.quantity import parse_quantity
 from ingressd.objects.core import check_quantity
 from ingressd.objects.report import Report
 
@@ -39,20 +40,81 @@ def check_hpa(r: Report, obj: dict) -> None:
         source = r.mapping(metric, metric_path, source_key, required=True,
                            detail="must populate information for the given metric source")
         if source is not None:
-            _check_target(r, source, metric_path + (source_key,))
-    r.mapping(spec, path, "behavior")
+            _check_target(r, source, metric_path + (source_key,), _TARGETS_BY_METRIC.get(metric_type, TARGET_TYPES))
+    behavior = r.mapping(spec, path, "behavior")
+    if behavior is not None:
+        for direction in ("scaleUp", "scaleDown"):
+            rules = r.mapping(behavior, path + ("behavior",), direction)
+            if rules is not None:
+                _check_rules(r, rules, path + ("behavior", direction))
 
 
-def _check_target(r: Report, source: dict, path: tuple) -> None:
+# Which target types each metric source takes (API validation of autoscaling/v2).
+_TARGETS_BY_METRIC = {
+    "Resource": ("AverageValue", "Utilization"),
+    "ContainerResource": ("AverageValue", "Utilization"),
+    "Pods": ("AverageValue",),
+    "Object": ("AverageValue", "Value"),
+    "External": ("AverageValue", "Value"),
+}
+_TARGET_FIELD = {"Utilization": "averageUtilization", "AverageValue": "averageValue", "Value": "value"}
+SELECT_POLICIES = ("Disabled", "Max", "Min")
+POLICY_TYPES = ("Percent", "Pods")
+MAX_STABILIZATION_WINDOW = 3600
+MAX_POLICY_PERIOD = 1800
+
+
+def _check_target(r: Report, source: dict, path: tuple, allowed: tuple[str, ...]) -> None:
     target = r.mapping(source, path, "target", required=True)
     if target is None:
         return
     path = path + ("target",)
     target_type = r.string(target, path, "type", required=True)
-    if target_type and target_type not in TARGET_TYPES:
-        r.unsupported(path + ("type",), target_type, TARGET_TYPES)
+    if target_type and target_type not in allowed:
+        r.unsupported(path + ("type",), target_type, allowed)
+        return
     if target_type == "Utilization":
         r.integer(target, path, "averageUtilization", required=True, minimum=1)
+    elif target_type in _TARGET_FIELD and target.get(_TARGET_FIELD[target_type]) is None:
+        r.required(path + (_TARGET_FIELD[target_type],), f"must be set for a target of type {target_type}")
     for key in ("value", "averageValue"):
         if target.get(key) is not None:
+            before = len(r.out)
             check_quantity(r, path + (key,), target[key])
+            if len(r.out) == before and _non_positive(target[key]):
+                r.invalid(path + (key,), target[key], "must be positive")
+
+
+def _non_positive(value: object) -> bool:
+    try:
+        return parse_quantity(value) <= 0
+    except ValueError:
+        return False
+
+
+def _check_rules(r: Report, rules: dict, path: tuple) -> None:
+    """HPAScalingRules as the API server validates them."""
+    window = r.integer(rules, path, "stabilizationWindowSeconds", minimum=0)
+    if window is not None and window > MAX_STABILIZATION_WINDOW:
+        r.invalid(path + ("stabilizationWindowSeconds",), window,
+                  f"must be less than or equal to {MAX_STABILIZATION_WINDOW}")
+    select = r.string(rules, path, "selectPolicy")
+    if select is not None and select not in SELECT_POLICIES:
+        r.unsupported(path + ("selectPolicy",), select, SELECT_POLICIES)
+    if rules.get("tolerance") is not None:
+        check_quantity(r, path + ("tolerance",), rules["tolerance"])
+    policies = r.list(rules, path, "policies")
+    if policies is not None and not policies:
+        r.required(path + ("policies",), "must specify at least one Policy")
+    for _, policy, policy_path in r.mappings(policies or [], path + ("policies",)):
+        kind = r.string(policy, policy_path, "type", required=True)
+        if kind is not None and kind not in POLICY_TYPES:
+            r.unsupported(policy_path + ("type",), kind, POLICY_TYPES)
+        value = r.integer(policy, policy_path, "value", required=True)
+        if value is not None and value <= 0:
+            r.invalid(policy_path + ("value",), value, "must be greater than zero")
+        period = r.integer(policy, policy_path, "periodSeconds", required=True)
+        if period is not None and period <= 0:
+            r.invalid(policy_path + ("periodSeconds",), period, "must be greater than zero")
+        elif period is not None and period > MAX_POLICY_PERIOD:
+            r.invalid(policy_path + ("periodSeconds",), period, f"must be less than or equal to {MAX_POLICY_PERIOD}")

@@ -234,3 +234,20 @@ def test_vpa_recreates_a_statefulset_in_ordinal_order_with_the_new_requests():
     target = c.store.get("VerticalPodAutoscaler", "default", "web")["status"]["recommendation"][
         "containerRecommendations"][0]["target"]["cpu"]
     assert [p["spec"]["containers"][0]["resources"]["requests"]["cpu"] for p in c.store.list("Pod")] == [target] * 3
+
+
+def test_one_broken_hpa_does_not_stop_the_others():
+    warnings = []
+    c = Cluster(metric_resolution=15, hpa_sync_period=15)
+    c.autoscaling.warn = warnings.append
+    c.store.apply(web(replicas=1))
+    c.store.apply(hpa(max_replicas=4))
+    broken = hpa(behavior={"scaleUp": {"policies": [{"type": "Pods"}]}})  # no value: validate rejects this
+    broken["metadata"]["name"] = "broken"
+    c.store.apply(broken)
+    c.settle()
+    c.cores["web"] = 0.2
+    c.advance(45)
+    assert c.replicas() == 4
+    assert len(warnings) == 1  # reported once, not every sync
+    assert warnings[0].startswith("ingressd: HorizontalPodAutoscaler default/broken: cannot sync: ")

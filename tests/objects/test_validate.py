@@ -1055,3 +1055,55 @@ def test_canary_of_another_class_is_not_checked():
     problems = check(CANARY_SERVICES + MAIN_INGRESS + canary_ingress("canary", path_type="Exact",
                                                                      annotations=annotations))
     assert [p for p in problems if "canary not used" in p] == []
+
+
+def test_hpa_behavior_and_target_types_are_validated_as_the_api_server_does():
+    text = textwrap.dedent("""\
+        apiVersion: autoscaling/v2
+        kind: HorizontalPodAutoscaler
+        metadata: {name: h}
+        spec:
+          scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+          maxReplicas: 5
+          metrics:
+          - type: Pods
+            pods: {metric: {name: requests_per_second}, target: {type: Utilization, averageUtilization: 50}}
+          - type: Object
+            object:
+              metric: {name: requests_per_second}
+              describedObject: {kind: Service, name: web}
+              target: {type: Value}
+          - type: External
+            external: {metric: {name: queue}, target: {type: AverageValue, averageValue: "-1"}}
+          behavior:
+            scaleUp:
+              stabilizationWindowSeconds: 4000
+              selectPolicy: Fastest
+              policies:
+              - {type: Pods, value: 0, periodSeconds: 15}
+              - {type: Percent, value: 10, periodSeconds: 3600}
+              - {type: Nodes, value: 1, periodSeconds: 60}
+            scaleDown:
+              policies: []
+        """)
+    manifests, problems = parse_manifests(text, "m.yaml")
+    assert not problems
+    got = [str(p) for p in validate(manifests)]
+    prefix = "m.yaml:{}: HorizontalPodAutoscaler default/h: "
+    assert got == [
+        prefix.format(9) + 'spec.metrics[0].pods.target.type: Unsupported value: "Utilization": supported values: '
+                           '"AverageValue"',
+        prefix.format(14) + "spec.metrics[1].object.target.value: Required value: must be set for a target of type Value",
+        prefix.format(16) + 'spec.metrics[2].external.target.averageValue: Invalid value: "-1": must be positive',
+        prefix.format(19) + "spec.behavior.scaleUp.stabilizationWindowSeconds: Invalid value: 4000: must be less than "
+                            "or equal to 3600",
+        prefix.format(20) + 'spec.behavior.scaleUp.selectPolicy: Unsupported value: "Fastest": supported values: '
+                            '"Disabled", "Max", "Min"',
+        prefix.format(22) + "spec.behavior.scaleUp.policies[0].value: Invalid value: 0: must be greater than zero",
+        prefix.format(23) + "spec.behavior.scaleUp.policies[1].periodSeconds: Invalid value: 3600: must be less than "
+                            "or equal to 1800",
+        prefix.format(24) + 'spec.behavior.scaleUp.policies[2].type: Unsupported value: "Nodes": supported values: '
+                            '"Percent", "Pods"',
+        prefix.format(26) + "spec.behavior.scaleDown.policies: Required value: must specify at least one Policy",
+        prefix.format(5) + "spec.scaleTargetRef.name: warning: Deployment default/web not found: nothing to scale",
+    ]
