@@ -197,6 +197,7 @@ class Autoscaling:
         for key in list(self._hpa_states):
             if key not in live:
                 del self._hpa_states[key]
+                self._hpa_failures.pop(key, None)
 
     # -- VPA -----------------------------------------------------------------------------------
 
