@@ -67,7 +67,7 @@ class Autoscaling:
         self.metrics = MetricsServer()
         self.recommender = vpa_math.Recommender()
         self._hpa_states: dict[tuple[str, str], hpa_math.HPAState] = {}
-        self._hpa_failures: dict[tuple[str, str], str] = {}  # the last failure reported per HPA
+        self._failures: dict[tuple[str, str, str], str] = {}  # (kind, ns, name) -> the last failure reported
         self._ca_state = AutoscalerState()
         self._due: dict[str, float] = {}
         self._hpa_events = EventRecorder(store, lambda: self._last_now, "horizontal-pod-autoscaler")
@@ -177,17 +177,11 @@ class Autoscaling:
             ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
             target = self.store.get(ref.get("kind"), meta["namespace"], ref.get("name", "")) \
                 if ref.get("kind") in SCALABLE_KINDS else None
-            try:
-                result = hpa_math.reconcile_hpa(hpa, target, self.store.list("Pod", meta["namespace"]),
-                                                self.metrics_source(meta["namespace"]), now, state, self.options.hpa)
-            except Exception as exc:  # a spec validation let through must not stop the other HPAs
-                log.debug("HPA %s/%s failed", *key, exc_info=True)
-                message = f"ingressd: HorizontalPodAutoscaler {key[0]}/{key[1]}: cannot sync: {exc!r}"
-                if self._hpa_failures.get(key) != message:  # once, not every sync period
-                    self._hpa_failures[key] = message
-                    self.warn(message)
+            result = self._isolated(("HorizontalPodAutoscaler", *key), hpa_math.reconcile_hpa,
+                                    hpa, target, self.store.list("Pod", meta["namespace"]),
+                                    self.metrics_source(meta["namespace"]), now, state, self.options.hpa)
+            if result is None:
                 continue
-            self._hpa_failures.pop(key, None)
             if result.rescale and target is not None:
                 target.setdefault("spec", {})["replicas"] = result.desired_replicas
                 self.store.apply(target)  # what PATCH .../scale does
@@ -197,7 +191,22 @@ class Autoscaling:
         for key in list(self._hpa_states):
             if key not in live:
                 del self._hpa_states[key]
-                self._hpa_failures.pop(key, None)
+                self._failures.pop(("HorizontalPodAutoscaler", *key), None)
+
+    def _isolated(self, key: tuple[str, str, str], compute, *args):
+        """compute(*args) for one object; a failure (a spec that validation let through) is
+        reported once per distinct error and gives None, so the other objects still sync."""
+        try:
+            result = compute(*args)
+        except Exception as exc:
+            log.debug("%s %s/%s failed", *key, exc_info=True)
+            message = f"ingressd: {key[0]} {key[1]}/{key[2]}: cannot sync: {exc!r}"
+            if self._failures.get(key) != message:
+                self._failures[key] = message
+                self.warn(message)
+            return None
+        self._failures.pop(key, None)
+        return result
 
     # -- VPA -----------------------------------------------------------------------------------
 
@@ -236,24 +245,29 @@ class Autoscaling:
         """The recommender writes status; the updater evicts pods whose requests are out of bounds."""
         self._last_now = now
         for vpa, target, pods in self._vpa_targets():
-            namespace, name = vpa["metadata"]["namespace"], vpa["metadata"]["name"]
-            template = (((target or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
-            containers = [c.get("name", "") for c in template.get("containers") or ()]
-            recommendations = []
-            for container in containers:
-                recommendation = self.recommender.recommendation(
-                    (namespace, name, container), now, vpa_math.container_policy(vpa, container),
-                    containers_per_pod=max(len(containers), 1))
-                if recommendation is not None:
-                    recommendations.append(recommendation)
-            status = vpa_math.vpa_status(vpa, recommendations, now)
-            vpa = self.store.update_status("VerticalPodAutoscaler", namespace, name, status) or vpa
-            if target is None or vpa_math.update_mode(vpa) not in VPA_EVICTING_MODES:
-                continue
-            for pod in vpa_math.pods_to_evict(vpa, target, pods, now):
-                self._vpa_events.record(pod, "EvictedByVPA",
-                                        "Pod was evicted by VPA Updater to apply resource recommendation.")
-                self.store.delete("Pod", namespace, pod["metadata"]["name"])
+            key = ("VerticalPodAutoscaler", vpa["metadata"]["namespace"], vpa["metadata"]["name"])
+            self._isolated(key, self._sync_vpa, vpa, target, pods, now)
+
+    def _sync_vpa(self, vpa: dict, target: dict | None, pods: list[dict], now: float) -> bool:
+        namespace, name = vpa["metadata"]["namespace"], vpa["metadata"]["name"]
+        template = (((target or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
+        containers = [c.get("name", "") for c in template.get("containers") or ()]
+        recommendations = []
+        for container in containers:
+            recommendation = self.recommender.recommendation(
+                (namespace, name, container), now, vpa_math.container_policy(vpa, container),
+                containers_per_pod=max(len(containers), 1))
+            if recommendation is not None:
+                recommendations.append(recommendation)
+        status = vpa_math.vpa_status(vpa, recommendations, now)
+        vpa = self.store.update_status("VerticalPodAutoscaler", namespace, name, status) or vpa
+        if target is None or vpa_math.update_mode(vpa) not in VPA_EVICTING_MODES:
+            return True
+        for pod in vpa_math.pods_to_evict(vpa, target, pods, now):
+            self._vpa_events.record(pod, "EvictedByVPA",
+                                    "Pod was evicted by VPA Updater to apply resource recommendation.")
+            self.store.delete("Pod", namespace, pod["metadata"]["name"])
+        return True
 
     def admit_pod(self, pod: dict) -> dict:
         """The VPA admission controller: a new pod of a VPA target gets the recommended requests."""
