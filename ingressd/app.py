@@ -7,7 +7,6 @@ is handed.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import errno
 import random
 import signal
@@ -20,20 +19,11 @@ from aiohttp import web
 from ingressd.accesslog import AccessLog
 from ingressd.admin.app import build_admin_app
 from ingressd.admin.canaries import canary_documents
-from ingressd.cluster.autoscaler import NodeGroup, node_template
 from ingressd.cluster.autoscaling import Autoscaling, AutoscalingOptions
 from ingressd.cluster.clock import RealClock
 from ingressd.cluster.hpa import HPAConfig
-from ingressd.cluster.names import generate_name
-from ingressd.cluster.nodes import (
-    DEFAULT_CPU,
-    DEFAULT_MEMORY,
-    DEFAULT_NODE,
-    DEFAULT_PODS,
-    complete_node,
-    group_settings,
-    node_object,
-)
+from ingressd.cluster.node_plan import NodeFlags, autoscaler_config, initial_nodes, node_group
+from ingressd.cluster.nodes import complete_node, group_settings
 from ingressd.cluster.runner import Runner
 from ingressd.cluster.store import Store
 from ingressd.metrics import ContainerMetrics, ProxyMetrics
@@ -57,7 +47,6 @@ STORED_KINDS = frozenset({
     "Pod", "Deployment", "ReplicaSet", "StatefulSet", "PersistentVolumeClaim",
     "HorizontalPodAutoscaler", "VerticalPodAutoscaler", "Node",
 })
-NODE_GROUP = "ingressd"
 
 
 @dataclass
@@ -169,7 +158,6 @@ class Ingressd:
         self._reconcile_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._file_state: dict[str, tuple[int, int]] = {}
-        self._group_timings: dict = {}
         self.ports: dict[str, int] = {}
 
     # ---- messages ---------------------------------------------------------------------
@@ -347,58 +335,37 @@ class Ingressd:
         """Nodes from manifests are kept; otherwise --nodes N (default 1) are registered. A node
         group (flags or --node-group-configmap) turns the cluster autoscaler on."""
         opts = self.options
-        group = self._node_group()
+        flags = NodeFlags(opts.nodes, opts.node_cpu, opts.node_memory, opts.node_group_min, opts.node_group_max,
+                          opts.scale_down_unneeded_time, opts.scale_down_delay_after_add)
+        settings = self._node_group_settings()
+        try:
+            group = node_group(flags, settings)
+        except ValueError as exc:
+            raise StartupError(1, f"ingressd: {exc}") from None
         if group is not None:
             self.autoscaling.options.node_group = group
-            config = self.autoscaling.options.cluster_autoscaler
-            self.autoscaling.options.cluster_autoscaler = dataclasses.replace(
-                config, **{k: v for k, v in self._group_timings.items() if v is not None})
+            self.autoscaling.options.cluster_autoscaler = autoscaler_config(
+                self.autoscaling.options.cluster_autoscaler, flags, settings)
         if self.store.list("Node"):
             return
-        now = self.clock.now()
-        count = opts.nodes if opts.nodes is not None else (group.min_size if group is not None else 1)
-        if group is not None:
-            taken: set[str] = set()
-            for _ in range(count):
-                name = generate_name(f"{group.name}-", taken, self.autoscaling.rand)
-                taken.add(name)
-                self.store.apply(node_template(group, name, now))
-            return
-        cpu, memory = opts.node_cpu or DEFAULT_CPU, opts.node_memory or DEFAULT_MEMORY
-        for i in range(count):
-            name = DEFAULT_NODE if i == 0 else f"{DEFAULT_NODE}-{i + 1}"
-            self.store.apply(node_object(name, cpu, memory, DEFAULT_PODS, now))
-        if count == 0:
+        for node in initial_nodes(flags, group, self.clock.now(), self.autoscaling.rand):
+            self.store.apply(node)
+        if opts.nodes == 0 and group is None:
             self.warn("ingressd: warning: --nodes 0 and no node group: no pod can be scheduled")
 
-    def _node_group(self) -> NodeGroup | None:
-        opts = self.options
-        settings: dict = {}
-        if opts.node_group_configmap:
-            namespace, _, name = opts.node_group_configmap.rpartition("/")
-            config = self.store.get("ConfigMap", namespace or "default", name)
-            source = f"--node-group-configmap {opts.node_group_configmap}"
-            if config is None:
-                raise StartupError(1, f"ingressd: {source}: no such ConfigMap in the manifests")
-            try:
-                settings = group_settings(config.get("data") or {}, f"ConfigMap {namespace or 'default'}/{name}")
-            except ValueError as exc:
-                raise StartupError(1, f"ingressd: {exc}") from None
-        elif opts.node_group_min is None and opts.node_group_max is None:
-            self._group_timings = {}
+    def _node_group_settings(self) -> dict | None:
+        """--node-group-configmap: the ConfigMap's settings (it must be among the manifests)."""
+        ref = self.options.node_group_configmap
+        if not ref:
             return None
-        minimum = settings.get("minSize", opts.node_group_min if opts.node_group_min is not None else 1)
-        maximum = settings.get("maxSize", opts.node_group_max if opts.node_group_max is not None else max(minimum, 1))
-        if maximum < max(minimum, 1):
-            raise StartupError(1, f"ingressd: node group: max size {maximum} must be >= min size {minimum} and >= 1 "
-                                  "(--node-group-max / maxSize)")
-        self._group_timings = {
-            "scale_down_unneeded_time": settings.get("scaleDownUnneededTime", opts.scale_down_unneeded_time),
-            "scale_down_delay_after_add": settings.get("scaleDownDelayAfterAdd", opts.scale_down_delay_after_add),
-            "scan_interval": settings.get("scanInterval"),
-        }
-        return NodeGroup(NODE_GROUP, minimum, maximum, cpu=settings.get("nodeCpu", opts.node_cpu or "4"),
-                         memory=settings.get("nodeMemory", opts.node_memory or "8Gi"))
+        namespace, _, name = ref.rpartition("/")
+        config = self.store.get("ConfigMap", namespace or "default", name)
+        if config is None:
+            raise StartupError(1, f"ingressd: --node-group-configmap {ref}: no such ConfigMap in the manifests")
+        try:
+            return group_settings(config.get("data") or {}, f"ConfigMap {namespace or 'default'}/{name}")
+        except ValueError as exc:
+            raise StartupError(1, f"ingressd: {exc}") from None
 
     async def periodic(self) -> None:
         """Flush the access log and give time-driven controllers a tick."""
