@@ -67,7 +67,7 @@ class Autoscaling:
         self.metrics = MetricsServer()
         self.recommender = vpa_math.Recommender()
         self._hpa_states: dict[tuple[str, str], hpa_math.HPAState] = {}
-        self._failures: dict[tuple[str, str, str], str] = {}  # (kind, ns, name) -> the last failure reported
+        self._failures: dict[str, str] = {}  # "Kind ns/name" or component -> the last failure reported
         self._ca_state = AutoscalerState()
         self._due: dict[str, float] = {}
         self._hpa_events = EventRecorder(store, lambda: self._last_now, "horizontal-pod-autoscaler")
@@ -91,11 +91,7 @@ class Autoscaling:
                 continue
             if now >= self._due.get(name, now):
                 self._due[name] = now + period
-                try:
-                    run(now)
-                except Exception as exc:  # one component's bug must not stop the others
-                    log.debug("%s failed", name, exc_info=True)
-                    self.warn(f"ingressd: {name} failed: {exc!r}")
+                self._isolated(name, run, now)  # one component's bug must not stop the others
 
     def next_due(self) -> float:
         return min(self._due.values(), default=0.0)
@@ -177,7 +173,7 @@ class Autoscaling:
             ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
             target = self.store.get(ref.get("kind"), meta["namespace"], ref.get("name", "")) \
                 if ref.get("kind") in SCALABLE_KINDS else None
-            result = self._isolated(("HorizontalPodAutoscaler", *key), hpa_math.reconcile_hpa,
+            result = self._isolated(f"HorizontalPodAutoscaler {key[0]}/{key[1]}", hpa_math.reconcile_hpa,
                                     hpa, target, self.store.list("Pod", meta["namespace"]),
                                     self.metrics_source(meta["namespace"]), now, state, self.options.hpa)
             if result is None:
@@ -191,21 +187,21 @@ class Autoscaling:
         for key in list(self._hpa_states):
             if key not in live:
                 del self._hpa_states[key]
-                self._failures.pop(("HorizontalPodAutoscaler", *key), None)
+                self._failures.pop(f"HorizontalPodAutoscaler {key[0]}/{key[1]}", None)
 
-    def _isolated(self, key: tuple[str, str, str], compute, *args):
-        """compute(*args) for one object; a failure (a spec that validation let through) is
-        reported once per distinct error and gives None, so the other objects still sync."""
+    def _isolated(self, what: str, compute, *args):
+        """compute(*args) for one object or component; a failure (say, a spec that validation let
+        through) is reported once per distinct error and gives None, so the rest still syncs."""
         try:
             result = compute(*args)
         except Exception as exc:
-            log.debug("%s %s/%s failed", *key, exc_info=True)
-            message = f"ingressd: {key[0]} {key[1]}/{key[2]}: cannot sync: {exc!r}"
-            if self._failures.get(key) != message:
-                self._failures[key] = message
+            log.debug("%s failed", what, exc_info=True)
+            message = f"ingressd: {what}: cannot sync: {exc!r}"
+            if self._failures.get(what) != message:
+                self._failures[what] = message
                 self.warn(message)
             return None
-        self._failures.pop(key, None)
+        self._failures.pop(what, None)
         return result
 
     # -- VPA -----------------------------------------------------------------------------------
@@ -245,8 +241,8 @@ class Autoscaling:
         """The recommender writes status; the updater evicts pods whose requests are out of bounds."""
         self._last_now = now
         for vpa, target, pods in self._vpa_targets():
-            key = ("VerticalPodAutoscaler", vpa["metadata"]["namespace"], vpa["metadata"]["name"])
-            self._isolated(key, self._sync_vpa, vpa, target, pods, now)
+            what = f"VerticalPodAutoscaler {vpa['metadata']['namespace']}/{vpa['metadata']['name']}"
+            self._isolated(what, self._sync_vpa, vpa, target, pods, now)
 
     def _sync_vpa(self, vpa: dict, target: dict | None, pods: list[dict], now: float) -> bool:
         namespace, name = vpa["metadata"]["namespace"], vpa["metadata"]["name"]
