@@ -244,7 +244,7 @@ class Autoscaling:
             what = f"VerticalPodAutoscaler {vpa['metadata']['namespace']}/{vpa['metadata']['name']}"
             self._isolated(what, self._sync_vpa, vpa, target, pods, now)
 
-    def _sync_vpa(self, vpa: dict, target: dict | None, pods: list[dict], now: float) -> bool:
+    def _sync_vpa(self, vpa: dict, target: dict | None, pods: list[dict], now: float) -> None:
         namespace, name = vpa["metadata"]["namespace"], vpa["metadata"]["name"]
         template = (((target or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
         containers = [c.get("name", "") for c in template.get("containers") or ()]
@@ -258,12 +258,11 @@ class Autoscaling:
         status = vpa_math.vpa_status(vpa, recommendations, now)
         vpa = self.store.update_status("VerticalPodAutoscaler", namespace, name, status) or vpa
         if target is None or vpa_math.update_mode(vpa) not in VPA_EVICTING_MODES:
-            return True
+            return
         for pod in vpa_math.pods_to_evict(vpa, target, pods, now):
             self._vpa_events.record(pod, "EvictedByVPA",
                                     "Pod was evicted by VPA Updater to apply resource recommendation.")
             self.store.delete("Pod", namespace, pod["metadata"]["name"])
-        return True
 
     def admit_pod(self, pod: dict) -> dict:
         """The VPA admission controller: a new pod of a VPA target gets the recommended requests."""
