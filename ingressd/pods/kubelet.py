@@ -301,11 +301,12 @@ class Kubelet:
             await server.start()
         except OSError as exc:
             message = exc.strerror or str(exc)
-            if isinstance(server, ProcessServer):
-                message = f"exec: {server.argv[0]!r}: {message}"
+            if isinstance(server, ProcessServer):  # the runtime could not exec it: StartError, 128
+                message, exit_code, reason = f"exec: {server.argv[0]!r}: {message}", 128, "StartError"
+            else:
+                exit_code, reason = 1, "Error"
             log.warning("pod %s/%s container %s: %s", sandbox.namespace, sandbox.name, container.name, message)
-            self._crash(sandbox, container, message, started_at, exit_code=128 if isinstance(server, ProcessServer) else 1,
-                        reason="StartError" if isinstance(server, ProcessServer) else "Error")
+            self._crash(sandbox, container, message, started_at, exit_code=exit_code, reason=reason)
             return
         container.server = server
         container.container_id = f"ingressd://{uuid.uuid4().hex}"
@@ -606,26 +607,25 @@ def _ident(pod: dict) -> tuple[str, str, str]:
     return meta["uid"], meta.get("namespace", "default"), meta["name"]
 
 
-def _mounts(container: dict, volumes: dict[str, str]) -> dict[str, str]:
-    """mountPath -> host directory, for the container's mounts of resolved (claim) volumes."""
-    mounts = {}
-    for mount in container.get("volumeMounts") or ():
-        directory = volumes.get(mount.get("name"))
-        if directory and mount.get("mountPath"):
-            sub = mount.get("subPath")
-            mounts[mount["mountPath"]] = os.path.join(directory, sub) if sub else directory
-    return mounts
-
-
-def _volume_dirs(container: dict, volumes: dict[str, str]) -> dict[str, str]:
-    """Volume name -> host directory for the container's mounts (for its `<VOLUME>_DIR` variables)."""
-    dirs = {}
+def _mounted(container: dict, volumes: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(volume name, mountPath, host directory) of the container's mounts of resolved (claim) volumes."""
+    mounted = []
     for mount in container.get("volumeMounts") or ():
         directory = volumes.get(mount.get("name"))
         if directory:
             sub = mount.get("subPath")
-            dirs[mount["name"]] = os.path.join(directory, sub) if sub else directory
-    return dirs
+            mounted.append((mount["name"], mount.get("mountPath", ""), os.path.join(directory, sub) if sub else directory))
+    return mounted
+
+
+def _mounts(container: dict, volumes: dict[str, str]) -> dict[str, str]:
+    """mountPath -> host directory (what the echo app reports and keeps its kv file in)."""
+    return {path: directory for _, path, directory in _mounted(container, volumes) if path}
+
+
+def _volume_dirs(container: dict, volumes: dict[str, str]) -> dict[str, str]:
+    """Volume name -> host directory (a process's `<VOLUME>_DIR` variables)."""
+    return {name: directory for name, _, directory in _mounted(container, volumes)}
 
 
 def _log_failure(task: asyncio.Task) -> None:
