@@ -27,6 +27,7 @@ from ingressd.kubectl_format import (
     hpa_targets,
     human_duration,
     metadata_of,
+    node_describe,
 )
 
 __all__ = ["Client", "Kind", "add_parsers", "describe_lines", "hpa_targets", "human_duration", "run_command"]
@@ -301,10 +302,14 @@ def _describe(client: Client, args: argparse.Namespace) -> int:
     namespace = args.namespace if kind.namespaced else None
     obj = client.json("GET", kind.path(namespace, args.name))
     lines = describe_lines(kind, obj)
+    if kind.kind == "Node":
+        pods = client.json("GET", resolve_kind("pods").path(None), {"fieldSelector": f"spec.nodeName={args.name}"})
+        lines += node_describe(obj, pods.get("items") or [], time.time())
     events = []
-    if kind.namespaced and kind.kind != "Event":
+    if kind.kind != "Event":
         uid = metadata_of(obj).get("uid")
-        body = client.json("GET", resolve_kind("events").path(namespace),
+        # Events about cluster-scoped objects (Nodes) are recorded in the default namespace.
+        body = client.json("GET", resolve_kind("events").path(namespace if kind.namespaced else "default"),
                            {"fieldSelector": f"involvedObject.name={args.name}"})
         events = [e for e in body.get("items") or []
                   if (e.get("involvedObject") or {}).get("kind") in (None, kind.kind)

@@ -452,6 +452,16 @@ def describe_lines(kind: Kind, obj: dict) -> list[str]:
         lines += [f"  {c.get('name')}:  {c.get('image', '')}" for c in _containers(obj)]
     elif kind.kind == "HorizontalPodAutoscaler":
         lines += _hpa_describe(obj)
+    elif kind.kind == "Node":
+        labels = meta.get("labels") or {}
+        roles = ",".join(sorted(k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/")))
+        lines.append(_field("Roles", roles or "<none>"))
+        lines.append(_field("Unschedulable", bool(spec.get("unschedulable"))))
+        taints = [f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}"
+                  for t in spec.get("taints") or []]
+        lines.append(_field("Taints", ", ".join(taints) or "<none>"))
+        addresses = ", ".join(f"{a.get('type')}={a.get('address')}" for a in status.get("addresses") or [])
+        lines.append(_field("Addresses", addresses or "<none>"))
     elif kind.kind == "Service":
         lines += [_field("Type", spec.get("type") or "ClusterIP"), _field("IP", spec.get("clusterIP")),
                   *_map_lines("Selector", spec.get("selector")), _field("Port(s)", _svc_ports(spec))]
@@ -475,4 +485,52 @@ def describe_lines(kind: Kind, obj: dict) -> list[str]:
     if kind.kind != "Pod" and status.get("conditions"):
         lines.append("Conditions:")
         lines += [f"  {c.get('type', ''):<18}{c.get('status', ''):<8}{c.get('reason', '')}" for c in status["conditions"]]
+    return lines
+
+
+def node_describe(node: dict, pods: list[dict], now: float) -> list[str]:
+    """kubectl describe node's resource sections: capacity, allocatable, the pods on it with their
+    requests and limits, and what is allocated — where a Pending pod's "Insufficient cpu" comes from."""
+    from ingressd.cluster.quantity import format_cpu, format_memory, parse_quantity
+
+    status = node.get("status") or {}
+    lines = []
+    for title in ("Capacity", "Allocatable"):
+        values = status.get(title.lower()) or {}
+        if not values:
+            continue
+        lines.append(f"{title}:")
+        width = max((len(k) for k in values), default=0) + 2
+        lines += [f"  {k + ':':<{width}}{v}" for k, v in values.items()]
+    allocatable = status.get("allocatable") or status.get("capacity") or {}
+
+    def amount(pod: dict, section: str, resource: str) -> float:
+        total = 0.0
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            value = ((c.get("resources") or {}).get(section) or {}).get(resource)
+            if value is not None:
+                total += float(parse_quantity(value))
+        return total
+
+    def show(resource: str, value: float) -> str:
+        text = format_cpu(value * 1000) if resource == "cpu" else format_memory(value)
+        whole = float(parse_quantity(allocatable[resource])) if resource in allocatable else 0.0
+        return f"{text if value else '0'} ({int(value * 100 / whole) if whole else 0}%)"
+
+    active = [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    rows = [["Namespace", "Name", "CPU Requests", "CPU Limits", "Memory Requests", "Memory Limits", "Age"],
+            ["---------", "----", "------------", "----------", "---------------", "-------------", "---"]]
+    for pod in sorted(active, key=lambda p: (metadata_of(p).get("namespace", ""), metadata_of(p).get("name", ""))):
+        rows.append([metadata_of(pod).get("namespace", ""), metadata_of(pod).get("name", ""),
+                     show("cpu", amount(pod, "requests", "cpu")), show("cpu", amount(pod, "limits", "cpu")),
+                     show("memory", amount(pod, "requests", "memory")), show("memory", amount(pod, "limits", "memory")),
+                     _age(pod, now)])
+    lines.append(f"Non-terminated Pods:          ({len(active)} in total)")
+    lines += ["  " + line for line in format_table(rows).splitlines()]
+    lines += ["Allocated resources:", "  (Total limits may be over 100 percent, i.e., overcommitted.)"]
+    totals = [["Resource", "Requests", "Limits"], ["--------", "--------", "------"]]
+    for resource in ("cpu", "memory"):
+        totals.append([resource, show(resource, sum(amount(p, "requests", resource) for p in active)),
+                       show(resource, sum(amount(p, "limits", resource) for p in active))])
+    lines += ["  " + line for line in format_table(totals).splitlines()]
     return lines

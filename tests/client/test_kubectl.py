@@ -305,3 +305,23 @@ def test_describe_hpa_like_kubectl(server, capsys):
                                                 lines[metrics + 1].split(":", 1)[1]]
     assert lines[metrics + 1].split(":", 1)[1].strip() == "120% (120m) / 50%"
     assert "Deployment pods:   2 current / 4 desired" in lines
+
+
+def test_describe_node_shows_what_is_allocated(server, capsys):
+    def add_requests():
+        pod = server.store.get("Pod", "default", "web-0")
+        pod["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "500m", "memory": "1Gi"},
+                                                     "limits": {"cpu": "1"}}
+        server.store.apply(pod)
+
+    server.call(add_requests)
+    code, out, _ = run(server, capsys, "describe", "node", "local")
+    assert code == 0
+    lines = out.splitlines()
+    assert "Allocatable:" in lines and "  cpu:    4" in lines
+    assert "Roles:             worker" in lines and "Status:" not in lines
+    assert "Non-terminated Pods:          (1 in total)" in lines
+    row = next(line.split() for line in lines if line.strip().startswith("default"))
+    assert row[:8] == ["default", "web-0", "500m", "(12%)", "1", "(25%)", "1Gi", "(12%)"]
+    cpu = next(line.split() for line in lines if line.strip().startswith("cpu ") or line.split()[:1] == ["cpu"])
+    assert cpu == ["cpu", "500m", "(12%)", "1", "(25%)"]
