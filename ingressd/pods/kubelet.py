@@ -9,7 +9,8 @@ is started:
 - a container with a `command`: a local process (`ingressd.pods.process`) in `workingDir` (default:
   ingressd's working directory), with the environment of `ingressd.pods.environment` over a few
   host variables (PATH, HOME, LANG, ...); stdout/stderr to `<logs-dir>/<ns>/<pod>/<container>.log`
-  (the previous instance's to `<container>.previous.log`). Its exit is the container's: restarted
+  (the previous instance's to `<container>.previous.log`; echo containers write their start line
+  there). Its exit is the container's: restarted
   per restartPolicy with the crash-loop back-off, exit code and reason in lastState;
 - any other image: waiting, reason `ImageNotSupported`.
 
@@ -308,6 +309,8 @@ class Kubelet:
             log.warning("pod %s/%s container %s: %s", sandbox.namespace, sandbox.name, container.name, message)
             self._crash(sandbox, container, message, started_at, exit_code=exit_code, reason=reason)
             return
+        if isinstance(server, EchoServer):
+            self._echo_log(sandbox, container, server)
         container.server = server
         container.container_id = f"ingressd://{uuid.uuid4().hex}"
         container.state = {"running": {"startedAt": started_at}}
@@ -347,6 +350,21 @@ class Kubelet:
             path.unlink(missing_ok=True)  # a pod name reused by a new pod starts a fresh log
             (directory / f"{container.name}.previous.log").unlink(missing_ok=True)
         return path
+
+    def _echo_log(self, sandbox: _Sandbox, container: _Container, server: EchoServer) -> None:
+        """What the echo app prints when it starts (it logs no requests: that is the access log's job)."""
+        path = self._log_path(sandbox, container, rotate=container.restart_count > 0)
+        if path is None:
+            return
+        config = server.config
+        addresses = ", ".join(f"{server.host}:{port}" for port in server.ports)
+        line = (f"{format_timestamp(self._now())} ingressd/echo {config.version} listening on {addresses} "
+                f"(pod {config.namespace}/{config.pod}, container {config.container})\n")
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(line)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", path, exc)
 
     async def _watch_exit(self, sandbox: _Sandbox, container: _Container, server: ProcessServer) -> None:
         """The process ended by itself: the container terminated; restart per restartPolicy."""

@@ -363,3 +363,16 @@ async def test_pods_of_a_deleted_node_stop_and_are_replaced_on_another(cluster):
     if cluster.pods()[0]["status"]["podIP"] != first["status"]["podIP"]:
         with pytest.raises(OSError):  # the first pod's listener is gone
             socket.create_connection((first["status"]["podIP"], PORT), timeout=1).close()
+
+
+async def test_echo_containers_write_their_start_line_to_the_pod_log(tmp_path):
+    cluster = Cluster(logs_dir=tmp_path / "logs")
+    cluster.store.apply(echo_deployment(replicas=1))
+    try:
+        await cluster.wait_until(lambda: cluster.pods() and is_ready(cluster.pods()[0]))
+        (pod,) = cluster.pods()
+        log = tmp_path / "logs" / "default" / pod["metadata"]["name"] / "app.log"
+        text = log.read_text()
+        assert f"ingressd/echo 1.0 listening on {FIRST_IP}:{PORT} (pod default/{pod['metadata']['name']}, container app)" in text
+    finally:
+        await cluster.kubelet.close()
