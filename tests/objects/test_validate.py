@@ -1107,3 +1107,21 @@ def test_hpa_behavior_and_target_types_are_validated_as_the_api_server_does():
         prefix.format(26) + "spec.behavior.scaleDown.policies: Required value: must specify at least one Policy",
         prefix.format(5) + "spec.scaleTargetRef.name: warning: Deployment default/web not found: nothing to scale",
     ]
+
+
+def test_node_manifests_are_checked():
+    text = textwrap.dedent("""\
+        apiVersion: v1
+        kind: Node
+        metadata: {name: small}
+        spec: {unschedulable: "yes"}
+        status:
+          capacity: {cpu: lots, memory: 4Gi}
+        """)
+    manifests, problems = parse_manifests(text, "n.yaml")
+    assert not problems
+    assert [str(p) for p in validate(manifests)] == [
+        'n.yaml:4: Node small: spec.unschedulable: Invalid value: "yes": must be a boolean (true or false)',
+        "n.yaml:6: Node small: status.capacity[cpu]: Invalid value: \"lots\": quantities must match the regular "
+        "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+    ]
