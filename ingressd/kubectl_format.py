@@ -9,6 +9,8 @@ import time
 from calendar import timegm
 from typing import TYPE_CHECKING
 
+from ingressd.cluster.labels import format_label_selector
+
 if TYPE_CHECKING:
     from ingressd.kubectl import Kind
 
@@ -89,8 +91,7 @@ def _containers(obj: dict) -> list[dict]:
 
 
 def _selector_text(obj: dict) -> str:
-    match = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    return ",".join(f"{k}={v}" for k, v in sorted(match.items())) or "<none>"
+    return format_label_selector((obj.get("spec") or {}).get("selector"))
 
 
 def _workload_wide(obj: dict) -> list[str]:

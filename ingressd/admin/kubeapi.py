@@ -19,6 +19,7 @@ from aiohttp import web
 
 from ingressd.admin.label_selector import LabelSelectorError, parse_label_selector
 from ingressd.admin.resources import APIResource, find_resource, group_versions, resources_in
+from ingressd.cluster.labels import format_label_selector
 
 STORE_KEY: web.AppKey[Any] = web.AppKey("store", object)
 # `<state-dir>/logs`, where the kubelet writes `<ns>/<pod>/<container>.log`; None: not captured.
@@ -453,14 +454,13 @@ def _invalid(resource: APIResource, name: str, field: str, message: str) -> web.
 
 
 def scale_object(obj: dict) -> dict:
-    """The autoscaling/v1 Scale of a Deployment or StatefulSet."""
+    """The autoscaling/v1 Scale of a Deployment, ReplicaSet or StatefulSet."""
     meta = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
-    match = ((spec.get("selector") or {}).get("matchLabels")) or {}
     scale_status: dict = {"replicas": int(status.get("replicas") or 0)}
-    if match:
-        scale_status["selector"] = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+    if spec.get("selector"):
+        scale_status["selector"] = format_label_selector(spec["selector"])
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",

@@ -165,6 +165,14 @@ class Autoscaling:
     def sync_hpas(self, now: float) -> None:
         self._last_now = now
         live = set()
+        selectors: dict[str, dict[str, dict]] = {}  # namespace -> "ns/name" -> the HPA target's selector
+        for hpa in self.store.list("HorizontalPodAutoscaler"):
+            ns = hpa["metadata"]["namespace"]
+            ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+            target = self.store.get(ref.get("kind"), ns, ref.get("name", "")) if ref.get("kind") in SCALABLE_KINDS else None
+            selector = ((target or {}).get("spec") or {}).get("selector")
+            if selector:
+                selectors.setdefault(ns, {})[f"{ns}/{hpa['metadata']['name']}"] = selector
         for hpa in self.store.list("HorizontalPodAutoscaler"):
             meta = hpa["metadata"]
             key = (meta["namespace"], meta["name"])
@@ -175,7 +183,8 @@ class Autoscaling:
                 if ref.get("kind") in SCALABLE_KINDS else None
             result = self._isolated(f"HorizontalPodAutoscaler {key[0]}/{key[1]}", hpa_math.reconcile_hpa,
                                     hpa, target, self.store.list("Pod", meta["namespace"]),
-                                    self.metrics_source(meta["namespace"]), now, state, self.options.hpa)
+                                    self.metrics_source(meta["namespace"]), now, state, self.options.hpa,
+                                    selectors.get(meta["namespace"], {}))
             if result is None:
                 continue
             if result.rescale and target is not None:

@@ -31,7 +31,7 @@ from ingressd.cluster.hpa_replicas import (  # the calculator's types are part o
     milli_value,
     pod_request,
 )
-from ingressd.cluster.labels import selector_matches
+from ingressd.cluster.labels import format_label_selector, selector_matches
 from ingressd.cluster.quantity import parse_quantity
 
 __all__ = ["HPAConfig", "HPAResult", "HPAState", "MetricError", "MetricsSource", "PodMetric", "group_pods",
@@ -554,6 +554,12 @@ def _missing_target(hpa: dict, sync: Sync) -> HPAResult:
     return HPAResult(int(status["desiredReplicas"]), False, status, sync.events)
 
 
+def _hpas_selecting(pods: list[dict], hpa_selectors: dict[str, dict]) -> list[str]:
+    """hpasControllingPodsUnderSelector: every HPA whose target selector matches one of the pods."""
+    return sorted(key for key, selector in hpa_selectors.items() if selector and any(
+        selector_matches(selector, pod.get("metadata", {}).get("labels") or {}) for pod in pods))
+
+
 def _selected_pods(target: dict, pods: list[dict]) -> list[dict] | None:
     selector = (target.get("spec") or {}).get("selector")
     if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
@@ -562,8 +568,12 @@ def _selected_pods(target: dict, pods: list[dict]) -> list[dict] | None:
 
 
 def reconcile_hpa(hpa: dict, target: dict | None, pods: list[dict], metrics: MetricsSource,
-                  now: float, state: HPAState, config: HPAConfig = HPAConfig()) -> HPAResult:
-    """One HPA sync (reconcileAutoscaler): decide the target's size and the HPA's new status."""
+                  now: float, state: HPAState, config: HPAConfig = HPAConfig(),
+                  hpa_selectors: dict[str, dict] | None = None) -> HPAResult:
+    """One HPA sync (reconcileAutoscaler): decide the target's size and the HPA's new status.
+
+    `hpa_selectors`: "namespace/name" -> the target selector of every HPA of the namespace (this one
+    included), so pods that two HPAs select are reported as AmbiguousSelector, as upstream does."""
     spec = hpa["spec"]
     previous = hpa.get("status") or {}
     sync = Sync(previous.get("conditions") or [], now)
@@ -589,7 +599,7 @@ def reconcile_hpa(hpa: dict, target: dict | None, pods: list[dict], metrics: Met
     elif current < minimum:
         desired, rescale, reason = minimum, True, "Current number of replicas below Spec.MinReplicas"
     else:
-        outcome = _metrics_outcome(sync, hpa, target, pods, metrics, now, config, current)
+        outcome = _metrics_outcome(sync, hpa, target, pods, metrics, now, config, current, hpa_selectors or {})
         statuses = outcome.statuses
         if outcome.replicas == -1:
             sync.event("Warning", "FailedComputeMetricsReplicas", outcome.error or "")
@@ -621,12 +631,19 @@ def reconcile_hpa(hpa: dict, target: dict | None, pods: list[dict], metrics: Met
 
 
 def _metrics_outcome(sync: Sync, hpa: dict, target: dict, pods: list[dict], metrics: MetricsSource,
-                     now: float, config: HPAConfig, current: int) -> MetricsOutcome:
+                     now: float, config: HPAConfig, current: int, hpa_selectors: dict[str, dict]) -> MetricsOutcome:
     selected = _selected_pods(target, pods)
     if selected is None:
         sync.event("Warning", "SelectorRequired", "selector is required")
         sync.set_condition("ScalingActive", "False", "InvalidSelector", "the HPA target's scale is missing a selector")
         return MetricsOutcome(-1, "", None, "selector is required")
+    selecting = _hpas_selecting(selected, hpa_selectors)
+    if len(selecting) > 1:
+        message = (f"pods by selector {format_label_selector((target.get('spec') or {}).get('selector'))} "
+                   f"are controlled by multiple HPAs: [{' '.join(selecting)}]")
+        sync.event("Warning", "AmbiguousSelector", message)
+        sync.set_condition("ScalingActive", "False", "AmbiguousSelector", message)
+        return MetricsOutcome(-1, "", None, message)
     status_replicas = (target.get("status") or {}).get("replicas")
     calc = Calculator(pods=selected, metrics=metrics, namespace=hpa.get("metadata", {}).get("namespace") or "default",
                       now=now, config=config, tolerances=_tolerances(hpa["spec"], config), spec_replicas=current,

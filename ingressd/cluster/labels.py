@@ -31,3 +31,15 @@ def _expression_matches(expr: dict, labels: dict) -> bool:
     if operator == "DoesNotExist":
         return key not in labels
     return False  # an unknown operator selects nothing, as an invalid selector would
+
+
+def format_label_selector(label_selector: dict | None) -> str:
+    """metav1.FormatLabelSelector: "app=web,tier in (a,b),!debug", requirements sorted by key;
+    "<none>" when empty. What a scale subresource's status.selector and kubectl print."""
+    requirements = [(key, f"{key}={value}") for key, value in ((label_selector or {}).get("matchLabels") or {}).items()]
+    for expr in (label_selector or {}).get("matchExpressions") or ():
+        key, operator, values = expr.get("key", ""), expr.get("operator"), sorted(expr.get("values") or ())
+        text = {"In": f"{key} in ({','.join(values)})", "NotIn": f"{key} notin ({','.join(values)})",
+                "Exists": key, "DoesNotExist": f"!{key}"}.get(operator, f"{key} {operator}")
+        requirements.append((key, text))
+    return ",".join(text for _, text in sorted(requirements, key=lambda r: r[0])) or "<none>"

@@ -242,12 +242,35 @@ def test_one_broken_hpa_does_not_stop_the_others():
     c.autoscaling.warn = warnings.append
     c.store.apply(web(replicas=1))
     c.store.apply(hpa(max_replicas=4))
+    c.store.apply(builders.deployment("other", replicas=1,
+                                      containers=[builders.container(resources={"requests": {"cpu": "100m"}})]))
     broken = hpa(behavior={"scaleUp": {"policies": [{"type": "Pods"}]}})  # no value: validate rejects this
     broken["metadata"]["name"] = "broken"
+    broken["spec"]["scaleTargetRef"]["name"] = "other"
     c.store.apply(broken)
+    c.cores["other"] = 0.2
     c.settle()
     c.cores["web"] = 0.2
     c.advance(45)
     assert c.replicas() == 4
     assert len(warnings) == 1  # reported once, not every sync
     assert warnings[0].startswith("ingressd: HorizontalPodAutoscaler default/broken: cannot sync: ")
+
+
+def test_two_hpas_on_the_same_pods_are_ambiguous_and_neither_scales():
+    c = Cluster(metric_resolution=15, hpa_sync_period=15)
+    c.store.apply(web(replicas=1))
+    c.store.apply(hpa(max_replicas=4))
+    second = hpa(max_replicas=6)
+    second["metadata"]["name"] = "web-rps"
+    c.store.apply(second)
+    c.settle()
+    c.cores["web"] = 0.2
+    c.advance(45)
+    assert c.replicas() == 1
+    status = c.store.get("HorizontalPodAutoscaler", "default", "web")["status"]
+    active = next(x for x in status["conditions"] if x["type"] == "ScalingActive")
+    message = "pods by selector app=web are controlled by multiple HPAs: [default/web default/web-rps]"
+    assert (active["status"], active["reason"], active["message"]) == ("False", "AmbiguousSelector", message)
+    assert {e["reason"] for e in c.events("AmbiguousSelector")} == {"AmbiguousSelector"}
+    assert any(e["message"] == message for e in c.events("FailedComputeMetricsReplicas"))
