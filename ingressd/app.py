@@ -68,6 +68,9 @@ class RunOptions:
     hpa_sync_period: float = 15.0
     vpa_recommender_interval: float = 60.0
     hpa_downscale_stabilization: float = 300.0
+    hpa_tolerance: float = 0.1
+    hpa_cpu_initialization_period: float = 300.0
+    hpa_initial_readiness_delay: float = 30.0
     nodes: int | None = None
     node_cpu: str | None = None
     node_memory: str | None = None
@@ -135,7 +138,10 @@ class Ingressd:
                 metric_resolution=options.metric_resolution,
                 hpa_sync_period=options.hpa_sync_period,
                 vpa_recommender_interval=options.vpa_recommender_interval,
-                hpa=HPAConfig(downscale_stabilization=options.hpa_downscale_stabilization),
+                hpa=HPAConfig(tolerance=options.hpa_tolerance,
+                              cpu_initialization_period=options.hpa_cpu_initialization_period,
+                              initial_readiness_delay=options.hpa_initial_readiness_delay,
+                              downscale_stabilization=options.hpa_downscale_stabilization),
             ),
             stats=self.kubelet.stats,
             traffic=self._pod_traffic,

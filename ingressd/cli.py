@@ -47,6 +47,16 @@ def _duration(value: str) -> float:
     return seconds
 
 
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 <= number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 0 and < 1: {number}")
+    return number
+
+
 def _count(value: str) -> int:
     try:
         number = int(value)
@@ -111,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="how often VerticalPodAutoscaler recommendations are recomputed (default 1m)")
     auto.add_argument("--hpa-downscale-stabilization", type=_duration, default=300.0, metavar="DURATION",
                       help="scale-down stabilization window of HPAs without behavior (default 5m)")
+    auto.add_argument("--hpa-tolerance", type=_fraction, default=0.1, metavar="RATIO",
+                      help="HPAs ignore usage ratios within this of 1.0 (default 0.1)")
+    auto.add_argument("--hpa-cpu-initialization-period", type=_duration, default=300.0, metavar="DURATION",
+                      help="CPU samples of pods younger than this may be skipped (default 5m)")
+    auto.add_argument("--hpa-initial-readiness-delay", type=_duration, default=30.0, metavar="DURATION",
+                      help="readiness flips within this of a pod's start do not count as readiness (default 30s)")
     auto.add_argument("--nodes", type=_count, default=None, metavar="N",
                       help="start N nodes (default: Node manifests, else one node large enough for anything)")
     auto.add_argument("--node-cpu", type=_quantity, default=None, metavar="QUANTITY",
@@ -223,6 +239,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         hpa_sync_period=args.hpa_sync_period,
         vpa_recommender_interval=args.vpa_recommender_interval,
         hpa_downscale_stabilization=args.hpa_downscale_stabilization,
+        hpa_tolerance=args.hpa_tolerance,
+        hpa_cpu_initialization_period=args.hpa_cpu_initialization_period,
+        hpa_initial_readiness_delay=args.hpa_initial_readiness_delay,
         nodes=args.nodes,
         node_cpu=args.node_cpu,
         node_memory=args.node_memory,
