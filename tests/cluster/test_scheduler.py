@@ -223,3 +223,36 @@ def test_higher_priority_pods_are_scheduled_first():
     actions = schedule([low, high], [node("a", cpu="1")], NOW, random.Random(1))
     assert binds(actions) == {"high": "a"}
     assert "low" in statuses(actions)
+
+
+def test_seeded_random_scheduling_never_overcommits_a_node():
+    """Property: whatever the pods and nodes, bound requests stay within each node's allocatable."""
+    import random as _random
+
+    from ingressd.cluster.actions import execute
+    from ingressd.cluster.clock import FakeClock
+    from ingressd.cluster.nodes import node_object
+    from ingressd.cluster.scheduler import node_allocatable, pod_requests, schedule
+    from ingressd.cluster.store import Store
+
+    for seed in range(60):
+        rand = _random.Random(seed)
+        store = Store(FakeClock())
+        for i in range(rand.randint(1, 4)):
+            store.apply(node_object(f"n{i}", f"{rand.choice([500, 1000, 2000])}m", f"{rand.choice([1, 2])}Gi",
+                                    rand.randint(2, 6), 0.0))
+        for i in range(rand.randint(1, 15)):
+            requests = {"cpu": f"{rand.choice([0, 100, 250, 600])}m", "memory": f"{rand.choice([0, 256, 700])}Mi"}
+            store.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}", "namespace": "default"},
+                         "spec": {"containers": [{"name": "c", "resources": {"requests": requests}}]},
+                         "status": {"phase": "Pending"}})
+        for _ in range(3):
+            for action in schedule(store.list("Pod"), store.list("Node"), 0.0, rand):
+                execute(store, action)
+        assert schedule(store.list("Pod"), store.list("Node"), 0.0, rand) == []  # quiescent
+        for node in store.list("Node"):
+            cpu, memory, pods = node_allocatable(node)
+            bound = [p for p in store.list("Pod") if p["spec"].get("nodeName") == node["metadata"]["name"]]
+            assert sum(pod_requests(p)[0] for p in bound) <= cpu, seed
+            assert sum(pod_requests(p)[1] for p in bound) <= memory, seed
+            assert len(bound) <= pods, seed

@@ -188,3 +188,36 @@ data:
     wait_for(lambda: len(nodes()) == 1, timeout=20, what="the empty node removed after 2 s unneeded")
     events = api(proc, "GET", "/api/v1/namespaces/default/events")["items"]
     assert any(e["reason"] == "ScaleDown" for e in events), [e["reason"] for e in events]
+
+
+def test_hpa_scale_out_past_node_capacity_brings_new_nodes(ingressd, tmp_path):
+    """The whole story: load -> HPA adds pods -> they do not fit -> the cluster autoscaler adds nodes."""
+    manifests = MANIFESTS.replace("resources: {requests: {cpu: 100m}}", "resources: {requests: {cpu: 400m}}")
+    manifests = manifests.replace("averageUtilization: 50", "averageUtilization: 10")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "app.yaml").write_text(manifests + """---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ca, namespace: kube-system}
+data: {minSize: "1", maxSize: "3", nodeCpu: "1", nodeMemory: 4Gi, scanInterval: 1s}
+""")
+    proc = ingressd("-f", str(tmp_path / "m"), "--hpa-sync-period", "1s", "--metric-resolution", "1s",
+                    "--node-group-configmap", "kube-system/ca")
+    proc.wait_healthy()
+    wait_status(proc.http_port, "/", "cpu.test", 200, timeout=20)
+    server = f"http://{HOST}:{proc.admin_port}"
+    load = subprocess.Popen(
+        [sys.executable, "-m", "ingressd", "bench", "--url", f"http://{HOST}:{proc.http_port}/", "--host", "cpu.test",
+         "--rate", "40", "--duration", "40", "--admin", server],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: api(proc, "GET", HPA)["status"].get("currentReplicas") == 4, timeout=20, what="HPA at 4")
+        # 4 pods of 400m on 1-CPU nodes: two per node, so a second node must come.
+        wait_for(lambda: len(api(proc, "GET", "/api/v1/nodes")["items"]) == 2, timeout=20, what="a second node")
+        wait_for(lambda: sum(1 for p in api(proc, "GET", "/api/v1/namespaces/default/pods")["items"]
+                             if p["status"].get("phase") == "Running") == 4, timeout=20, what="4 pods running")
+    finally:
+        load.terminate()
+        load.wait(10)
+    reasons = {e["reason"] for e in api(proc, "GET", "/api/v1/namespaces/default/events")["items"]}
+    assert {"SuccessfulRescale", "FailedScheduling", "TriggeredScaleUp"} <= reasons
