@@ -1,4 +1,4 @@
-"""Admin server: /healthz, /metrics and a read-only Kubernetes-shaped API."""
+"""Admin server: /healthz, /metrics and a Kubernetes-shaped API (reads, watches, pod deletes, scale)."""
 
 from ingressd.admin.app import build_admin_app
 

@@ -10,9 +10,11 @@ One `autoscale` call is one CA loop (run it every `scan_interval`):
 3. Scale-down: a node of the group is *unneeded* while its requested cpu and memory are both below
    `scale_down_utilization_threshold` of allocatable and all its pods can move to other nodes
    (checked cumulatively, so the unneeded set can go together). After `scale_down_unneeded_time` of
-   being unneeded, and not within `scale_down_delay_after_add` of a scale-up, one node per loop is
-   drained (its pods deleted, for their controllers to recreate) and deleted, empty nodes first.
-   Pods without a controller, or annotated safe-to-evict "false", block their node, as upstream.
+   being unneeded, and not within `scale_down_delay_after_add` of a scale-up, one node at a time is
+   drained, empty nodes first: cordoned with the ToBeDeletedByClusterAutoscaler taint, its pods
+   deleted gracefully (their controllers recreate them elsewhere), and the Node deleted in a later
+   loop once they have terminated — so a scale-down never cuts requests in flight. Pods without a
+   controller, or annotated safe-to-evict "false", block their node, as upstream.
 
 Not modelled: PodDisruptionBudgets, kube-system / local-storage blocking rules, several groups,
 node provisioning delay (template nodes are Ready at once).
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from ingressd.cluster.actions import Action, apply_object, delete_object
 from ingressd.cluster.names import generate_name
 from ingressd.cluster.nodes import node_object
-from ingressd.cluster.pod_status import is_active
+from ingressd.cluster.pod_status import is_active, is_terminal
 from ingressd.cluster.scheduler import (
     NodeUsage,
     filter_reasons,
@@ -41,6 +43,7 @@ NODE_GROUP_LABEL = "ingressd.io/node-group"
 SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
 SCALE_DOWN_DISABLED = "cluster-autoscaler.kubernetes.io/scale-down-disabled"
 MAX_GROUP_SIZE_REACHED = "max node group size reached"
+TO_BE_DELETED_TAINT = "ToBeDeletedByClusterAutoscaler"
 
 Event = tuple[str, dict, str, str]  # (type, involved object, reason, message)
 
@@ -64,6 +67,7 @@ class AutoscalerState:
     last_scale_up: float | None = None
     unneeded_since: dict[str, float] = field(default_factory=dict)
     last_scale_down: float | None = None
+    draining: dict[str, float] = field(default_factory=dict)  # node -> when its pods were evicted
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,9 @@ def autoscale(
     members = sorted((n for n in nodes if _in_group(n, group)), key=_name)
     taken = {_name(n) for n in nodes}
 
+    finished, finish_events = _finish_drains(members, pods, state)
+    if finished:
+        return finished, finish_events
     if len(members) < group.min_size:
         actions = [apply_object(node) for node in _new_nodes(group, group.min_size - len(members), taken, now, rand)]
         state.last_scale_up = now
@@ -202,21 +209,56 @@ def _scale_down(group, nodes, members, pods, now, state, config) -> tuple[list[A
         return [], []
     ready = [
         name for name, since in state.unneeded_since.items()
-        if now - since >= config.scale_down_unneeded_time
+        if now - since >= config.scale_down_unneeded_time and name not in state.draining
     ]
+    if state.draining:
+        return [], []  # one node at a time: wait for the current drain
     if not ready:
         return [], []
     # Empty nodes (nothing to move) go first, then by name.
     victim_name = min(ready, key=lambda name: (bool(unneeded[name]), name))
     victim = next(n for n in members if _name(n) == victim_name)
-    on_node = [p for p in pods if _bound_to(p, victim_name) and is_active(p)]
-    actions: list[Action] = [delete_object(p) for p in sorted(on_node, key=_pod_key)]
-    actions.append(delete_object(victim))
+    on_node = sorted((p for p in pods if _bound_to(p, victim_name) and is_active(p)), key=_pod_key)
     events: list[Event] = [("Normal", victim, "ScaleDown", "marked the node as toBeDeleted/unschedulable")]
-    events += [("Normal", p, "ScaleDown", "deleting pod for node scale down") for p in sorted(on_node, key=_pod_key)]
-    events.append(("Normal", victim, "ScaleDown", "node removed by cluster autoscaler"))
     del state.unneeded_since[victim_name]
     state.last_scale_down = now
+    if not any(not _is_daemonset_pod(p) and not _is_mirror_pod(p) for p in on_node):
+        # Empty but for per-node pods: those go with the node, at once.
+        events += [("Normal", p, "ScaleDown", "deleting pod for node scale down") for p in on_node]
+        events.append(("Normal", victim, "ScaleDown", "node removed by cluster autoscaler"))
+        return [*(delete_object(p) for p in on_node), delete_object(victim)], events
+    # Drain: cordon and taint the node, evict its pods gracefully; the Node goes once they are gone.
+    actions: list[Action] = [apply_object(_tainted(victim, now))]
+    actions += [delete_object(p) for p in on_node]
+    events += [("Normal", p, "ScaleDown", "deleting pod for node scale down") for p in on_node]
+    state.draining[victim_name] = now
+    return actions, events
+
+
+def _tainted(node: dict, now: float) -> dict:
+    """The node cordoned with CA's ToBeDeletedByClusterAutoscaler taint, so nothing lands on it."""
+    tainted = copy.deepcopy(node)
+    spec = tainted.setdefault("spec", {})
+    spec["unschedulable"] = True
+    spec["taints"] = [*(t for t in spec.get("taints") or () if t.get("key") != TO_BE_DELETED_TAINT),
+                      {"key": TO_BE_DELETED_TAINT, "value": str(int(now)), "effect": "NoSchedule"}]
+    return tainted
+
+
+def _finish_drains(members: list[dict], pods: list[dict], state: AutoscalerState) -> tuple[list[Action], list[Event]]:
+    """Delete draining nodes whose evicted pods have all terminated (graceful shutdown honoured)."""
+    actions: list[Action] = []
+    events: list[Event] = []
+    by_name = {_name(n): n for n in members}
+    for name in list(state.draining):
+        node = by_name.get(name)
+        if node is None:
+            del state.draining[name]
+            continue
+        if not any(_bound_to(p, name) and not is_terminal(p) for p in pods):
+            actions.append(delete_object(node))
+            events.append(("Normal", node, "ScaleDown", "node removed by cluster autoscaler"))
+            del state.draining[name]
     return actions, events
 
 

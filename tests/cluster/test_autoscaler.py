@@ -59,6 +59,12 @@ def deleted(actions, kind):
     return [a[3] for a in actions if a[0] == "delete" and a[1] == kind]
 
 
+def drained(actions):
+    """Nodes cordoned and tainted for deletion by these actions."""
+    return [a[1]["metadata"]["name"] for a in actions if a[0] == "apply" and a[1]["kind"] == "Node"
+            and any(t["key"] == "ToBeDeletedByClusterAutoscaler" for t in a[1]["spec"].get("taints") or ())]
+
+
 def by_reason(events, reason):
     return [(e[1]["metadata"]["name"], e[3]) for e in events if e[2] == reason]
 
@@ -187,7 +193,7 @@ def test_no_scale_down_within_the_delay_after_add():
     state.unneeded_since = {"pool-aaaaa": NOW - 3600, "pool-bbbbb": NOW - 3600}
     assert run(nodes, pods, now=NOW + 599, state=state)[:2] == ([], [])
     actions, _, _ = run(nodes, pods, now=NOW + 600, state=state)
-    assert deleted(actions, "Node") == ["pool-aaaaa"]
+    assert drained(actions) == ["pool-aaaaa"]
 
 
 def test_node_is_removed_after_ten_minutes_unneeded():
@@ -198,13 +204,20 @@ def test_node_is_removed_after_ten_minutes_unneeded():
     # a's pods would move to b, so b must stay: unneeded nodes are chosen so that all can go together
     assert state.unneeded_since == {"pool-aaaaa": NOW}
     actions, events, state = run(nodes, pods, now=NOW + 600, state=state)
-    assert actions == [("delete", "Pod", "default", "a1"), ("delete", "Node", "", "pool-aaaaa")]
+    # Drain first: cordon + taint, evict the pods gracefully; the Node stays until they are gone.
+    assert drained(actions) == ["pool-aaaaa"] and deleted(actions, "Pod") == ["a1"] and deleted(actions, "Node") == []
+    cordoned = next(a[1] for a in actions if a[0] == "apply")
+    assert cordoned["spec"]["unschedulable"] is True
     assert [(e[1]["metadata"]["name"], e[2], e[3]) for e in events] == [
         ("pool-aaaaa", "ScaleDown", "marked the node as toBeDeleted/unschedulable"),
         ("a1", "ScaleDown", "deleting pod for node scale down"),
-        ("pool-aaaaa", "ScaleDown", "node removed by cluster autoscaler"),
     ]
     assert "pool-aaaaa" not in state.unneeded_since and state.last_scale_down == NOW + 600
+    terminating = [running("a1", "pool-aaaaa", deleting=True), pods[1]]
+    assert run([cordoned, nodes[1]], terminating, now=NOW + 610, state=state)[:2] == ([], [])  # still draining
+    actions, events, state = run([cordoned, nodes[1]], [pods[1]], now=NOW + 620, state=state)
+    assert actions == [("delete", "Node", "", "pool-aaaaa")]
+    assert [(e[2], e[3]) for e in events] == [("ScaleDown", "node removed by cluster autoscaler")]
     # min_size 1: with one node left nothing more goes
     remaining = [n for n in nodes if n["metadata"]["name"] == "pool-bbbbb"]
     assert run(remaining, [pods[1]], now=NOW + 1800, state=state)[:2] == ([], [])
@@ -220,7 +233,7 @@ def test_unneeded_timer_resets_when_usage_rises():
     assert state.unneeded_since == {"pool-bbbbb": NOW + 300}
     actions, _, state = run(nodes, pods, now=NOW + 600, state=state)
     assert actions == [] and state.unneeded_since == {"pool-aaaaa": NOW + 600}
-    assert deleted(run(nodes, pods, now=NOW + 1200, state=state)[0], "Node") == ["pool-aaaaa"]
+    assert drained(run(nodes, pods, now=NOW + 1200, state=state)[0]) == ["pool-aaaaa"]
 
 
 def test_utilization_counts_memory_too():
