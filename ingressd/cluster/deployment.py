@@ -11,8 +11,9 @@ Rollout:
   (terminating ones included), exactly as Kubernetes does.
 
 Also: `deployment.kubernetes.io/revision` on ReplicaSets, `revisionHistoryLimit` cleanup, hash
-collisions (`status.collisionCount`), and status with Available/Progressing conditions.
-Not yet: paused, progressDeadlineSeconds (ProgressDeadlineExceeded), proportional scaling.
+collisions (`status.collisionCount`), and status with Available/Progressing conditions, including
+`progressDeadlineSeconds` (Progressing False, ProgressDeadlineExceeded, when a rollout stalls).
+Not yet: paused, proportional scaling of several active ReplicaSets.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import json
 import math
 
 from ingressd.cluster.actions import Action, apply_object, delete_object, set_status
-from ingressd.cluster.clock import format_timestamp
+from ingressd.cluster.clock import format_timestamp, parse_timestamp
 from ingressd.cluster.labels import selector_matches
 from ingressd.cluster.names import safe_encode
 from ingressd.cluster.ownership import claim_objects, owner_reference
@@ -31,6 +32,8 @@ from ingressd.cluster.pod_status import is_terminal
 POD_TEMPLATE_HASH = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
 DEFAULT_REVISION_HISTORY_LIMIT = 10
+DEFAULT_PROGRESS_DEADLINE = 600  # seconds, apps/v1's default progressDeadlineSeconds
+DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 
 _FNV32_OFFSET = 0x811C9DC5
 _FNV32_PRIME = 0x01000193
@@ -186,13 +189,41 @@ def deployment_status(
         progressing = ("True", "ReplicaSetUpdated", f'ReplicaSet "{new_rs["metadata"]["name"]}" is progressing.')
 
     previous = {c.get("type"): c for c in old.get("conditions") or ()}
+    progressing_cond = _condition(previous.get("Progressing"), "Progressing", *progressing, now)
+    if progressing[1] == "ReplicaSetUpdated" and new_rs is not None:
+        progressing_cond = _rollout_progress(deployment, old, status, previous.get("Progressing"), progressing_cond,
+                                             new_rs["metadata"]["name"], now)
     status["conditions"] = [
         _condition(previous.get("Available"), "Available", *available_cond, now),
-        _condition(previous.get("Progressing"), "Progressing", *progressing, now),
+        progressing_cond,
     ]
     if "collisionCount" in old:
         status["collisionCount"] = old["collisionCount"]
     return status
+
+
+def _rollout_progress(deployment: dict, old: dict, new: dict, previous: dict | None, current: dict,
+                      new_rs_name: str, now: float) -> dict:
+    """progress.go: a rollout step (more updated, ready or available pods, fewer old ones) refreshes
+    lastUpdateTime; none for `progressDeadlineSeconds` (default 600) makes Progressing False with
+    ProgressDeadlineExceeded, until the rollout moves again."""
+    progressed = (
+        new["updatedReplicas"] > int(old.get("updatedReplicas") or 0)
+        or new["replicas"] - new["updatedReplicas"] < int(old.get("replicas") or 0) - int(old.get("updatedReplicas") or 0)
+        or new["readyReplicas"] > int(old.get("readyReplicas") or 0)
+        or new["availableReplicas"] > int(old.get("availableReplicas") or 0)
+    )
+    if progressed or previous is None:
+        return {**current, "lastUpdateTime": format_timestamp(now)}
+    if previous.get("reason") == DEADLINE_EXCEEDED:
+        return previous
+    deadline = (deployment.get("spec") or {}).get("progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE)
+    last_update = parse_timestamp(previous.get("lastUpdateTime") or previous.get("lastTransitionTime") or "")
+    if previous.get("status") == "True" and now > last_update + float(deadline):
+        return {"type": "Progressing", "status": "False", "lastUpdateTime": format_timestamp(now),
+                "lastTransitionTime": format_timestamp(now), "reason": DEADLINE_EXCEEDED,
+                "message": f'ReplicaSet "{new_rs_name}" has timed out progressing.'}
+    return current
 
 
 def _condition(previous: dict | None, cond_type: str, status: str, reason: str, message: str, now: float) -> dict:

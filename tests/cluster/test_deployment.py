@@ -270,3 +270,40 @@ def test_available_condition_honours_max_unavailable(store, clock):
     mark_available(store, rs, replicas=3)
     step(store, clock)
     assert store.get("Deployment", "default", "web")["status"]["conditions"][0]["status"] == "True"
+
+
+def progressing(store):
+    conditions = store.get("Deployment", "default", "web")["status"]["conditions"]
+    return next(c for c in conditions if c["type"] == "Progressing")
+
+
+def test_stalled_rollout_exceeds_its_progress_deadline_and_recovers_on_progress(store, clock):
+    deployment = builders.deployment("web", replicas=2)
+    deployment["spec"]["progressDeadlineSeconds"] = 30
+    store.apply(deployment)
+    step(store, clock)
+    (old,) = replicasets(store)
+    mark_available(store, old)
+    step(store, clock)
+    assert progressing(store)["reason"] == "NewReplicaSetAvailable"
+    broken = with_version(builders.deployment("web", replicas=2), "broken")
+    broken["spec"]["progressDeadlineSeconds"] = 30
+    store.apply(broken)
+    for _ in range(3):
+        step(store, clock)
+    assert (progressing(store)["status"], progressing(store)["reason"]) == ("True", "ReplicaSetUpdated")
+    clock.advance(29)
+    step(store, clock)
+    assert progressing(store)["status"] == "True"  # within the deadline
+    clock.advance(2)
+    step(store, clock)
+    (new,) = set(replicasets(store)) - {old}
+    cond = progressing(store)
+    assert (cond["status"], cond["reason"], cond["message"]) == (
+        "False", "ProgressDeadlineExceeded", f'ReplicaSet "{new}" has timed out progressing.')
+    clock.advance(100)
+    step(store, clock)
+    assert progressing(store)["reason"] == "ProgressDeadlineExceeded"  # stays until something moves
+    mark_available(store, new, replicas=1)  # one new pod finally became available: progress
+    step(store, clock)
+    assert (progressing(store)["status"], progressing(store)["reason"]) == ("True", "ReplicaSetUpdated")
