@@ -12,8 +12,10 @@ Rollout:
 
 Also: `deployment.kubernetes.io/revision` on ReplicaSets, `revisionHistoryLimit` cleanup, hash
 collisions (`status.collisionCount`), and status with Available/Progressing conditions, including
-`progressDeadlineSeconds` (Progressing False, ProgressDeadlineExceeded, when a rollout stalls).
-Not yet: paused, proportional scaling of several active ReplicaSets.
+`progressDeadlineSeconds` (Progressing False, ProgressDeadlineExceeded, when a rollout stalls), and
+proportional scaling: when replicas change while several ReplicaSets are active (an HPA during a
+rollout), each gets its share by the desired-/max-replicas annotations, as sync.go does.
+Not yet: `paused`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from ingressd.cluster.pod_status import is_terminal
 
 POD_TEMPLATE_HASH = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
+DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"  # the deployment's replicas when last scaled
+MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"  # ... plus maxSurge: the base of proportional scaling
 DEFAULT_REVISION_HISTORY_LIMIT = 10
 DEFAULT_PROGRESS_DEADLINE = 600  # seconds, apps/v1's default progressDeadlineSeconds
 DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
@@ -94,10 +98,18 @@ def reconcile_deployment(deployment: dict, replicasets: list[dict], pods: list[d
             return [*claim_actions, set_status(deployment, {**status, "collisionCount": collision_count + 1})]
 
     actions: list[Action] = list(claim_actions)
+    if _is_scaling_event(deployment, owned):
+        # The replicas changed while ReplicaSets are active (say, an HPA during a rollout): only
+        # resize them, proportionally, as sync.go does; the rollout goes on in the next pass.
+        actions += _proportional_scale(deployment, new_rs, old_rss)
+        new_status = deployment_status(deployment, owned, new_rs, now)
+        if new_status != status:
+            actions.append(set_status(deployment, new_status))
+        return actions
     max_old_revision = max((revision(rs) for rs in old_rss), default=0)
     scale_up_new = True
     if (spec.get("strategy") or {}).get("type") == "Recreate":
-        actions += _scale_all(old_rss, 0)
+        actions += _scale_all(deployment, old_rss, 0)
         scale_up_new = not _old_pods_running(old_rss, pods)
         if scale_up_new:
             actions += _scale_new(deployment, new_rs, replicas, max_old_revision)
@@ -133,7 +145,7 @@ def new_replicaset(deployment: dict, replicas: int, revision_number: int) -> dic
             "name": f"{meta['name']}-{template_hash}",
             "namespace": meta.get("namespace", "default"),
             "labels": dict(template_meta["labels"]),
-            "annotations": {REVISION: str(revision_number)},
+            "annotations": {REVISION: str(revision_number), **_replicas_annotations(deployment)},
             "ownerReferences": [owner_reference(deployment)],
         },
         "spec": {
@@ -255,12 +267,10 @@ def _scale_new(deployment: dict, new_rs: dict | None, replicas: int, max_old_rev
         and int(spec.get("minReadySeconds") or 0) == want_min_ready
     ):
         return []
-    updated = copy.deepcopy(new_rs)
-    updated["spec"]["replicas"] = replicas
+    updated = _scaled(deployment, new_rs, replicas)
     updated["spec"]["minReadySeconds"] = want_min_ready
     if revision(new_rs) <= max_old_revision:  # rolled back to an older template: it becomes the newest revision
         updated["metadata"].setdefault("annotations", {})[REVISION] = str(max_old_revision + 1)
-    updated.pop("status", None)
     return [apply_object(updated)]
 
 
@@ -320,19 +330,105 @@ def _rolling_scale_down_old(deployment: dict, new_rs: dict, old_rss: list[dict],
     actions = []
     for rs in old:
         if want[rs["metadata"]["name"]] != desired_replicas(rs):
-            actions += _scale_all([rs], want[rs["metadata"]["name"]])
+            actions += _scale_all(deployment, [rs], want[rs["metadata"]["name"]])
     return actions
 
 
-def _scale_all(rss: list[dict], replicas: int) -> list[Action]:
-    actions = []
-    for rs in rss:
-        if desired_replicas(rs) != replicas:
-            updated = copy.deepcopy(rs)
-            updated["spec"]["replicas"] = replicas
-            updated.pop("status", None)
-            actions.append(apply_object(updated))
-    return actions
+def _scale_all(deployment: dict, rss: list[dict], replicas: int) -> list[Action]:
+    return [apply_object(_scaled(deployment, rs, replicas)) for rs in rss if desired_replicas(rs) != replicas]
+
+
+def _scaled(deployment: dict, rs: dict, replicas: int) -> dict:
+    """`rs` at `replicas`, with the desired/max-replicas annotations of this deployment size."""
+    updated = copy.deepcopy(rs)
+    updated["spec"]["replicas"] = replicas
+    updated["metadata"]["annotations"] = {**(updated["metadata"].get("annotations") or {}),
+                                          **_replicas_annotations(deployment)}
+    updated.pop("status", None)
+    return updated
+
+
+def _replicas_annotations(deployment: dict) -> dict[str, str]:
+    replicas = desired_replicas(deployment)
+    return {DESIRED_REPLICAS: str(replicas), MAX_REPLICAS: str(replicas + _surge_for_annotations(deployment))}
+
+
+def _surge_for_annotations(deployment: dict) -> int:
+    """MaxSurge(d): 0 for Recreate."""
+    if ((deployment.get("spec") or {}).get("strategy") or {}).get("type", "RollingUpdate") != "RollingUpdate":
+        return 0
+    return _max_surge(deployment)
+
+
+def _annotation_int(rs: dict, key: str) -> int | None:
+    try:
+        return int((rs["metadata"].get("annotations") or {})[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def _is_scaling_event(deployment: dict, owned: list[dict]) -> bool:
+    """isScalingEvent: an active ReplicaSet was last sized for another deployment size."""
+    replicas = desired_replicas(deployment)
+    for rs in owned:
+        desired = _annotation_int(rs, DESIRED_REPLICAS)
+        if desired_replicas(rs) > 0 and desired is not None and desired != replicas:
+            return True
+    return False
+
+
+def _created(rs: dict) -> tuple[str, str]:
+    return rs["metadata"].get("creationTimestamp") or "", rs["metadata"]["name"]
+
+
+def _proportional_scale(deployment: dict, new_rs: dict | None, old_rss: list[dict]) -> list[Action]:
+    """sync.go scale(): one active ReplicaSet takes the whole size; a saturated new one sends the
+    old ones to 0; otherwise (rolling) the difference to replicas + maxSurge is shared in
+    proportion to each ReplicaSet's size against its max-replicas, leftovers to the largest."""
+    replicas = desired_replicas(deployment)
+    active = [rs for rs in [*old_rss, *([new_rs] if new_rs else [])] if desired_replicas(rs) > 0]
+    if len(active) <= 1:
+        target = active[0] if active else (new_rs or max(old_rss, key=_created, default=None))
+        if target is None or desired_replicas(target) == replicas:
+            return []
+        return [apply_object(_scaled(deployment, target, replicas))]
+    if new_rs is not None and _annotation_int(new_rs, DESIRED_REPLICAS) == replicas and \
+            desired_replicas(new_rs) == replicas and int((new_rs.get("status") or {}).get("availableReplicas") or 0) == replicas:
+        return _scale_all(deployment, [rs for rs in old_rss if desired_replicas(rs) > 0], 0)
+    if ((deployment.get("spec") or {}).get("strategy") or {}).get("type", "RollingUpdate") != "RollingUpdate":
+        return []
+    allowed = replicas + _max_surge(deployment) if replicas > 0 else 0
+    to_add = allowed - sum(desired_replicas(rs) for rs in active)
+    # ReplicaSetsBySizeNewer (adding) / BySizeOlder (removing): larger first, then newer / older.
+    active.sort(key=_created, reverse=to_add > 0)
+    active.sort(key=lambda rs: -desired_replicas(rs))  # stable: the age order stays within a size
+    sizes, added = {}, 0
+    for rs in active:
+        name = rs["metadata"]["name"]
+        proportion = _proportion(deployment, rs, to_add, added) if to_add else 0
+        sizes[name] = desired_replicas(rs) + proportion
+        added += proportion
+    if to_add:
+        first = active[0]["metadata"]["name"]
+        sizes[first] = max(0, sizes[first] + to_add - added)
+    return [apply_object(_scaled(deployment, rs, sizes[rs["metadata"]["name"]])) for rs in active
+            if sizes[rs["metadata"]["name"]] != desired_replicas(rs) or _annotation_int(rs, DESIRED_REPLICAS) != replicas]
+
+
+def _proportion(deployment: dict, rs: dict, to_add: int, added: int) -> int:
+    """GetProportion: this ReplicaSet's share, within what is left to add or remove."""
+    size = desired_replicas(rs)
+    if size == 0 or to_add == added:
+        return 0
+    replicas = desired_replicas(deployment)
+    if replicas == 0:
+        fraction = -size
+    else:
+        annotated = _annotation_int(rs, MAX_REPLICAS) or int((deployment.get("status") or {}).get("replicas") or 0)
+        scaled = size * (replicas + _max_surge(deployment)) / annotated if annotated else size
+        fraction = int(math.floor(scaled + 0.5)) - size  # math.Round: half away from zero (positive here)
+    allowed = to_add - added
+    return min(fraction, allowed) if to_add > 0 else max(fraction, allowed)
 
 
 def _clean_up_history(deployment: dict, old_rss: list[dict]) -> list[Action]:

@@ -72,7 +72,9 @@ def test_new_deployment_gets_one_replicaset_with_the_hash(store, clock):
     (rs,) = store.list("ReplicaSet")
     assert rs["metadata"]["name"] == f"web-{template_hash}"
     assert rs["metadata"]["labels"] == {"app": "web", POD_TEMPLATE_HASH: template_hash}
-    assert rs["metadata"]["annotations"] == {REVISION: "1"}
+    # As upstream: the revision, and the deployment size (and + maxSurge) it was made for.
+    assert rs["metadata"]["annotations"] == {REVISION: "1", "deployment.kubernetes.io/desired-replicas": "1",
+                                             "deployment.kubernetes.io/max-replicas": "2"}
     assert rs["metadata"]["ownerReferences"] == [{
         "apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
         "uid": deployment["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True,
@@ -307,3 +309,50 @@ def test_stalled_rollout_exceeds_its_progress_deadline_and_recovers_on_progress(
     mark_available(store, new, replicas=1)  # one new pod finally became available: progress
     step(store, clock)
     assert (progressing(store)["status"], progressing(store)["reason"]) == ("True", "ReplicaSetUpdated")
+
+
+def test_scaling_during_a_rollout_is_proportional_as_in_the_kubernetes_docs(store, clock):
+    """The docs' example: 10 replicas, maxSurge 3, maxUnavailable 2, a rollout to a bad image stuck
+    at 8 old + 5 new; scaling to 15 adds 3 to the old ReplicaSet and 2 to the new one."""
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 2}}
+    store.apply(builders.deployment("web", replicas=10, strategy=strategy))
+    step(store, clock)
+    (old,) = replicasets(store)
+    mark_available(store, old)
+    clock.advance(5)
+    store.apply(with_version(builders.deployment("web", replicas=10, strategy=strategy), "bad"))
+    for _ in range(6):
+        step(store, clock)  # the new pods never become available
+    rss = replicasets(store)
+    (new,) = set(rss) - {old}
+    assert (rss[old]["spec"]["replicas"], rss[new]["spec"]["replicas"]) == (8, 5)
+    mark_available(store, old, replicas=8)
+    store.apply(with_version(builders.deployment("web", replicas=15, strategy=strategy), "bad"))
+    step(store, clock)
+    rss = replicasets(store)
+    assert (rss[old]["spec"]["replicas"], rss[new]["spec"]["replicas"]) == (11, 7)
+    for name in (old, new):
+        annotations = rss[name]["metadata"]["annotations"]
+        assert (annotations["deployment.kubernetes.io/desired-replicas"],
+                annotations["deployment.kubernetes.io/max-replicas"]) == ("15", "18")
+    step(store, clock)  # no longer a scaling event: the rollout logic resumes within 15 + maxSurge
+    assert sum(rs["spec"]["replicas"] for rs in replicasets(store).values()) <= 18
+
+
+def test_scaling_down_during_a_rollout_removes_from_the_larger_older_first(store, clock):
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 2}}
+    store.apply(builders.deployment("web", replicas=10, strategy=strategy))
+    step(store, clock)
+    (old,) = replicasets(store)
+    mark_available(store, old)
+    clock.advance(5)
+    store.apply(with_version(builders.deployment("web", replicas=10, strategy=strategy), "bad"))
+    for _ in range(6):
+        step(store, clock)
+    (new,) = set(replicasets(store)) - {old}
+    mark_available(store, old, replicas=8)
+    store.apply(with_version(builders.deployment("web", replicas=5, strategy=strategy), "bad"))
+    step(store, clock)
+    rss = replicasets(store)
+    # allowed 5 + 3 = 8 of 13: old 8 * 8/13 = 4.9 -> 5 (-3), new 5 * 8/13 = 3.1 -> 3 (-2)
+    assert (rss[old]["spec"]["replicas"], rss[new]["spec"]["replicas"]) == (5, 3)
