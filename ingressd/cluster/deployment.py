@@ -15,7 +15,8 @@ collisions (`status.collisionCount`), and status with Available/Progressing cond
 `progressDeadlineSeconds` (Progressing False, ProgressDeadlineExceeded, when a rollout stalls), and
 proportional scaling: when replicas change while several ReplicaSets are active (an HPA during a
 rollout), each gets its share by the desired-/max-replicas annotations, as sync.go does.
-Not yet: `paused`.
+`paused`: only scaling (proportional), no new ReplicaSet and no rollout step; Progressing Unknown
+with DeploymentPaused, then DeploymentResumed, as checkPausedConditions sets them.
 """
 
 from __future__ import annotations
@@ -98,9 +99,10 @@ def reconcile_deployment(deployment: dict, replicasets: list[dict], pods: list[d
             return [*claim_actions, set_status(deployment, {**status, "collisionCount": collision_count + 1})]
 
     actions: list[Action] = list(claim_actions)
-    if _is_scaling_event(deployment, owned):
-        # The replicas changed while ReplicaSets are active (say, an HPA during a rollout): only
-        # resize them, proportionally, as sync.go does; the rollout goes on in the next pass.
+    if spec.get("paused") or _is_scaling_event(deployment, owned):
+        # Paused, or the replicas changed while ReplicaSets are active (say, an HPA during a
+        # rollout): only resize them, proportionally, as sync.go does; no new ReplicaSet, no
+        # rollout step (that goes on in the next pass, or once resumed).
         actions += _proportional_scale(deployment, new_rs, old_rss)
         new_status = deployment_status(deployment, owned, new_rs, now)
         if new_status != status:
@@ -201,6 +203,12 @@ def deployment_status(
         progressing = ("True", "ReplicaSetUpdated", f'ReplicaSet "{new_rs["metadata"]["name"]}" is progressing.')
 
     previous = {c.get("type"): c for c in old.get("conditions") or ()}
+    paused = bool((deployment.get("spec") or {}).get("paused"))
+    last = previous.get("Progressing") or {}
+    if last.get("reason") != DEADLINE_EXCEEDED and (paused or last.get("reason") == "DeploymentPaused"):
+        # checkPausedConditions: Unknown while paused, and once more on resume.
+        progressing = ("Unknown", "DeploymentPaused", "Deployment is paused") if paused else \
+            ("Unknown", "DeploymentResumed", "Deployment is resumed")
     progressing_cond = _condition(previous.get("Progressing"), "Progressing", *progressing, now)
     if progressing[1] == "ReplicaSetUpdated" and new_rs is not None:
         progressing_cond = _rollout_progress(deployment, old, status, previous.get("Progressing"), progressing_cond,

@@ -356,3 +356,27 @@ def test_scaling_down_during_a_rollout_removes_from_the_larger_older_first(store
     rss = replicasets(store)
     # allowed 5 + 3 = 8 of 13: old 8 * 8/13 = 4.9 -> 5 (-3), new 5 * 8/13 = 3.1 -> 3 (-2)
     assert (rss[old]["spec"]["replicas"], rss[new]["spec"]["replicas"]) == (5, 3)
+
+
+def test_paused_deployment_scales_but_does_not_roll_out_until_resumed(store, clock):
+    store.apply(builders.deployment("web", replicas=2))
+    step(store, clock)
+    (old,) = replicasets(store)
+    mark_available(store, old)
+    step(store, clock)
+    paused = with_version(builders.deployment("web", replicas=3), "v2")
+    paused["spec"]["paused"] = True
+    store.apply(paused)
+    for _ in range(3):
+        step(store, clock)
+    assert list(replicasets(store)) == [old]  # no new ReplicaSet while paused
+    assert replicasets(store)[old]["spec"]["replicas"] == 3  # but scaling applies
+    cond = progressing(store)
+    assert (cond["status"], cond["reason"], cond["message"]) == ("Unknown", "DeploymentPaused", "Deployment is paused")
+    resumed = with_version(builders.deployment("web", replicas=3), "v2")
+    store.apply(resumed)
+    step(store, clock)
+    assert len(replicasets(store)) == 2  # the rollout starts
+    assert progressing(store)["reason"] == "DeploymentResumed"
+    step(store, clock)
+    assert progressing(store)["reason"] in ("NewReplicaSetCreated", "ReplicaSetUpdated")
