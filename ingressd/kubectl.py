@@ -259,11 +259,13 @@ def _get(client: Client, args: argparse.Namespace) -> int:
     if args.name:
         obj = client.json("GET", kind.path(namespace, args.name))
         objs = [obj]
+        listed_at = metadata_of(obj).get("resourceVersion")
         if args.output in ("json", "yaml"):
             out.write(dump(obj, args.output))
     else:
         body = client.json("GET", kind.path(namespace), query)
         objs = body.get("items") or []
+        listed_at = (body.get("metadata") or {}).get("resourceVersion")
         if args.output in ("json", "yaml"):
             out.write(dump({"apiVersion": "v1", "kind": "List", "items": objs,
                              "metadata": {"resourceVersion": ""}}, args.output))
@@ -281,9 +283,11 @@ def _get(client: Client, args: argparse.Namespace) -> int:
         return 0
     if args.name:
         query["fieldSelector"] = f"metadata.name={args.name}"
-    since = max((int(metadata_of(o).get("resourceVersion") or 0) for o in objs), default=0)
     widths = [len(h) for h in table.header]
-    for event in client.watch(kind.path(namespace), {**query, "resourceVersion": str(since) if since else None}):
+    # From the list's resourceVersion: exactly what changed after it, nothing printed twice.
+    for event in client.watch(kind.path(namespace), {**query, "resourceVersion": listed_at or None}):
+        if event.get("type") == "BOOKMARK":
+            continue
         obj = event.get("object") or {}
         if args.output in ("json", "yaml"):
             out.write(dump(obj, args.output) if args.output == "json" else "---\n" + dump(obj, "yaml"))

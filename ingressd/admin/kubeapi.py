@@ -211,6 +211,7 @@ def _parse_field_selector(text: str):
 _WATCH_END = object()
 # How often an idle watch checks that its client is still connected (so it unsubscribes).
 _WATCH_POLL_SECONDS = 0.5
+BOOKMARK_SECONDS = 60.0  # how often an idle watch with allowWatchBookmarks gets a BOOKMARK (as the API server)
 
 
 async def _end_watches(app: web.Application) -> None:
@@ -220,11 +221,13 @@ async def _end_watches(app: web.Application) -> None:
 
 
 async def _watch(request: web.Request, resource: APIResource, namespace: str | None, matches) -> web.StreamResponse:
-    """Newline-delimited watch events: ADDED for what exists, then the store's changes.
+    """Newline-delimited watch events, with the API server's resourceVersion semantics.
 
-    `resourceVersion` N (not "0") skips objects not changed after N in the initial ADDED burst;
-    history is not kept, so deletions before the watch started are not replayed.
-    `timeoutSeconds` ends the stream after that long, as the API server does.
+    No `resourceVersion` (or "0"): ADDED for what exists, then the changes. `resourceVersion` N:
+    exactly the changes after N (deletions included) from the store's history, then live ones; 410
+    Gone ("too old resource version") when the history no longer reaches back to N, so a client
+    relists. `allowWatchBookmarks=true` adds BOOKMARK events carrying the current resourceVersion
+    every BOOKMARK_SECONDS; `timeoutSeconds` ends the stream after that long.
     """
     store = request.app[STORE_KEY]
     try:
@@ -232,6 +235,7 @@ async def _watch(request: web.Request, resource: APIResource, namespace: str | N
         timeout = float(request.query["timeoutSeconds"]) if "timeoutSeconds" in request.query else None
     except ValueError:
         return status_response(400, "BadRequest", "resourceVersion and timeoutSeconds must be numbers")
+    bookmarks = request.query.get("allowWatchBookmarks", "").lower() in ("true", "1")
     queue: asyncio.Queue = asyncio.Queue()
     ns = namespace if resource.namespaced else None
 
@@ -247,21 +251,38 @@ async def _watch(request: web.Request, resource: APIResource, namespace: str | N
     watches = request.app[WATCHES_KEY]
     watches.add(queue)
     try:
-        for obj in store.list(resource.kind, ns):
-            if matches(obj) and int((obj.get("metadata") or {}).get("resourceVersion") or 0) > since:
-                queue.put_nowait(("ADDED", obj))
+        if since == 0:
+            for obj in store.list(resource.kind, ns):
+                if matches(obj):
+                    queue.put_nowait(("ADDED", obj))
+        else:
+            history = store.events_since(since)
+            if history is None:
+                return status_response(410, "Expired", f"too old resource version: {since} "
+                                                       f"({store.oldest_resource_version() - 1})")
+            for event_type, obj in history:
+                on_change(event_type, obj)
         response = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
         response.enable_chunked_encoding()
         await response.prepare(request)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
+        next_bookmark = loop.time() + BOOKMARK_SECONDS
         while True:
             if deadline is not None and loop.time() >= deadline:
                 break
+            if bookmarks and loop.time() >= next_bookmark:
+                next_bookmark = loop.time() + BOOKMARK_SECONDS
+                mark = {"type": "BOOKMARK", "object": {"kind": resource.kind, "apiVersion": resource.api_version,
+                                                       "metadata": {"resourceVersion": str(store.resource_version)}}}
+                try:
+                    await response.write(json.dumps(mark, separators=(",", ":")).encode() + b"\n")
+                except (ConnectionError, RuntimeError):
+                    break
             wait = _WATCH_POLL_SECONDS if deadline is None else min(_WATCH_POLL_SECONDS, deadline - loop.time())
             try:
                 item = await asyncio.wait_for(queue.get(), max(0.0, wait))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if request.transport is None or request.transport.is_closing():
                     break  # the client went away while nothing changed
                 continue

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 
 from ingressd.cluster.clock import Clock, format_timestamp, time_source
@@ -38,16 +39,21 @@ def _new_uid() -> str:
     return str(uuid.uuid4())
 
 
+HISTORY_EVENTS = 1000  # watch history kept for resourceVersion resumption (the API server keeps ~5 min)
+
+
 class Store:
     def __init__(
         self,
         clock: Clock | Callable[[], float] = time.time,
         new_uid: Callable[[], str] = _new_uid,
+        history: int = HISTORY_EVENTS,
     ) -> None:
         self._now = time_source(clock)
         self._new_uid = new_uid
         self._objects: dict[str, dict[tuple[str, str], dict]] = {}
         self._subscribers: list[Callback] = []
+        self._history: deque[tuple[int, str, dict]] = deque(maxlen=history)
         self.resource_version = 0
 
     # -- reads -------------------------------------------------------------------------------
@@ -176,7 +182,21 @@ class Store:
 
         return unsubscribe
 
+    def events_since(self, resource_version: int) -> list[tuple[str, dict]] | None:
+        """Watch events after `resource_version`, oldest first; None when history no longer
+        reaches back that far (the API server answers 410 Gone: "too old resource version")."""
+        if self._history and len(self._history) == self._history.maxlen \
+                and resource_version < self._history[0][0] - 1:
+            return None
+        return [(event_type, copy.deepcopy(obj)) for rv, event_type, obj in self._history if rv > resource_version]
+
+    def oldest_resource_version(self) -> int:
+        return self._history[0][0] if self._history else self.resource_version
+
     def _notify(self, event_type: str, obj: dict) -> None:
+        # Stored objects are never mutated in place (writes build new dicts), so history can hold
+        # the same reference: it costs memory only for versions that have been superseded.
+        self._history.append((self.resource_version, event_type, obj))
         for callback in list(self._subscribers):
             callback(event_type, copy.deepcopy(obj))
 

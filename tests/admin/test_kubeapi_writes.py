@@ -314,3 +314,41 @@ async def test_scale_put_is_method_not_allowed(client):
     resp = await client.put("/apis/apps/v1/namespaces/default/deployments/web/scale", json={})
     assert resp.status == 405
     assert resp.headers["Allow"] == "GET, HEAD, PATCH"
+
+
+async def test_watch_from_a_resource_version_replays_exactly_what_changed_after_it(client, store):
+    rv = store.resource_version
+    store.delete("Pod", "default", "web-0", grace_period_seconds=0)
+    store.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-9", "namespace": "default"}, "spec": {}})
+    resp = await client.get("/api/v1/namespaces/default/pods", params={"watch": "true", "resourceVersion": str(rv)})
+    events = await _events(resp, 2)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("DELETED", "web-0"), ("ADDED", "web-9")]
+    resp.close()
+
+
+async def test_watch_from_a_compacted_resource_version_is_gone(aiohttp_client, tmp_path):
+    from ingressd.cluster.store import Store
+
+    store = Store(history=3)
+    for i in range(6):
+        store.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"c{i}", "namespace": "default"}})
+    client = await aiohttp_client(build_admin_app(store, CollectorRegistry(), lambda: (True, "")))
+    resp = await client.get("/api/v1/configmaps", params={"watch": "true", "resourceVersion": "1"})
+    assert resp.status == 410
+    body = await resp.json()
+    assert (body["reason"], body["message"]) == ("Expired", "too old resource version: 1 (3)")
+    resp = await client.get("/api/v1/configmaps", params={"watch": "true", "resourceVersion": "3",
+                                                          "timeoutSeconds": "0.2"})
+    assert resp.status == 200
+    names = [json.loads(line)["object"]["metadata"]["name"] for line in (await resp.read()).splitlines()]
+    assert names == ["c3", "c4", "c5"]
+
+
+async def test_watch_bookmarks_carry_the_current_resource_version(client, store, monkeypatch):
+    monkeypatch.setattr(kubeapi, "BOOKMARK_SECONDS", 0.05)
+    resp = await client.get("/api/v1/namespaces/other/pods",
+                            params={"watch": "true", "allowWatchBookmarks": "true", "resourceVersion": str(store.resource_version)})
+    (event,) = await _events(resp, 1)
+    assert event == {"type": "BOOKMARK", "object": {"kind": "Pod", "apiVersion": "v1",
+                                                    "metadata": {"resourceVersion": str(store.resource_version)}}}
+    resp.close()
