@@ -221,3 +221,30 @@ data: {minSize: "1", maxSize: "3", nodeCpu: "1", nodeMemory: 4Gi, scanInterval: 
         load.wait(10)
     reasons = {e["reason"] for e in api(proc, "GET", "/api/v1/namespaces/default/events")["items"]}
     assert {"SuccessfulRescale", "FailedScheduling", "TriggeredScaleUp"} <= reasons
+
+
+def test_hpa_on_requests_per_second_counted_by_the_proxy(ingressd, tmp_path):
+    manifests = MANIFESTS.replace(
+        "  - type: Resource\n    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}",
+        "  - type: Pods\n    pods: {metric: {name: requests_per_second}, target: {type: AverageValue, averageValue: \"5\"}}")
+    assert "requests_per_second" in manifests
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "app.yaml").write_text(manifests.replace('value: "20"', 'value: "0"'))
+    proc = ingressd("-f", str(tmp_path / "m"), "--hpa-sync-period", "1s", "--metric-resolution", "1s")
+    proc.wait_healthy()
+    wait_status(proc.http_port, "/", "cpu.test", 200, timeout=20)
+    server = f"http://{HOST}:{proc.admin_port}"
+    load = subprocess.Popen(
+        [sys.executable, "-m", "ingressd", "bench", "--url", f"http://{HOST}:{proc.http_port}/", "--host", "cpu.test",
+         "--rate", "20", "--duration", "40", "--admin", server],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        hpa = wait_for(lambda: (h := api(proc, "GET", HPA))["status"].get("currentReplicas") == 4 and h,
+                       timeout=20, what="4 replicas for 20 req/s at 5 per pod")
+        (metric,) = hpa["status"]["currentMetrics"]
+        assert metric["type"] == "Pods" and metric["pods"]["metric"]["name"] == "requests_per_second"
+        values = api(proc, "GET", "/apis/custom.metrics.k8s.io/v1beta2/namespaces/default/pods/*/requests_per_second")
+        assert values["items"] and all(v["metric"]["name"] == "requests_per_second" for v in values["items"])
+    finally:
+        load.terminate()
+        load.wait(10)
