@@ -5,9 +5,9 @@ Only what ingressd relies on or what kube-apiserver would reject; messages use t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
+from ingressd.cluster.quantity import parse_quantity
 from ingressd.objects import names
 from ingressd.objects.problems import Key
 from ingressd.objects.report import Report
@@ -263,7 +263,6 @@ CONTAINER_FIELDS = frozenset({
     "startupProbe", "lifecycle", "terminationMessagePath", "terminationMessagePolicy", "imagePullPolicy",
     "securityContext", "stdin", "stdinOnce", "tty",
 })
-_QUANTITY = re.compile(r"[+-]?[0-9.]+([eEinumkKMGTP]*[-+]?[0-9]*)\Z")
 _PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
 
 
@@ -341,9 +340,18 @@ def _check_container(r: Report, c: dict, path: tuple, container_names: set[str],
 def check_quantity(r: Report, path: tuple, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         r.invalid(path, value, "must be a quantity")
-    elif isinstance(value, str) and not _QUANTITY.match(value):
+    elif isinstance(value, str) and not _is_quantity(value):
         r.invalid(path, value, "quantities must match the regular expression "
                                "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
+
+
+def _is_quantity(text: str) -> bool:
+    """What resource.ParseQuantity accepts (stricter than the regex its error message quotes)."""
+    try:
+        parse_quantity(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_probe(r: Report, probe: dict, path: tuple) -> None:
