@@ -30,6 +30,8 @@ def bound_claim(claim: dict, state_dir: str) -> dict:
     path = annotations.get(VOLUME_PATH_ANNOTATION) or volume_path(state_dir, meta.get("namespace", "default"), meta["name"])
     meta["annotations"] = {**annotations, VOLUME_PATH_ANNOTATION: path}
     spec = bound.get("spec") or {}
+    if meta.get("uid") and not spec.get("volumeName"):
+        bound["spec"] = spec = {**spec, "volumeName": f"pvc-{meta['uid']}"}  # the dynamically provisioned PV's name
     status = {"phase": "Bound", "accessModes": list(spec.get("accessModes") or ["ReadWriteOnce"])}
     storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
     if storage is not None:
@@ -48,5 +50,6 @@ def bind_claims(claims: list[dict], state_dir: str) -> list[Action]:
     return [
         apply_object(bound_claim(claim, state_dir))
         for claim in claims
-        if not is_bound(claim) and not claim["metadata"].get("deletionTimestamp")
+        if not claim["metadata"].get("deletionTimestamp")
+        and (not is_bound(claim) or not (claim.get("spec") or {}).get("volumeName"))
     ]

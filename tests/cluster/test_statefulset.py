@@ -504,3 +504,12 @@ def test_a_claim_that_names_its_directory_keeps_it():
     claim = c.store.get("PersistentVolumeClaim", "default", "pre")
     assert claim["metadata"]["annotations"][VOLUME_PATH_ANNOTATION] == "/elsewhere"
     assert claim["status"]["phase"] == "Bound"
+
+
+def test_bound_claims_name_their_volume_after_the_claim_uid():
+    c = Cluster()
+    c.store.apply(builders.statefulset("web", replicas=1, claims=("data",)))
+    c.settle()
+    (claim,) = c.store.list("PersistentVolumeClaim")
+    assert claim["spec"]["volumeName"] == f"pvc-{claim['metadata']['uid']}"
+    assert claim["status"]["phase"] == "Bound"
