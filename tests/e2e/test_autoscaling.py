@@ -3,6 +3,7 @@ the stabilization window; metrics-server and `ingressd top` see the pods."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -62,6 +63,20 @@ spec:
 HPA = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/cpu"
 
 
+@contextlib.contextmanager
+def bench_load(proc, rate: int, seconds: int = 40):
+    """`ingressd bench` sending `rate` req/s to cpu.test through the proxy, stopped on exit."""
+    load = subprocess.Popen(
+        [sys.executable, "-m", "ingressd", "bench", "--url", f"http://{HOST}:{proc.http_port}/", "--host", "cpu.test",
+         "--rate", str(rate), "--duration", str(seconds), "--admin", f"http://{HOST}:{proc.admin_port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield load
+    finally:
+        load.terminate()
+        load.wait(10)
+
+
 def test_hpa_scales_out_under_load_and_back_after_the_window(ingressd, tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "app.yaml").write_text(MANIFESTS)
@@ -70,11 +85,7 @@ def test_hpa_scales_out_under_load_and_back_after_the_window(ingressd, tmp_path)
     wait_status(proc.http_port, "/", "cpu.test", 200, timeout=20)
     server = f"http://{HOST}:{proc.admin_port}"
 
-    load = subprocess.Popen(
-        [sys.executable, "-m", "ingressd", "bench", "--url", f"http://{HOST}:{proc.http_port}/", "--host", "cpu.test",
-         "--rate", "40", "--duration", "40", "--admin", server],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with bench_load(proc, rate=40):
         started = time.monotonic()
         hpa = wait_for(lambda: (h := api(proc, "GET", HPA))["status"].get("currentReplicas") == 4 and h,
                        timeout=20, what="4 replicas within 20 s of sustained load")
@@ -91,9 +102,6 @@ def test_hpa_scales_out_under_load_and_back_after_the_window(ingressd, tmp_path)
         assert len(top.stdout.splitlines()) >= 2
         get = run_cli("get", "hpa", "--server", server)
         assert get.returncode == 0 and "cpu: " in get.stdout and "/50%" in get.stdout, get.stdout
-    finally:
-        load.terminate()
-        load.wait(10)
 
     wait_for(lambda: api(proc, "GET", HPA)["status"].get("currentReplicas") == 1, timeout=30,
              what="back to 1 replica after the load stopped and the 5 s window passed")
@@ -205,20 +213,12 @@ data: {minSize: "1", maxSize: "3", nodeCpu: "1", nodeMemory: 4Gi, scanInterval: 
                     "--node-group-configmap", "kube-system/ca")
     proc.wait_healthy()
     wait_status(proc.http_port, "/", "cpu.test", 200, timeout=20)
-    server = f"http://{HOST}:{proc.admin_port}"
-    load = subprocess.Popen(
-        [sys.executable, "-m", "ingressd", "bench", "--url", f"http://{HOST}:{proc.http_port}/", "--host", "cpu.test",
-         "--rate", "40", "--duration", "40", "--admin", server],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with bench_load(proc, rate=40):
         wait_for(lambda: api(proc, "GET", HPA)["status"].get("currentReplicas") == 4, timeout=20, what="HPA at 4")
         # 4 pods of 400m on 1-CPU nodes: two per node, so a second node must come.
         wait_for(lambda: len(api(proc, "GET", "/api/v1/nodes")["items"]) == 2, timeout=20, what="a second node")
         wait_for(lambda: sum(1 for p in api(proc, "GET", "/api/v1/namespaces/default/pods")["items"]
                              if p["status"].get("phase") == "Running") == 4, timeout=20, what="4 pods running")
-    finally:
-        load.terminate()
-        load.wait(10)
     reasons = {e["reason"] for e in api(proc, "GET", "/api/v1/namespaces/default/events")["items"]}
     assert {"SuccessfulRescale", "FailedScheduling", "TriggeredScaleUp"} <= reasons
 
@@ -233,18 +233,10 @@ def test_hpa_on_requests_per_second_counted_by_the_proxy(ingressd, tmp_path):
     proc = ingressd("-f", str(tmp_path / "m"), "--hpa-sync-period", "1s", "--metric-resolution", "1s")
     proc.wait_healthy()
     wait_status(proc.http_port, "/", "cpu.test", 200, timeout=20)
-    server = f"http://{HOST}:{proc.admin_port}"
-    load = subprocess.Popen(
-        [sys.executable, "-m", "ingressd", "bench", "--url", f"http://{HOST}:{proc.http_port}/", "--host", "cpu.test",
-         "--rate", "20", "--duration", "40", "--admin", server],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with bench_load(proc, rate=20):
         hpa = wait_for(lambda: (h := api(proc, "GET", HPA))["status"].get("currentReplicas") == 4 and h,
                        timeout=20, what="4 replicas for 20 req/s at 5 per pod")
         (metric,) = hpa["status"]["currentMetrics"]
         assert metric["type"] == "Pods" and metric["pods"]["metric"]["name"] == "requests_per_second"
         values = api(proc, "GET", "/apis/custom.metrics.k8s.io/v1beta2/namespaces/default/pods/*/requests_per_second")
         assert values["items"] and all(v["metric"]["name"] == "requests_per_second" for v in values["items"])
-    finally:
-        load.terminate()
-        load.wait(10)
