@@ -311,23 +311,32 @@ def test_stalled_rollout_exceeds_its_progress_deadline_and_recovers_on_progress(
     assert (progressing(store)["status"], progressing(store)["reason"]) == ("True", "ReplicaSetUpdated")
 
 
-def test_scaling_during_a_rollout_is_proportional_as_in_the_kubernetes_docs(store, clock):
-    """The docs' example: 10 replicas, maxSurge 3, maxUnavailable 2, a rollout to a bad image stuck
-    at 8 old + 5 new; scaling to 15 adds 3 to the old ReplicaSet and 2 to the new one."""
-    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 2}}
-    store.apply(builders.deployment("web", replicas=10, strategy=strategy))
+STUCK_STRATEGY = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 2}}
+
+
+def stuck_rollout(store, clock):
+    """10 replicas, maxSurge 3, maxUnavailable 2, rolled to a template whose pods never become
+    available: 8 old (available) + 5 new. Returns the (old, new) ReplicaSet names."""
+    store.apply(builders.deployment("web", replicas=10, strategy=STUCK_STRATEGY))
     step(store, clock)
     (old,) = replicasets(store)
     mark_available(store, old)
     clock.advance(5)
-    store.apply(with_version(builders.deployment("web", replicas=10, strategy=strategy), "bad"))
+    store.apply(with_version(builders.deployment("web", replicas=10, strategy=STUCK_STRATEGY), "bad"))
     for _ in range(6):
         step(store, clock)  # the new pods never become available
-    rss = replicasets(store)
-    (new,) = set(rss) - {old}
-    assert (rss[old]["spec"]["replicas"], rss[new]["spec"]["replicas"]) == (8, 5)
+    (new,) = set(replicasets(store)) - {old}
     mark_available(store, old, replicas=8)
-    store.apply(with_version(builders.deployment("web", replicas=15, strategy=strategy), "bad"))
+    return old, new
+
+
+def test_scaling_during_a_rollout_is_proportional_as_in_the_kubernetes_docs(store, clock):
+    """The docs' example: 10 replicas, maxSurge 3, maxUnavailable 2, a rollout to a bad image stuck
+    at 8 old + 5 new; scaling to 15 adds 3 to the old ReplicaSet and 2 to the new one."""
+    old, new = stuck_rollout(store, clock)
+    rss = replicasets(store)
+    assert (rss[old]["spec"]["replicas"], rss[new]["spec"]["replicas"]) == (8, 5)
+    store.apply(with_version(builders.deployment("web", replicas=15, strategy=STUCK_STRATEGY), "bad"))
     step(store, clock)
     rss = replicasets(store)
     assert (rss[old]["spec"]["replicas"], rss[new]["spec"]["replicas"]) == (11, 7)
@@ -340,18 +349,8 @@ def test_scaling_during_a_rollout_is_proportional_as_in_the_kubernetes_docs(stor
 
 
 def test_scaling_down_during_a_rollout_removes_from_the_larger_older_first(store, clock):
-    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 3, "maxUnavailable": 2}}
-    store.apply(builders.deployment("web", replicas=10, strategy=strategy))
-    step(store, clock)
-    (old,) = replicasets(store)
-    mark_available(store, old)
-    clock.advance(5)
-    store.apply(with_version(builders.deployment("web", replicas=10, strategy=strategy), "bad"))
-    for _ in range(6):
-        step(store, clock)
-    (new,) = set(replicasets(store)) - {old}
-    mark_available(store, old, replicas=8)
-    store.apply(with_version(builders.deployment("web", replicas=5, strategy=strategy), "bad"))
+    old, new = stuck_rollout(store, clock)
+    store.apply(with_version(builders.deployment("web", replicas=5, strategy=STUCK_STRATEGY), "bad"))
     step(store, clock)
     rss = replicasets(store)
     # allowed 5 + 3 = 8 of 13: old 8 * 8/13 = 4.9 -> 5 (-3), new 5 * 8/13 = 3.1 -> 3 (-2)
