@@ -11,6 +11,7 @@ from ingressd.cluster.quantity import parse_quantity
 from ingressd.objects import names
 from ingressd.objects.problems import Key
 from ingressd.objects.report import Report
+from ingressd.pods.images import runnable
 from ingressd.routing.tls import check_tls_secret
 
 PROTOCOLS = frozenset({"TCP", "UDP", "SCTP"})
@@ -297,7 +298,10 @@ def _check_container(r: Report, c: dict, path: tuple, container_names: set[str],
         if r.check(path + ("name",), name, names.dns1123_label(name)) and name in container_names:
             r.error(path + ("name",), f'Duplicate value: "{name}"')
         container_names.add(name)
-    r.string(c, path, "image", required=True)
+    image = r.string(c, path, "image", required=True)
+    if image is not None and not runnable(c):
+        r.warn(path + ("image",), f'"{image}" is not runnable by ingressd (images are not pulled): the pod stays '
+                                  "Pending (ImageNotSupported); use ingressd/echo or give the container a command")
     for key in ("command", "args"):
         for i, arg in enumerate(r.list(c, path, key) or []):
             r.is_string(path + (key, i), arg)

@@ -40,29 +40,15 @@ from dataclasses import dataclass, field
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ingressd.cluster.quantity import parse_quantity
+from ingressd.pods.images import split_image
 from ingressd.pods.cpu_model import ProcessorSharing
 
-ECHO_REPOSITORY = "ingressd/echo"
 DEFAULT_PORT = 8080
 DEFAULT_MEMORY_MI = 20.0
 DEFAULT_MEMORY_PER_REQUEST_MI = 1.0
 MIB = 2**20
 # After the drain phase, how long aiohttp may take to finish writing before cancelling handlers.
 _FORCE_CLOSE_SECONDS = 0.5
-
-
-def split_image(image: str) -> tuple[str, str | None]:
-    """'ingressd/echo:1.0' -> ('ingressd/echo', '1.0'); a digest is dropped; no tag -> None."""
-    name = image.split("@", 1)[0]
-    repository, sep, tag = name.rpartition(":")
-    if not sep or "/" in tag:
-        return name, None
-    return repository, tag
-
-
-def is_echo_image(image: str) -> bool:
-    repository, _ = split_image(image or "")
-    return repository.removeprefix("docker.io/") == ECHO_REPOSITORY
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,9 @@ from ingressd.cluster.metrics_server import PodStats
 from ingressd.cluster.nodes import DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, is_live, node_object
 from ingressd.cluster.pod_status import is_terminal
 from ingressd.cluster.store import Store
-from ingressd.pods.echo import EchoConfig, EchoServer, container_ports, is_echo_image
+from ingressd.pods.echo import EchoConfig, EchoServer, container_ports
 from ingressd.pods.environment import argv, container_env
+from ingressd.pods.images import runnable
 from ingressd.pods.ips import PodIPPool
 from ingressd.pods.probes import Probe, ProbeState, run_probe
 from ingressd.pods.process import ProcessServer, exit_reason
@@ -280,7 +281,7 @@ class Kubelet:
     async def _start_container(self, sandbox: _Sandbox, pod: dict, container: _Container) -> None:
         spec = container.spec
         image = spec.get("image", "")
-        if not spec.get("command") and not is_echo_image(image):
+        if not runnable(spec):
             container.state = _waiting(
                 "ImageNotSupported",
                 f'image "{image}" is not runnable by ingressd: use ingressd/echo or give the container a command',

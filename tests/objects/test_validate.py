@@ -1125,3 +1125,27 @@ def test_node_manifests_are_checked():
         "n.yaml:6: Node small: status.capacity[cpu]: Invalid value: \"lots\": quantities must match the regular "
         "expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
     ]
+
+
+@pytest.mark.parametrize("container, warned", [
+    ('{name: web, image: "nginx:1.25"}', True),
+    ('{name: web, image: "nginx:1.25", command: [python3, -m, http.server]}', False),
+    ('{name: web, image: "ingressd/echo:1.0"}', False),
+    ('{name: web, image: "docker.io/ingressd/echo"}', False),
+])
+def test_images_ingressd_cannot_run_are_warned_about(container, warned):
+    text = textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: Pod
+        metadata: {{name: p}}
+        spec:
+          containers:
+          - {container}
+        """)
+    manifests, problems = parse_manifests(text, "p.yaml")
+    assert not problems
+    got = [str(p) for p in validate(manifests)]
+    expected = ['p.yaml:6: Pod default/p: spec.containers[0].image: warning: "nginx:1.25" is not runnable by ingressd '
+                "(images are not pulled): the pod stays Pending (ImageNotSupported); use ingressd/echo or give the "
+                "container a command"]
+    assert got == (expected if warned else [])

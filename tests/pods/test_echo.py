@@ -14,9 +14,8 @@ from ingressd.pods.echo import (
     EchoServer,
     build_echo_app,
     container_ports,
-    is_echo_image,
-    split_image,
 )
+from ingressd.pods.images import is_echo_image, split_image
 
 CONFIG = EchoConfig(pod="web-1", namespace="shop", pod_ip="127.1.250.1", container="app", version="1.0")
 
