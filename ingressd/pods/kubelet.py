@@ -17,7 +17,8 @@ is started:
 Status is Kubernetes-shaped: phase Pending -> Running, PodScheduled/Initialized/ContainersReady/
 Ready conditions, containerStatuses with state/ready/started/restartCount. A listener that cannot
 bind crash-loops like a real container (waiting `CrashLoopBackOff`, lastState terminated with the
-reason, retried with back-off 10 s doubling to 5 min, restartCount counting).
+reason, restarted at once the first time, then after a back-off of 10 s doubling to 5 min, restartCount
+counting: `ingressd.pods.backoff`).
 
 A pod with a deletionTimestamp stops accepting connections, closes WebSockets, lets in-flight
 requests finish within its grace period, then the kubelet deletes the pod object. A running pod's
@@ -56,6 +57,7 @@ from ingressd.cluster.metrics_server import PodStats
 from ingressd.cluster.nodes import DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, is_live, node_object
 from ingressd.cluster.pod_status import is_terminal
 from ingressd.cluster.store import Store
+from ingressd.pods.backoff import Backoff, next_restart
 from ingressd.pods.echo import EchoConfig, EchoServer, container_ports
 from ingressd.pods.environment import argv, container_env
 from ingressd.pods.images import runnable
@@ -82,7 +84,7 @@ class _Container:
     last_state: dict = field(default_factory=dict)
     restart_count: int = 0
     container_id: str = ""
-    backoff: float = 0.0
+    backoff: Backoff = field(default_factory=Backoff)
     retry: asyncio.Task | None = None
     mounts: dict[str, str] = field(default_factory=dict)  # mountPath -> host directory
     volume_dirs: dict[str, str] = field(default_factory=dict)  # mounted volume name -> host directory
@@ -443,8 +445,7 @@ class Kubelet:
         self, sandbox: _Sandbox, container: _Container, message: str, started_at: str, exit_code: int = 1,
         reason: str = "Error",
     ) -> None:
-        initial, maximum = self._backoff
-        container.backoff = initial if container.backoff == 0 else min(container.backoff * 2, maximum)
+        delay, container.backoff = next_restart(container.backoff, self._now(), *self._backoff)
         terminated = {
             "exitCode": exit_code,
             "reason": reason,
@@ -458,19 +459,24 @@ class Kubelet:
             container.state = {"terminated": {**terminated, "containerID": container.container_id}}
             return
         container.last_state = {"terminated": terminated}
+        if delay == 0:  # the first crash (or the first after a long good run): no back-off yet
+            container.state = {"terminated": {**terminated, "containerID": container.container_id}}
+            container.retry = self._spawn(self._restart_later(sandbox, container, 0.0))
+            return
         self._event(
             sandbox, "BackOff", f"Back-off restarting failed container {container.name} in pod "
             f"{sandbox.name}_{sandbox.namespace}({sandbox.uid})", "Warning", container=container,
         )
         container.state = _waiting(
             "CrashLoopBackOff",
-            f"back-off {container.backoff:g}s restarting failed container={container.name} "
+            f"back-off {delay:g}s restarting failed container={container.name} "
             f"pod={sandbox.name}_{sandbox.namespace}({sandbox.uid})",
         )
-        container.retry = self._spawn(self._restart_later(sandbox, container, container.backoff))
+        container.retry = self._spawn(self._restart_later(sandbox, container, delay))
 
     async def _restart_later(self, sandbox: _Sandbox, container: _Container, delay: float) -> None:
-        await self._sleep(delay)
+        if delay > 0:
+            await self._sleep(delay)
         async with self._lock:
             container.retry = None
             if self._closed or sandbox.termination is not None or self._sandboxes.get(sandbox.uid) is not sandbox:
@@ -554,7 +560,7 @@ class Kubelet:
         containers = sorted(sandbox.containers, key=lambda c: c.name)
         unready = [c.name for c in containers if not c.ready]
         never_started = any(not c.running and not c.last_state and "terminated" not in c.state for c in containers)
-        finished = bool(containers) and all("terminated" in c.state for c in containers)
+        finished = bool(containers) and all("terminated" in c.state and c.retry is None for c in containers)
         failed = any(c.state["terminated"].get("exitCode") for c in containers if "terminated" in c.state)
         old_conditions = {c.get("type"): c for c in previous.get("conditions") or ()}
 

@@ -136,11 +136,13 @@ async def test_port_in_use_crash_loops_until_it_is_free(cluster):
         squatter.bind((FIRST_IP, PORT))
         squatter.listen()
         cluster.store.apply(echo_deployment(replicas=1))
-        await cluster.settle()
+        # The first crash restarts at once; the second one backs off.
+        await cluster.wait_until(lambda: "waiting" in cluster.pods()[0]["status"]["containerStatuses"][0]["state"])
         (pod,) = cluster.pods()
         container = pod["status"]["containerStatuses"][0]
         assert not container["ready"]
         assert container["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+        assert container["restartCount"] == 1
         assert container["lastState"]["terminated"]["reason"] == "Error"
         assert f"cannot listen on {FIRST_IP}:{PORT}" in container["lastState"]["terminated"]["message"]
         assert "address already in use" in container["lastState"]["terminated"]["message"].lower()
@@ -152,6 +154,36 @@ async def test_port_in_use_crash_loops_until_it_is_free(cluster):
     async with aiohttp.ClientSession() as session:
         status, _ = await get_json(session, f"http://{FIRST_IP}:{PORT}/")
         assert status == 200
+
+
+async def test_crash_back_off_is_immediate_then_10s_doubling_to_5min():
+    """doBackOff: no back-off entry at the first crash (restart at once), then 10s, 20s, ... 300s."""
+    restart_counts, delays = [], []
+
+    async def sleep(seconds):  # records each back-off instead of waiting it out
+        restart_counts.append(cluster.pods()[0]["status"]["containerStatuses"][0]["restartCount"])
+        delays.append(seconds)
+        cluster.changed.set()
+        if len(delays) >= 7:
+            await asyncio.Event().wait()  # stay in back-off until close() cancels it
+
+    cluster = Cluster(sleep=sleep)
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind((FIRST_IP, PORT))
+        squatter.listen()
+        try:
+            cluster.store.apply(echo_deployment(replicas=1))
+            await cluster.wait_until(lambda: len(delays) >= 7)
+            assert delays == [10, 20, 40, 80, 160, 300, 300]
+            assert restart_counts == [1, 2, 3, 4, 5, 6, 7]  # one restart before the first back-off
+            status = cluster.pods()[0]["status"]["containerStatuses"][0]
+            assert status["restartCount"] == 7
+            assert status["state"]["waiting"]["message"].startswith("back-off 300s restarting failed container=app pod=web-")
+            (backoff,) = events(cluster.store, "BackOff")
+            assert backoff["count"] == 7
+        finally:
+            await cluster.kubelet.close()
 
 
 async def test_scale_down_drains_then_removes_the_pod(cluster):

@@ -143,7 +143,7 @@ async def test_always_restarts_even_a_clean_exit(cluster):
 
 async def test_missing_executable_is_a_start_error(cluster):
     cluster.store.apply(process_pod(command=["/nonexistent/app"]))
-    await cluster.settle()
+    await cluster.wait_until(lambda: "waiting" in container_status(cluster)["state"])  # the first retry is immediate
     status = container_status(cluster)
     assert status["state"]["waiting"]["reason"] == "CrashLoopBackOff"
     terminated = status["lastState"]["terminated"]
