@@ -33,7 +33,7 @@ from ingressd.objects.load import LoadResult, Manifest, find_manifest_files, loa
 from ingressd.pods.kubelet import Kubelet
 from ingressd.proxy.server import ProxyServer, ProxyState
 from ingressd.proxy.tls import SniContexts
-from ingressd.routing.endpoints import build_endpoint_index
+from ingressd.routing.endpoints import EndpointIndex, build_endpoint_index
 from ingressd.routing.table import build_route_table
 from ingressd.routing.podnames import PodNameIndex, build_pod_name_index
 from ingressd.routing.tls import build_tls_table, hsts_value
@@ -41,6 +41,9 @@ from ingressd.routing.tls import build_tls_table, hsts_value
 ROUTE_KINDS = frozenset({"Ingress", "IngressClass"})
 TLS_KINDS = frozenset({"Ingress", "IngressClass", "Secret", "ConfigMap"})
 ENDPOINT_KINDS = frozenset({"Service", "EndpointSlice", "Endpoints"})
+# The parts of the routing snapshot and the kinds each is built from: a store event rebuilds only
+# the parts its kind feeds (the per-pod name index belongs with the endpoints).
+SNAPSHOT_PARTS = {"routes": ROUTE_KINDS, "endpoints": ENDPOINT_KINDS, "tls": TLS_KINDS}
 # Kinds the store keeps from manifests; anything else was reported as a warning by validation.
 STORED_KINDS = frozenset({
     "Ingress", "IngressClass", "Service", "Endpoints", "EndpointSlice", "Secret", "ConfigMap",
@@ -156,11 +159,8 @@ class Ingressd:
         self.admin_runner: web.AppRunner | None = None
         self.ready = False
         self.applied: dict[tuple[str, str, str], dict] = {}
-        self._dirty_routes = True
-        self._dirty_endpoints = True
-        self._dirty_tls = True
-        self._tls_warned: set[str] = set()
-        self._pods = PodNameIndex()
+        self._dirty: set[str] = set(SNAPSHOT_PARTS)  # parts of the routing snapshot to rebuild
+        self._warned: dict[str, set[str]] = {}  # source -> warnings it printed last time
         self._reconcile_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._file_state: dict[str, tuple[int, int]] = {}
@@ -170,6 +170,15 @@ class Ingressd:
 
     def warn(self, message: str) -> None:
         print(message, file=self.err, flush=True)
+
+    def warn_changes(self, source: str, messages: list[str]) -> None:
+        """Print the warnings `source` has now and did not have last time: each once, again only
+        after it went away and came back."""
+        previous = self._warned.get(source, set())
+        for message in messages:
+            if message not in previous:
+                self.warn(message)
+        self._warned[source] = set(messages)
 
     # ---- manifests ----------------------------------------------------------------------
 
@@ -236,15 +245,7 @@ class Ingressd:
 
     def _on_store_event(self, _event: str, obj: dict) -> None:
         kind = obj.get("kind")
-        if kind in TLS_KINDS:
-            self._dirty_tls = True
-        if kind in ROUTE_KINDS:
-            self._dirty_routes = True
-        elif kind in ENDPOINT_KINDS:
-            self._dirty_endpoints = True
-        self._dirty_tls = True
-        self._tls_warned: set[str] = set()
-        self._pods = PodNameIndex()
+        self._dirty.update(part for part, kinds in SNAPSHOT_PARTS.items() if kind in kinds)
         self._reconcile_wanted.set()
 
     async def reconcile(self) -> None:
@@ -258,15 +259,16 @@ class Ingressd:
         self.refresh_routing()
 
     def refresh_routing(self) -> None:
-        """Swap in a new routing snapshot; only the dirty half is rebuilt."""
-        if not (self._dirty_routes or self._dirty_endpoints or self._dirty_tls) or self.proxy is None:
+        """Swap in a new routing snapshot; only the parts whose kinds changed are rebuilt."""
+        if not self._dirty or self.proxy is None:
             return
         state = self.proxy.state
+        endpoints, pods = self._endpoint_index() if "endpoints" in self._dirty else (state.endpoints, state.pods)
         self.proxy.swap(ProxyState(
-            self._route_table() if self._dirty_routes else state.table,
-            self._endpoint_index() if self._dirty_endpoints else state.endpoints,
-            self._tls_table() if self._dirty_tls else state.tls,
-            self._pods,
+            self._route_table() if "routes" in self._dirty else state.table,
+            endpoints,
+            self._tls_table() if "tls" in self._dirty else state.tls,
+            pods,
         ))
 
     def _apply_controller_config(self) -> None:
@@ -275,40 +277,38 @@ class Ingressd:
             return
         namespace, _, name = self.options.configmap.rpartition("/")
         config = self.store.get("ConfigMap", namespace or "default", name)
+        warnings = []
         if config is None:
-            self.warn(f"ingressd: warning: --configmap {self.options.configmap}: no such ConfigMap; defaults apply")
+            warnings.append(f"ingressd: warning: --configmap {self.options.configmap}: no such ConfigMap; defaults apply")
         value, problems = hsts_value((config or {}).get("data"))
-        for problem in problems:
-            self.warn(f"ingressd: warning: ConfigMap {self.options.configmap}: {problem}")
+        warnings += [f"ingressd: warning: ConfigMap {self.options.configmap}: {problem}" for problem in problems]
+        self.warn_changes("configmap", warnings)
         self.proxy.set_hsts(value)
 
     def build_state(self) -> ProxyState:
-        endpoints = self._endpoint_index()
-        return ProxyState(self._route_table(), endpoints, self._tls_table(), self._pods)
+        endpoints, pods = self._endpoint_index()
+        return ProxyState(self._route_table(), endpoints, self._tls_table(), pods)
 
     def _tls_table(self):
-        self._dirty_tls = False
+        self._dirty.discard("tls")
         self._apply_controller_config()
         table = build_tls_table(self.store.list("Ingress"), self.store.list("Secret"),
                                 self.store.list("IngressClass"), self.options.ingress_class)
-        for ns, name, where, message in table.warnings:
-            line = f"ingressd: warning: Ingress {ns}/{name}: {where}: {message}"
-            if line not in self._tls_warned:
-                self.warn(line)
-        self._tls_warned = {f"ingressd: warning: Ingress {ns}/{name}: {where}: {message}"
-                            for ns, name, where, message in table.warnings}
+        self.warn_changes("tls", [f"ingressd: warning: Ingress {ns}/{name}: {where}: {message}"
+                                  for ns, name, where, message in table.warnings])
         return table
 
     def _route_table(self):
-        self._dirty_routes = False
+        self._dirty.discard("routes")
         return build_route_table(self.store.list("Ingress"), self.store.list("IngressClass"),
                                  self.options.ingress_class)
 
-    def _endpoint_index(self):
-        self._dirty_endpoints = False
+    def _endpoint_index(self) -> tuple[EndpointIndex, PodNameIndex]:
+        """The endpoint index and the per-pod name index, built together from the same objects."""
+        self._dirty.discard("endpoints")
         services, slices = self.store.list("Service"), self.store.list("EndpointSlice")
-        self._pods = build_pod_name_index(services, slices)
-        return build_endpoint_index(services, slices, self.store.list("Endpoints"))
+        return (build_endpoint_index(services, slices, self.store.list("Endpoints")),
+                build_pod_name_index(services, slices))
 
     async def control_loop(self) -> None:
         while True:

@@ -1,0 +1,122 @@
+"""The composition root's routing snapshot: which store events rebuild which part (no sockets)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from ingressd.app import Ingressd, RunOptions
+from ingressd.proxy.server import ProxyServer
+
+HEADLESS = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "namespace": "default"},
+            "spec": {"clusterIP": "None", "ports": [{"name": "pg", "port": 5432, "targetPort": 5432}]}}
+SLICE = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": "db-abc", "namespace": "default", "labels": {"kubernetes.io/service-name": "db"}},
+         "addressType": "IPv4", "ports": [{"name": "pg", "port": 5432}],
+         "endpoints": [{"addresses": ["127.1.0.5"], "hostname": "db-0", "conditions": {"ready": True},
+                        "targetRef": {"kind": "Pod", "name": "db-0"}}]}
+TLS_INGRESS = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": "default"},
+               "spec": {"tls": [{"hosts": ["web.test"], "secretName": "missing-tls"}],
+                        "rules": [{"host": "web.test", "http": {"paths": [
+                            {"path": "/", "pathType": "Prefix",
+                             "backend": {"service": {"name": "db", "port": {"number": 5432}}}}]}}]}}
+
+
+def config_map(name: str, value: str) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"},
+            "data": {"key": value}}
+
+
+@pytest.fixture
+def app(tmp_path):
+    """An Ingressd whose store feeds a ProxyServer that never listens: refresh_routing swaps its state."""
+    app = Ingressd(RunOptions(paths=[], state_dir=str(tmp_path / "state"), certs_dir=str(tmp_path / "certs")),
+                   out=io.StringIO(), err=io.StringIO())
+    app.store.subscribe(app._on_store_event)
+    app.proxy = ProxyServer(app.build_state())
+    return app
+
+
+def resolves(app: Ingressd, host: str = "db-0.db.default.svc.cluster.local") -> bool:
+    return app.proxy.state.pods.resolve(host) is not None
+
+
+def test_an_unrelated_object_keeps_per_pod_names(app):
+    app.store.apply(HEADLESS)
+    app.store.apply(SLICE)
+    app.refresh_routing()
+    assert resolves(app)
+    app.store.apply(config_map("unrelated", "1"))
+    app.refresh_routing()
+    assert resolves(app)
+    app.store.apply(config_map("unrelated", "2"))
+    app.refresh_routing()
+    assert resolves(app)
+
+
+def test_an_unrelated_object_does_not_rebuild_the_snapshot(app):
+    app.store.apply(HEADLESS)
+    app.store.apply(SLICE)
+    app.store.apply(TLS_INGRESS)
+    app.refresh_routing()
+    before = app.proxy.state
+    app.store.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "default"},
+                     "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "d"}},
+                              "template": {"metadata": {"labels": {"app": "d"}},
+                                           "spec": {"containers": [{"name": "c", "image": "ingressd/echo:1.0"}]}}}})
+    app.refresh_routing()
+    after = app.proxy.state
+    assert (after.table, after.endpoints, after.tls, after.pods) == (before.table, before.endpoints, before.tls,
+                                                                    before.pods)
+    assert all(a is b for a, b in zip((after.table, after.endpoints, after.tls, after.pods),
+                                      (before.table, before.endpoints, before.tls, before.pods)))
+
+
+def test_endpoint_changes_rebuild_per_pod_names(app):
+    app.store.apply(HEADLESS)
+    app.refresh_routing()
+    assert not resolves(app)
+    app.store.apply(SLICE)
+    app.refresh_routing()
+    assert resolves(app)
+    app.store.delete("EndpointSlice", "default", "db-abc")
+    app.refresh_routing()
+    assert not resolves(app)
+
+
+def test_a_missing_secret_is_reported_once_across_unrelated_events(app):
+    app.store.apply(TLS_INGRESS)
+    app.refresh_routing()
+    for i in range(4):
+        app.store.apply(config_map("unrelated", str(i)))
+        app.refresh_routing()
+    app.store.apply(HEADLESS)
+    app.refresh_routing()
+    lines = [line for line in app.err.getvalue().splitlines() if "missing-tls" in line]
+    assert len(lines) == 1, app.err.getvalue()
+
+
+def test_a_warning_that_goes_and_comes_back_is_reported_again(app):
+    app.store.apply(TLS_INGRESS)
+    app.refresh_routing()
+    app.store.delete("Ingress", "default", "web")
+    app.refresh_routing()
+    app.store.apply(TLS_INGRESS)
+    app.refresh_routing()
+    lines = [line for line in app.err.getvalue().splitlines() if "missing-tls" in line]
+    assert len(lines) == 2, app.err.getvalue()
+
+
+def test_the_controller_configmap_warning_is_reported_once(tmp_path):
+    app = Ingressd(RunOptions(paths=[], state_dir=str(tmp_path / "state"), certs_dir=str(tmp_path / "certs"),
+                              configmap="ingress-nginx/ingress-nginx-controller"),
+                   out=io.StringIO(), err=io.StringIO())
+    app.store.subscribe(app._on_store_event)
+    app.proxy = ProxyServer(app.build_state())
+    app._apply_controller_config()
+    for i in range(3):
+        app.store.apply(config_map("unrelated", str(i)))
+        app.refresh_routing()
+    lines = [line for line in app.err.getvalue().splitlines() if "no such ConfigMap" in line]
+    assert len(lines) == 1, app.err.getvalue()
