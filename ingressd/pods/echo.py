@@ -206,6 +206,21 @@ class EchoState:
             return {}
         return data if isinstance(data, dict) else {}
 
+    def kv_update(self, key: str, value: str | None) -> str | None:
+        """Set `key` (or delete it: value None); the previous value, None if absent. Load, change
+        and save run with no await in between, so requests to other keys (in any echo app of this
+        process sharing the claim) cannot interleave and lose each other's writes."""
+        data = self.kv_load()
+        previous = data.get(key)
+        if value is not None:
+            data[key] = value
+        elif previous is not None:
+            del data[key]
+        else:
+            return None
+        self.kv_save(data)
+        return previous
+
     def kv_save(self, data: dict[str, str]) -> None:
         path = self.kv_file
         if path is None:
@@ -314,22 +329,20 @@ async def _kv(request: web.Request, state: EchoState) -> web.Response:
     headers = {"X-Echo-Pod": state.config.pod}
     if not key or "/" in key:
         return web.json_response({"error": "key must be one path segment: /kv/<key>"}, status=400, headers=headers)
-    data = state.kv_load()
     if request.method == "PUT":
-        raw = await request.read()
+        raw = await request.read()  # the whole body before touching the store (see kv_update)
         try:
-            data[key] = raw.decode("utf-8")
+            value = raw.decode("utf-8")
         except UnicodeDecodeError:
             return web.json_response({"error": "value must be UTF-8 text"}, status=400, headers=headers)
-        state.kv_save(data)
-        return web.json_response({"key": key, "value": data[key], "pod": state.config.pod}, headers=headers)
-    if key not in data:
+        state.kv_update(key, value)
+        return web.json_response({"key": key, "value": value, "pod": state.config.pod}, headers=headers)
+    value = state.kv_update(key, None) if request.method == "DELETE" else state.kv_load().get(key)
+    if value is None:
         return web.json_response({"error": f"key {key!r} not found", "pod": state.config.pod}, status=404, headers=headers)
     if request.method == "DELETE":
-        value = data.pop(key)
-        state.kv_save(data)
         return web.json_response({"key": key, "value": value, "pod": state.config.pod}, headers=headers)
-    return web.Response(text=data[key], headers=headers)
+    return web.Response(text=value, headers=headers)
 
 
 async def _websocket(request: web.Request, state: EchoState) -> web.WebSocketResponse:

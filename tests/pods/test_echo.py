@@ -309,3 +309,33 @@ async def test_kv_without_a_volume_is_in_memory(client):
     await client.put("/kv/a", data=b"1")
     assert await (await client.get("/kv/a")).text() == "1"
     assert (await client.put("/kv/", data=b"x")).status == 400
+
+
+async def test_kv_slow_put_does_not_lose_a_concurrent_put_to_another_key(tmp_path):
+    """The body is read before the store: a PUT whose body trickles in cannot overwrite a write
+    to another key that landed meanwhile with a stale copy of the file."""
+    port = free_port()
+    config = EchoConfig("web-0", "default", HOST, volumes=(("/data", str(tmp_path / "claim")),))
+    server = EchoServer(config, HOST, [port])
+    await server.start()
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        writer.write(f"PUT /kv/a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\nal".encode())
+        await writer.drain()
+        async with asyncio.timeout(5):
+            while server.in_flight == 0:  # the slow PUT's handler is running, its body half sent
+                await asyncio.sleep(0.01)
+        async with aiohttp.ClientSession() as session:
+            async with session.put(f"http://{HOST}:{port}/kv/b", data=b"beta") as resp:
+                assert resp.status == 200
+            writer.write(b"fa")
+            await writer.drain()
+            async with asyncio.timeout(5):
+                assert (await reader.read()).startswith(b"HTTP/1.1 200")
+            for key, value in (("a", "alfa"), ("b", "beta")):
+                async with session.get(f"http://{HOST}:{port}/kv/{key}") as resp:
+                    assert (resp.status, await resp.text()) == (200, value)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+        await server.stop()
