@@ -13,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from ingressd.admin import kubeapi
+from ingressd.admin.host_check import is_allowed_host
 from ingressd.metrics import exposition
 
 HealthCheck = Callable[[], tuple[bool, str]]
@@ -20,15 +21,24 @@ HealthCheck = Callable[[], tuple[bool, str]]
 REGISTRY_KEY: web.AppKey[CollectorRegistry] = web.AppKey("metrics_registry", CollectorRegistry)
 HEALTH_KEY: web.AppKey[HealthCheck] = web.AppKey("health", object)
 CANARIES_KEY: web.AppKey[Callable[[], list[dict]]] = web.AppKey("canaries", object)
+BIND_KEY: web.AppKey[str | None] = web.AppKey("admin_bind", object)
+
+# kube-apiserver's MaxRequestBodyBytes: bodies beyond it get 413 RequestEntityTooLarge.
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
 
 
 def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCheck,
                     canaries: Callable[[], list[dict]] | None = None,
                     logs_dir: str | Path | None = None,
-                    computed: dict[str, Callable[[str | None], list[dict]]] | None = None) -> web.Application:
+                    computed: dict[str, Callable[[str | None], list[dict]]] | None = None,
+                    bind: str | None = None) -> web.Application:
     """`logs_dir` is `<state-dir>/logs` when the kubelet captures container output there;
-    `computed` maps PodMetrics/NodeMetrics to their providers (namespace or None -> documents)."""
-    app = web.Application(middlewares=[_kubernetes_errors])
+    `computed` maps PodMetrics/NodeMetrics to their providers (namespace or None -> documents);
+    `bind` is the address the admin port listens on (`--admin-bind`), an allowed `Host` besides
+    loopback names and addresses (see host_check)."""
+    app = web.Application(middlewares=[_allowed_hosts_only, _kubernetes_errors],
+                          client_max_size=MAX_REQUEST_BODY_BYTES)
+    app[BIND_KEY] = bind
     app[kubeapi.STORE_KEY] = store
     app[kubeapi.LOGS_DIR_KEY] = logs_dir
     app[kubeapi.COMPUTED_KEY] = computed or {}
@@ -59,10 +69,30 @@ async def _metrics(request: web.Request) -> web.Response:
 
 
 @web.middleware
+async def _allowed_hosts_only(request: web.Request, handler) -> web.StreamResponse:
+    """403 Forbidden for a `Host` that is not loopback or the admin address (DNS rebinding)."""
+    hosts = request.headers.getall("Host", [])
+    sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
+    local = sockname[0] if isinstance(sockname, tuple) and sockname else None
+    if len(hosts) == 1 and is_allowed_host(hosts[0], (request.app[BIND_KEY], local)):
+        return await handler(request)
+    shown = "no Host header" if not hosts else f"Host {', '.join(hosts)!r}"
+    return kubeapi.status_response(
+        403, "Forbidden",
+        f"forbidden: {shown}: the admin API answers only requests addressed to localhost, a loopback "
+        "address (127.0.0.0/8, [::1]) or the address it listens on (--admin-bind); this protects it "
+        "from DNS rebinding",
+    )
+
+
+@web.middleware
 async def _kubernetes_errors(request: web.Request, handler) -> web.StreamResponse:
     """Unknown paths and methods answer as the API server does: a Status object."""
     try:
         return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        return kubeapi.status_response(413, "RequestEntityTooLarge",
+                                       f"Request entity too large: limit is {MAX_REQUEST_BODY_BYTES}")
     except web.HTTPNotFound:
         return kubeapi.path_not_found()
     except web.HTTPMethodNotAllowed as e:

@@ -315,6 +315,11 @@ async def _read_json_body(request: web.Request) -> tuple[Any, web.Response | Non
         return json.loads(raw), None
     except ValueError as e:
         return None, status_response(400, "BadRequest", f"the request body is not valid JSON: {e}")
+    except RecursionError:
+        # kube-apiserver's decoder stops at 10000 levels ("exceeded max depth"); Python's json stops
+        # sooner, at the interpreter's recursion limit. Either way it is the client's mistake: 400.
+        return None, status_response(400, "BadRequest",
+                                     "the request body is not valid JSON: exceeded max depth (nested too deeply)")
 
 
 async def _delete(request: web.Request, resource: APIResource, namespace: str, name: str) -> web.Response:

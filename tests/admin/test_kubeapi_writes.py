@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 
 import pytest
@@ -352,3 +353,36 @@ async def test_watch_bookmarks_carry_the_current_resource_version(client, store,
     assert event == {"type": "BOOKMARK", "object": {"kind": "Pod", "apiVersion": "v1",
                                                     "metadata": {"resourceVersion": str(store.resource_version)}}}
     resp.close()
+
+
+# -- hostile bodies -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [2_000, 100_000])
+async def test_json_nested_too_deeply_is_a_400_status(client, store, depth):
+    body = "[" * depth + "]" * depth
+    for method, path in (("PATCH", "/apis/apps/v1/namespaces/default/deployments/web/scale"),
+                         ("DELETE", "/api/v1/namespaces/default/pods/web-0")):
+        resp = await client.request(method, path, data=body, headers=MERGE)
+        assert resp.status == 400
+        doc = await resp.json()
+        assert (doc["kind"], doc["reason"], doc["code"]) == ("Status", "BadRequest", 400)
+        assert "max depth" in doc["message"]
+    assert store.get("Pod", "default", "web-0") is not None
+
+
+async def test_body_over_the_api_servers_3_mib_limit_is_a_413_status(client, store):
+    body = io.BytesIO(json.dumps({"spec": {"replicas": 1}, "pad": "x" * (3 * 1024 * 1024)}).encode())
+    resp = await client.patch("/apis/apps/v1/namespaces/default/deployments/web/scale", data=body, headers=MERGE)
+    assert resp.status == 413
+    doc = await resp.json()
+    assert (doc["kind"], doc["reason"], doc["code"]) == ("Status", "RequestEntityTooLarge", 413)
+    assert doc["message"] == "Request entity too large: limit is 3145728"
+    assert store.get("Deployment", "default", "web")["spec"]["replicas"] == 2
+
+
+async def test_body_under_the_limit_but_over_aiohttps_default_is_read(client, store):
+    body = io.BytesIO(json.dumps({"spec": {"replicas": 3}, "metadata": {"annotations": {"pad": "x" * (2 * 1024 * 1024)}}}).encode())
+    resp = await client.patch("/apis/apps/v1/namespaces/default/deployments/web/scale", data=body, headers=MERGE)
+    assert resp.status == 200
+    assert store.get("Deployment", "default", "web")["spec"]["replicas"] == 3
