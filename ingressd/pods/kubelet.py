@@ -35,20 +35,29 @@ container is ready once it runs, the echo app's ECHO_STARTUP_MS has passed and i
 liveness probe stops the container and restarts it per restartPolicy (Always/OnFailure: with the
 crash-loop back-off; Never: it stays terminated and the pod fails).
 
+Pod IPs come from the instance's own block (`ingressd.pods.ips`; the app claims it and hands the
+pool over with `use_pod_network`). A container that cannot listen on its podIP:containerPort (an
+echo container, or a process container whose declared port is already taken: checked before it
+is started) is not hidden: lastState terminated `Error` with the address in the message, a
+Warning `Failed` event, and `bind_failures()` for /healthz — until it binds.
+
 Events (`v1` Event objects in the store, aggregated by reason and message with a count): Scheduled,
-Pulled, Created, Started, Unhealthy, Killing, BackOff, FailedScheduling.
+Pulled, Created, Started, Failed, Unhealthy, Killing, BackOff, FailedScheduling.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import random
+import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network
 from pathlib import Path
 
 from ingressd.cluster.clock import Clock, format_timestamp, time_source
@@ -91,6 +100,7 @@ class _Container:
     env: dict[str, str] = field(default_factory=dict)  # for exec probes
     readiness: ProbeState | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)  # probes, startup wait
+    bind_error: str = ""  # why its last start could not listen on podIP:port ("" once it did)
 
     @property
     def name(self) -> str:
@@ -143,14 +153,15 @@ class Kubelet:
         logs_dir: str | os.PathLike | None = None,
         working_dir: str | None = None,
         register_node: bool = True,
+        ip_pool: PodIPPool | None = None,
     ) -> None:
         """`logs_dir`: where container output is captured (None: processes' output is discarded);
         `working_dir`: a process container's directory when it sets no `workingDir`;
         `register_node`: create the Node `node_name` now if the store has no Node (the app
-        registers nodes itself, from manifests or --nodes)."""
+        registers nodes itself, from manifests or --nodes); `ip_pool`: pod IPs (default: from `ip_base`)."""
         self._store = store
         self._now = time_source(clock)
-        self._ips = PodIPPool(ip_base)
+        self._ips = ip_pool or PodIPPool(ip_base)
         self.node_name = node_name
         self._rand = rand or random.Random()
         self._backoff = backoff
@@ -243,6 +254,21 @@ class Kubelet:
         sandbox = self._sandboxes.get(uid)
         return sandbox.ip if sandbox else None
 
+    def use_pod_network(self, network: IPv4Network) -> None:
+        """Hand out pod IPs from `network` (the instance's claimed block); before any pod starts."""
+        if self._sandboxes:
+            raise RuntimeError("pods already run on addresses of the previous pod network")
+        self._ips = PodIPPool.for_network(network)
+
+    def bind_failures(self) -> list[str]:
+        """One line per container whose last start could not listen on its address, for /healthz."""
+        return [
+            f"pod {s.namespace}/{s.name} container {c.name} cannot bind: {c.bind_error}"
+            for s in sorted(self._sandboxes.values(), key=lambda s: (s.namespace, s.name))
+            if s.termination is None
+            for c in s.containers if c.bind_error
+        ]
+
     # -- lifecycle ---------------------------------------------------------------------------
 
     @staticmethod
@@ -301,17 +327,24 @@ class Kubelet:
             container.state = _waiting("CreateContainerConfigError", str(exc))
             return
         started_at = format_timestamp(self._now())
+        taken = _taken_port(sandbox.ip, spec) if isinstance(server, ProcessServer) else None
         try:
+            if taken is not None:
+                raise taken
             await server.start()
         except OSError as exc:
             message = exc.strerror or str(exc)
-            if isinstance(server, ProcessServer):  # the runtime could not exec it: StartError, 128
+            if isinstance(server, ProcessServer) and exc is not taken:  # could not exec it: StartError, 128
                 message, exit_code, reason = f"exec: {server.argv[0]!r}: {message}", 128, "StartError"
             else:
                 exit_code, reason = 1, "Error"
             log.warning("pod %s/%s container %s: %s", sandbox.namespace, sandbox.name, container.name, message)
+            if exc.errno in _BIND_ERRORS:
+                container.bind_error = message
+                self._event(sandbox, "Failed", f"Error: {message}", "Warning", container=container)
             self._crash(sandbox, container, message, started_at, exit_code=exit_code, reason=reason)
             return
+        container.bind_error = ""
         if isinstance(server, EchoServer):
             self._echo_log(sandbox, container, server)
         container.server = server
@@ -656,6 +689,24 @@ def _volume_dirs(container: dict, volumes: dict[str, str]) -> dict[str, str]:
 def _log_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("kubelet task failed", exc_info=task.exception())
+
+
+_BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+
+
+def _taken_port(address: str, container: dict) -> OSError | None:
+    """Whether a declared TCP containerPort of a process container cannot be bound on its pod IP
+    (the process would fail to listen there, its reason only in its log): the error, else None."""
+    for port in (p.get("containerPort") for p in container.get("ports") or () if p.get("protocol", "TCP") == "TCP"):
+        if not port:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no obstacle
+            try:
+                probe.bind((address, int(port)))
+            except OSError as exc:
+                return OSError(exc.errno, f"cannot listen on {address}:{port}: {exc.strerror}")
+    return None
 
 
 def _waiting(reason: str, message: str) -> dict:

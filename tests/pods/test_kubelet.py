@@ -3,6 +3,7 @@
 import asyncio
 import random
 import socket
+from ipaddress import IPv4Network
 
 import aiohttp
 import pytest
@@ -154,6 +155,40 @@ async def test_port_in_use_crash_loops_until_it_is_free(cluster):
     async with aiohttp.ClientSession() as session:
         status, _ = await get_json(session, f"http://{FIRST_IP}:{PORT}/")
         assert status == 200
+
+
+async def test_a_pod_that_cannot_bind_is_reported_until_it_binds(cluster):
+    """Not hidden behind a crash loop: a Warning event and /healthz's detail name the address."""
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind((FIRST_IP, PORT))
+        squatter.listen()
+        cluster.store.apply(echo_deployment(replicas=1))
+        await cluster.wait_until(lambda: "waiting" in cluster.pods()[0]["status"]["containerStatuses"][0]["state"])
+        (pod,) = cluster.pods()
+        name = pod["metadata"]["name"]
+        (failure,) = cluster.kubelet.bind_failures()
+        assert failure.startswith(f"pod default/{name} container app cannot bind: cannot listen on {FIRST_IP}:{PORT}: ")
+        (failed,) = events(cluster.store, "Failed")
+        assert failed["type"] == "Warning" and failed["count"] >= 2  # the first try and the immediate restart
+        assert failed["message"].startswith(f"Error: cannot listen on {FIRST_IP}:{PORT}: ")
+        assert failed["involvedObject"]["name"] == name
+        assert failed["involvedObject"]["fieldPath"] == "spec.containers{app}"
+    await cluster.wait_until(lambda: is_ready(cluster.pods()[0]))
+    assert cluster.kubelet.bind_failures() == []
+
+
+async def test_pod_ips_come_from_the_network_the_instance_claimed():
+    c = Cluster(backoff=(0.05, 0.2))
+    c.kubelet.use_pod_network(IPv4Network("127.1.242.16/28"))
+    try:
+        c.store.apply(echo_deployment(replicas=2))
+        await c.wait_until(lambda: len(c.pods()) == 2 and all(is_ready(p) for p in c.pods()))
+        assert sorted(p["status"]["podIP"] for p in c.pods()) == ["127.1.242.17", "127.1.242.18"]
+        with pytest.raises(RuntimeError):
+            c.kubelet.use_pod_network(IPv4Network("127.1.243.0/24"))
+    finally:
+        await c.kubelet.close()
 
 
 async def test_crash_back_off_is_immediate_then_10s_doubling_to_5min():

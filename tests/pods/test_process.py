@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -149,6 +150,26 @@ async def test_missing_executable_is_a_start_error(cluster):
     terminated = status["lastState"]["terminated"]
     assert (terminated["exitCode"], terminated["reason"]) == (128, "StartError")
     assert "'/nonexistent/app'" in terminated["message"]
+
+
+async def test_a_declared_port_already_taken_on_the_pod_ip_is_reported_not_left_to_the_log(cluster, tmp_path):
+    """The process would die on "address already in use" with the reason only in its log: the
+    kubelet checks its declared containerPorts first and says which address is taken."""
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.1.241.1", PORT))
+        squatter.listen()
+        cluster.store.apply(process_pod())
+        await cluster.wait_until(lambda: "waiting" in container_status(cluster)["state"])
+        terminated = container_status(cluster)["lastState"]["terminated"]
+        assert (terminated["exitCode"], terminated["reason"]) == (1, "Error")
+        assert terminated["message"].startswith(f"cannot listen on 127.1.241.1:{PORT}: ")
+        assert events(cluster.store, "Failed")[0]["message"].startswith(f"Error: cannot listen on 127.1.241.1:{PORT}")
+        assert cluster.kubelet.bind_failures() == [
+            f"pod default/app container app cannot bind: {terminated['message']}"]
+        assert not (tmp_path / "logs" / "default" / "app" / "app.log").exists()  # never started
+    await cluster.wait_until(lambda: is_ready(pod_of(cluster)))
+    assert cluster.kubelet.bind_failures() == []
 
 
 async def test_missing_config_map_key_is_a_config_error(cluster):
