@@ -53,9 +53,11 @@ def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCh
 
 
 async def _healthz(request: web.Request) -> web.Response:
+    """200 "ok" while ingressd serves, then any detail lines (e.g. pods that cannot bind: shown,
+    but no reason to restart ingressd, as ingress-nginx's /healthz checks only itself); else 503."""
     ok, reason = request.app[HEALTH_KEY]()
     if ok:
-        return web.Response(text="ok")
+        return web.Response(text="ok" if reason in ("", "ok") else f"ok\n{reason}")
     return web.Response(status=503, text=reason or "unhealthy")
 
 

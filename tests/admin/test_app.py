@@ -14,6 +14,14 @@ async def test_healthz_ok(aiohttp_client, store):
     assert await resp.text() == "ok"
 
 
+async def test_healthz_ok_with_detail_lines(aiohttp_client, store):
+    detail = "pod default/web-1 container app cannot bind: cannot listen on 127.9.0.1:8080: Address in use"
+    client = await aiohttp_client(_app(store, health=lambda: (True, detail)))
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    assert await resp.text() == f"ok\n{detail}"
+
+
 async def test_healthz_unhealthy_gives_reason(aiohttp_client, store):
     client = await aiohttp_client(_app(store, health=lambda: (False, "manifests have errors")))
     resp = await client.get("/healthz")
