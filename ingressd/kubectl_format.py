@@ -422,9 +422,10 @@ def describe_lines(kind: Kind, obj: dict) -> list[str]:
         by_name = {cs.get("name"): cs for cs in status.get("containerStatuses") or []}
         for c in spec.get("containers") or []:
             cs = by_name.get(c.get("name")) or {}
-            state = next(iter(cs.get("state") or {}), "Waiting")
             lines += [f"  {c.get('name')}:", f"    Image:          {c.get('image', '')}",
-                      f"    State:          {state.capitalize()}",
+                      *_container_state_lines("State", cs.get("state") or {"waiting": {}}),
+                      *(_container_state_lines("Last State", cs["lastState"])
+                        if (cs.get("lastState") or {}).get("terminated") else []),
                       f"    Ready:          {bool(cs.get('ready'))}",
                       f"    Restart Count:  {cs.get('restartCount') or 0}"]
             ports = ", ".join(f"{p.get('containerPort')}/{p.get('protocol') or 'TCP'}" for p in c.get("ports") or [])
@@ -487,6 +488,19 @@ def describe_lines(kind: Kind, obj: dict) -> list[str]:
         lines.append("Conditions:")
         lines += [f"  {c.get('type', ''):<18}{c.get('status', ''):<8}{c.get('reason', '')}" for c in status["conditions"]]
     return lines
+
+
+def _container_state_lines(title: str, state: dict) -> list[str]:
+    """A container state as kubectl describe prints it: the state, then its reason, message
+    (terminated only), exit code and times."""
+    name, detail = next(iter(state.items()))
+    detail = detail or {}
+    lines = [f"    {title + ':':<16}{name.capitalize()}"]
+    fields = [("Reason", detail.get("reason")), ("Started", detail.get("startedAt"))]
+    if name == "terminated":
+        fields[1:1] = [("Message", detail.get("message")), ("Exit Code", detail.get("exitCode"))]
+        fields.append(("Finished", detail.get("finishedAt")))
+    return lines + [f"      {label + ':':<14}{value}" for label, value in fields if value not in (None, "")]
 
 
 def node_describe(node: dict, pods: list[dict], now: float) -> list[str]:

@@ -325,3 +325,33 @@ def test_describe_node_shows_what_is_allocated(server, capsys):
     assert row[:8] == ["default", "web-0", "500m", "(12%)", "1", "(25%)", "1Gi", "(12%)"]
     cpu = next(line.split() for line in lines if line.strip().startswith("cpu ") or line.split()[:1] == ["cpu"])
     assert cpu == ["cpu", "500m", "(12%)", "1", "(25%)"]
+
+
+def test_describe_pod_shows_why_a_container_crash_loops():
+    """As kubectl: State with its reason, Last State with the terminated message and exit code."""
+    from ingressd.kubectl import resolve_kind
+    from ingressd.kubectl_format import describe_lines
+
+    message = "cannot listen on 127.9.0.1:8080: Address already in use"
+    pod = {"metadata": {"name": "web-1", "namespace": "default"},
+           "spec": {"containers": [{"name": "app", "image": "ingressd/echo:1.0"}]},
+           "status": {"containerStatuses": [{"name": "app", "restartCount": 2, "ready": False, "state": {
+               "waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s restarting failed container"}},
+               "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "message": message,
+                                            "startedAt": "2025-01-01T00:00:00Z", "finishedAt": "2025-01-01T00:00:01Z"}}}]}}
+    lines = describe_lines(resolve_kind("pods"), pod)
+    start = lines.index("    State:          Waiting")
+    assert lines[start:start + 8] == [
+        "    State:          Waiting",
+        "      Reason:       CrashLoopBackOff",
+        "    Last State:     Terminated",
+        "      Reason:       Error",
+        f"      Message:      {message}",
+        "      Exit Code:    1",
+        "      Started:      2025-01-01T00:00:00Z",
+        "      Finished:     2025-01-01T00:00:01Z",
+    ]
+    running = {**pod, "status": {"containerStatuses": [{"name": "app", "state": {"running": {"startedAt": "T"}}}]}}
+    lines = describe_lines(resolve_kind("pods"), running)
+    assert "    State:          Running" in lines and "      Started:      T" in lines
+    assert not any(line.startswith("    Last State:") for line in lines)
