@@ -19,6 +19,7 @@ from aiohttp import web
 from ingressd.accesslog import AccessLog
 from ingressd.admin.app import build_admin_app
 from ingressd.admin.canaries import canary_documents
+from ingressd.admin.host_check import is_loopback_address
 from ingressd.cluster.autoscaling import Autoscaling, AutoscalingOptions
 from ingressd.cluster.clock import RealClock
 from ingressd.cluster.hpa import HPAConfig
@@ -59,6 +60,7 @@ class RunOptions:
     http_port: int = 80
     https_port: int = 443
     admin_port: int = 10254
+    admin_bind: str = "127.0.0.1"  # the admin API is unauthenticated: loopback unless asked otherwise
     state_dir: str = ".ingressd"
     ingress_class: str = "nginx"
     log_format: str = "nginx"
@@ -94,17 +96,85 @@ class StartupError(Exception):
         self.message = message
 
 
-def bind_error_message(what: str, flag: str, bind: str, port: int, exc: OSError) -> str:
+@dataclass(frozen=True)
+class Listener:
+    """One port ingressd binds: what it is, the flag that sets its port, its address and port."""
+
+    what: str  # "HTTP", "HTTPS", "admin"
+    flag: str  # "--http-port"
+    bind: str
+    port: int
+    bind_flag: str = "--bind"
+
+
+# Unprivileged ports suggested when the defaults (80, 443) may not be bound.
+_PORT_HINTS = {"--http-port": 8080, "--https-port": 8443, "--admin-port": 10254}
+_WILDCARDS = frozenset({"", "0.0.0.0", "::", "*"})
+
+
+def listeners(options: RunOptions) -> list[Listener]:
+    return [Listener("HTTP", "--http-port", options.bind, options.http_port),
+            Listener("HTTPS", "--https-port", options.bind, options.https_port),
+            Listener("admin", "--admin-port", options.admin_bind, options.admin_port, "--admin-bind")]
+
+
+def _overlap(a: Listener, b: Listener) -> bool:
+    return a.port == b.port and a.port != 0 and (a.bind == b.bind or a.bind in _WILDCARDS or b.bind in _WILDCARDS)
+
+
+def port_clash_message(wanted: list[Listener]) -> str | None:
+    """Why two of the listeners cannot both bind (same port on overlapping addresses), or None."""
+    for i, a in enumerate(wanted):
+        for b in wanted[i + 1:]:
+            if _overlap(a, b):
+                where = a.bind if a.bind == b.bind else f"{a.bind} and {b.bind}"
+                return (f"ingressd: {a.flag} {a.port} and {b.flag} {b.port} clash: the {a.what} and {b.what} "
+                        f"listeners cannot share port {a.port} on {where}; give each its own port")
+    return None
+
+
+def bind_error_message(what: str, flag: str, bind: str, port: int, exc: OSError, bind_flag: str = "--bind") -> str:
     if exc.errno == errno.EACCES:
-        return (f"ingressd: cannot bind the {what} port {bind}:{port}: permission denied "
-                f"(ports below 1024 need privilege). Use an unprivileged port, e.g. {flag} 8080, "
-                f"or allow it: sudo sysctl net.ipv4.ip_unprivileged_port_start={port}")
+        return bind_errors_message([(Listener(what, flag, bind, port, bind_flag), exc)], [])
     if exc.errno == errno.EADDRINUSE:
         return (f"ingressd: cannot bind the {what} port {bind}:{port}: address already in use "
                 f"(another process listens there). Stop it or choose another port with {flag} N")
     if exc.errno == errno.EADDRNOTAVAIL:
-        return f"ingressd: cannot bind the {what} port {bind}:{port}: address {bind} is not on this machine (--bind)"
+        return f"ingressd: cannot bind the {what} port {bind}:{port}: address {bind} is not on this machine ({bind_flag})"
     return f"ingressd: cannot bind the {what} port {bind}:{port}: {exc.strerror or exc} ({flag})"
+
+
+def bind_errors_message(failures: list[tuple[Listener, OSError]], wanted: list[Listener]) -> str:
+    """One message for every listener that could not bind: the privileged ports all together, with
+    hints that clash neither with each other nor with the ports that did bind."""
+    denied = [listener for listener, exc in failures if exc.errno == errno.EACCES]
+    lines = [bind_error_message(listener.what, listener.flag, listener.bind, listener.port, exc, listener.bind_flag)
+             for listener, exc in failures if exc.errno != errno.EACCES]
+    if denied:
+        taken = {listener.port for listener in wanted if listener not in denied and listener.port}
+        hints = []
+        for listener in denied:
+            hint = _PORT_HINTS.get(listener.flag, 8080)
+            while hint in taken:
+                hint += 1
+            taken.add(hint)
+            hints.append(f"{listener.flag} {hint}")
+        ports = " and ".join(f"the {listener.what} port {listener.bind}:{listener.port}" for listener in denied)
+        lowest = min(listener.port for listener in denied)
+        plural = len(denied) > 1
+        lines.insert(0, f"ingressd: cannot bind {ports}: permission denied (ports below 1024 need privilege). "
+                        f"Use {'unprivileged ports' if plural else 'an unprivileged port'}, e.g. {' '.join(hints)}, "
+                        f"or allow {'them' if plural else 'it'}: "
+                        f"sudo sysctl net.ipv4.ip_unprivileged_port_start={lowest}")
+    return "\n".join(lines)
+
+
+def is_loopback_bind(address: str) -> bool:
+    return address == "localhost" or is_loopback_address(address)
+
+
+def _url_host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
 
 
 def split_errors(errors: list) -> tuple[list, list]:
@@ -408,40 +478,54 @@ class Ingressd:
         self.ready = True
         self.warn(
             f"ingressd: serving {len(self.applied)} objects; HTTP {opts.bind}:{self.ports['http']}, "
-            f"HTTPS {opts.bind}:{self.ports['https']}, admin http://{opts.bind}:{self.ports['admin']}/healthz"
+            f"HTTPS {opts.bind}:{self.ports['https']}, admin http://{_url_host(opts.admin_bind)}:{self.ports['admin']}/healthz"
         )
 
     def _proxy_error(self, exc: BaseException) -> None:
         self.warn(f"ingressd: internal error while proxying: {exc!r}")
 
     async def _bind_all(self) -> None:
+        """Bind every listener, or fail with one message naming every port that could not bind."""
         opts = self.options
         assert self.proxy is not None
+        wanted = listeners(opts)
+        clash = port_clash_message(wanted)
+        if clash:
+            raise StartupError(2, clash)
+        http, https, admin_listener = wanted
+        failures: list[tuple[Listener, OSError]] = []
         try:
             srv = await self.proxy.listen(opts.bind, opts.http_port, scheme="http")
+            self.ports["http"] = srv.sockets[0].getsockname()[1]
         except OSError as exc:
-            raise StartupError(2, bind_error_message("HTTP", "--http-port", opts.bind, opts.http_port, exc)) from None
-        self.ports["http"] = srv.sockets[0].getsockname()[1]
+            failures.append((http, exc))
         sni = SniContexts(opts.state_dir, lambda: self.proxy.state.tls)
         try:
             srv = await self.proxy.listen(opts.bind, opts.https_port, ssl=sni.default, scheme="https")
+            self.ports["https"] = self.proxy.https_port = srv.sockets[0].getsockname()[1]
         except OSError as exc:
-            raise StartupError(2, bind_error_message("HTTPS", "--https-port", opts.bind, opts.https_port, exc)) from None
-        self.ports["https"] = self.proxy.https_port = srv.sockets[0].getsockname()[1]
+            failures.append((https, exc))
         admin = build_admin_app(self.store, self.metrics.registry, self.health,
                                 canaries=lambda: canary_documents(self.proxy.state.table),
                                 logs_dir=Path(opts.state_dir) / "logs",
                                 computed={"PodMetrics": self.autoscaling.pod_metrics,
                                           "NodeMetrics": self.autoscaling.node_metrics,
-                                          "MetricValue": self.autoscaling.custom_metric_values})
+                                          "MetricValue": self.autoscaling.custom_metric_values},
+                                bind=opts.admin_bind)
         self.admin_runner = web.AppRunner(admin, access_log=None)
         await self.admin_runner.setup()
-        site = web.TCPSite(self.admin_runner, opts.bind, opts.admin_port, reuse_address=True)
+        site = web.TCPSite(self.admin_runner, opts.admin_bind, opts.admin_port, reuse_address=True)
         try:
             await site.start()
+            self.ports["admin"] = site._server.sockets[0].getsockname()[1]
         except OSError as exc:
-            raise StartupError(2, bind_error_message("admin", "--admin-port", opts.bind, opts.admin_port, exc)) from None
-        self.ports["admin"] = site._server.sockets[0].getsockname()[1]
+            failures.append((admin_listener, exc))
+        if failures:
+            raise StartupError(2, bind_errors_message(failures, wanted))
+        if not is_loopback_bind(opts.admin_bind):
+            self.warn(f"ingressd: WARNING: the admin API listens on {opts.admin_bind}:{self.ports['admin']} "
+                      "(--admin-bind) and is unauthenticated: anyone who can reach it can delete pods and "
+                      "scale workloads. Bind it to 127.0.0.1 unless this network is trusted.")
 
     def health(self) -> tuple[bool, str]:
         if not self.ready:

@@ -47,6 +47,17 @@ def _duration(value: str) -> float:
     return seconds
 
 
+def _interval(value: str) -> float:
+    """A positive number of seconds (0 would poll the files in a busy loop)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, e.g. 0.5: {value!r}")
+    return seconds
+
+
 def _fraction(value: str) -> float:
     try:
         number = float(value)
@@ -91,7 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="manifest file or directory (recursive *.yaml/*.yml); repeatable; "
                           "default: the bundled demo in config/")
     run.add_argument("--bind", default="127.0.0.1", metavar="ADDR",
-                     help="address the HTTP, HTTPS and admin listeners bind (default 127.0.0.1)")
+                     help="address the HTTP and HTTPS listeners bind (default 127.0.0.1)")
+    run.add_argument("--admin-bind", default="127.0.0.1", metavar="ADDR",
+                     help="address the admin port binds (default 127.0.0.1; its API is unauthenticated, "
+                          "so think twice before exposing it)")
     run.add_argument("--http-port", type=_port, default=80, metavar="N", help="HTTP port (default 80)")
     run.add_argument("--https-port", type=_port, default=443, metavar="N", help="HTTPS port (default 443)")
     run.add_argument("--admin-port", type=_port, default=10254, metavar="N",
@@ -104,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="access log format on stdout (default: ingress-nginx's log-format-upstream)")
     run.add_argument("--expose-upstream", action="store_true",
                      help="add an X-Ingressd-Upstream response header naming the upstream that served")
-    run.add_argument("--reload-interval", type=float, default=0.5, metavar="SECONDS",
+    run.add_argument("--reload-interval", type=_interval, default=0.5, metavar="SECONDS",
                      help="how often manifest files are checked for changes (default 0.5)")
 
     run.add_argument("--configmap", default=None, metavar="NAMESPACE/NAME",
@@ -224,6 +238,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = RunOptions(
         paths=args.paths or [bundled_demo()],
         bind=args.bind,
+        admin_bind=args.admin_bind,
         http_port=args.http_port,
         https_port=args.https_port,
         admin_port=args.admin_port,
