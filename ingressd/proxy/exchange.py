@@ -13,6 +13,7 @@ import time
 from random import getrandbits as _getrandbits  # request ids need uniqueness, not secrecy (as nginx's $request_id)
 
 from ingressd.proxy.errors import simple_response
+from ingressd.proxy.request_body import RequestBody
 from ingressd.proxy.tls import upstream_tls
 from ingressd.proxy.variables import expand, parse_cookies
 from ingressd.routing.affinity import pinned_backend, set_cookie_header
@@ -22,9 +23,8 @@ from ingressd.routing.table import BackendRef, Location, RouteMatch
 from ingressd.proxy.headers import client_response_head, upstream_request_head
 
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"TRACE"})
-REPLAY_LIMIT = 64 * 1024  # request bodies up to this size are kept for retries
+REPLAY_LIMIT = 64 * 1024  # streamed (proxy-request-buffering off) bodies up to this size are kept for retries
 PENDING_LIMIT = 64 * 1024  # body bytes buffered before the client is paused
-CHUNKED_PRECHECK_LIMIT = 1024 * 1024  # chunked bodies are held up to this to check proxy-body-size first
 _NO_LABEL = ""
 _NOTHING_TRIED: frozenset[str] = frozenset()
 _POD_CONFIG = LocationConfig(proxy_body_size=0)  # per-pod names: no Ingress, so no body limit
@@ -78,8 +78,12 @@ class Exchange:
     finished = False
     responded = False
     interim = False
-    websocket = False
+    upgrading = False  # the client asked to switch protocols (Connection: upgrade + Upgrade)
+    upgrade_value = b""
     tunnel = False
+    body: RequestBody | None = None  # the whole body, read before connecting (proxy-request-buffering on)
+    body_iter = None  # what is left to send of `body` on the current attempt
+    last_body_read = 0.0
     send_blocked_since = 0.0
     last_read = 0.0
     request_id = b""
@@ -185,21 +189,26 @@ class Exchange:
         if loc.canary is not None:
             self.route_canary(loc, state)
         if self.upgrade:
-            upgrade = hmap.get(b"upgrade")
-            self.websocket = upgrade is not None and upgrade.lower() == b"websocket"
-            if not self.websocket:
-                self.keep_alive = False  # the client parser stopped at the upgrade
+            # Any protocol (websocket, h2c, ...) is offered to the upstream as nginx does
+            # (Upgrade $http_upgrade); only its 101 switches the connection.
+            self.upgrading = True
+            self.upgrade_value = hmap.get(b"upgrade") or b""
         rid = hmap.get(b"x-request-id")
         self.request_id = rid if rid else b"%032x" % _getrandbits(128)
         expect = hmap.get(b"expect")
         if expect is not None and expect.lower() == b"100-continue" and self.version == "1.1":
             self.conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if self.chunked_in and limit and not self.body_done:
-            # Hold a chunked body until it is complete (or clearly too large), so proxy-body-size is
-            # enforced before anything reaches the backend, as nginx's request buffering does.
-            if limit <= CHUNKED_PRECHECK_LIMIT:
-                self.waiting_for_body = True
-                return
+        if not self.body_done and cfg.proxy_request_buffering:
+            # nginx's request buffering: the whole body first (413 as soon as it is too large, 408
+            # when the client stalls), so a slow client never holds an upstream connection.
+            body = self.body = RequestBody(cfg.client_body_buffer_size, self.server.body_temp_dir)
+            if self.buffer:  # arrived while this request waited behind a pipelined one
+                for chunk in self.buffer:
+                    body.append(chunk)
+                self.buffer, self.buffer_bytes = [], 0
+                self.conn.resume("body")
+            self.waiting_for_body = True
+            return
         self.connect_next()
 
     def start_pod(self, target) -> None:
@@ -274,6 +283,7 @@ class Exchange:
 
     def client_body(self, chunk: bytes) -> None:
         self.req_body_bytes += len(chunk)
+        self.last_body_read = time.monotonic()
         if self.responded or self.finished:
             return  # discarding the rest of a body we answered without
         limit = self.cfg.proxy_body_size if self.cfg else 0
@@ -282,6 +292,10 @@ class Exchange:
                 self.drop_upstream()
                 return self.respond(413, close=True)
             return self.abort_client()
+        body = self.body
+        if body is not None:
+            body.append(chunk)
+            return
         if self.replay is not None:
             if self.req_body_bytes <= REPLAY_LIMIT:
                 self.replay.append(chunk)
@@ -295,12 +309,10 @@ class Exchange:
         self.buffer_bytes += len(chunk)
         if self.buffer_bytes > PENDING_LIMIT:
             self.conn.pause("body")
-            if self.waiting_for_body and self.buffer_bytes > CHUNKED_PRECHECK_LIMIT:
-                self.waiting_for_body = False
-                self.connect_next()
 
     def client_body_done(self) -> None:
         self.body_done = True
+        self.last_body_read = 0.0
         if self.responded:
             if self.finished:
                 return
@@ -310,6 +322,25 @@ class Exchange:
             self.connect_next()
         elif self.up is not None and self.stream_chunked and not self.buffer:
             self.up.write(b"0\r\n\r\n")
+
+    def client_body_timed_out(self) -> None:
+        """client-body-timeout passed without a read: 408, as nginx answers, and close."""
+        if self.head_sent:
+            return self.abort_client()
+        self.drop_upstream()
+        self.respond(408, close=True)
+
+    def pump_body(self) -> None:
+        """Send the buffered body while the upstream socket takes it; resumed by resume_writing."""
+        it = self.body_iter
+        up = self.up
+        while it is not None and up is not None and not up.write_paused:
+            piece = next(it, None)
+            if piece is None:
+                self.body_iter = None
+                return
+            self.body_sent = True
+            up.write(piece)
 
     def send_body(self, chunk: bytes) -> None:
         self.body_sent = True
@@ -383,7 +414,10 @@ class Exchange:
         """Send the request head (and any body so far) on `up`."""
         self.up = up
         up.exchange = self
-        if self.websocket:
+        body = self.body
+        if body is not None:
+            framing = b"Content-Length: %d\r\n" % body.size  # nginx sends a buffered body with its length
+        elif self.upgrading and self.body_done and not self.buffer:
             framing = b""
         elif self.chunked_in:
             if self.body_done:
@@ -408,11 +442,14 @@ class Exchange:
             forwarding=conn.forwarding,
             incoming_xff=xff,
             body_framing=framing,
-            websocket=self.websocket,
+            upgrade=self.upgrade_value if self.upgrading else None,
         )
         up.write(head)
         self.sent = True
-        if self.buffer and not self.websocket:
+        if body is not None:
+            self.body_iter = body.chunks()
+            self.pump_body()
+        elif self.buffer:
             buffered, self.buffer, self.buffer_bytes = self.buffer, [], 0
             for chunk in buffered:
                 self.send_body(chunk)
@@ -448,10 +485,13 @@ class Exchange:
     def upstream_write_resumed(self) -> None:
         self.conn.resume("upstream")
         self.send_blocked_since = 0.0
+        if self.body_iter is not None:
+            self.pump_body()
 
     def drop_upstream(self) -> None:
         up = self.up
         self.up = None
+        self.body_iter = None
         self.send_blocked_since = 0.0
         self.conn.resume("upstream")
         if up is not None:
@@ -475,7 +515,7 @@ class Exchange:
 
     def _retry(self) -> None:
         """Next attempt: the kept body (if any was sent) goes out again."""
-        if self.body_sent and self.replay is not None:
+        if self.body_sent and self.body is None and self.replay is not None:
             self.buffer = list(self.replay)
             self.buffer_bytes = sum(map(len, self.buffer))
         self.body_sent = False
@@ -491,7 +531,7 @@ class Exchange:
         if self.sent:
             if self.method not in IDEMPOTENT and "non_idempotent" not in nu:
                 return False
-            if self.body_sent and self.replay is None:
+            if self.body_sent and self.body is None and self.replay is None:
                 return False
         return True
 
@@ -529,7 +569,7 @@ class Exchange:
         if status < 200 and status != 101:
             self.interim = True  # 100 Continue and friends are consumed here
             return
-        if status == 101 and not self.websocket:
+        if status == 101 and not self.upgrading:
             self.upstream_failed("upstream switched protocols without an upgrade request", "error")
             return
         if status >= 400 and self.retry_on_status(status):
@@ -538,7 +578,8 @@ class Exchange:
         self.upstream_statuses.append(str(status))
         parts, cl = client_response_head(status, headers)
         if status == 101:
-            parts.append(b"Upgrade: websocket\r\nConnection: upgrade\r\n")
+            upgrade = next((v for n, v in headers if n.lower() == b"upgrade"), self.upgrade_value)
+            parts += [b"Upgrade: ", upgrade, b"\r\nConnection: upgrade\r\n"]
         elif self.method == b"HEAD" or status in (204, 304):
             if cl is not None and status != 204:
                 parts += [b"Content-Length: ", cl, b"\r\n"]
@@ -718,6 +759,9 @@ class Exchange:
         if self.finished:
             return
         self.finished = True
+        if self.body is not None:
+            self.body.close()
+            self.body_iter = None
         if self.traffic is not None:
             self.traffic[1] -= 1
         if self.out:

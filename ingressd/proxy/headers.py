@@ -68,7 +68,7 @@ def upstream_request_head(
     forwarding: bytes,
     incoming_xff: bytes | None,
     body_framing: bytes,
-    websocket: bool,
+    upgrade: bytes | None = None,
 ) -> bytes:
     """The request head sent upstream.
 
@@ -97,9 +97,10 @@ def upstream_request_head(
         return upstream_request_head(
             method, target, [h for h in headers if h[0] not in named and h[0] != b"connection"],
             host=host, request_id=request_id, forwarding=forwarding, incoming_xff=incoming_xff,
-            body_framing=body_framing, websocket=websocket)
-    if websocket:
-        parts.append(b"Upgrade: websocket\r\nConnection: upgrade\r\n")
+            body_framing=body_framing, upgrade=upgrade)
+    if upgrade is not None:
+        # The client asked to switch protocols: offer it upstream (nginx: Upgrade $http_upgrade).
+        parts += [b"Upgrade: ", upgrade, b"\r\nConnection: upgrade\r\n"]
     parts.append(body_framing)
     parts.append(b"\r\n")
     return b"".join(parts)

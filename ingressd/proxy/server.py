@@ -23,18 +23,24 @@ from ingressd.proxy.headers import connection_forwarding_headers
 from ingressd.proxy.traffic import PodTraffic
 from ingressd.proxy.upstream import UpstreamPool
 from ingressd.routing.balancer import Balancers
+from ingressd.routing.controller_config import ClientLimits
 from ingressd.routing.endpoints import EndpointIndex
 from ingressd.routing.table import RouteTable
 from ingressd.routing.podnames import PodNameIndex
 from ingressd.routing.tls import TlsTable
 
-MAX_URL = 8192  # nginx large_client_header_buffers 4 8k: a longer request line is a 414
-MAX_HEADER_LINE = 8192
-MAX_HEADERS = 32768
 MAX_PIPELINED = 16
 KEEPALIVE_TIMEOUT = 75.0  # nginx keepalive_timeout
-HEADER_TIMEOUT = 60.0  # nginx client_header_timeout
+HEADER_TIMEOUT = 60.0  # nginx client_header_timeout, for the first byte of a new connection
 SWEEP_INTERVAL = 0.25  # resolution of every proxy timeout
+UPGRADE_PENDING_LIMIT = 64 * 1024  # bytes after an upgrade request held until the upstream answers
+LINGERING_TIMEOUT = 5.0  # nginx lingering_timeout: read and drop what a client still sends after
+LINGERING_TIME = 30.0  # the final response, so the kernel does not reset it away (lingering_time)
+TOO_LARGE = "Request Header Or Cookie Too Large"
+
+
+class _HeadRejected(Exception):
+    """Raised from a parser callback to stop reading a request head that broke a limit."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,16 @@ class ClientConnection(asyncio.Protocol):
         self.write_paused = False
         self.closing = False
         self.tunnel: Exchange | None = None
-        self.upgrade_pending: bytes | None = None
+        # Bytes after a request that asked to switch protocols: the new protocol's if the
+        # upstream answers 101, else the next HTTP requests. Never forwarded before that answer.
+        self.upgrade_pending: bytearray | None = None
+        self.in_head = False  # between the first byte of a request and the end of its head
+        self.head_started = 0.0
+        self.head_bytes = 0
+        self._head_began = False
+        self.read_resumed = 0.0
+        self.lingering = 0.0  # since when the connection only drains what the client still sends
+        self.linger_last = 0.0
         self._url: list[bytes] = []
         self._url_len = 0
         self._headers: list[tuple[bytes, bytes, bytes]] = []
@@ -99,28 +114,49 @@ class ClientConnection(asyncio.Protocol):
         if self.tunnel is not None:
             self.tunnel.tunnel_from_client(data)
             return
-        if self.upgrade_pending is not None:
-            ex = self.current
-            if ex is not None and not ex.finished:
-                ex.buffer.append(data)
-                ex.buffer_bytes += len(data)
+        if self.lingering:
+            self.linger_last = time.monotonic()
+            return
+        pending = self.upgrade_pending
+        if pending is not None:
+            pending += data
+            if len(pending) > UPGRADE_PENDING_LIMIT:
+                self.pause("upgrade")
             return
         if self.closing:
             return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
-            rest = data[upgrade.args[0]:]
-            self.upgrade_pending = b""
-            ex = self.current
-            if ex is not None and not ex.finished and rest:
-                ex.buffer.append(rest)
-                ex.buffer_bytes += len(rest)
+            # The upgrade request is complete (httptools reports the end of its message first).
+            self.upgrade_pending = bytearray(data[upgrade.args[0]:])
+            return
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, _HeadRejected):
+                self._reject(*exc.__context__.args)
+            else:
+                self.server.report_error(exc.__context__ or exc)
+                self._reject(500, None)
+            return
         except httptools.HttpParserError as exc:
-            self._reject(400, str(exc))
+            self._reject(400, None)
+            return
         except Exception as exc:  # a bug must cost one connection, not the process
             self.server.report_error(exc)
-            self._reject(500, "internal error")
+            self._reject(500, None)
+            return
+        if self.in_head:
+            # A head still incomplete: count what it has taken so far (httptools keeps an
+            # unfinished header line to itself), so an endless head is cut off at nginx's
+            # large_client_header_buffers instead of being read forever.
+            if self._head_began:
+                self._head_began = False  # the chunk held the end of an earlier message too
+            else:
+                self.head_bytes += len(data)
+            limits = self.server.limits
+            if self.head_bytes > limits.max_head + limits.max_request_line:
+                self._reject(414 if not self._headers and self._url_len else 400,
+                             "Request-URI Too Large" if not self._headers and self._url_len else TOO_LARGE)
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -136,19 +172,24 @@ class ClientConnection(asyncio.Protocol):
 
     # ---- httptools callbacks --------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        self.in_head = True
+        self._head_began = True
+        self.head_bytes = 0
+        self.head_started = time.monotonic()
+
     def on_url(self, url: bytes) -> None:
         self._url_len += len(url)
-        if self._url_len > MAX_URL:
-            self._bad_head = (414, "Request-URI Too Large")
-            return
+        if self._url_len > self.server.limits.max_request_line:
+            raise _HeadRejected(414, "Request-URI Too Large")
         self._url.append(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         size = len(name) + len(value) + 4
         self._header_bytes += size
-        if size > MAX_HEADER_LINE or self._header_bytes > MAX_HEADERS:
-            self._bad_head = self._bad_head or (400, "Request Header Or Cookie Too Large")
-            return  # keep nothing more: the request gets a 400 once its head is complete
+        limits = self.server.limits
+        if size > limits.max_header_line or self._header_bytes > limits.max_head:
+            raise _HeadRejected(400, TOO_LARGE)
         lname = name.lower()
         hmap = self._hmap
         if lname not in hmap:
@@ -158,6 +199,7 @@ class ClientConnection(asyncio.Protocol):
         self._headers.append((lname, name, value))
 
     def on_headers_complete(self) -> None:
+        self.in_head = False
         parser = self.parser
         ex = Exchange(
             self,
@@ -234,16 +276,31 @@ class ClientConnection(asyncio.Protocol):
         self.current = None
         if self.tunnel is ex:
             self.tunnel = None
+        pending = self.upgrade_pending
+        self.upgrade_pending = None
         if not keep_alive or self.closing:
             self.closing = True
             self.queue.clear()
             if self.transport is not None:
                 if ex.head_sent and ex.status not in (499,):
-                    self.transport.close()
+                    if ex.body_done and not pending:
+                        self.transport.close()
+                    else:
+                        self.linger()  # the client may still be sending: let it read the answer
                 else:
                     self.transport.abort()
             return
         self.paused.discard("body")
+        if pending is not None:
+            # The upstream declined the upgrade: what followed is HTTP again, parsed, routed and
+            # logged like any request (never tunnelled unchecked).
+            self.paused.discard("upgrade")
+            self.idle_since = time.monotonic()
+            self.idle_limit = KEEPALIVE_TIMEOUT
+            self._update_reading()
+            if pending:
+                self.data_received(bytes(pending))
+            return
         if self.queue:
             nxt, local = self.queue.popleft()
             if len(self.queue) < MAX_PIPELINED:
@@ -260,8 +317,9 @@ class ClientConnection(asyncio.Protocol):
         self.tunnel = ex
         pending = self.upgrade_pending
         self.upgrade_pending = None
+        self.resume("upgrade")
         if pending:
-            ex.tunnel_from_client(pending)
+            ex.tunnel_from_client(bytes(pending))
 
     # ---- flow control and writes ---------------------------------------------------------
 
@@ -283,22 +341,56 @@ class ClientConnection(asyncio.Protocol):
             transport.pause_reading()
         else:
             transport.resume_reading()
+            self.read_resumed = time.monotonic()  # time paused by us does not count as a stalled client
 
     def write(self, data: bytes) -> None:
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.write(data)
 
-    def check_idle(self, now: float) -> None:
-        """keepalive_timeout / client_header_timeout, from the server's sweeper."""
-        if self.current is None and self.parsing is None and now - self.idle_since >= self.idle_limit:
-            self.closing = True
-            if self.transport is not None:
+    def check_timeouts(self, now: float) -> None:
+        """Every client-side timeout, from the server's sweeper: keepalive_timeout,
+        client_header_timeout (408), client_body_timeout (408), lingering close."""
+        if self.lingering:
+            if now - self.linger_last >= LINGERING_TIMEOUT or now - self.lingering >= LINGERING_TIME:
                 self.transport.close()
+            return
+        ex = self.current
+        limits = self.server.limits
+        if ex is None:
+            if self.in_head:
+                if now - self.head_started >= limits.client_header_timeout:
+                    self._reject(408, "Request Time-out")
+            elif self.parsing is None and now - self.idle_since >= self.idle_limit:
+                self.closing = True
+                if self.transport is not None:
+                    self.transport.close()
+            return
+        if ex.up is not None:
+            ex.check_timeouts(now)  # proxy-read-timeout / proxy-send-timeout
+        if not ex.body_done and not ex.finished and not self.paused and \
+                now - max(ex.last_body_read, ex.started, self.read_resumed) >= limits.client_body_timeout:
+            ex.client_body_timed_out()
 
-    def _reject(self, status: int, reason: str) -> None:
-        """Malformed HTTP: answer 4xx and close; the listener keeps serving others."""
+    def linger(self) -> None:
+        """nginx's lingering close: after the final response, read and drop what the client still
+        sends (for a while) before closing, so its unread bytes do not make the kernel reset the
+        connection and destroy the response (a 413 for an upload, say)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
         self.closing = True
+        self.lingering = self.linger_last = time.monotonic()
+        self.queue.clear()
+        self.paused.clear()
+        transport.resume_reading()
+        if transport.can_write_eof():
+            transport.write_eof()
+
+    def _reject(self, status: int, reason: str | None) -> None:
+        """Malformed or over-limit HTTP: answer 4xx and close; the listener keeps serving others."""
+        self.closing = True
+        self.in_head = False
         ex = self.current
         if ex is not None and not ex.finished:
             if not ex.head_sent:
@@ -308,8 +400,8 @@ class ClientConnection(asyncio.Protocol):
                 ex.abort_client()
             return
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(simple_response(status, close=True))
-            self.transport.close()
+            self.transport.write(simple_response(status, close=True, title=reason))
+            self.linger()
 
     def close(self) -> None:
         self.closing = True
@@ -342,6 +434,8 @@ class ProxyServer:
         self.traffic = PodTraffic()
         self.expose_upstream = expose_upstream
         self.https_port = 443  # for ssl-redirect Locations; the app sets the listener's real port
+        self.limits = ClientLimits()  # the controller ConfigMap's client-* keys (set_limits)
+        self.body_temp_dir: str | None = None  # client_body_temp: <state-dir>/client-body-temp
         # HSTS on every HTTPS response, as ingress-nginx's defaults (hsts, hsts-max-age, hsts-include-subdomains)
         self.set_hsts("max-age=31536000; includeSubDomains")
         self.connections: set[ClientConnection] = set()
@@ -355,12 +449,8 @@ class ProxyServer:
         """Enforce every timeout from one periodic callback instead of a timer per request."""
         now = time.monotonic()
         for conn in list(self.connections):
-            ex = conn.current
             try:
-                if ex is not None and ex.up is not None:
-                    ex.check_timeouts(now)  # proxy-read-timeout / proxy-send-timeout
-                else:
-                    conn.check_idle(now)
+                conn.check_timeouts(now)
             except Exception as exc:
                 self.report_error(exc)
         self._sweeper = asyncio.get_running_loop().call_later(SWEEP_INTERVAL, self._sweep)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ingressd.routing.canary import CanaryConfig, compile_header_pattern
@@ -41,6 +41,8 @@ class LocationConfig:
     rewrite_target: str | None = None
     app_root: str | None = None
     proxy_body_size: int = 1048576  # bytes; 0 = unlimited
+    proxy_request_buffering: bool = True  # read the whole body before choosing an upstream
+    client_body_buffer_size: int = 8192  # body bytes kept in memory; the rest goes to a temp file
     proxy_connect_timeout: float = 5.0
     proxy_read_timeout: float = 60.0
     proxy_send_timeout: float = 60.0
@@ -314,6 +316,14 @@ _IMPLEMENTED = (
         "proxy-body-size", 'Largest request body accepted (nginx size, "0" = unlimited); larger gets 413.',
         default="1m", parse=parse_size, field="proxy_body_size"),
     AnnotationSpec(
+        "proxy-request-buffering", "on: read the whole request body before connecting to the pod (a slow"
+        " client never holds a pod connection); off: stream it.",
+        default="on", parse=parse_on_off, field="proxy_request_buffering"),
+    AnnotationSpec(
+        "client-body-buffer-size", "Request body bytes kept in memory; a larger body is buffered in a"
+        " temporary file under the state dir.",
+        default="8k", parse=parse_size, field="client_body_buffer_size"),
+    AnnotationSpec(
         "proxy-connect-timeout", "Seconds to wait for a connection to the pod.",
         default="5", parse=parse_seconds, field="proxy_connect_timeout"),
     AnnotationSpec(
@@ -440,13 +450,11 @@ _NOT_YET = {
     "proxy-buffers-number": "Number of response buffers.",
     "proxy-busy-buffers-size": "Buffers busy sending to the client.",
     "proxy-max-temp-file-size": "Largest temporary file for buffered responses.",
-    "proxy-request-buffering": "Buffer request bodies.",
     "proxy-http-version": "HTTP version spoken to the pod.",
     "proxy-cookie-domain": "Rewrite the domain of Set-Cookie.",
     "proxy-cookie-path": "Rewrite the path of Set-Cookie.",
     "proxy-redirect-from": "Rewrite Location headers from this.",
     "proxy-redirect-to": "Rewrite Location headers to this.",
-    "client-body-buffer-size": "Buffer size for request bodies.",
     "connection-proxy-header": "Connection header sent upstream.",
     "x-forwarded-prefix": "X-Forwarded-Prefix header sent upstream.",
     "custom-headers": "Extra response headers from a ConfigMap.",
@@ -647,8 +655,9 @@ def _check_affinity(annotations: dict[str, Any]) -> list[tuple[str, str, str]]:
             if isinstance(key, str) and key.startswith(PREFIX) and key[len(PREFIX):] in unused]
 
 
-def parse_location_config(annotations: dict[str, Any]) -> LocationConfig:
-    """The implemented annotations of one Ingress; missing or invalid ones keep the default.
+def parse_location_config(annotations: dict[str, Any], defaults: LocationConfig | None = None) -> LocationConfig:
+    """The implemented annotations of one Ingress; missing or invalid ones keep the default
+    (`defaults`: the controller ConfigMap's, else ingress-nginx's).
 
     The canary-* annotations make `canary` a CanaryConfig only with `canary: "true"`.
     """
@@ -668,7 +677,8 @@ def parse_location_config(annotations: dict[str, Any]) -> LocationConfig:
             values[spec.field] = parsed
     if values.pop("canary", False):
         values["canary"] = CanaryConfig(**canary)
-    return LocationConfig(**values) if values else _DEFAULT_CONFIG
+    defaults = defaults or _DEFAULT_CONFIG
+    return replace(defaults, **values) if values else defaults
 
 
 _DEFAULT_CONFIG = LocationConfig()

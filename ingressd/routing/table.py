@@ -230,8 +230,10 @@ def _needs_regex(location: Location) -> bool:
 
 
 def build_route_table(
-    ingresses: list[dict], ingress_classes: Iterable[dict] = (), ingress_class: str = "nginx"
+    ingresses: list[dict], ingress_classes: Iterable[dict] = (), ingress_class: str = "nginx",
+    defaults: LocationConfig | None = None,
 ) -> RouteTable:
+    """`defaults`: the controller ConfigMap's location settings (ingress-nginx's when None)."""
     controller_classes = frozenset(
         _meta(ic)[1]
         for ic in ingress_classes
@@ -252,7 +254,7 @@ def build_route_table(
             continue
         namespace, name = _meta(ing)
         spec = _dict(ing.get("spec"))
-        config = parse_location_config(_annotations(ing))
+        config = parse_location_config(_annotations(ing), defaults)
         rules = _list(spec.get("rules"))
         default = backend_ref(namespace, spec.get("defaultBackend"))
 

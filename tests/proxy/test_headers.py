@@ -9,7 +9,7 @@ def req(headers):
     triples = [(n.lower(), n, v) for n, v in headers]
     return upstream_request_head(b"GET", b"/p?q", triples, host=b"h.test", request_id=b"r" * 32,
                                  forwarding=connection_forwarding_headers(b"127.0.0.1", b"80", b"http"),
-                                 incoming_xff=None, body_framing=b"", websocket=False)
+                                 incoming_xff=None, body_framing=b"")
 
 
 @pytest.mark.parametrize("headers, kept, dropped", [

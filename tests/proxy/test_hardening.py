@@ -1,0 +1,321 @@
+"""Hostile and slow clients through real sockets: upgrade smuggling, endless heads, request bodies
+(buffering, spill to file, 413, 408), lingering close."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+
+import httptools
+import pytest
+
+from ingressd.routing.controller_config import ClientLimits
+from tests.proxy.conftest import HOST, endpoint_slice, ingress, service
+from tests.proxy.rawbackend import RawBackend
+
+
+def routes(port: int, annotations: dict | None = None, path: str = "/public") -> list[dict]:
+    return [ingress("web", [("app.test", path, "Prefix", "web")], annotations),
+            service("web"), *endpoint_slice("web", [port])]
+
+
+@pytest.fixture
+async def raw_backend():
+    started: list[RawBackend] = []
+
+    async def start(**kwargs) -> RawBackend:
+        b = await RawBackend(**kwargs).start()
+        started.append(b)
+        return b
+
+    yield start
+    for b in started:
+        await b.stop()
+
+
+class Responses:
+    """Parses what the proxy sends back on one connection."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.done: list[tuple[int, bytes]] = []
+        self.body = b""
+        self.upgraded = b""
+
+    def on_body(self, body: bytes) -> None:
+        self.body += body
+
+    def on_message_complete(self) -> None:
+        self.done.append((self.parser.get_status_code(), self.body))
+        self.body = b""
+
+    def feed(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            self.done.append((101, b""))
+            self.upgraded += data[upgrade.args[0]:]
+
+
+async def exchange(port: int, data: bytes, responses: int, timeout: float = 5) -> Responses:
+    """Send `data` on one connection and read until `responses` responses have arrived."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    got = Responses()
+    try:
+        writer.write(data)
+        deadline = time.monotonic() + timeout
+        while len(got.done) < responses:
+            chunk = await asyncio.wait_for(reader.read(65536), max(deadline - time.monotonic(), 0.01))
+            if not chunk:
+                break
+            got.feed(chunk)
+    finally:
+        writer.close()
+    return got
+
+
+# ---- 1. protocol switches only on the upstream's 101 -------------------------------------------
+
+SMUGGLED = b"GET /private HTTP/1.1\r\nHost: app.test\r\nX-Real-IP: 10.0.0.1\r\n\r\n"
+
+
+@pytest.mark.parametrize("protocol", [b"foo", b"h2c", b"websocket"])
+async def test_bytes_after_a_declined_upgrade_are_parsed_as_http_not_tunnelled(raw_backend, start_proxy, protocol):
+    backend = await raw_backend()
+    proxy = await start_proxy(routes(backend.port))
+    upgrade = (b"GET /public/x HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: " + protocol
+               + b"\r\n\r\n")
+    got = await exchange(proxy.port, upgrade + SMUGGLED, 2)
+    assert [status for status, _ in got.done] == [200, 404]
+    assert backend.requests == [b"/public/x"]
+    assert b"/private" not in backend.received
+    lines = proxy.log_lines()
+    assert len(lines) == 2 and '"GET /private HTTP/1.1" 404' in lines[1]
+
+
+async def test_a_declined_upgrade_keeps_the_connection_serving(raw_backend, start_proxy):
+    backend = await raw_backend()
+    proxy = await start_proxy(routes(backend.port))
+    upgrade = (b"GET /public/ws HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    reader, writer = await asyncio.open_connection(HOST, proxy.port)
+    got = Responses()
+    try:
+        writer.write(upgrade)
+        while len(got.done) < 1:
+            got.feed(await asyncio.wait_for(reader.read(65536), 5))
+        writer.write(b"GET /public/next HTTP/1.1\r\nHost: app.test\r\n\r\n")  # later, on the same connection
+        while len(got.done) < 2:
+            got.feed(await asyncio.wait_for(reader.read(65536), 5))
+    finally:
+        writer.close()
+    assert [status for status, _ in got.done] == [200, 200]
+    assert backend.requests == [b"/public/ws", b"/public/next"]
+
+
+async def test_any_protocol_is_tunnelled_after_the_upstreams_101(raw_backend, start_proxy):
+    backend = await raw_backend(accept_upgrade=True)
+    proxy = await start_proxy(routes(backend.port))
+    upgrade = b"GET /public/x HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n"
+    reader, writer = await asyncio.open_connection(HOST, proxy.port)
+    try:
+        writer.write(upgrade + b"raw-bytes")
+        seen = b""
+        while b"tunnel:raw-bytes" not in seen:
+            chunk = await asyncio.wait_for(reader.read(65536), 5)
+            assert chunk
+            seen += chunk
+    finally:
+        writer.close()
+    assert seen.startswith(b"HTTP/1.1 101 ")
+    assert b"Upgrade: foo\r\n" in seen
+    assert bytes(backend.tunnelled) == b"raw-bytes"
+
+
+async def test_the_upgrade_header_reaches_the_upstream_as_the_client_sent_it(raw_backend, start_proxy):
+    backend = await raw_backend()
+    proxy = await start_proxy(routes(backend.port))
+    await exchange(proxy.port, b"GET /public/x HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\n"
+                               b"Upgrade: h2c\r\n\r\n", 1)
+    head = bytes(backend.received).split(b"\r\n\r\n")[0]
+    assert b"\r\nUpgrade: h2c\r\n" in head and b"\r\nConnection: upgrade" in head
+
+
+# ---- 4. request heads are bounded (large_client_header_buffers 4 8k) ---------------------------
+
+async def stream_until_closed(port: int, first: bytes, piece: bytes, limit: int) -> tuple[int, bytes]:
+    """Send `first`, then `piece` again and again until the proxy closes or `limit` bytes went out."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    sent = 0
+    answer = b""
+    try:
+        writer.write(first)
+        while sent < limit:
+            writer.write(piece)
+            sent += len(piece)
+            try:
+                await asyncio.wait_for(writer.drain(), 2)
+            except (ConnectionError, TimeoutError):
+                break
+            try:
+                answer += await asyncio.wait_for(reader.read(65536), 0.001)
+            except TimeoutError:
+                continue
+            if answer:
+                break
+        while True:
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), 2)
+            except (ConnectionError, TimeoutError):
+                break
+            if not chunk:
+                break
+            answer += chunk
+    finally:
+        writer.close()
+    return sent, answer
+
+
+@pytest.mark.parametrize("first, piece, status", [
+    (b"GET / HTTP/1.1\r\nHost: app.test\r\nX-Endless: ", b"a" * 4096, b"400"),  # one header, never ending
+    (b"GET / HTTP/1.1\r\nHost: app.test\r\n", b"X-More: value\r\n" * 256, b"400"),  # header lines forever
+    (b"GET /", b"a" * 4096, b"414"),  # a request line that never ends
+])
+async def test_an_endless_head_is_cut_off_at_nginxs_buffer_limits(backend, start_proxy, first, piece, status):
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    sent, answer = await stream_until_closed(proxy.port, first, piece, 16 * 1024 * 1024)
+    assert answer.startswith(b"HTTP/1.1 " + status)
+    assert sent < 2 * 1024 * 1024  # stopped early: nginx reads 4 x 8k, ingressd one socket read more
+    if status == b"400":
+        assert b"Request Header Or Cookie Too Large" in answer
+    assert backend.seen == []
+
+
+async def test_a_head_at_the_limit_still_passes(backend, start_proxy):
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    headers = b"".join(b"X-H%d: %b\r\n" % (i, b"v" * 1000) for i in range(28))  # ~28 KiB < 32 KiB
+    got = await exchange(proxy.port, b"GET / HTTP/1.1\r\nHost: app.test\r\n" + headers + b"\r\n", 1)
+    assert got.done[0][0] == 200
+
+
+async def test_a_slow_head_gets_408_after_client_header_timeout(backend, start_proxy):
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    proxy.server.limits = ClientLimits(client_header_timeout=1)
+    reader, writer = await asyncio.open_connection(HOST, proxy.port)
+    try:
+        writer.write(b"GET / HTTP/1.1\r\nHost: app")
+        started = time.monotonic()
+        answer = await asyncio.wait_for(reader.read(), 5)
+        waited = time.monotonic() - started
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert 0.9 <= waited < 3
+
+
+# ---- 7. request bodies as ingress-nginx buffers them ------------------------------------------
+
+def chunked(body: bytes, size: int = 16384) -> bytes:
+    out = [b"%x\r\n%b\r\n" % (len(body[i:i + size]), body[i:i + size]) for i in range(0, len(body), size)]
+    return b"".join(out) + b"0\r\n\r\n"
+
+
+async def test_chunked_uploads_above_the_old_pause_point_are_answered(backend, start_proxy):
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    body = bytes(range(256)) * 1200  # 300 KB
+
+    async def upload() -> tuple[int, bytes]:
+        got = await exchange(proxy.port, b"POST /upload HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n"
+                                         b"Connection: close\r\n\r\n" + chunked(body), 1, timeout=20)
+        return got.done[0]
+
+    results = await asyncio.gather(*(upload() for _ in range(20)))
+    assert all(status == 200 and b'"received": 307200' in text for status, text in results)
+
+
+async def test_a_chunked_body_over_the_limit_gets_413_and_the_client_reads_it(backend, start_proxy):
+    proxy = await start_proxy(routes(backend.port, path="/"))  # default proxy-body-size 1m
+    body = b"x" * (3 * 1024 * 1024)
+    got = await exchange(proxy.port, b"POST /upload HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         + chunked(body), 1, timeout=20)
+    assert got.done and got.done[0][0] == 413
+    assert backend.seen == []
+
+
+@pytest.mark.parametrize("size", [100, 8192, 8193, 700_000])
+async def test_buffered_bodies_in_memory_and_spilled_arrive_intact(backend, start_proxy, tmp_path, size):
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    proxy.server.body_temp_dir = str(tmp_path / "client-body-temp")
+    body = hashlib.sha256(b"seed").digest() * (size // 32 + 1)
+    body = body[:size]
+    got = await exchange(proxy.port, b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: %d\r\n\r\n%b"
+                         % (size, body), 1, timeout=20)
+    assert got.done[0][0] == 200 and b'"received": %d' % size in got.done[0][1]
+    assert not any((tmp_path / "client-body-temp").glob("*"))  # temp files never outlive the request
+
+
+async def test_a_slow_body_holds_no_upstream_connection_and_gets_408(raw_backend, start_proxy):
+    backend = await raw_backend()
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    proxy.server.limits = ClientLimits(client_body_timeout=1)
+    conns = []
+    for _ in range(30):
+        reader, writer = await asyncio.open_connection(HOST, proxy.port)
+        writer.write(b"POST /slow HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
+        conns.append((reader, writer))
+    try:
+        await asyncio.sleep(0.3)
+        assert backend.connections == 0  # nothing reaches the upstream before the whole body
+        answers = await asyncio.gather(*(asyncio.wait_for(r.read(), 5) for r, _ in conns))
+    finally:
+        for _, w in conns:
+            w.close()
+    assert all(a.startswith(b"HTTP/1.1 408 ") for a in answers)
+    assert backend.connections == 0
+
+
+async def test_a_body_trickling_in_within_the_timeout_is_forwarded_whole(backend, start_proxy):
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    proxy.server.limits = ClientLimits(client_body_timeout=1)
+    reader, writer = await asyncio.open_connection(HOST, proxy.port)
+    try:
+        writer.write(b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\n\r\n")
+        for part in (b"a", b"b", b"c", b"d"):
+            await asyncio.sleep(0.4)  # the client's pace: 1.6 s in all, never 1 s without a byte
+            writer.write(part)
+        answer = await asyncio.wait_for(reader.read(65536), 5)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 ") and b'"received": 4' in answer
+
+
+async def test_a_post_is_retried_with_its_buffered_body_when_the_connect_fails(backend, start_proxy):
+    import socket
+    held = socket.socket()
+    held.bind((HOST, 0))  # bound, not listening: connections are refused
+    try:
+        objects = [ingress("web", [("app.test", "/", "Prefix", "web")]), service("web"),
+                   *endpoint_slice("web", [held.getsockname()[1], backend.port])]
+        proxy = await start_proxy(objects)
+        body = b"y" * 50_000
+        for _ in range(4):
+            got = await exchange(proxy.port, b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: %d\r\n\r\n%b"
+                                 % (len(body), body), 1)
+            assert got.done[0][0] == 200 and b'"received": 50000' in got.done[0][1]
+    finally:
+        held.close()
+
+
+async def test_request_buffering_off_streams_to_the_upstream_at_once(raw_backend, start_proxy):
+    backend = await raw_backend()
+    proxy = await start_proxy(routes(backend.port, {"proxy-request-buffering": "off"}, path="/"))
+    reader, writer = await asyncio.open_connection(HOST, proxy.port)
+    try:
+        writer.write(b"POST /stream HTTP/1.1\r\nHost: app.test\r\nContent-Length: 1000\r\n\r\n" + b"z" * 10)
+        deadline = time.monotonic() + 5
+        while b"zzzzzzzzzz" not in backend.received and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert b"zzzzzzzzzz" in backend.received
+    finally:
+        writer.close()
