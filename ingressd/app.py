@@ -35,11 +35,12 @@ from ingressd.pods.kubelet import Kubelet
 from ingressd.proxy.server import ProxyServer, ProxyState
 from ingressd.proxy.tls import SniContexts
 from ingressd.routing.endpoints import EndpointIndex, build_endpoint_index
+from ingressd.routing.controller_config import controller_config
 from ingressd.routing.table import build_route_table
 from ingressd.routing.podnames import PodNameIndex, build_pod_name_index
 from ingressd.routing.tls import build_tls_table, hsts_value
 
-ROUTE_KINDS = frozenset({"Ingress", "IngressClass"})
+ROUTE_KINDS = frozenset({"Ingress", "IngressClass", "ConfigMap"})  # ConfigMap: --configmap location defaults
 TLS_KINDS = frozenset({"Ingress", "IngressClass", "Secret", "ConfigMap"})
 ENDPOINT_KINDS = frozenset({"Service", "EndpointSlice", "Endpoints"})
 # The parts of the routing snapshot and the kinds each is built from: a store event rebuilds only
@@ -341,19 +342,28 @@ class Ingressd:
             pods,
         ))
 
+    def _controller_configmap(self) -> dict | None:
+        """The --configmap ConfigMap, when given and present."""
+        if not self.options.configmap:
+            return None
+        namespace, _, name = self.options.configmap.rpartition("/")
+        return self.store.get("ConfigMap", namespace or "default", name)
+
     def _apply_controller_config(self) -> None:
-        """--configmap: the ingress-nginx controller ConfigMap's hsts* keys."""
+        """--configmap: the ingress-nginx controller ConfigMap's hsts* and client-* keys."""
         if not self.options.configmap or self.proxy is None:
             return
-        namespace, _, name = self.options.configmap.rpartition("/")
-        config = self.store.get("ConfigMap", namespace or "default", name)
+        config = self._controller_configmap()
         warnings = []
         if config is None:
             warnings.append(f"ingressd: warning: --configmap {self.options.configmap}: no such ConfigMap; defaults apply")
-        value, problems = hsts_value((config or {}).get("data"))
-        warnings += [f"ingressd: warning: ConfigMap {self.options.configmap}: {problem}" for problem in problems]
+        data = (config or {}).get("data")
+        value, problems = hsts_value(data)
+        controller, more = controller_config(data)
+        warnings += [f"ingressd: warning: ConfigMap {self.options.configmap}: {problem}" for problem in [*problems, *more]]
         self.warn_changes("configmap", warnings)
         self.proxy.set_hsts(value)
+        self.proxy.limits = controller.limits
 
     def build_state(self) -> ProxyState:
         endpoints, pods = self._endpoint_index()
@@ -370,8 +380,9 @@ class Ingressd:
 
     def _route_table(self):
         self._dirty.discard("routes")
+        defaults = controller_config((self._controller_configmap() or {}).get("data"))[0].location_defaults
         return build_route_table(self.store.list("Ingress"), self.store.list("IngressClass"),
-                                 self.options.ingress_class)
+                                 self.options.ingress_class, defaults)
 
     def _endpoint_index(self) -> tuple[EndpointIndex, PodNameIndex]:
         """The endpoint index and the per-pod name index, built together from the same objects."""
@@ -466,6 +477,7 @@ class Ingressd:
         self.proxy = ProxyServer(self.build_state(), metrics=self.metrics, access_log=self.access_log,
                                  expose_upstream=opts.expose_upstream, on_error=self._proxy_error,
                                  error_log=self.warn, rand=random.Random(opts.seed))
+        self.proxy.body_temp_dir = str(Path(opts.state_dir) / "client-body-temp")  # nginx's client_body_temp
         self._apply_controller_config()
         await self._bind_all()
         await self.reconcile()
