@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import os
 import random
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import watchfiles
 from aiohttp import web
 
 from ingressd.accesslog import AccessLog
@@ -31,6 +34,7 @@ from ingressd.metrics import ContainerMetrics, ProxyMetrics
 from ingressd.local_tls import local_ca_secrets
 from ingressd.objects.kinds import is_cluster_scoped
 from ingressd.objects.load import LoadResult, Manifest, find_manifest_files, load_paths
+from ingressd.objects.reload import Files, ReloadGate, fingerprint, manifest_change_filter, settle_windows
 from ingressd.pods.kubelet import Kubelet
 from ingressd.proxy.server import ProxyServer, ProxyState
 from ingressd.proxy.tls import SniContexts
@@ -277,40 +281,104 @@ class Ingressd:
         self.applied = desired
         return changed
 
-    def _snapshot_files(self) -> dict[str, tuple[int, int]]:
-        state: dict[str, tuple[int, int]] = {}
+    def _snapshot_files(self) -> Files:
+        """The manifest files now: path -> (size, content digest)."""
+        state = {}
         for path in find_manifest_files(self.options.paths):
             try:
-                st = Path(path).stat()
+                with open(path, "rb") as f:
+                    state[path] = fingerprint(f.read())
             except OSError:
                 continue
-            state[path] = (st.st_mtime_ns, st.st_size)
         return state
 
     async def watch_files(self) -> None:
-        """Hot reload: poll the manifest files; apply a valid edit, keep the old config otherwise."""
+        """Hot reload: when the manifest files have settled (ingressd.objects.reload), apply a valid
+        edit; keep the previous configuration on an invalid one."""
+        settle, emptied_settle = settle_windows(self.options.reload_interval)
+        gate = ReloadGate(self._file_state, settle, emptied_settle)
+        # A safety net for changes no notification reports (a symlinked directory swapped, a
+        # watched directory replaced): look anyway now and then.
+        resync = max(5.0, 10 * self.options.reload_interval)
+        woken = asyncio.Event()
+        events = asyncio.create_task(self._file_events(woken))
+        recheck: float | None = None
+        try:
+            while True:
+                wait = resync if recheck is None else min(max(recheck - time.monotonic(), 0), resync)
+                try:
+                    await asyncio.wait_for(woken.wait(), wait)
+                except TimeoutError:
+                    pass
+                woken.clear()
+                try:
+                    recheck = await self._reload_when_settled(gate)
+                except Exception as exc:  # the watcher must survive anything a file system does
+                    self.warn(f"ingressd: reload failed: {exc!r}")
+                    recheck = time.monotonic() + settle
+        finally:
+            events.cancel()
+            await asyncio.gather(events, return_exceptions=True)
+
+    async def _reload_when_settled(self, gate: ReloadGate) -> float | None:
+        """Observe the files; load them once settled. Returns when to look again without an event."""
+        files = await asyncio.to_thread(self._snapshot_files)
+        verdict = gate.observe(files, time.monotonic())
+        if not verdict.apply:
+            return verdict.recheck_at
+        result = await asyncio.to_thread(self.load)
+        after = await asyncio.to_thread(self._snapshot_files)
+        if after != files:  # written to while being read: what was read may be half a file
+            return gate.observe(after, time.monotonic()).recheck_at
+        gate.loaded(files)
+        self._file_state = files
+        blocking, serving = split_errors(result.errors)
+        for problem in [*result.warnings, *serving]:
+            self.warn(str(problem))
+        if blocking:
+            self.metrics.last_reload_successful.set(0)
+            self.warn("ingressd: reload rejected; keeping the previous configuration:")
+            for problem in blocking:
+                self.warn(str(problem))
+            return None
+        changed = self.apply_manifests(result.manifests)
+        self.metrics.last_reload_successful.set(1)
+        self.warn(f"ingressd: configuration reloaded ({changed} objects changed)")
+        return None
+
+    async def _file_events(self, woken: asyncio.Event) -> None:
+        """Set `woken` when something under the manifest paths may have changed: watchfiles with
+        the platform's notifications (inotify, FSEvents, ReadDirectoryChangesW), else watchfiles
+        polling every --reload-interval, else a plain timer."""
+        interval_ms = max(int(self.options.reload_interval * 1000), 1)
+        paths = [os.path.abspath(p) for p in self.options.paths]
+        # Directories recursively; a file given alone through its directory, so that a rename
+        # over it (an atomic save) is seen.
+        watches = [(sorted({p for p in paths if os.path.isdir(p)}), True),
+                   (sorted({os.path.dirname(p) for p in paths if not os.path.isdir(p)}), False)]
+        wakes = manifest_change_filter(paths)
+
+        async def watch(roots: list[str], recursive: bool, force_polling: bool) -> None:
+            async for _changes in watchfiles.awatch(*roots, watch_filter=wakes, recursive=recursive,
+                                                    step=min(50, interval_ms), debounce=max(interval_ms, 50),
+                                                    force_polling=force_polling or None,
+                                                    poll_delay_ms=interval_ms):
+                woken.set()
+
+        for force_polling in (False, True):
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for roots, recursive in watches:
+                        if roots:
+                            group.create_task(watch(roots, recursive, force_polling))
+            except Exception as exc:
+                how = "by polling" if force_polling else "with file system notifications"
+                self.warn(f"ingressd: warning: cannot watch the manifests {how} ({exc!r}); "
+                          f"{'looking every --reload-interval' if force_polling else 'polling instead'}")
+                woken.set()  # changes while no watch was in place
         while True:
             await asyncio.sleep(self.options.reload_interval)
-            try:
-                snapshot = await asyncio.to_thread(self._snapshot_files)
-                if snapshot == self._file_state:
-                    continue
-                self._file_state = snapshot
-                result = await asyncio.to_thread(self.load)
-                blocking, serving = split_errors(result.errors)
-                for problem in [*result.warnings, *serving]:
-                    self.warn(str(problem))
-                if blocking:
-                    self.metrics.last_reload_successful.set(0)
-                    self.warn("ingressd: reload rejected; keeping the previous configuration:")
-                    for problem in blocking:
-                        self.warn(str(problem))
-                    continue
-                changed = self.apply_manifests(result.manifests)
-                self.metrics.last_reload_successful.set(1)
-                self.warn(f"ingressd: configuration reloaded ({changed} objects changed)")
-            except Exception as exc:  # the watcher must survive anything a file system does
-                self.warn(f"ingressd: reload failed: {exc!r}")
+            woken.set()
 
     # ---- control loop -------------------------------------------------------------------
 

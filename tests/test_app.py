@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import pytest
@@ -120,3 +121,40 @@ def test_the_controller_configmap_warning_is_reported_once(tmp_path):
         app.refresh_routing()
     lines = [line for line in app.err.getvalue().splitlines() if "no such ConfigMap" in line]
     assert len(lines) == 1, app.err.getvalue()
+
+
+def fake_awatch(fail_when):
+    calls = []
+
+    async def awatch(*roots, force_polling=None, **_kwargs):
+        calls.append(force_polling)
+        if fail_when(force_polling):
+            raise OSError(28, "inotify watch limit reached")
+        while True:  # a change now and then
+            yield {(2, roots[0])}
+            await asyncio.sleep(0.01)
+
+    return awatch, calls
+
+
+@pytest.mark.parametrize("fail_when, want_calls, warnings", [
+    (lambda polling: False, [None], 0),
+    (lambda polling: not polling, [None, True], 1),  # no inotify: watchfiles polls instead
+    (lambda polling: True, [None, True], 2),  # nothing works: a plain timer
+])
+async def test_file_events_fall_back_to_polling(tmp_path, monkeypatch, fail_when, want_calls, warnings):
+    awatch, calls = fake_awatch(fail_when)
+    monkeypatch.setattr("ingressd.app.watchfiles.awatch", awatch)
+    app = Ingressd(RunOptions(paths=[str(tmp_path)], state_dir=str(tmp_path / "state"), reload_interval=0.01),
+                   out=io.StringIO(), err=io.StringIO())
+    woken = asyncio.Event()
+    task = asyncio.create_task(app._file_events(woken))
+    try:
+        for _ in range(2):  # woken by the watch that works (or the timer), also after a failed one
+            await asyncio.wait_for(woken.wait(), 5)
+            woken.clear()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert calls == want_calls
+    assert app.err.getvalue().count("cannot watch the manifests") == warnings, app.err.getvalue()
