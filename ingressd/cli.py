@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--expose-upstream", action="store_true",
                      help="add an X-Ingressd-Upstream response header naming the upstream that served")
     run.add_argument("--reload-interval", type=_interval, default=0.5, metavar="SECONDS",
-                     help="how often manifest files are checked for changes (default 0.5)")
+                     help="an edit applies once the manifest files stayed unchanged this long; also the poll "
+                          "step where file notifications are unavailable (default 0.5)")
 
     run.add_argument("--configmap", default=None, metavar="NAMESPACE/NAME",
                      help="ingress-nginx controller ConfigMap among the manifests (hsts, hsts-max-age, "
