@@ -384,8 +384,15 @@ class Ingressd:
 
     def _on_store_event(self, _event: str, obj: dict) -> None:
         kind = obj.get("kind")
-        self._dirty.update(part for part, kinds in SNAPSHOT_PARTS.items() if kind in kinds)
+        if kind != "ConfigMap" or self._is_controller_configmap(obj):  # other ConfigMaps feed no routing
+            self._dirty.update(part for part, kinds in SNAPSHOT_PARTS.items() if kind in kinds)
         self._reconcile_wanted.set()
+
+    def _is_controller_configmap(self, obj: dict) -> bool:
+        if not self.options.configmap:
+            return False
+        namespace, _, name = self.options.configmap.rpartition("/")
+        return manifest_key(obj) == ("ConfigMap", namespace or "default", name)
 
     async def reconcile(self) -> None:
         """Run controllers and the kubelet until nothing changes, then swap the routing snapshot."""

@@ -74,6 +74,27 @@ def test_an_unrelated_object_does_not_rebuild_the_snapshot(app):
                                       (before.table, before.endpoints, before.tls, before.pods)))
 
 
+def parts(state) -> tuple:
+    return state.table, state.endpoints, state.tls, state.pods
+
+
+def test_only_the_controller_configmap_rebuilds_routes_and_tls(tmp_path):
+    app = Ingressd(RunOptions(paths=[], state_dir=str(tmp_path / "state"), certs_dir=str(tmp_path / "certs"),
+                              configmap="ingress-nginx/controller"), out=io.StringIO(), err=io.StringIO())
+    app.store.subscribe(app._on_store_event)
+    app.store.apply(TLS_INGRESS)
+    app.proxy = ProxyServer(app.build_state())
+    before = app.proxy.state
+    app.store.apply(config_map("unrelated", "1"))
+    app.refresh_routing()
+    assert all(a is b for a, b in zip(parts(app.proxy.state), parts(before)))
+    app.store.apply({**config_map("controller", "1"), "metadata": {"name": "controller", "namespace": "ingress-nginx"}})
+    app.refresh_routing()
+    after = app.proxy.state
+    assert after.table is not before.table and after.tls is not before.tls
+    assert after.endpoints is before.endpoints
+
+
 def test_endpoint_changes_rebuild_per_pod_names(app):
     app.store.apply(HEADLESS)
     app.refresh_routing()
