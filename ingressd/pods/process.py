@@ -1,10 +1,14 @@
 """A container with a `command`, run as a local process (the kubelet's shell around it).
 
-The process gets its own session (process group), so stopping it reaches everything it spawned:
-SIGTERM to the group, SIGKILL after the grace period, as the kubelet does. Every group is also
-registered with the reaper (`ingressd.pods.reaper`), which stops them if ingressd dies without
-cleaning up (even SIGKILL); `kill_all()` runs at interpreter exit for the ordinary paths. stdout and
-stderr go, merged, to the container's log file (`ingressd logs POD`).
+On Linux the command runs under a shim (`ingressd.pods.shim`): a child subreaper in its own
+session (process group) that adopts every descendant, daemons that `setsid` included, and exits
+with the command's status. Stopping sends SIGTERM to the group (the shim passes it on to
+descendants that left it) and, after the grace period, SIGKILLs every descendant, then the group,
+as the kubelet does. Every group is also registered with the reaper (`ingressd.pods.reaper`), which
+stops the containers if ingressd dies without cleaning up (even SIGKILL), and the shim stops its
+container by itself when ingressd is gone; `kill_all()` runs at interpreter exit for the ordinary
+paths. Elsewhere the command itself leads the group and a descendant that leaves it is not
+tracked. stdout and stderr go, merged, to the container's log file (`ingressd logs POD`).
 
 Without a readiness probe the container is ready as soon as it runs, as in Kubernetes; give it a
 `tcpSocket` or `httpGet` readinessProbe so traffic waits until it listens on $POD_IP:$PORT.
@@ -23,6 +27,10 @@ from pathlib import Path
 
 import psutil
 
+from ingressd.pods import shim
+
+SHIM = str(Path(shim.__file__).resolve())
+USE_SHIM = shim.supported()
 _LIVE_GROUPS: set[int] = set()  # process-group ids of running containers, for kill_all()
 _reaper: subprocess.Popen | None = None
 
@@ -46,8 +54,7 @@ def kill_all() -> None:
     """SIGKILL every container process group still running (ingressd is exiting); stop the reaper."""
     global _reaper
     for pgid in list(_LIVE_GROUPS):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
+        shim.kill_tree(pgid)
     _LIVE_GROUPS.clear()
     reaper, _reaper = _reaper, None
     if reaper is not None:
@@ -87,25 +94,50 @@ class ProcessServer:
         if not os.path.isdir(self.cwd):
             raise FileNotFoundError(2, f"working directory {self.cwd} does not exist", self.cwd)
         log = self._open_log()
+        errors_read = errors_write = None
+        argv = self.argv
+        if USE_SHIM:
+            errors_read, errors_write = os.pipe()
+            argv = [sys.executable, "-I", "-S", SHIM, "--parent", str(os.getpid()),
+                    "--error-fd", str(errors_write), "--", *self.argv]
         try:
             self.process = await asyncio.create_subprocess_exec(
-                *self.argv,
+                *argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT if log is not None else asyncio.subprocess.DEVNULL,
                 cwd=self.cwd,
                 env=self.env,
                 start_new_session=True,
+                pass_fds=() if errors_write is None else (errors_write,),
             )
+        except BaseException:
+            if errors_read is not None:
+                os.close(errors_read)
+            raise
         finally:
             if log is not None:
                 os.close(log)
+            if errors_write is not None:
+                os.close(errors_write)
+        if errors_read is not None:
+            try:
+                error = await _read_to_eof(errors_read)
+            except BaseException:  # cancelled while the shim starts: it must not run on, unowned
+                shim.kill_tree(self.process.pid)
+                raise
+            if error:  # the shim could not exec the command: the same OSError as a direct spawn
+                await self.process.wait()
+                self.process = None
+                number, _, message = error.decode(errors="replace").partition(" ")
+                raise OSError(int(number) if number.isdigit() else 0, message, self.argv[0])
         _LIVE_GROUPS.add(self.process.pid)
         _tell_reaper(f"+{self.process.pid}")
 
     def usage(self) -> tuple[float, int]:
         """(cumulative CPU-seconds, resident bytes) of the process and its descendants, via psutil
-        (reaped children's CPU included through children_user/children_system)."""
+        (reaped children's CPU included through children_user/children_system). The shim's own
+        CPU and memory are not the container's; what it reaped (adopted orphans) is."""
         if self.process is None or self.process.returncode is not None:
             return 0.0, 0
         cpu, memory = 0.0, 0
@@ -118,8 +150,10 @@ class ProcessServer:
             try:
                 with member.oneshot():
                     times = member.cpu_times()
-                    cpu += times.user + times.system + times.children_user + times.children_system
-                    memory += member.memory_info().rss
+                    cpu += times.children_user + times.children_system
+                    if not (USE_SHIM and member is leader):
+                        cpu += times.user + times.system
+                        memory += member.memory_info().rss
             except psutil.Error:
                 continue
         return cpu, memory
@@ -134,7 +168,7 @@ class ProcessServer:
         self._stopping = True
         process = self.process
         if process is None or process.returncode is not None:
-            self._reap_group()
+            await self._reap_group()
             return
         self._signal(signal.SIGTERM)
         try:
@@ -142,13 +176,19 @@ class ProcessServer:
                 await process.wait()
         except TimeoutError:
             pass
-        self._reap_group()
+        await self._reap_group()
         await process.wait()
 
-    def _reap_group(self) -> None:
-        """SIGKILL whatever is left in the group (children that ignored SIGTERM or outlived the leader)."""
+    async def _reap_group(self) -> None:
+        """SIGKILL whatever is left (children that ignored SIGTERM or outlived the leader): while the
+        shim runs, every descendant, then the group (in a thread: the kill loop waits for each to
+        die); once the shim has exited (its pid may be reused), it has killed the descendants
+        itself and only the group is left to signal."""
         if self.process is not None:
-            self._signal(signal.SIGKILL)
+            if self.process.returncode is None:
+                await asyncio.to_thread(shim.kill_tree, self.process.pid)
+            else:
+                self._signal(signal.SIGKILL)
             if self.process.pid in _LIVE_GROUPS:
                 _LIVE_GROUPS.discard(self.process.pid)
                 _tell_reaper(f"-{self.process.pid}")
@@ -162,6 +202,19 @@ class ProcessServer:
             return None
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         return os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+
+async def _read_to_eof(fd: int) -> bytes:
+    """Everything written to the pipe `fd` until its writers close it (then `fd` is closed)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0),
+    )
+    try:
+        return await reader.read()
+    finally:
+        transport.close()
 
 
 def exit_reason(code: int) -> tuple[int, str]:

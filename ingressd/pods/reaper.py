@@ -3,8 +3,10 @@
 ingressd writes `+PGID` / `-PGID` lines to the reaper's stdin as container process groups start and
 stop. When the pipe reaches EOF, ingressd has gone, however it went (SIGKILL and crashes included: the
 kernel closes the pipe). The reaper then sends SIGTERM to every group still listed, waits up to
-GRACE seconds, SIGKILLs what is left, and exits. It ignores SIGINT/SIGTERM so a Ctrl-C aimed at
-ingressd cannot take it down first. Run as `python -m ingressd.pods.reaper`.
+GRACE seconds, SIGKILLs what is left, and exits. A group's leader is the container's shim (Linux),
+so what is left includes the shim's descendants outside the group (daemons that `setsid`): they
+are killed first, while the shim still adopts orphans, then the group (`shim.kill_tree`). It
+ignores SIGINT/SIGTERM so a Ctrl-C aimed at ingressd cannot take it down first. Run as `python -m ingressd.pods.reaper`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import signal
 import sys
 import time
+
+from ingressd.pods.shim import kill_tree
 
 GRACE = 2.0
 
@@ -48,7 +52,8 @@ def main() -> int:
     while any(_alive(p) for p in groups) and time.monotonic() < deadline:
         time.sleep(0.05)
     for pgid in groups:
-        _signal(pgid, signal.SIGKILL)
+        if _alive(pgid):
+            kill_tree(pgid)
     return 0
 
 

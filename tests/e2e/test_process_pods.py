@@ -49,6 +49,8 @@ spec:
         env:
         - name: APP_CHILD_PID_FILE
           value: $(POD_NAME).pid
+        - name: APP_DAEMON_PID_FILE
+          value: $(POD_NAME).daemon.pid
         ports:
         - name: http
           containerPort: 8080
@@ -98,17 +100,44 @@ def test_process_pods_serve_log_and_die_with_ingressd(ingressd, tmp_path):
     assert f"starting {name} argv=['--pod', '{name}']" in logs.stdout and "request /" in logs.stdout
 
     children = [int((tmp_path / f"{n}.pid").read_text()) for n in names]  # the processes' own children
+    daemons = _daemons(tmp_path, names)  # and the daemons they left in other sessions
     leaders = _pids_running(str(APP))
     assert len(leaders) >= 2
     proc.proc.send_signal(signal.SIGKILL)  # no chance to clean up: the processes must still go
     proc.proc.wait()
-    deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in leaders + children) and time.monotonic() < deadline:
+    _assert_all_die(leaders + children + daemons)  # the reaper and the shims stopped them all
+
+
+def test_daemonized_descendants_die_when_ingressd_is_stopped(ingressd, tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "app.yaml").write_text(MANIFESTS)
+    proc = ingressd("-f", str(tmp_path / "m"))
+    proc.wait_healthy()
+    names = wait_for(lambda: list(pods(proc)) if len(pods(proc)) == 2 and all(ready(p) for p in pods(proc).values())
+                     else None, what="both pods ready")
+    daemons = _daemons(tmp_path, names)
+    assert proc.stop() == 0  # SIGTERM: ingressd stops its pods on the way out
+    _assert_all_die(daemons)
+
+
+def _daemons(tmp_path: Path, names) -> list[int]:
+    """The daemonized grandchildren's pids (each writes its file soon after its app listens)."""
+    files = [tmp_path / f"{n}.daemon.pid" for n in names]
+    wait_for(lambda: all(f.exists() for f in files), what="the daemons' pid files")
+    daemons = [int(f.read_text()) for f in files]
+    assert all(_alive(pid) for pid in daemons)
+    return daemons
+
+
+def _assert_all_die(pids: list[int], timeout: float = 10) -> None:
+    """Poll until every pid is gone; kill the survivors (so a failure leaves nothing) and fail."""
+    deadline = time.monotonic() + timeout
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    survivors = [pid for pid in leaders + children if _alive(pid)]
+    survivors = [pid for pid in pids if _alive(pid)]
     for pid in survivors:
         os.kill(pid, signal.SIGKILL)
-    assert not survivors  # the reaper stopped the processes and what they spawned
+    assert not survivors
 
 
 def _pids_running(argument: str) -> list[int]:

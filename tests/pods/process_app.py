@@ -2,7 +2,8 @@
 
 GET / answers JSON with its argv, cwd and environment. Knobs (env): APP_EXIT_CODE exits at once
 with that code; APP_IGNORE_TERM ignores SIGTERM; APP_CHILD_PID_FILE starts a `sleep` child in the
-same process group and writes its pid there.
+same process group and writes its pid there; APP_DAEMON_PID_FILE daemonizes a `sleep` grandchild
+(double fork + setsid: another session, re-parented, SIGTERM ignored) and writes its pid there.
 """
 
 import json
@@ -22,6 +23,20 @@ if os.environ.get("APP_CHILD_PID_FILE"):
     child = subprocess.Popen(["sleep", "300"])
     with open(os.environ["APP_CHILD_PID_FILE"], "w") as f:
         f.write(str(child.pid))
+
+if os.environ.get("APP_DAEMON_PID_FILE"):
+    path = os.environ["APP_DAEMON_PID_FILE"]
+    first = os.fork()
+    if first == 0:  # the classic daemon: leave the session, fork again, the middle one exits
+        os.setsid()
+        if os.fork() == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stays ignored across exec
+            with open(f"{path}.tmp", "w") as f:
+                f.write(str(os.getpid()))
+            os.replace(f"{path}.tmp", path)
+            os.execvp("sleep", ["sleep", "300"])
+        os._exit(0)
+    os.waitpid(first, 0)
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from ingressd.cluster import builders
 from ingressd.cluster.pod_status import is_ready
+from ingressd.pods import process
 from tests.pods.test_kubelet import Cluster, events, fast_sleep
 
 IP_BASE = "127.1.241.0"
@@ -224,3 +226,72 @@ async def test_stats_report_the_process_cpu_and_memory(cluster):
     assert (stats.namespace, stats.name, stats.node) == ("default", "app", "ingressd")
     cpu, memory = stats.containers["app"]
     assert cpu > 0 and memory > 5 * 2**20  # a Python interpreter: some CPU-seconds and megabytes resident
+
+
+# -- descendants that leave the process group (issue 10, point 6) --------------------------------
+
+async def daemon_pid(pid_file):
+    """The pid the app's daemonized grandchild wrote (it writes it after the app listens)."""
+    async with asyncio.timeout(5):
+        while not pid_file.exists():
+            await asyncio.sleep(0.01)
+    pid = int(pid_file.read_text())
+    assert alive(pid) and os.getpgid(pid) not in process._LIVE_GROUPS  # killpg on the container misses it
+    return pid
+
+
+async def assert_gone(pid, timeout=5.0):
+    """Poll until `pid` is gone; kill it (so a failing test leaves nothing behind) if it is not."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while alive(pid) and loop.time() < deadline:
+        await asyncio.sleep(0.01)
+    survived = alive(pid)
+    if survived:
+        os.kill(pid, signal.SIGKILL)
+    assert not survived, f"pid {pid} outlived its container"
+
+
+async def test_deletion_kills_a_daemonized_descendant(cluster, tmp_path):
+    pid_file = tmp_path / "daemon.pid"
+    cluster.store.apply(process_pod(env={"APP_DAEMON_PID_FILE": str(pid_file)}))
+    await cluster.wait_until(lambda: is_ready(pod_of(cluster)))
+    daemon = await daemon_pid(pid_file)
+    cluster.store.delete("Pod", "default", "app", grace_period_seconds=1)
+    await cluster.wait_until(lambda: pod_of(cluster) is None, timeout=10)
+    await assert_gone(daemon)
+
+
+async def test_close_kills_a_daemonized_descendant(cluster, tmp_path):
+    pid_file = tmp_path / "daemon.pid"
+    cluster.store.apply(process_pod(env={"APP_DAEMON_PID_FILE": str(pid_file), "APP_IGNORE_TERM": "1"}))
+    await cluster.wait_until(lambda: is_ready(pod_of(cluster)))
+    daemon = await daemon_pid(pid_file)
+    await cluster.kubelet.close()  # SIGTERM ignored by both: SIGKILL after the close grace reaches the daemon
+    await assert_gone(daemon)
+
+
+async def test_a_daemon_dies_when_the_main_process_exits(cluster, tmp_path):
+    """As when a container's PID 1 exits: the rest of the container is killed."""
+    pid_file = tmp_path / "daemon.pid"
+    script = ("import os, sys, time\n"
+              "if os.fork() == 0:\n"
+              "    os.setsid()\n"
+              "    if os.fork() == 0:\n"
+              "        open(sys.argv[1] + '.tmp', 'w').write(str(os.getpid())); os.replace(sys.argv[1] + '.tmp', sys.argv[1])\n"
+              "        time.sleep(300)\n"
+              "    os._exit(0)\n"
+              "while not os.path.exists(sys.argv[1]): time.sleep(0.01)\n")
+    cluster.store.apply(process_pod(command=[sys.executable, "-c", script, str(pid_file)], readinessProbe=None,
+                                    restart_policy="Never"))
+    await cluster.wait_until(lambda: pod_of(cluster)["status"]["phase"] == "Succeeded")
+    await assert_gone(int(pid_file.read_text()))
+
+
+async def test_a_signal_death_reads_as_128_plus_the_signal(cluster):
+    """The shim dies of the command's signal, so lastState is what a runtime reports."""
+    command = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"]
+    cluster.store.apply(process_pod(command=command, readinessProbe=None, restart_policy="Never"))
+    await cluster.wait_until(lambda: pod_of(cluster)["status"]["phase"] == "Failed")
+    terminated = container_status(cluster)["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"]) == (143, "Error")
