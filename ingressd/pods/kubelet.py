@@ -73,6 +73,7 @@ from ingressd.pods.images import runnable
 from ingressd.pods.ips import PodIPPool
 from ingressd.pods.probes import Probe, ProbeState, run_probe
 from ingressd.pods.process import ProcessServer, exit_reason
+from ingressd.pods.subpath import SubPathError, sub_path_directory
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class _Container:
     readiness: ProbeState | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)  # probes, startup wait
     bind_error: str = ""  # why its last start could not listen on podIP:port ("" once it did)
+    config_error: str = ""  # why it cannot be created at all (a subPath outside its volume)
 
     @property
     def name(self) -> str:
@@ -295,8 +297,7 @@ class Kubelet:
             ip=self._ips.allocate(),
             start_time=format_timestamp(self._now()),
             containers=[
-                _Container(spec=c, mounts=_mounts(c, volumes), volume_dirs=_volume_dirs(c, volumes))
-                for c in spec.get("containers") or ()
+                _new_container(c, volumes) for c in spec.get("containers") or ()
             ],
             restart_policy=spec.get("restartPolicy") or "Always",
             node=spec.get("nodeName") or self.node_name,
@@ -308,6 +309,9 @@ class Kubelet:
 
     async def _start_container(self, sandbox: _Sandbox, pod: dict, container: _Container) -> None:
         spec = container.spec
+        if container.config_error:  # a subPath that leaves its volume: nothing is created or started
+            container.state = _waiting("CreateContainerConfigError", container.config_error)
+            return
         image = spec.get("image", "")
         if not runnable(spec):
             container.state = _waiting(
@@ -665,14 +669,24 @@ def _ident(pod: dict) -> tuple[str, str, str]:
     return meta["uid"], meta.get("namespace", "default"), meta["name"]
 
 
+def _new_container(spec: dict, volumes: dict[str, str]) -> _Container:
+    try:
+        return _Container(spec=spec, mounts=_mounts(spec, volumes), volume_dirs=_volume_dirs(spec, volumes))
+    except SubPathError as exc:
+        return _Container(spec=spec, config_error=str(exc))
+
+
 def _mounted(container: dict, volumes: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(volume name, mountPath, host directory) of the container's mounts of resolved (claim) volumes."""
+    """(volume name, mountPath, host directory) of the container's mounts of resolved (claim) volumes.
+
+    SubPathError for a subPath that would leave its volume (validation already refuses them)."""
     mounted = []
     for mount in container.get("volumeMounts") or ():
         directory = volumes.get(mount.get("name"))
         if directory:
             sub = mount.get("subPath")
-            mounted.append((mount["name"], mount.get("mountPath", ""), os.path.join(directory, sub) if sub else directory))
+            mounted.append((mount["name"], mount.get("mountPath", ""),
+                            sub_path_directory(directory, sub) if sub else directory))
     return mounted
 
 
