@@ -28,13 +28,14 @@ from ingressd.cluster.clock import RealClock
 from ingressd.cluster.hpa import HPAConfig
 from ingressd.cluster.node_plan import NodeFlags, autoscaler_config, initial_nodes, node_group
 from ingressd.cluster.nodes import complete_node, group_settings
-from ingressd.cluster.runner import Runner
+from ingressd.cluster.runner import NotQuiescent, Runner
 from ingressd.cluster.store import Store
 from ingressd.metrics import ContainerMetrics, ProxyMetrics
 from ingressd.local_tls import local_ca_secrets
 from ingressd.objects.kinds import is_cluster_scoped
 from ingressd.objects.load import LoadResult, Manifest, find_manifest_files, load_paths
 from ingressd.objects.reload import Files, ReloadGate, fingerprint, manifest_change_filter, settle_windows
+from ingressd.pods.ips import PodBlockClaim, PodCIDRError, claim_pod_block, parse_pod_cidr
 from ingressd.pods.kubelet import Kubelet
 from ingressd.proxy.server import ProxyServer, ProxyState
 from ingressd.proxy.tls import SniContexts
@@ -89,6 +90,7 @@ class RunOptions:
     node_group_configmap: str | None = None  # "namespace/name"
     scale_down_unneeded_time: float | None = None
     scale_down_delay_after_add: float | None = None
+    pod_cidr: str | None = None  # "127.X.Y.0/24"; None: a free block derived from the state dir
     extra: dict = field(default_factory=dict)
 
 
@@ -240,6 +242,7 @@ class Ingressd:
         self._tasks: list[asyncio.Task] = []
         self._file_state: dict[str, tuple[int, int]] = {}
         self.ports: dict[str, int] = {}
+        self.pod_block: PodBlockClaim | None = None
 
     # ---- messages ---------------------------------------------------------------------
 
@@ -395,10 +398,18 @@ class Ingressd:
         return manifest_key(obj) == ("ConfigMap", namespace or "default", name)
 
     async def reconcile(self) -> None:
-        """Run controllers and the kubelet until nothing changes, then swap the routing snapshot."""
+        """Run controllers and the kubelet until nothing changes.
+
+        The routing snapshot is swapped after the controllers and *before* the kubelet acts: a
+        deleted pod's EndpointSlice entry is already terminating, so it leaves the proxy's pools
+        before its container is told to stop (the kubelet may also wait on a starting pod)."""
         for _ in range(100):
             self._reconcile_wanted.clear()
-            self.runner.run_once()
+            try:
+                self.runner.run_until_quiescent()
+            except NotQuiescent as exc:
+                self.warn(f"ingressd: controllers did not settle: {exc}")
+            self.refresh_routing()
             await self.kubelet.sync()
             if not self._reconcile_wanted.is_set():
                 break
@@ -546,6 +557,7 @@ class Ingressd:
             self.warn(str(problem))
         if blocking:
             raise StartupError(1, "\n".join(str(p) for p in blocking))
+        self._claim_pod_block()
         self.store.subscribe(self._on_store_event)
         self.apply_manifests(result.manifests)
         self.setup_nodes()
@@ -614,10 +626,27 @@ class Ingressd:
                       "(--admin-bind) and is unauthenticated: anyone who can reach it can delete pods and "
                       "scale workloads. Bind it to 127.0.0.1 unless this network is trusted.")
 
+    def _claim_pod_block(self) -> None:
+        """This instance's pod addresses (`ingressd.pods.ips`), held until stop()."""
+        opts = self.options
+        try:
+            cidr = parse_pod_cidr(opts.pod_cidr) if opts.pod_cidr else None
+            self.pod_block = claim_pod_block(opts.state_dir, cidr)
+        except ValueError as exc:
+            raise StartupError(1, f"ingressd: --pod-cidr {exc}") from None
+        except PodCIDRError as exc:
+            raise StartupError(2, str(exc)) from None
+        block = self.pod_block
+        self.kubelet.use_pod_network(block.network)
+        origin = "--pod-cidr" if not block.derived else f"derived from {Path(opts.state_dir).resolve()}" + (
+            f"; taken by other instances: {', '.join(map(str, block.skipped))}" if block.skipped else "")
+        unchecked = "" if block.socket is not None else "; unchecked: its claim address is not configured on loopback"
+        self.warn(f"ingressd: pod addresses {block.network} ({origin}{unchecked})")
+
     def health(self) -> tuple[bool, str]:
         if not self.ready:
             return False, "starting: manifests loading or listeners not bound yet"
-        return True, "ok"
+        return True, "\n".join(self.kubelet.bind_failures()) or "ok"
 
     async def stop(self) -> None:
         self.ready = False
@@ -634,6 +663,8 @@ class Ingressd:
         if self.admin_runner is not None:
             await self.admin_runner.cleanup()
         await self.kubelet.close()
+        if self.pod_block is not None:
+            self.pod_block.close()
         self.access_log.flush()
 
 

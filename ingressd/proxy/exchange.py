@@ -59,6 +59,8 @@ class Exchange:
     affinity_cookie = None  # the request's affinity cookie value
     set_cookie = b""  # a Set-Cookie line to add to the response
     cookies = None  # parsed lazily
+    state = None  # the routing snapshot the endpoints came from
+    backend = None  # the BackendRef serving (main or canary), to re-resolve endpoints on retries
     tries = 0
     last_failure = "error"
     up = None
@@ -184,6 +186,8 @@ class Exchange:
         endpoints = state.endpoints.resolve(backend)
         if not endpoints:
             return self.respond(503)
+        self.state = state
+        self.backend = backend
         self.endpoints = endpoints
         self.balance_cfg = cfg
         if loc.canary is not None:
@@ -260,6 +264,7 @@ class Exchange:
         decision = decide_canary(route.canary, self.header, self.cookie, self.server.randint, pinned)
         if decision.canary:
             self.upstream_name = self.alternative = canary_name
+            self.backend = route.backend
             self.endpoints = canary_endpoints
             self.balance_cfg = canary_cfg
 
@@ -354,6 +359,14 @@ class Exchange:
     def connect_next(self) -> None:
         """Pick the next endpoint (proxy-next-upstream) and get a connection to it."""
         cfg = self.cfg
+        state = self.server.state
+        if state is not self.state and self.backend is not None:
+            # The snapshot changed since routing (a buffered body took a while, or a retry):
+            # endpoints come from the new one, so a pod that left the pools is never picked.
+            self.state = state
+            fresh = state.endpoints.resolve(self.backend)
+            if fresh:
+                self.endpoints = fresh
         tries_limit = cfg.proxy_next_upstream_tries or len(self.endpoints)
         if self.tries >= tries_limit:
             return self.respond(504 if self.last_failure == "timeout" else 502)

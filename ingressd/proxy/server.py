@@ -466,8 +466,11 @@ class ProxyServer:
             self._error_log(f"ingressd: [error] {message}")
 
     def swap(self, state: ProxyState) -> None:
-        """Atomically replace the routing snapshot; requests in flight keep the one they read."""
-        self.state = state
+        """Atomically replace the routing snapshot. Requests in flight keep their route, but pick
+        endpoints (and retries) from the new one; connections to endpoints that left are retired."""
+        old, self.state = self.state, state
+        if state.endpoints is not old.endpoints:
+            self.pool.retire(state.endpoints.addresses())
 
     def report_error(self, exc: BaseException) -> None:
         if self._on_error is not None:

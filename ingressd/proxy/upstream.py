@@ -17,6 +17,11 @@ MAX_IDLE_PER_ADDRESS = 320  # upstream-keepalive-connections
 MAX_REQUESTS = 10000  # upstream-keepalive-requests
 
 
+def _endpoint(key: str) -> str:
+    """The endpoint address of a pool key ("ip:port", or "https://ip:port" for TLS to the pod)."""
+    return key[8:] if key.startswith("https://") else key
+
+
 class UpstreamConnection(asyncio.Protocol):
     """One TCP connection to an endpoint; owned by at most one exchange at a time."""
 
@@ -126,6 +131,16 @@ class UpstreamPool:
         self.loop = loop
         self.idle: dict[str, list[UpstreamConnection]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
+        self.live: frozenset[str] | None = None  # endpoint addresses still routed; None: all
+
+    def retire(self, live: frozenset[str]) -> None:
+        """Endpoints left the routing snapshot (a terminating pod, say): close their idle
+        connections now, gracefully, and do not keep the busy ones after their exchange, so no
+        request is ever written to a pod after it stopped being routed."""
+        self.live = live
+        for key in [k for k in self.idle if _endpoint(k) not in live]:
+            for conn in self.idle.pop(key):
+                conn.close()
 
     def take(self, address: str) -> UpstreamConnection | None:
         """An idle, still open connection to `address`, or None."""
@@ -151,6 +166,10 @@ class UpstreamPool:
         conn.exchange = None
         conn.requests += 1
         if not reusable or conn.closed or conn.tunnel or conn.requests >= MAX_REQUESTS:
+            conn.close()
+            return
+        live = self.live
+        if live is not None and _endpoint(conn.address) not in live:
             conn.close()
             return
         if conn.write_paused or conn.transport.is_closing():

@@ -30,7 +30,7 @@ class Endpoint:
 
 
 class EndpointIndex:
-    __slots__ = ("_by_port", "_external")
+    __slots__ = ("_by_port", "_external", "_addresses")
 
     def __init__(
         self,
@@ -39,6 +39,14 @@ class EndpointIndex:
     ) -> None:
         self._by_port = by_port
         self._external = external_without_ports or {}
+        self._addresses: frozenset[str] | None = None
+
+    def addresses(self) -> frozenset[str]:
+        """Every endpoint address ("ip:port") any Service routes to: the proxy keeps pooled
+        connections only to these."""
+        if self._addresses is None:
+            self._addresses = frozenset(ep.address for eps in self._by_port.values() for ep in eps)
+        return self._addresses
 
     def resolve(self, ref: BackendRef) -> tuple[Endpoint, ...] | None:
         """None: the Service or its port does not exist (503 and a warning); (): nothing ready (503)."""

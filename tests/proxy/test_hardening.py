@@ -319,3 +319,38 @@ async def test_request_buffering_off_streams_to_the_upstream_at_once(raw_backend
         assert b"zzzzzzzzzz" in backend.received
     finally:
         writer.close()
+
+
+# ---- 8. endpoints that leave the snapshot get no more requests -------------------------------
+
+async def test_a_swap_retires_pooled_connections_to_endpoints_that_left(raw_backend, start_proxy):
+    from tests.proxy.conftest import build_state
+    leaving, staying = await raw_backend(), await raw_backend()
+    proxy = await start_proxy(routes(leaving.port, path="/"))
+    got = await exchange(proxy.port, b"GET /a HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n", 1)
+    assert got.done[0][0] == 200 and leaving.open == 1  # the pooled keep-alive connection
+    proxy.server.swap(build_state(routes(staying.port, path="/")))
+    deadline = time.monotonic() + 5
+    while leaving.open and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert leaving.open == 0  # closed (gracefully) at the swap, not kept for reuse
+    got = await exchange(proxy.port, b"GET /b HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n", 1)
+    assert got.done[0][0] == 200 and staying.requests == [b"/b"] and leaving.requests == [b"/a"]
+
+
+async def test_a_buffered_post_goes_to_the_endpoints_of_the_snapshot_current_when_its_body_is_complete(
+        raw_backend, start_proxy):
+    from tests.proxy.conftest import build_state
+    leaving, staying = await raw_backend(), await raw_backend()
+    proxy = await start_proxy(routes(leaving.port, path="/"))
+    reader, writer = await asyncio.open_connection(HOST, proxy.port)
+    try:
+        writer.write(b"POST /late HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\n\r\nab")
+        await asyncio.sleep(0.1)  # routed while only `leaving` was there; the body is not complete
+        proxy.server.swap(build_state(routes(staying.port, path="/")))
+        writer.write(b"cd")
+        answer = await asyncio.wait_for(reader.read(65536), 5)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert staying.requests == [b"/late"] and leaving.requests == []
