@@ -12,6 +12,7 @@ from ingressd.objects import names
 from ingressd.objects.problems import Key
 from ingressd.objects.report import Report
 from ingressd.pods.images import runnable
+from ingressd.pods.subpath import sub_path_problems
 from ingressd.routing.tls import check_tls_secret
 
 PROTOCOLS = frozenset({"TCP", "UDP", "SCTP"})
@@ -330,6 +331,7 @@ def _check_container(r: Report, c: dict, path: tuple, container_names: set[str],
         if value and value_from is not None:
             r.invalid(var_path + ("valueFrom",), "", "may not be specified when `value` is not empty")
     r.list(c, path, "envFrom")
+    _check_volume_mounts(r, c, path)
     resources = r.mapping(c, path, "resources")
     if resources is not None:
         for key in ("requests", "limits"):
@@ -339,6 +341,23 @@ def _check_container(r: Report, c: dict, path: tuple, container_names: set[str],
         probe = r.mapping(c, path, key)
         if probe is not None:
             _check_probe(r, probe, path + (key,))
+
+
+def _check_volume_mounts(r: Report, c: dict, path: tuple) -> None:
+    """ValidateVolumeMounts: name and mountPath required; subPath and subPathExpr relative, without
+    '..' (validateLocalDescendingPath), so a mount never reaches outside its volume."""
+    for _, mount, mount_path in r.mappings(r.list(c, path, "volumeMounts") or [], path + ("volumeMounts",)):
+        r.string(mount, mount_path, "name", required=True)
+        r.string(mount, mount_path, "mountPath", required=True)
+        sub_path = r.string(mount, mount_path, "subPath")
+        if sub_path:
+            r.check(mount_path + ("subPath",), sub_path, sub_path_problems(sub_path))
+        expr = r.string(mount, mount_path, "subPathExpr")
+        if expr:
+            if sub_path:
+                r.invalid(mount_path + ("subPathExpr",), expr, "subPathExpr and subPath are mutually exclusive")
+            if r.check(mount_path + ("subPathExpr",), expr, sub_path_problems(expr)):
+                r.warn(mount_path + ("subPathExpr",), "not supported by ingressd: the whole volume is mounted")
 
 
 def check_quantity(r: Report, path: tuple, value: object) -> None:
