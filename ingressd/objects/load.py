@@ -6,6 +6,7 @@ re-run on every hot reload (libyaml when available; a document's lines are one w
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 
@@ -210,8 +211,9 @@ def _parse(text: str, file: str, loader_class: type) -> tuple[list[Manifest], li
         loader = loader_class(text)  # the pure-Python reader already rejects control characters here
     except yaml.YAMLError as e:
         return manifests, problems, _syntax_error(e, text)
+    may_alias = "*" in text
     try:
-        while True:
+        for document in itertools.count():
             try:
                 if not loader.check_node():
                     break
@@ -222,12 +224,148 @@ def _parse(text: str, file: str, loader_class: type) -> tuple[list[Manifest], li
                 return manifests, problems, _ParseError(1, "document nested too deeply")
             if node is None or (isinstance(node, ScalarNode) and node.tag == _NULL_TAG):
                 continue  # an empty document
+            aliasing = excessive_aliasing(node) if may_alias else None
+            if aliasing is not None:
+                # Rejected before it is constructed: a billion laughs is never expanded.
+                problems.append(_aliasing_problem(text, file, document, aliasing))
+                continue
             _add_document(loader, node, file, manifests, problems)
     except Exception as e:  # noqa: BLE001 - a loader bug must not take hot reload down
         return manifests, problems, _ParseError(1, f"cannot parse: {e}")
     finally:
         loader.dispose()
     return manifests, problems, None
+
+
+# -- alias expansion ("billion laughs", CVE-2019-11253) -----------------------------------------
+#
+# PyYAML builds an alias as a reference to the anchored object, so loading a billion laughs is
+# cheap; but anything that walks the objects afterwards (validation, JSON for the API, the store's
+# copies) expands every reference. kube-apiserver and kubectl read YAML with go-yaml, which since
+# CVE-2019-11253 counts every node it decodes, aliases expanded, and fails a document with
+# "document contains excessive aliasing" once more than 100 decodes came from aliases, more than
+# 1000 were made, and the share from aliases exceeds allowedAliasRatio(decodes): 99 % up to
+# 400,000 decodes, falling linearly to 10 % at 4,000,000 (yaml.v2 decode.go; yaml.v3 the same).
+# The same counts are computed here on the composed node graph without expanding anything: each
+# node's expanded size is memoised, and an alias adds its target's size at once (within one
+# expansion the share from aliases only grows and the allowed ratio only falls, so checking after
+# the whole expansion decides as go-yaml's per-node check does).
+
+_ALIAS_RATIO_LOW, _ALIAS_RATIO_HIGH = 400_000, 4_000_000
+
+
+def allowed_alias_ratio(decodes: int) -> float:
+    """go-yaml's allowedAliasRatio: the share of decodes that may come from alias expansion."""
+    if decodes <= _ALIAS_RATIO_LOW:
+        return 0.99
+    if decodes >= _ALIAS_RATIO_HIGH:
+        return 0.10
+    return 0.99 - 0.89 * (decodes - _ALIAS_RATIO_LOW) / (_ALIAS_RATIO_HIGH - _ALIAS_RATIO_LOW)
+
+
+def _too_much_aliasing(decodes: int, from_aliases: int) -> bool:
+    return from_aliases > 100 and decodes > 1000 and from_aliases / decodes > allowed_alias_ratio(decodes)
+
+
+@dataclass(frozen=True)
+class Aliasing:
+    """Why a document was refused: the alias (its ordinal among the document's aliases, 0-based)
+    at which go-yaml would stop, and the counts there; `recursive` for an anchor inside itself."""
+
+    alias: int
+    decodes: int
+    from_aliases: int
+    recursive: bool = False
+
+
+def excessive_aliasing(root) -> Aliasing | None:
+    """None when go-yaml would decode the document `root` (a composed node), else where it stops.
+
+    Linear in the nodes as written: no alias is expanded.
+    """
+    size: dict[int, int] = {}  # id(node) -> nodes decoded for it, the aliases inside it expanded
+    open_nodes: set[int] = set()  # nodes being walked: an alias to one of them is an anchor inside itself
+    decodes = 2  # the document node and the root
+    from_aliases = aliases = 0
+    if isinstance(root, ScalarNode):
+        return None
+    frames: list[list] = [[root, iter(_children(root)), 1]]  # node, its children left, its size so far
+    open_nodes.add(id(root))
+    while frames:
+        frame = frames[-1]
+        child = next(frame[1], None)
+        if child is None:  # every child walked: the node's size is known
+            frames.pop()
+            open_nodes.discard(id(frame[0]))
+            size[id(frame[0])] = frame[2]
+            if frames:
+                frames[-1][2] += frame[2]
+            continue
+        key = id(child)
+        if key in open_nodes:
+            return Aliasing(aliases, decodes, from_aliases, recursive=True)
+        if key in size:  # written before: this is an alias, decoded again in full
+            decodes += 1 + size[key]
+            from_aliases += size[key]
+            aliases += 1
+            frame[2] += 1 + size[key]
+            if _too_much_aliasing(decodes, from_aliases):
+                return Aliasing(aliases - 1, decodes, from_aliases)
+            continue
+        decodes += 1
+        if _too_much_aliasing(decodes, from_aliases):  # the aliases so far weigh too much, the last named
+            return Aliasing(aliases - 1, decodes, from_aliases)
+        if isinstance(child, ScalarNode):
+            size[key] = 1
+            frame[2] += 1
+        else:
+            open_nodes.add(key)
+            frames.append([child, iter(_children(child)), 1])
+    return None
+
+
+def _children(node) -> list:
+    """A collection's nodes in document order (keys and values); merge keys (<<) are not decoded."""
+    if isinstance(node, MappingNode):
+        return [n for key_node, value_node in node.value
+                for n in ((value_node,) if key_node.tag == _MERGE_TAG else (key_node, value_node))]
+    if isinstance(node, SequenceNode):
+        return node.value
+    return []
+
+
+def _aliasing_problem(text: str, file: str, document: int, aliasing: Aliasing) -> Problem:
+    """The problem naming the alias where go-yaml gives up, at its line."""
+    name, line = _alias_event(text, document, aliasing.alias)
+    if aliasing.recursive:
+        return _yaml_problem(file, line, f"anchor '{name}' value contains itself (at alias *{name})")
+    return _yaml_problem(
+        file, line,
+        f"document contains excessive aliasing: by alias *{name} it already expands to {aliasing.decodes} nodes, "
+        f"{aliasing.from_aliases} of them copies made through aliases; kube-apiserver and kubectl refuse it "
+        "too (go-yaml's limit since CVE-2019-11253)")
+
+
+def _alias_event(text: str, document: int, ordinal: int) -> tuple[str, int]:
+    """Anchor name and 1-based line of the `ordinal`-th alias of the `document`-th document.
+
+    The composed graph no longer knows where an alias was written, so the events are read again
+    (only for a refused document; parsing events expands nothing).
+    """
+    documents = aliases = -1
+    last = ("?", 1)
+    for event in yaml.parse(text, Loader=_PureLoader):
+        if isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            aliases = -1
+        elif isinstance(event, yaml.AliasEvent) and documents == document:
+            aliases += 1
+            last = (event.anchor, event.start_mark.line + 1)
+            if aliases == ordinal:
+                break
+        elif documents > document:
+            break
+    return last
 
 
 def _add_document(loader, node, file: str, manifests: list[Manifest], problems: list[Problem]) -> None:

@@ -317,13 +317,85 @@ def test_duplicate_keys_are_errors():
     assert problems == ['m.yaml:7: ConfigMap default/c: data.a: duplicate key "a" (first at line 6)']
 
 
-def test_recursive_alias_does_not_hang():
+def test_recursive_alias_is_refused_as_go_yaml_does():
     manifests, problems = parse("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nx: &a [*a]\n")
-    assert problems == [] and manifests[0].name == "c"
+    assert manifests == []
+    assert problems == ["m.yaml:4: YAML -/-: (document): anchor 'a' value contains itself (at alias *a)"]
 
 
-def test_billion_laughs_stays_linear():
-    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: c}", 'a0: &a0 ["lol","lol","lol","lol"]']
-    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+def laughs(levels: int, fanout: int = 9, prefix: str = "") -> list[str]:
+    """A billion-laughs ConfigMap: each level an anchored list of `fanout` aliases of the one before."""
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: lol}", "data:",
+             f'  {prefix}a0: &a0 [' + ",".join(['"lol"'] * fanout) + "]"]
+    lines += [f"  {prefix}a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * fanout) + "]" for i in range(1, levels + 1)]
+    return lines
+
+
+def test_billion_laughs_is_refused_at_the_alias_that_tips_it_without_being_expanded(monkeypatch):
+    import time
+
+    import yaml
+
+    text = "\n".join(laughs(9)) + "\n"  # ~ 9**10 = 3.5 billion strings once expanded, 577 bytes written
+    assert len(text) < 600
+    constructed = []
+    real = yaml.constructor.BaseConstructor.construct_document
+    monkeypatch.setattr(yaml.constructor.BaseConstructor, "construct_document",
+                        lambda self, node: constructed.append(node) or real(self, node))
+    start = time.perf_counter()
+    manifests, problems = parse(text)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 1.0  # bounded by what is written, not by the expansion
+    assert manifests == [] and constructed == []
+    assert len(problems) == 1
+    assert problems[0].startswith("m.yaml:8: YAML -/-: (document): document contains excessive aliasing: by alias *a2 ")
+    assert "CVE-2019-11253" in problems[0]
+
+
+@pytest.mark.parametrize(("levels", "fanout", "refused"), [
+    (1, 9, False), (2, 9, False), (3, 9, True),  # copies: 90 of ~120 (too few to judge), 96 %, 99.4 %
+    (2, 10, False), (3, 10, True),  # 96 %, 99.5 % (over 99 % of fewer than 400,000 decodes)
+])
+def test_alias_expansion_limit_is_go_yamls(levels, fanout, refused):
+    manifests, problems = parse("\n".join(laughs(levels, fanout)) + "\n")
+    assert bool(problems) is refused, problems
+    assert len(manifests) == (0 if refused else 1)
+
+
+def test_aliasing_is_judged_per_document_and_the_line_is_in_its_own_document():
+    text = CONFIG_MAP % "ok" + "---\n" + "\n".join(laughs(5)) + "\n---\n" + CONFIG_MAP % "after"
+    manifests, problems = parse(text)
+    assert [m.name for m in manifests] == ["ok", "after"]
+    assert len(problems) == 1 and problems[0].startswith("m.yaml:12: YAML -/-: (document): document contains excessive")
+
+
+def test_a_few_aliases_and_merge_keys_still_load():
+    manifests, problems = parse("""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, labels: &labels {app: web, tier: front}}
+        spec:
+          replicas: 1
+          selector: {matchLabels: *labels}
+          template:
+            metadata: {labels: *labels}
+            spec:
+              containers:
+              - &c {name: a, image: ingressd/echo:1.0, env: &env [{name: A, value: "1"}, {name: B, value: "2"}]}
+              - <<: *c
+                name: b
+                env: *env
+    """)
+    assert problems == []
+    spec = manifests[0].obj["spec"]
+    assert spec["selector"]["matchLabels"] == spec["template"]["metadata"]["labels"] == {"app": "web", "tier": "front"}
+    assert [c["name"] for c in spec["template"]["spec"]["containers"]] == ["a", "b"]
+
+
+def test_a_large_document_may_use_many_aliases():
+    # 300 ConfigMaps, each labelled through an alias: 300 aliases, but a small share of the document.
+    lines = ["apiVersion: v1", "kind: List", "items:"]
+    lines += [f"- {{apiVersion: v1, kind: ConfigMap, metadata: {{name: c{i}, labels: {'&l {a: b}' if i == 0 else '*l'}}}}}"
+              for i in range(300)]
     manifests, problems = parse("\n".join(lines) + "\n")
-    assert problems == [] and len(manifests[0].field_lines) < 200
+    assert problems == [] and len(manifests) == 300
