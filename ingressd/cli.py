@@ -58,6 +58,15 @@ def _interval(value: str) -> float:
     return seconds
 
 
+def _pod_cidr(value: str) -> str:
+    from ingressd.pods.ips import parse_pod_cidr
+
+    try:
+        return str(parse_pod_cidr(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _fraction(value: str) -> float:
     try:
         number = float(value)
@@ -112,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="health, metrics and API port (default 10254, as ingress-nginx)")
     run.add_argument("--state-dir", default=".ingressd", metavar="DIR",
                      help="where generated keys and pod state live (default .ingressd)")
+    run.add_argument("--pod-cidr", type=_pod_cidr, default=None, metavar="127.X.Y.0/24",
+                     help="pod addresses of this instance, inside 127.0.0.0/8 (default: a free /20 derived from "
+                          "the state dir, so instances side by side never share a pod address)")
     run.add_argument("--ingress-class", default="nginx", metavar="NAME",
                      help="serve Ingresses of this class, and those without one (default nginx)")
     run.add_argument("--log-format", choices=("nginx", "json"), default="nginx",
@@ -266,6 +278,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         node_group_configmap=args.node_group_configmap,
         scale_down_unneeded_time=args.scale_down_unneeded_time,
         scale_down_delay_after_add=args.scale_down_delay_after_add,
+        pod_cidr=args.pod_cidr,
     )
     return run(options)
 

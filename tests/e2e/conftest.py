@@ -37,7 +37,9 @@ def http_get(port: int, path: str = "/", host: str | None = None, timeout: float
 
 
 class Ingressd:
-    def __init__(self, args: list[str], tmp: Path) -> None:
+    def __init__(self, args: list[str], tmp: Path, state_dir: str | None = None) -> None:
+        """Runs in `tmp` (its working directory, stdout.log and stderr.log there) with the state
+        dir `state_dir` (relative to `tmp`; default tmp/state)."""
         self.http_port = free_port()
         self.https_port = free_port()
         self.admin_port = free_port()
@@ -45,7 +47,7 @@ class Ingressd:
         self.stderr_path = tmp / "stderr.log"
         cmd = [sys.executable, "-m", "ingressd", "run", *args,
                "--http-port", str(self.http_port), "--https-port", str(self.https_port),
-               "--admin-port", str(self.admin_port), "--state-dir", str(tmp / "state")]
+               "--admin-port", str(self.admin_port), "--state-dir", state_dir or str(tmp / "state")]
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.proc = subprocess.Popen(cmd, cwd=tmp, stdout=out, stderr=err,
                                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
