@@ -100,3 +100,9 @@ def test_a_pod_cidr_in_use_is_refused_and_a_pod_that_cannot_bind_is_shown(tmp_pa
             assert "127.1.244.1:8080" in described, described
         finally:
             proc.stop()
+
+
+def test_a_pod_cidr_outside_loopback_is_refused_with_the_reason(tmp_path):
+    result = run_cli("run", "--pod-cidr", "10.1.0.0/24", "--state-dir", str(tmp_path / "s"), timeout=30)
+    assert result.returncode == 2
+    assert "--pod-cidr: 10.1.0.0/24 is not inside 127.0.0.0/8" in result.stderr
