@@ -345,7 +345,7 @@ class ClientConnection(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         transport = self.transport
-        if transport is not None and not transport.is_closing():
+        if transport is not None and not transport.is_closing() and not self.lingering:
             transport.write(data)
 
     def check_timeouts(self, now: float) -> None:
@@ -389,6 +389,8 @@ class ClientConnection(asyncio.Protocol):
 
     def _reject(self, status: int, reason: str | None) -> None:
         """Malformed or over-limit HTTP: answer 4xx and close; the listener keeps serving others."""
+        if self.lingering:
+            return  # the final answer went out already; what follows it is only drained
         self.closing = True
         self.in_head = False
         ex = self.current
