@@ -172,13 +172,14 @@ class ClientConnection(asyncio.Protocol):
 
     # ---- httptools callbacks --------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self.in_head = True
-        self._head_began = True
-        self.head_bytes = 0
-        self.head_started = time.monotonic()
-
     def on_url(self, url: bytes) -> None:
+        if not self.in_head:
+            # The first piece of a request's URL marks the start of its head (cheaper per request
+            # than an on_message_begin callback); the sweeper's clock is fine for a 60 s timeout.
+            self.in_head = True
+            self._head_began = True
+            self.head_bytes = 0
+            self.head_started = self.server.now
         self._url_len += len(url)
         if self._url_len > self.server.limits.max_request_line:
             raise _HeadRejected(414, "Request-URI Too Large")
@@ -440,6 +441,7 @@ class ProxyServer:
         self.body_temp_dir: str | None = None  # client_body_temp: <state-dir>/client-body-temp
         # HSTS on every HTTPS response, as ingress-nginx's defaults (hsts, hsts-max-age, hsts-include-subdomains)
         self.set_hsts("max-age=31536000; includeSubDomains")
+        self.now = time.monotonic()  # refreshed by the sweeper: a clock for the coarse timeouts
         self.connections: set[ClientConnection] = set()
         self.connects: set[asyncio.Task] = set()  # upstream connects in progress
         self.servers: list[asyncio.base_events.Server] = []
@@ -449,7 +451,7 @@ class ProxyServer:
 
     def _sweep(self) -> None:
         """Enforce every timeout from one periodic callback instead of a timer per request."""
-        now = time.monotonic()
+        now = self.now = time.monotonic()
         for conn in list(self.connections):
             try:
                 conn.check_timeouts(now)

@@ -49,6 +49,8 @@ class Stack:
     async def _stop(self) -> None:
         await self.proxy.close()
         await self.backend.stop()
+        for _ in range(20):  # let closing transports finish before the loop stops
+            await asyncio.sleep(0.01)
 
     def settle(self, timeout: float = 3.0) -> None:
         """Wait until the proxy holds no client connection and no upstream connect is pending, then
