@@ -268,6 +268,17 @@ class Exchange:
             self.endpoints = canary_endpoints
             self.balance_cfg = canary_cfg
 
+    def refresh_endpoints(self) -> None:
+        """Before a connect that comes later than routing (a buffered body, a retry): if the
+        snapshot changed meanwhile, endpoints come from the new one, so a pod that left the
+        pools is never picked."""
+        state = self.server.state
+        if state is not self.state and self.backend is not None:
+            self.state = state
+            fresh = state.endpoints.resolve(self.backend)
+            if fresh:
+                self.endpoints = fresh
+
     def pick_by_balancer(self, cfg, exclude: frozenset[str]):
         """Sticky cookie or consistent hash (ingress-nginx's precedence); retries stay on the
         pinned endpoint unless session-cookie-change-on-failure, as in sticky.lua."""
@@ -324,6 +335,7 @@ class Exchange:
             return self.finish()
         if self.waiting_for_body:
             self.waiting_for_body = False
+            self.refresh_endpoints()
             self.connect_next()
         elif self.up is not None and self.stream_chunked and not self.buffer:
             self.up.write(b"0\r\n\r\n")
@@ -359,14 +371,6 @@ class Exchange:
     def connect_next(self) -> None:
         """Pick the next endpoint (proxy-next-upstream) and get a connection to it."""
         cfg = self.cfg
-        state = self.server.state
-        if state is not self.state and self.backend is not None:
-            # The snapshot changed since routing (a buffered body took a while, or a retry):
-            # endpoints come from the new one, so a pod that left the pools is never picked.
-            self.state = state
-            fresh = state.endpoints.resolve(self.backend)
-            if fresh:
-                self.endpoints = fresh
         tries_limit = cfg.proxy_next_upstream_tries or len(self.endpoints)
         if self.tries >= tries_limit:
             return self.respond(504 if self.last_failure == "timeout" else 502)
@@ -533,6 +537,7 @@ class Exchange:
             self.buffer_bytes = sum(map(len, self.buffer))
         self.body_sent = False
         self.sent = False
+        self.refresh_endpoints()
         self.connect_next()
 
     def can_retry(self, kind: str) -> bool:

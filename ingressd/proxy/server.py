@@ -114,9 +114,6 @@ class ClientConnection(asyncio.Protocol):
         if self.tunnel is not None:
             self.tunnel.tunnel_from_client(data)
             return
-        if self.lingering:
-            self.linger_last = time.monotonic()
-            return
         pending = self.upgrade_pending
         if pending is not None:
             pending += data
@@ -124,6 +121,8 @@ class ClientConnection(asyncio.Protocol):
                 self.pause("upgrade")
             return
         if self.closing:
+            if self.lingering:
+                self.linger_last = time.monotonic()
             return
         try:
             self.parser.feed_data(data)
@@ -181,15 +180,15 @@ class ClientConnection(asyncio.Protocol):
             self.head_bytes = 0
             self.head_started = self.server.now
         self._url_len += len(url)
-        if self._url_len > self.server.limits.max_request_line:
+        if self._url_len > self.server.max_request_line:
             raise _HeadRejected(414, "Request-URI Too Large")
         self._url.append(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         size = len(name) + len(value) + 4
         self._header_bytes += size
-        limits = self.server.limits
-        if size > limits.max_header_line or self._header_bytes > limits.max_head:
+        server = self.server
+        if size > server.max_header_line or self._header_bytes > server.max_head:
             raise _HeadRejected(400, TOO_LARGE)
         lname = name.lower()
         hmap = self._hmap
@@ -437,7 +436,7 @@ class ProxyServer:
         self.traffic = PodTraffic()
         self.expose_upstream = expose_upstream
         self.https_port = 443  # for ssl-redirect Locations; the app sets the listener's real port
-        self.limits = ClientLimits()  # the controller ConfigMap's client-* keys (set_limits)
+        self.limits = ClientLimits()  # the controller ConfigMap's client-* keys
         self.body_temp_dir: str | None = None  # client_body_temp: <state-dir>/client-body-temp
         # HSTS on every HTTPS response, as ingress-nginx's defaults (hsts, hsts-max-age, hsts-include-subdomains)
         self.set_hsts("max-age=31536000; includeSubDomains")
@@ -448,6 +447,18 @@ class ProxyServer:
         self._on_error = on_error
         self._error_log = error_log
         self._sweeper: asyncio.TimerHandle | None = None
+
+    @property
+    def limits(self) -> ClientLimits:
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: ClientLimits) -> None:
+        """Also kept as plain attributes: the header callbacks read them for every header line."""
+        self._limits = limits
+        self.max_request_line = limits.max_request_line
+        self.max_header_line = limits.max_header_line
+        self.max_head = limits.max_head
 
     def _sweep(self) -> None:
         """Enforce every timeout from one periodic callback instead of a timer per request."""

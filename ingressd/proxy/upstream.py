@@ -26,13 +26,14 @@ class UpstreamConnection(asyncio.Protocol):
     """One TCP connection to an endpoint; owned by at most one exchange at a time."""
 
     __slots__ = (
-        "pool", "address", "transport", "parser", "exchange", "requests", "idle_since",
+        "pool", "address", "endpoint", "transport", "parser", "exchange", "requests", "idle_since",
         "closed", "tunnel", "write_paused", "headers",
     )
 
     def __init__(self, pool: UpstreamPool, address: str) -> None:
         self.pool = pool
-        self.address = address
+        self.address = address  # the pool key
+        self.endpoint = _endpoint(address)  # "ip:port"
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.exchange = None
@@ -169,7 +170,7 @@ class UpstreamPool:
             conn.close()
             return
         live = self.live
-        if live is not None and _endpoint(conn.address) not in live:
+        if live is not None and conn.endpoint not in live:
             conn.close()
             return
         if conn.write_paused or conn.transport.is_closing():

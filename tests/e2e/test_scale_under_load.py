@@ -1,4 +1,5 @@
-"""Scaling a Deployment down and rolling its template under steady load: zero 5xx (real sockets)."""
+"""Deleting pods, scaling a Deployment down and rolling its template under steady GET and POST
+load: zero 5xx, zero failed requests (real sockets)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ import time
 from tests.e2e.conftest import HOST, echo_app_yaml, wait_status
 
 
-def load(port: int, host: str, stop: threading.Event, statuses: list[int]) -> None:
-    """Keep-alive GETs in a loop until stopped; records every status (0 for a failed request)."""
+def load(port: int, host: str, stop: threading.Event, statuses: list[int], method: str = "GET") -> None:
+    """Keep-alive requests in a loop until stopped; records every status (0 for a failed request).
+    POSTs carry 1 KiB and 20 KiB bodies in turn (buffered in memory and in a temp file)."""
     conn = http.client.HTTPConnection(HOST, port, timeout=10)
+    bodies = [b"p" * 1024, b"q" * 20 * 1024]
+    n = 0
     while not stop.is_set():
+        n += 1
         try:
-            conn.request("GET", "/", headers={"Host": host})
+            conn.request(method, "/", body=bodies[n % 2] if method == "POST" else None, headers={"Host": host})
             response = conn.getresponse()
             response.read()
             statuses.append(response.status)
@@ -28,7 +33,29 @@ def load(port: int, host: str, stop: threading.Event, statuses: list[int]) -> No
     conn.close()
 
 
-def test_scale_down_and_roll_without_5xx(ingressd, tmp_path):
+def delete_pods(admin_port: int, every: float, seconds: float) -> int:
+    """Delete a live pod of the Deployment through the admin API every `every` seconds."""
+    import json
+
+    from tests.e2e.conftest import http_get
+
+    deleted = 0
+    ends = time.monotonic() + seconds
+    while time.monotonic() < ends:
+        pods = json.loads(http_get(admin_port, "/api/v1/namespaces/default/pods")[2])["items"]
+        live = [p["metadata"]["name"] for p in pods
+                if not p["metadata"].get("deletionTimestamp") and p.get("status", {}).get("phase") == "Running"]
+        if live:
+            conn = http.client.HTTPConnection(HOST, admin_port, timeout=5)
+            conn.request("DELETE", f"/api/v1/namespaces/default/pods/{live[deleted % len(live)]}")
+            assert conn.getresponse().status == 200
+            conn.close()
+            deleted += 1
+        time.sleep(every)
+    return deleted
+
+
+def test_delete_pods_scale_down_and_roll_without_5xx(ingressd, tmp_path):
     manifests = tmp_path / "m"
     manifests.mkdir()
     app = manifests / "app.yaml"
@@ -39,11 +66,13 @@ def test_scale_down_and_roll_without_5xx(ingressd, tmp_path):
 
     stop = threading.Event()
     statuses: list[int] = []
-    workers = [threading.Thread(target=load, args=(proc.http_port, "steady.test", stop, statuses)) for _ in range(4)]
+    workers = [threading.Thread(target=load, args=(proc.http_port, "steady.test", stop, statuses, method))
+               for method in ("GET", "POST", "GET", "POST")]
     for worker in workers:
         worker.start()
     try:
         time.sleep(1.0)  # steady load before the change
+        assert delete_pods(proc.admin_port, every=0.3, seconds=2.0) >= 4  # the Deployment replaces them
         app.write_text(echo_app_yaml("steady", "steady.test"))  # 4 -> 1
         time.sleep(3.0)
         app.write_text(echo_app_yaml("steady", "steady.test").replace(
