@@ -10,8 +10,8 @@ import io
 import pytest
 from aiohttp import web
 
-from ingressd.app import (Ingressd, Listener, RunOptions, StartupError, bind_errors_message, listeners,
-                          port_clash_message)
+from ingressd.app import Ingressd, RunOptions, StartupError
+from ingressd.listeners import Listener, bind_errors_message, listeners, port_clash_message
 from ingressd.cli import build_parser
 from ingressd.proxy.server import ProxyServer
 

@@ -137,7 +137,7 @@ class ClientConnection(asyncio.Protocol):
                 self.server.report_error(exc.__context__ or exc)
                 self._reject(500, None)
             return
-        except httptools.HttpParserError as exc:
+        except httptools.HttpParserError:
             self._reject(400, None)
             return
         except Exception as exc:  # a bug must cost one connection, not the process

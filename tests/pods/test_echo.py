@@ -320,7 +320,7 @@ async def test_kv_slow_put_does_not_lose_a_concurrent_put_to_another_key(tmp_pat
     await server.start()
     reader, writer = await asyncio.open_connection(HOST, port)
     try:
-        writer.write(f"PUT /kv/a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\nal".encode())
+        writer.write("PUT /kv/a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\nal".encode())
         await writer.drain()
         async with asyncio.timeout(5):
             while server.in_flight == 0:  # the slow PUT's handler is running, its body half sent
