@@ -656,7 +656,9 @@ class Exchange:
             return  # the upgrade exception follows
         if self.chunk_out:
             self.out.append(b"0\r\n\r\n")
-        self.response_complete(reusable=upstream_keep_alive and self.body_done and not self.buffer)
+        # Reusable only if the whole request went out: an upstream may answer before reading it all.
+        self.response_complete(reusable=upstream_keep_alive and self.body_done and not self.buffer
+                               and self.body_iter is None)
 
     def response_complete(self, reusable: bool) -> None:
         up = self.up

@@ -354,3 +354,43 @@ async def test_a_buffered_post_goes_to_the_endpoints_of_the_snapshot_current_whe
         writer.close()
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert staying.requests == [b"/late"] and leaving.requests == []
+
+
+async def test_an_upstream_that_answers_before_reading_the_body_is_not_reused(start_proxy):
+    """Its connection still owes the rest of the body: reusing it would make the next request's
+    bytes the tail of this body (a desync)."""
+    seen: list[bytearray] = []
+    transports = []
+
+    class Early(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+            transports.append(transport)
+            self.data = bytearray()
+            seen.append(self.data)
+
+        def data_received(self, data):
+            first = not self.data
+            self.data += data
+            if first:  # answer at once, then stop reading: the rest of the body stays in flight
+                self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                self.transport.pause_reading()
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Early, HOST, 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        proxy = await start_proxy(routes(port, {"proxy-body-size": "0"}, path="/"))
+        big = b"B" * (16 * 1024 * 1024)
+        got = await exchange(proxy.port, b"POST /one HTTP/1.1\r\nHost: app.test\r\nContent-Length: %d\r\n"
+                             b"Connection: close\r\n\r\n%b" % (len(big), big), 1, timeout=20)
+        assert got.done[0][0] == 200
+        got = await exchange(proxy.port, b"GET /two HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n", 1)
+        assert got.done[0][0] == 200
+        assert len(seen) == 2 and b"GET /two" not in seen[0]
+    finally:
+        for transport in transports:
+            transport.abort()
+        server.close()
+        await server.wait_closed()
+        await asyncio.sleep(0.05)  # let the proxy see its upstream connections go
