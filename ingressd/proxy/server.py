@@ -277,7 +277,10 @@ class ClientConnection(asyncio.Protocol):
         if self.tunnel is ex:
             self.tunnel = None
         pending = self.upgrade_pending
-        self.upgrade_pending = None
+        if pending is not None and self.queue:
+            pending = None  # they follow a request still queued (parsing stops at an upgrade)
+        else:
+            self.upgrade_pending = None
         if not keep_alive or self.closing:
             self.closing = True
             self.queue.clear()

@@ -394,3 +394,13 @@ async def test_an_upstream_that_answers_before_reading_the_body_is_not_reused(st
         server.close()
         await server.wait_closed()
         await asyncio.sleep(0.05)  # let the proxy see its upstream connections go
+
+
+async def test_a_pipelined_upgrade_request_waits_its_turn_and_what_follows_it_too(raw_backend, start_proxy):
+    backend = await raw_backend()
+    proxy = await start_proxy(routes(backend.port))
+    stream = (b"GET /public/a HTTP/1.1\r\nHost: app.test\r\n\r\n"
+              b"GET /public/b HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n" + SMUGGLED)
+    got = await exchange(proxy.port, stream, 3)
+    assert [status for status, _ in got.done] == [200, 200, 404]
+    assert backend.requests == [b"/public/a", b"/public/b"]
