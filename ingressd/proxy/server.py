@@ -128,7 +128,14 @@ class ClientConnection(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
             # The upgrade request is complete (httptools reports the end of its message first).
-            self.upgrade_pending = bytearray(data[upgrade.args[0]:])
+            rest = data[upgrade.args[0]:]
+            if self.current is not None:
+                self.upgrade_pending = bytearray(rest)
+                return
+            # It was answered already (locally: 404, redirect, 413...): no 101 can come, what
+            # follows is HTTP again.
+            if rest and not self.closing:
+                self.data_received(rest)
             return
         except httptools.HttpParserCallbackError as exc:
             if isinstance(exc.__context__, _HeadRejected):
