@@ -751,7 +751,8 @@ class Exchange:
         self.head_sent = True
         if self.body_done or not self.keep_alive:
             self.finish()
-        # else: finish when the rest of the body has been read and discarded
+        else:  # finish when the rest of the body has been read and discarded
+            self.conn.resume("body")  # it may have paused reading, waiting for an upstream
 
     def abort_client(self) -> None:
         if self.finished:

@@ -300,7 +300,7 @@ class ClientConnection(asyncio.Protocol):
                 else:
                     self.transport.abort()
             return
-        self.paused.discard("body")
+        self.resume("body")  # the next request's body is read now (its turn), or discarded
         if pending is not None:
             # The upstream declined the upgrade: what followed is HTTP again, parsed, routed and
             # logged like any request (never tunnelled unchecked).

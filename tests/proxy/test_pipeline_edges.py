@@ -3,6 +3,9 @@ after a pause, nothing held forever."""
 
 from __future__ import annotations
 
+import socket
+
+from tests.proxy.conftest import HOST, endpoint_slice, ingress, service
 from tests.proxy.test_hardening import SMUGGLED, exchange, raw_backend, routes  # noqa: F401  (raw_backend: a fixture)
 
 
@@ -15,4 +18,46 @@ async def test_bytes_after_an_upgrade_request_answered_locally_are_parsed(raw_ba
     got = await exchange(proxy.port, upgrade + SMUGGLED, 2, timeout=3)
     assert [status for status, _ in got.done] == [404, 404]
     assert backend.received == b""
+
+
+async def test_a_pipelined_body_that_paused_reading_is_read_when_its_turn_comes(backend, start_proxy):
+    """A POST queued behind a slow request buffers enough of its body to pause reading; when it
+    starts, reading must resume, or its body never completes (a hang, then 408)."""
+    from ingressd.routing.controller_config import ClientLimits
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    proxy.server.limits = ClientLimits(client_body_timeout=3)
+    body = b"p" * 300_000
+    stream = (b"GET /slow?s=0.3 HTTP/1.1\r\nHost: app.test\r\n\r\n"
+              b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body))
+    got = await exchange(proxy.port, stream, 2, timeout=2.5)
+    assert [status for status, _ in got.done] == [200, 200]
+    assert b'"received": 300000' in got.done[1][1]
+
+
+async def test_a_pipelined_body_answered_locally_is_discarded_and_the_connection_goes_on(backend, start_proxy):
+    proxy = await start_proxy(routes(backend.port))  # only /public is routed
+    body = b"p" * 300_000
+    stream = (b"GET /public/slow?s=0.3 HTTP/1.1\r\nHost: app.test\r\n\r\n"
+              b"POST /nowhere HTTP/1.1\r\nHost: app.test\r\nContent-Length: %d\r\n\r\n%b"
+              b"GET /public/after HTTP/1.1\r\nHost: app.test\r\n\r\n" % (len(body), body))
+    got = await exchange(proxy.port, stream, 3, timeout=3)
+    assert [status for status, _ in got.done] == [200, 404, 200]
+
+
+async def test_a_streamed_body_is_discarded_after_a_502_and_the_connection_goes_on(start_proxy):
+    """proxy-request-buffering off: the body paused reading while the connect was pending; the
+    502 must not leave the connection paused forever."""
+    held = socket.socket()
+    held.bind((HOST, 0))  # bound, not listening: connections are refused
+    try:
+        objects = [ingress("web", [("app.test", "/", "Prefix", "web")], {"proxy-request-buffering": "off"}),
+                   service("web"), *endpoint_slice("web", [held.getsockname()[1]])]
+        proxy = await start_proxy(objects)
+        body = b"s" * 1_000_000
+        stream = (b"POST /a HTTP/1.1\r\nHost: app.test\r\nContent-Length: %d\r\n\r\n%b"
+                  b"GET /b HTTP/1.1\r\nHost: app.test\r\n\r\n" % (len(body), body))
+        got = await exchange(proxy.port, stream, 2, timeout=3)
+        assert [status for status, _ in got.done] == [502, 502]
+    finally:
+        held.close()
 
