@@ -263,6 +263,11 @@ class ClientConnection(asyncio.Protocol):
         try:
             if local is not None:
                 status, title = local
+                if ex is None:  # a pipelined head that broke the limits or the syntax (_reject)
+                    self.current = None
+                    self.write(simple_response(status, close=True, title=title))
+                    self.linger()
+                    return
                 ex.status = status
                 ex.responded = True
                 self.write(simple_response(status, close=True, title=title))
@@ -399,11 +404,22 @@ class ClientConnection(asyncio.Protocol):
 
     def _reject(self, status: int, reason: str | None) -> None:
         """Malformed or over-limit HTTP: answer 4xx and close; the listener keeps serving others."""
-        if self.lingering:
-            return  # the final answer went out already; what follows it is only drained
-        self.closing = True
+        if self.lingering or "rejected" in self.paused:
+            return  # the final answer went out already (or waits its turn); nothing more is read
         self.in_head = False
         ex = self.current
+        if ex is not None and not ex.finished and self.parsing is not ex:
+            # A later pipelined request is at fault: answered in its turn, after the requests
+            # before it (whose responses it must not replace or cut), and nothing after it is read.
+            bad = self.parsing  # a queued request whose body broke the framing, or None (its head)
+            if bad is not None:
+                self.parsing = None
+                self.queue.pop()  # it is the last one parsed
+                bad.keep_alive = False
+            self.queue.append((bad, (status, reason)))
+            self.pause("rejected")
+            return
+        self.closing = True
         if ex is not None and not ex.finished:
             if not ex.head_sent:
                 ex.status = status

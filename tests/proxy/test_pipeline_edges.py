@@ -3,10 +3,11 @@ after a pause, nothing held forever."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 from tests.proxy.conftest import HOST, endpoint_slice, ingress, service
-from tests.proxy.test_hardening import SMUGGLED, exchange, raw_backend, routes  # noqa: F401  (raw_backend: a fixture)
+from tests.proxy.test_hardening import SMUGGLED, Responses, exchange, raw_backend, routes  # noqa: F401
 
 
 async def test_bytes_after_an_upgrade_request_answered_locally_are_parsed(raw_backend, start_proxy):
@@ -61,3 +62,39 @@ async def test_a_streamed_body_is_discarded_after_a_502_and_the_connection_goes_
     finally:
         held.close()
 
+
+async def test_a_bad_pipelined_head_is_answered_after_the_request_before_it(backend, start_proxy):
+    """nginx answers pipelined requests in order: a too-long URL in the second request is a 414
+    after the first request's own response, never instead of it."""
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    stream = (b"GET /slow?s=0.2 HTTP/1.1\r\nHost: app.test\r\n\r\n"
+              b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: app.test\r\n\r\n")
+    got = await exchange(proxy.port, stream, 2, timeout=3)
+    assert [status for status, _ in got.done] == [200, 414]
+    assert got.done[0][1] == b"late"
+
+
+async def test_garbage_after_a_request_in_flight_does_not_cut_its_response(backend, start_proxy):
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    stream = b"GET /slow?s=0.2 HTTP/1.1\r\nHost: app.test\r\n\r\n\x00\x01garbage\r\n\r\n"
+    got = await exchange(proxy.port, stream, 2, timeout=3)
+    assert [status for status, _ in got.done] == [200, 400]
+
+
+async def test_a_pipelined_body_with_broken_chunks_gets_400_after_the_request_before_it(backend, start_proxy):
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    stream = (b"GET /slow?s=0.2 HTTP/1.1\r\nHost: app.test\r\n\r\n"
+              b"POST /upload HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+              b"5\r\nhello\r\nZZ\r\n")
+    reader, writer = await asyncio.open_connection(HOST, proxy.port)
+    try:
+        writer.write(stream)
+        answer = await asyncio.wait_for(reader.read(), 3)  # answered, then closed (no RST)
+    finally:
+        writer.close()
+    got = Responses()
+    got.feed(answer)
+    assert [status for status, _ in got.done] == [200, 400]
+    assert [seen["raw_path"] for seen in backend.seen] == ["/slow?s=0.2"]
+    lines = proxy.log_lines()
+    assert len(lines) == 2 and '"POST /upload HTTP/1.1" 400' in lines[1]
