@@ -269,7 +269,7 @@ class ClientConnection(asyncio.Protocol):
                     self.linger()
                     return
                 ex.status = status
-                ex.responded = True
+                ex.responded = ex.head_sent = True  # closed gracefully (lingering), not reset
                 self.write(simple_response(status, close=True, title=title))
                 ex.finish()
             else:

@@ -98,3 +98,21 @@ async def test_a_pipelined_body_with_broken_chunks_gets_400_after_the_request_be
     assert [seen["raw_path"] for seen in backend.seen] == ["/slow?s=0.2"]
     lines = proxy.log_lines()
     assert len(lines) == 2 and '"POST /upload HTTP/1.1" 400' in lines[1]
+
+
+async def test_a_local_400_is_read_by_a_client_still_sending_its_body(backend, start_proxy):
+    """A duplicate Host is answered 400 and closed: gracefully (lingering), never reset, or the
+    client loses the answer while it still sends its body."""
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    for _ in range(3):
+        reader, writer = await asyncio.open_connection(HOST, proxy.port)
+        try:
+            writer.write(b"POST / HTTP/1.1\r\nHost: app.test\r\nHost: other.test\r\nContent-Length: 10000000\r\n\r\n"
+                         + b"x" * 200_000)
+            await asyncio.sleep(0.05)
+            writer.write(b"x" * 200_000)
+            answer = await asyncio.wait_for(reader.read(), 8)
+        finally:
+            writer.close()
+        assert answer.startswith(b"HTTP/1.1 400 ")
+    assert backend.seen == []
