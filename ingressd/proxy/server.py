@@ -320,6 +320,9 @@ class ClientConnection(asyncio.Protocol):
             nxt, local = self.queue.popleft()
             if len(self.queue) < MAX_PIPELINED:
                 self.resume("pipeline")
+            # Its body is awaited from now on (a 100 Continue only goes out now): time spent
+            # queued behind the requests before it is not a client stall.
+            self.read_resumed = time.monotonic()
             self.current = nxt
             self._run(nxt, local)
         else:

@@ -116,3 +116,34 @@ async def test_a_local_400_is_read_by_a_client_still_sending_its_body(backend, s
             writer.close()
         assert answer.startswith(b"HTTP/1.1 400 ")
     assert backend.seen == []
+
+
+async def test_client_body_timeout_counts_from_the_requests_turn_not_while_it_was_queued(backend, start_proxy):
+    """A pipelined POST with Expect: 100-continue waits behind a slow request: its client only
+    sends the body after the 100, which goes out when its turn comes."""
+    from ingressd.routing.controller_config import ClientLimits
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    proxy.server.limits = ClientLimits(client_body_timeout=1)
+    reader, writer = await asyncio.open_connection(HOST, proxy.port)
+    got = Responses()
+    seen = b""
+    try:
+        writer.write(b"GET /slow?s=1.5 HTTP/1.1\r\nHost: app.test\r\n\r\n"
+                     b"POST /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        while b"100 Continue" not in seen:
+            chunk = await asyncio.wait_for(reader.read(65536), 5)
+            assert chunk
+            seen += chunk
+        await asyncio.sleep(0.5)  # the client takes its time, well within the 1 s timeout
+        writer.write(b"body")
+        while True:
+            chunk = await asyncio.wait_for(reader.read(65536), 5)
+            if not chunk:
+                break
+            seen += chunk
+            if seen.count(b"HTTP/1.1 ") >= 3:
+                break
+    finally:
+        writer.close()
+    assert b"HTTP/1.1 408" not in seen
+    assert b'"received": 4' in seen
