@@ -431,6 +431,10 @@ class Exchange:
         """Send the request head (and any body so far) on `up`."""
         self.up = up
         up.exchange = self
+        if self.conn.write_paused:
+            # The client is not reading what came before (pipelined): this response waits too,
+            # or it piles up in memory (pause_writing is only called when the buffer crosses).
+            up.transport.pause_reading()
         body = self.body
         if body is not None:
             framing = b"Content-Length: %d\r\n" % body.size  # nginx sends a buffered body with its length

@@ -147,3 +147,35 @@ async def test_client_body_timeout_counts_from_the_requests_turn_not_while_it_wa
         writer.close()
     assert b"HTTP/1.1 408" not in seen
     assert b'"received": 4' in seen
+
+
+async def test_a_client_that_does_not_read_holds_back_the_next_pipelined_response_too(backend, start_proxy):
+    """The client stopped reading during the first response (its last write crossed the high-water
+    mark, so the upstream had nothing left to pause): the next pipelined response must wait as
+    well, not pile up in the proxy's memory. Once the client reads, both arrive whole."""
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (HOST, proxy.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    got = Responses()
+    try:
+        for _ in range(100):
+            if proxy.server.connections:
+                break
+            await asyncio.sleep(0.01)
+        (conn,) = proxy.server.connections
+        conn.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        writer.write(b"GET /download?n=300 HTTP/1.1\r\nHost: app.test\r\n\r\n"
+                     b"GET /download?n=5000 HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
+        await asyncio.sleep(1)
+        assert conn.transport.get_write_buffer_size() < 1_000_000  # 5 MB were coming
+        conn.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        while len(got.done) < 2:
+            chunk = await asyncio.wait_for(reader.read(1 << 20), 5)
+            assert chunk
+            got.feed(chunk)
+    finally:
+        writer.close()
+    assert [len(body) for _, body in got.done] == [sum(1000 + len(str(i)) for i in range(n)) for n in (300, 5000)]
