@@ -295,10 +295,11 @@ class ClientConnection(asyncio.Protocol):
             self.upgrade_pending = None
         if not keep_alive or self.closing:
             self.closing = True
+            unread = bool(self.queue) or bool(self.paused)  # the client sent more than is answered
             self.queue.clear()
             if self.transport is not None:
                 if ex.head_sent and ex.status not in (499,):
-                    if ex.body_done and not pending:
+                    if ex.body_done and not pending and not unread:
                         self.transport.close()
                     else:
                         self.linger()  # the client may still be sending: let it read the answer
@@ -514,7 +515,8 @@ class ProxyServer:
         endpoints (and retries) from the new one; connections to endpoints that left are retired."""
         old, self.state = self.state, state
         if state.endpoints is not old.endpoints:
-            self.pool.retire(state.endpoints.addresses())
+            live = state.endpoints.addresses()
+            self.pool.retire(old.endpoints.addresses() - live, live)
 
     def report_error(self, exc: BaseException) -> None:
         if self._on_error is not None:

@@ -132,14 +132,18 @@ class UpstreamPool:
         self.loop = loop
         self.idle: dict[str, list[UpstreamConnection]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
-        self.live: frozenset[str] | None = None  # endpoint addresses still routed; None: all
+        # Endpoint addresses that left the routing snapshot and have not come back. Bounded by the
+        # addresses pods ever had (the instance's pod block); ExternalName targets never enter it.
+        self.retired: set[str] = set()
 
-    def retire(self, live: frozenset[str]) -> None:
+    def retire(self, gone: frozenset[str], live: frozenset[str]) -> None:
         """Endpoints left the routing snapshot (a terminating pod, say): close their idle
         connections now, gracefully, and do not keep the busy ones after their exchange, so no
         request is ever written to a pod after it stopped being routed."""
-        self.live = live
-        for key in [k for k in self.idle if _endpoint(k) not in live]:
+        retired = self.retired
+        retired.difference_update(live)
+        retired.update(gone)
+        for key in [k for k in self.idle if _endpoint(k) in retired]:
             for conn in self.idle.pop(key):
                 conn.close()
 
@@ -169,8 +173,7 @@ class UpstreamPool:
         if not reusable or conn.closed or conn.tunnel or conn.requests >= MAX_REQUESTS:
             conn.close()
             return
-        live = self.live
-        if live is not None and conn.endpoint not in live:
+        if conn.endpoint in self.retired:
             conn.close()
             return
         if conn.write_paused or conn.transport.is_closing():

@@ -404,3 +404,33 @@ async def test_a_pipelined_upgrade_request_waits_its_turn_and_what_follows_it_to
     got = await exchange(proxy.port, stream, 3)
     assert [status for status, _ in got.done] == [200, 200, 404]
     assert backend.requests == [b"/public/a", b"/public/b"]
+
+
+async def test_externalname_connections_stay_pooled_across_swaps(raw_backend, start_proxy):
+    from tests.proxy.conftest import build_state
+    backend = await raw_backend()
+    objects = [
+        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "ext", "namespace": "default"},
+         "spec": {"rules": [{"host": "app.test", "http": {"paths": [
+             {"path": "/", "pathType": "Prefix",
+              "backend": {"service": {"name": "ext", "port": {"number": backend.port}}}}]}}]}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ext", "namespace": "default"},
+         "spec": {"type": "ExternalName", "externalName": HOST}},
+    ]
+    proxy = await start_proxy(objects)
+    for path in (b"/a", b"/b"):
+        proxy.server.swap(build_state(objects))  # an unrelated change: a new endpoint index each time
+        got = await exchange(proxy.port, b"GET %b HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n" % path, 1)
+        assert got.done[0][0] == 200
+    assert backend.requests == [b"/a", b"/b"] and backend.connections == 1  # kept alive and reused
+
+
+async def test_closing_with_requests_still_unread_lets_the_client_read_its_answer(raw_backend, start_proxy):
+    backend = await raw_backend()
+    proxy = await start_proxy(routes(backend.port, path="/"))
+    first = b"GET /only HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n"
+    more = b"GET /never HTTP/1.1\r\nHost: app.test\r\n\r\n" * 40 + b"x" * 512 * 1024
+    for _ in range(5):
+        got = await exchange(proxy.port, first + more, 1)
+        assert got.done and got.done[0][0] == 200
+    assert backend.requests == [b"/only"] * 5
