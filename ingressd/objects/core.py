@@ -239,6 +239,32 @@ def check_config_map(r: Report, obj: dict) -> None:
     r.boolean(obj, (), "immutable")
 
 
+# -- PersistentVolumeClaim ----------------------------------------------------------------------
+
+ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
+
+
+def check_persistent_volume_claim(r: Report, obj: dict) -> None:
+    """What kube-apiserver requires of a claim (ValidatePersistentVolumeClaimSpec): at least one
+    access mode, each a known one, and a storage request."""
+    spec = r.mapping(obj, (), "spec", required=True)
+    if spec is None:
+        return
+    modes = r.list(spec, ("spec",), "accessModes")
+    if not modes:
+        r.required(("spec", "accessModes"), "at least 1 access mode is required")
+    for i, mode in enumerate(modes or []):
+        if mode not in ACCESS_MODES:
+            r.unsupported(("spec", "accessModes", i), mode, ACCESS_MODES)
+    resources = r.mapping(spec, ("spec",), "resources")
+    requests = r.mapping(resources, ("spec", "resources"), "requests") if resources is not None else None
+    storage = (requests or {}).get("storage")
+    if storage is None:
+        r.required(("spec", "resources", "requests", Key("storage")))
+    else:
+        check_quantity(r, ("spec", "resources", "requests", Key("storage")), storage)
+
+
 # -- Node ----------------------------------------------------------------------------------------
 
 

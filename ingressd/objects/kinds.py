@@ -11,6 +11,7 @@ SERVED_KINDS: dict[str, str] = {
     "Secret": "v1",
     "Pod": "v1",
     "ConfigMap": "v1",
+    "PersistentVolumeClaim": "v1",  # stored; bound by ingressd to a directory under the state dir
     "EndpointSlice": "discovery.k8s.io/v1",
     "Deployment": "apps/v1",
     "ReplicaSet": "apps/v1",

@@ -16,6 +16,7 @@ from ingressd.objects.core import (
     check_endpoints,
     check_metadata,
     check_node,
+    check_persistent_volume_claim,
     check_pod,
     check_secret,
     check_service,
@@ -128,6 +129,7 @@ _CHECKS: dict[str, Callable[[Report, dict], None]] = {
     "ReplicaSet": check_workload,
     "StatefulSet": check_workload,
     "Node": check_node,
+    "PersistentVolumeClaim": check_persistent_volume_claim,
 }
 
 

@@ -1149,3 +1149,32 @@ def test_images_ingressd_cannot_run_are_warned_about(container, warned):
                 "(images are not pulled): the pod stays Pending (ImageNotSupported); use ingressd/echo or give the "
                 "container a command"]
     assert got == (expected if warned else [])
+
+
+def test_a_stored_persistent_volume_claim_is_not_called_unserved():
+    claim = """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+"""
+    manifests, problems = parse_manifests(claim, "claim.yaml")
+    problems += validate(manifests)
+    assert [str(p) for p in problems] == []
+
+
+@pytest.mark.parametrize("spec, field, message", [
+    ("{resources: {requests: {storage: 1Gi}}}", "spec.accessModes", "at least 1 access mode is required"),
+    ("{accessModes: [ReadWriteSometimes], resources: {requests: {storage: 1Gi}}}", "spec.accessModes[0]",
+     "ReadWriteSometimes"),
+    ("{accessModes: [ReadWriteOnce]}", "spec.resources.requests[storage]", "Required value"),
+    ("{accessModes: [ReadWriteOnce], resources: {requests: {storage: lots}}}", "spec.resources.requests[storage]",
+     "lots"),
+])
+def test_a_claim_is_checked_as_the_api_server_does(spec, field, message):
+    claim = f"apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: data}}\nspec: {spec}\n"
+    manifests, problems = parse_manifests(claim, "claim.yaml")
+    problems += validate(manifests)
+    assert len(problems) == 1 and f": {field}: " in str(problems[0]) and message in str(problems[0]), problems
