@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ingressd.objects.kinds import SCALABLE_KINDS
+
 
 @dataclass(frozen=True)
 class APIResource:
@@ -61,8 +63,6 @@ RESOURCES: tuple[APIResource, ...] = (
     APIResource("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False),
 )
 
-# Kinds with a `scale` subresource (autoscaling/v1 Scale, PATCH spec.replicas).
-SCALABLE_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet"})
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 

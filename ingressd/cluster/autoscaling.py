@@ -26,10 +26,10 @@ from ingressd.cluster.labels import selector_matches
 from ingressd.cluster.metrics_server import MetricsServer, PodStats
 from ingressd.cluster.quantity import parse_quantity
 from ingressd.cluster.store import Store
+from ingressd.objects.kinds import SCALABLE_KINDS
 
 log = logging.getLogger(__name__)
 
-SCALABLE_KINDS = ("Deployment", "StatefulSet", "ReplicaSet")
 TRAFFIC_METRICS = ("requests_per_second", "requests_in_flight")
 VPA_ACTIVE_MODES = ("Initial", "Recreate", "Auto", "InPlaceOrRecreate")
 VPA_EVICTING_MODES = ("Recreate", "Auto", "InPlaceOrRecreate")

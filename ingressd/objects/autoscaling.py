@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from ingressd.cluster.quantity import parse_quantity
 from ingressd.objects.core import check_quantity
+from ingressd.objects.kinds import SCALABLE_KINDS
 from ingressd.objects.report import Report
 
 METRIC_TYPES = frozenset({"ContainerResource", "External", "Object", "Pods", "Resource"})
 TARGET_TYPES = frozenset({"AverageValue", "Utilization", "Value"})
-SCALABLE_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet"})
 
 
 def check_hpa(r: Report, obj: dict) -> None:

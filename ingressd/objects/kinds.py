@@ -21,6 +21,9 @@ SERVED_KINDS: dict[str, str] = {
     "Node": "v1",
 }
 
+# Kinds with a `scale` subresource (autoscaling/v1 Scale): what HPAs, VPAs and `scale` may target.
+SCALABLE_KINDS: frozenset[str] = frozenset({"Deployment", "ReplicaSet", "StatefulSet"})
+
 # Kinds without metadata.namespace (kube-apiserver ignores one if given). Unknown kinds are
 # treated as namespaced, like most custom resources.
 CLUSTER_SCOPED_KINDS: frozenset[str] = frozenset({

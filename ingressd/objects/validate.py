@@ -10,7 +10,7 @@ from ingressd.cluster.vpa import hpa_conflicts
 from ingressd.local_tls import wants_local_ca
 from ingressd.objects import names
 from ingressd.objects.apps import check_workload, selector_matches, template_labels
-from ingressd.objects.autoscaling import SCALABLE_KINDS, check_hpa
+from ingressd.objects.autoscaling import check_hpa
 from ingressd.objects.core import (
     check_config_map,
     check_endpoints,
@@ -22,7 +22,7 @@ from ingressd.objects.core import (
     check_service,
     service_ports,
 )
-from ingressd.objects.kinds import SERVED_KINDS
+from ingressd.objects.kinds import SCALABLE_KINDS, SERVED_KINDS
 from ingressd.objects.load import Manifest
 from ingressd.objects.networking import (
     IngressRefs,
