@@ -2,14 +2,20 @@
 
 Records are queued and formatted in batches when flushed by the caller's timer (or at once on a
 terminal), so logging costs one tuple and one list append on the hot path.
+
+`open_access_log` turns `--access-log stdout|stderr|off|FILE` into an AccessLog (None for `off`: the
+proxy then builds no record at all).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import NamedTuple, TextIO
+
+ACCESS_LOG_TARGETS = ("stdout", "stderr", "off")  # any other value is a file path (`./off` for a file called off)
 
 
 class AccessRecord(NamedTuple):
@@ -38,8 +44,10 @@ class AccessRecord(NamedTuple):
 class AccessLog:
     """Formats records as nginx does and writes them in batches."""
 
-    def __init__(self, stream: TextIO | None = None, fmt: str = "nginx", clock=time.time) -> None:
+    def __init__(self, stream: TextIO | None = None, fmt: str = "nginx", clock=time.time,
+                 path: str | None = None) -> None:
         self.stream = stream if stream is not None else sys.stdout
+        self.path = path  # the file `stream` was opened from (owned: reopened and closed here), else None
         self.fmt = fmt
         self.clock = clock
         self._buffer: list[tuple[float, tuple]] = []  # (time, record) until the next flush
@@ -126,3 +134,42 @@ class AccessLog:
             self.stream.flush()
         except (OSError, ValueError):
             pass  # a closed stdout must not take the proxy down
+
+    def reopen(self) -> None:
+        """Write what is queued, then append to `path` anew (after logrotate moved the file away).
+
+        The new file is opened first: when that fails (OSError), logging carries on into the old one."""
+        if self.path is None:
+            return
+        stream = _open_append(self.path)
+        self.flush()
+        old, self.stream = self.stream, stream
+        old.close()
+
+    def close(self) -> None:
+        """Write what is queued; close the file when this log opened it."""
+        self.flush()
+        if self.path is not None:
+            self.stream.close()
+
+
+def _open_append(path: str) -> TextIO:
+    return open(path, "a", encoding="utf-8", errors="backslashreplace")
+
+
+def open_access_log(target: str, fmt: str, stdout: TextIO, stderr: TextIO) -> AccessLog | None:
+    """`--access-log`: stdout, stderr, off (None) or a file appended to (created if missing; its
+    directory must exist). Raises OSError with a sentence naming the path when the file cannot be
+    opened."""
+    if target == "off":
+        return None
+    if target in ("stdout", "stderr"):
+        return AccessLog(stdout if target == "stdout" else stderr, fmt)
+    try:
+        stream = _open_append(target)
+    except OSError as exc:
+        parent = os.path.dirname(target) or "."
+        if isinstance(exc, FileNotFoundError) and not os.path.isdir(parent):
+            raise OSError(f"cannot create {target}: directory {parent} does not exist") from None
+        raise OSError(f"cannot open {target} for appending: {exc.strerror or exc}") from None
+    return AccessLog(stream, fmt, path=target)

@@ -18,7 +18,7 @@ from pathlib import Path
 import watchfiles
 from aiohttp import web
 
-from ingressd.accesslog import AccessLog
+from ingressd.accesslog import AccessLog, open_access_log
 from ingressd.admin.app import build_admin_app
 from ingressd.admin.canaries import canary_documents
 from ingressd.cluster.autoscaling import Autoscaling, AutoscalingOptions
@@ -70,6 +70,7 @@ class RunOptions:
     state_dir: str = ".ingressd"
     ingress_class: str = "nginx"
     log_format: str = "nginx"
+    access_log: str = "stdout"  # stdout, stderr, off or a file path (ingressd.accesslog.open_access_log)
     expose_upstream: bool = False
     reload_interval: float = 0.5
     seed: int | None = None
@@ -150,7 +151,7 @@ class Ingressd:
         self.runner = Runner(self.store, self.clock, state_dir=options.state_dir, admission=self.autoscaling.admit_pod)
         self.metrics = ProxyMetrics()
         self.metrics.registry.register(ContainerMetrics(self.kubelet.stats))
-        self.access_log = AccessLog(self.out, options.log_format)
+        self.access_log: AccessLog | None = None  # opened by start(); stays None with --access-log off
         self.proxy: ProxyServer | None = None
         self.admin_runner: web.AppRunner | None = None
         self.ready = False
@@ -463,12 +464,30 @@ class Ingressd:
         """Flush the access log and give time-driven controllers a tick."""
         while True:
             await asyncio.sleep(0.2)
-            self.access_log.flush()
+            if self.access_log is not None:
+                self.access_log.flush()
 
     # ---- lifecycle ----------------------------------------------------------------------
 
+    def open_access_log(self) -> None:
+        try:
+            self.access_log = open_access_log(self.options.access_log, self.options.log_format, self.out, self.err)
+        except OSError as exc:
+            raise StartupError(2, f"ingressd: --access-log {self.options.access_log}: {exc}") from None
+
+    def reopen_access_log(self) -> None:
+        """SIGUSR1 (as nginx): append to the --access-log file anew, after logrotate moved it away."""
+        if self.access_log is None or self.access_log.path is None:
+            return
+        try:
+            self.access_log.reopen()
+        except OSError as exc:
+            self.warn(f"ingressd: cannot reopen --access-log {self.access_log.path} ({exc.strerror or exc}); "
+                      "still writing to the file open before")
+
     async def start(self) -> None:
         opts = self.options
+        self.open_access_log()
         self._file_state = self._snapshot_files()
         result = self.load()
         blocking, serving = split_errors(result.errors)
@@ -584,7 +603,8 @@ class Ingressd:
         await self.kubelet.close()
         if self.pod_block is not None:
             self.pod_block.close()
-        self.access_log.flush()
+        if self.access_log is not None:
+            self.access_log.close()
 
 
 async def serve(options: RunOptions) -> int:
@@ -594,6 +614,11 @@ async def serve(options: RunOptions) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    if hasattr(signal, "SIGUSR1"):  # not on Windows
+        try:
+            loop.add_signal_handler(signal.SIGUSR1, app.reopen_access_log)
         except (NotImplementedError, RuntimeError):
             pass
     try:

@@ -87,6 +87,12 @@ def _count(value: str) -> int:
     return number
 
 
+def _access_log(value: str) -> str:
+    if not value:
+        raise argparse.ArgumentTypeError("expected stdout, stderr, off or a file path")
+    return value
+
+
 def _quantity(value: str) -> str:
     from ingressd.cluster.quantity import parse_quantity
 
@@ -127,7 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ingress-class", default="nginx", metavar="NAME",
                      help="serve Ingresses of this class, and those without one (default nginx)")
     run.add_argument("--log-format", choices=("nginx", "json"), default="nginx",
-                     help="access log format on stdout (default: ingress-nginx's log-format-upstream)")
+                     help="access log format (default: ingress-nginx's log-format-upstream)")
+    run.add_argument("--access-log", type=_access_log, default="stdout", metavar="stdout|stderr|off|FILE",
+                     help="where the access log goes (default stdout); FILE is appended to, its directory must "
+                          "exist, SIGUSR1 reopens it (logrotate); write ./off for a file called off")
     run.add_argument("--expose-upstream", action="store_true",
                      help="add an X-Ingressd-Upstream response header naming the upstream that served")
     run.add_argument("--reload-interval", type=_interval, default=0.5, metavar="SECONDS",
@@ -258,6 +267,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         ingress_class=args.ingress_class,
         log_format=args.log_format,
+        access_log=args.access_log,
         expose_upstream=args.expose_upstream,
         reload_interval=args.reload_interval,
         seed=args.seed,

@@ -1,9 +1,12 @@
-"""Access log lines: ingress-nginx's log-format-upstream and the JSON variant."""
+"""Access log lines: ingress-nginx's log-format-upstream and the JSON variant; --access-log targets."""
 
 import io
 import json
 
-from ingressd.accesslog import AccessLog, AccessRecord
+import pytest
+
+from ingressd.accesslog import AccessLog, AccessRecord, open_access_log
+from ingressd.cli import build_parser, main
 
 REC = AccessRecord("127.0.0.1", "GET /x HTTP/1.1", 200, 12, "", "curl/8", 80, 0.0123, "default-web-80", "",
                    "127.1.0.1:8080", "12", "0.011", "200", "rid", "a.test", "GET", "/x")
@@ -30,3 +33,48 @@ def test_json_format_has_the_same_fields():
     assert entry["upstream_addr"] == "127.1.0.1:8080"
     assert entry["req_id"] == "rid"
     assert entry["request_time"] == 0.012
+
+
+# ---- --access-log stdout|stderr|off|FILE ----------------------------------------------------------
+
+
+def test_access_log_targets():
+    out, err = io.StringIO(), io.StringIO()
+    assert open_access_log("off", "nginx", out, err) is None
+    assert open_access_log("stdout", "json", out, err).stream is out
+    assert open_access_log("stderr", "nginx", out, err).stream is err
+    assert build_parser().parse_args(["run"]).access_log == "stdout"
+    assert build_parser().parse_args(["run", "--access-log", "./off"]).access_log == "./off"
+
+
+def test_access_log_file_is_appended_to_and_reopened(tmp_path):
+    path = tmp_path / "access.log"
+    path.write_text("earlier\n")
+    log = open_access_log(str(path), "nginx", io.StringIO(), io.StringIO())
+    log.log(REC)
+    log.flush()
+    path.rename(tmp_path / "access.log.1")  # as logrotate does, then SIGUSR1
+    log.log(REC._replace(req_id="after"))  # queued before the reopen: belongs to the old file
+    log.reopen()
+    log.log(REC._replace(req_id="new"))
+    log.close()
+    old = (tmp_path / "access.log.1").read_text().splitlines()
+    assert old[0] == "earlier" and old[1].endswith(" rid") and old[2].endswith(" after") and len(old) == 3
+    assert [line.rsplit(" ", 1)[1] for line in path.read_text().splitlines()] == ["new"]
+
+
+def test_access_log_in_a_missing_directory_is_a_startup_error(tmp_path, capsys):
+    target = tmp_path / "nowhere" / "access.log"
+    status = main(["run", "--access-log", str(target), "--state-dir", str(tmp_path / "state"),
+                   "--http-port", "0", "--https-port", "0", "--admin-port", "0"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert f"--access-log {target}: cannot create {target}: directory {target.parent} does not exist" in err
+    assert not target.parent.exists()
+
+
+def test_access_log_must_not_be_empty(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["run", "--access-log", ""])
+    assert exit_.value.code == 2
+    assert "--access-log" in capsys.readouterr().err
