@@ -172,6 +172,10 @@ class Exchange:
         cfg = self.cfg = loc.config
         if match.redirect is not None:
             status, where = match.redirect
+            if where[:1] == "/":
+                # app-root: nginx.tmpl `return 302 $scheme://$http_host<app-root>` (Host as sent, port
+                # included; empty for an HTTP/1.0 request without one, as $http_host is).
+                where = f"{self.conn.scheme_b.decode()}://{self.host}{where}"
             return self.respond(status, headers=[("Location", where)])
         if self.conn.scheme_b == b"http" and (cfg.force_ssl_redirect or cfg.ssl_redirect and state.tls.tls_hosts) \
                 and self.ssl_redirect_applies(cfg, state.tls, loc):

@@ -76,7 +76,8 @@ class Location:
 class RouteMatch:
     location: Location
     upstream_path: str  # path+query for upstream (rewrite-target applied)
-    redirect: tuple[int, str] | None = None  # e.g. (302, "/app") for app-root
+    # e.g. (302, "/app") for app-root: a path, made absolute ($scheme://$http_host) by the proxy
+    redirect: tuple[int, str] | None = None
 
 
 class HostRoutes:

@@ -198,7 +198,16 @@ async def test_rewrite_target_and_app_root(backend, start_proxy):
     assert parse_json_body(raw)["raw_path"] == "/new?q=1"
     raw = await proxy.raw(b"GET / HTTP/1.1\r\nHost: root.test\r\nConnection: close\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 302")
-    assert b"\r\nLocation: /app1\r\n" in raw
+    # nginx.tmpl: `return 302 $scheme://$http_host{{ $location.Rewrite.AppRoot }}`
+    assert b"\r\nLocation: http://root.test/app1\r\n" in raw
+
+
+async def test_app_root_location_keeps_the_host_header_as_sent(backend, start_proxy):
+    proxy = await start_proxy([ingress("root", [("root.test", "/", "Prefix", "web")], {"app-root": "/app1"}),
+                               service("web"), *endpoint_slice("web", [backend.port])])
+    raw = await proxy.raw(b"GET /?x=1 HTTP/1.1\r\nHost: Root.Test:8080\r\nConnection: close\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 302")
+    assert b"\r\nLocation: http://Root.Test:8080/app1\r\n" in raw
 
 
 async def test_metrics_exposition_uses_ingress_nginx_names(backend, start_proxy):
