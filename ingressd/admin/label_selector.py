@@ -1,7 +1,9 @@
 """The `labelSelector` query parameter of list requests, as kubectl sends it.
 
 Supports the Kubernetes string syntax: `a=b`, `a==b`, `a!=b`, `a`, `!a`,
-`a in (x,y)`, `a notin (x)`, comma-separated (all must hold).
+`a in (x,y)`, `a notin (x)`, comma-separated (all must hold). It compiles into a LabelSelector
+matched by the one implementation in cluster/labels.py (`a!=b` is NotIn: it selects objects
+without `a` too, as Kubernetes does).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-Requirement = Callable[[Mapping[str, str]], bool]
+from ingressd.cluster.labels import selector_matches
 
 _KEY = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
 _VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
@@ -25,8 +27,8 @@ class LabelSelectorError(ValueError):
 
 def parse_label_selector(text: str) -> Callable[[Mapping[str, str]], bool]:
     """Compile a selector string into a predicate over a labels mapping; empty selects all."""
-    requirements = [_parse_requirement(term) for term in _split_terms(text) if term.strip()]
-    return lambda labels: all(req(labels) for req in requirements)
+    selector = {"matchExpressions": [_parse_requirement(term) for term in _split_terms(text) if term.strip()]}
+    return lambda labels: selector_matches(selector, labels)
 
 
 def _split_terms(text: str) -> list[str]:
@@ -44,21 +46,18 @@ def _split_terms(text: str) -> list[str]:
     return terms
 
 
-def _parse_requirement(term: str) -> Requirement:
+def _parse_requirement(term: str) -> dict:
+    """One term as a LabelSelector requirement (matchExpressions item)."""
     if m := _SET.match(term):
         key, op = m.group(1), m.group(3)
-        values = frozenset(v.strip() for v in m.group(4).split(","))
+        values = sorted({v.strip() for v in m.group(4).split(",")})
         if any(not _VALUE_ONLY.match(v) for v in values):
             raise LabelSelectorError(f"invalid value in label selector term {term.strip()!r}")
-        if op == "in":
-            return lambda labels: labels.get(key) in values
-        return lambda labels: labels.get(key) not in values
+        return {"key": key, "operator": "In" if op == "in" else "NotIn", "values": values}
     if m := _EQUALITY.match(term):
         key, op, value = m.group(1), m.group(3), m.group(4)
-        if op == "!=":
-            return lambda labels: labels.get(key) != value
-        return lambda labels: labels.get(key) == value
+        return {"key": key, "operator": "NotIn" if op == "!=" else "In", "values": [value]}
     if m := _EXISTS.match(term):
         negated, key = m.group(1) == "!", m.group(2)
-        return lambda labels: (key in labels) != negated
+        return {"key": key, "operator": "DoesNotExist" if negated else "Exists"}
     raise LabelSelectorError(f"unable to parse requirement: {term.strip()!r}")

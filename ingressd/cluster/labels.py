@@ -1,7 +1,9 @@
-"""Label selection as controllers use it (pure).
+"""Label selection, the one implementation (pure): controllers, validation and the admin API.
 
 Two shapes exist in the API: a Service's `spec.selector` is a plain map (equality on every key);
-workloads use a LabelSelector (`matchLabels` plus `matchExpressions`), all terms ANDed.
+workloads use a LabelSelector (`matchLabels` plus `matchExpressions`), all terms ANDed. The
+`labelSelector` query string compiles into a LabelSelector (admin/label_selector.py). A null label
+value is the empty string, as the API server's decoding makes it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 def labels_match(selector: dict, labels: dict) -> bool:
     """Map selector semantics: every key present in `labels` with the same value."""
-    return all(labels.get(key) == value for key, value in selector.items())
+    return all(key in labels and (labels[key] or "") == (value or "") for key, value in selector.items())
 
 
 def selector_matches(label_selector: dict, labels: dict) -> bool:
@@ -21,11 +23,11 @@ def selector_matches(label_selector: dict, labels: dict) -> bool:
 
 def _expression_matches(expr: dict, labels: dict) -> bool:
     key, operator = expr.get("key"), expr.get("operator")
-    values = expr.get("values") or ()
+    values = [value or "" for value in expr.get("values") or ()]
     if operator == "In":
-        return key in labels and labels[key] in values
+        return key in labels and (labels[key] or "") in values
     if operator == "NotIn":
-        return key not in labels or labels[key] not in values
+        return key not in labels or (labels[key] or "") not in values
     if operator == "Exists":
         return key in labels
     if operator == "DoesNotExist":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ingressd.cluster.labels import selector_matches
 from ingressd.objects import names
 from ingressd.objects.core import check_labels, check_pod_spec
 from ingressd.objects.report import Report
@@ -30,24 +31,6 @@ def check_label_selector(r: Report, selector: dict, path: tuple) -> bool:
         elif operator and operator not in SELECTOR_OPERATORS:
             r.unsupported(expr_path + ("operator",), operator, SELECTOR_OPERATORS)
     return not any(p.is_error for p in r.out[before:])
-
-
-def selector_matches(selector: dict, labels: dict) -> bool:
-    """Whether a well-formed LabelSelector selects an object with `labels` (empty selects everything)."""
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != (value or ""):
-            return False
-    for expr in selector.get("matchExpressions") or ():
-        key, operator, values = expr["key"], expr["operator"], expr.get("values") or ()
-        if operator == "In" and labels.get(key) not in values:
-            return False
-        if operator == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if operator == "Exists" and key not in labels:
-            return False
-        if operator == "DoesNotExist" and key in labels:
-            return False
-    return True
 
 
 def check_workload(r: Report, obj: dict) -> None:

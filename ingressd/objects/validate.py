@@ -9,7 +9,8 @@ from collections.abc import Callable
 from ingressd.cluster.vpa import hpa_conflicts
 from ingressd.local_tls import wants_local_ca
 from ingressd.objects import names
-from ingressd.objects.apps import check_workload, selector_matches, template_labels
+from ingressd.cluster.labels import selector_matches
+from ingressd.objects.apps import check_workload, template_labels
 from ingressd.objects.autoscaling import check_hpa
 from ingressd.objects.core import (
     check_config_map,
