@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ingressd.cluster.labels import selector_matches
 from ingressd.cluster.vpa import hpa_conflicts
 from ingressd.local_tls import wants_local_ca
 from ingressd.objects import names
-from ingressd.cluster.labels import selector_matches
 from ingressd.objects.apps import check_workload, template_labels
 from ingressd.objects.autoscaling import check_hpa
 from ingressd.objects.core import (
