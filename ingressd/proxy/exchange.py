@@ -20,7 +20,7 @@ from ingressd.routing.affinity import pinned_backend, set_cookie_header
 from ingressd.routing.annotations import LocationConfig
 from ingressd.routing.canary import decide_canary
 from ingressd.routing.table import BackendRef, Location, RouteMatch
-from ingressd.proxy.headers import client_response_head, upstream_request_head
+from ingressd.proxy.headers import DROP_RESPONSE_HSTS, client_response_head, upstream_request_head
 
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"TRACE"})
 REPLAY_LIMIT = 64 * 1024  # streamed (proxy-request-buffering off) bodies up to this size are kept for retries
@@ -602,7 +602,10 @@ class Exchange:
             return
         self.resp_status = status
         self.upstream_statuses.append(str(status))
-        parts, cl = client_response_head(status, headers)
+        # HSTS (https, hsts on) replaces the upstream's header; with hsts off the upstream's passes.
+        hsts_line = self.server.hsts_line if self.conn.scheme_b == b"https" else b""
+        parts, cl = client_response_head(status, headers, DROP_RESPONSE_HSTS) if hsts_line \
+            else client_response_head(status, headers)
         if status == 101:
             upgrade = next((v for n, v in headers if n.lower() == b"upgrade"), self.upgrade_value)
             parts += [b"Upgrade: ", upgrade, b"\r\nConnection: upgrade\r\n"]
@@ -624,8 +627,8 @@ class Exchange:
                 parts.append(b"Connection: close\r\n")
         if self.set_cookie:
             parts.append(self.set_cookie)
-        if self.conn.scheme_b == b"https" and self.server.hsts is not None:
-            parts.append(self.server.hsts_line)
+        if hsts_line:
+            parts.append(hsts_line)
         if self.server.expose_upstream:
             parts += [b"X-Ingressd-Upstream: ", self.upstream_name.encode(), b"\r\n"]
         parts.append(b"\r\n")

@@ -41,6 +41,9 @@ _SET_BY_PROXY = frozenset(
 )
 _DROP_REQUEST = HOP_BY_HOP | _SET_BY_PROXY
 _DROP_RESPONSE = HOP_BY_HOP | frozenset({b"server", b"content-length"})
+# With HSTS on, over HTTPS: ingressd's own Strict-Transport-Security replaces the upstream's
+# (lua_ingress.lua header(): ngx.header["Strict-Transport-Security"] = value).
+DROP_RESPONSE_HSTS = _DROP_RESPONSE | frozenset({b"strict-transport-security"})
 _CONNECTION_OPTIONS = frozenset({b"keep-alive", b"close", b"upgrade"})
 
 
@@ -126,15 +129,16 @@ def status_line(status: int) -> bytes:
 def client_response_head(
     status: int,
     headers: list[tuple[bytes, bytes]],
+    drop: frozenset[bytes] = _DROP_RESPONSE,
 ) -> tuple[list[bytes], bytes | None]:
     """The start of the response head for the client, and the upstream's Content-Length.
 
-    Upstream headers less hop-by-hop, `Server` and the framing headers; the caller appends its
-    own framing and the final CRLF (it needs the Content-Length found here to choose the framing).
+    Upstream headers less hop-by-hop, `Server` and the framing headers (and whatever else `drop`
+    names: DROP_RESPONSE_HSTS when ingressd sets its own HSTS); the caller appends its own framing
+    and the final CRLF (it needs the Content-Length found here to choose the framing).
     """
     line = status_line(status)
     parts = [line]
-    drop = _DROP_RESPONSE
     named = None
     content_length = None
     for name, value in headers:

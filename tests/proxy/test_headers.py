@@ -2,7 +2,7 @@
 
 import pytest
 
-from ingressd.proxy.headers import client_response_head, connection_forwarding_headers, upstream_request_head
+from ingressd.proxy.headers import DROP_RESPONSE_HSTS, client_response_head, connection_forwarding_headers, upstream_request_head
 
 
 def req(headers):
@@ -52,6 +52,16 @@ def test_client_response_head(headers, kept, dropped):
 ])
 def test_status_line_uses_standard_phrases(status, line):
     assert client_response_head(status, [])[0][0] == line
+
+
+def test_client_response_head_drops_the_upstreams_hsts_only_when_asked():
+    sts = [(b"Strict-Transport-Security", b"max-age=60"), (b"X", b"y")]
+    assert b"".join(client_response_head(200, sts)[0]).count(b"Strict-Transport-Security: max-age=60\r\n") == 1
+    replaced = b"".join(client_response_head(200, sts, DROP_RESPONSE_HSTS)[0])
+    assert b"strict-transport-security" not in replaced.lower() and b"\r\nX: y\r\n" in replaced
+    # Connection naming another header takes the slow path: the HSTS drop still holds there.
+    named = sts + [(b"Connection", b"X")]
+    assert b"strict-transport" not in b"".join(client_response_head(200, named, DROP_RESPONSE_HSTS)[0]).lower()
 
 
 def test_client_response_head_reports_content_length():
