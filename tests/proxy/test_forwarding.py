@@ -29,7 +29,8 @@ async def test_routes_by_host_and_sets_forwarding_headers(backend, start_proxy):
     )
     assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
     head = raw.split(b"\r\n\r\n", 1)[0].lower()
-    assert b"server:" not in head, "the upstream Server header must not leak"
+    # ingress-nginx (default server-tokens "false"): `more_clear_headers Server` removes it entirely.
+    assert b"server:" not in head, "the upstream Server header must not leak, and none is added"
     seen = dict((k.lower(), v) for k, v in parse_json_body(raw)["headers"])
     assert seen["host"] == "App.Test:8080"
     assert seen["x-real-ip"] == HOST
@@ -252,3 +253,34 @@ async def test_pod_traffic_counts_requests_and_in_flight_per_endpoint_ip(backend
     assert traffic.snapshot() == {HOST: (4, 1)}
     await slow
     assert traffic.snapshot() == {HOST: (4, 0)}
+
+
+async def test_no_response_carries_a_server_header(backend, start_proxy):
+    """ingress-nginx's nginx.tmpl with its default `server-tokens: "false"` emits `server_tokens off;
+    more_clear_headers Server;` at http level: no Server header on any response, proxied (the
+    upstream's is hidden), switched (101) or nginx's own (error pages, redirects); its e2e test
+    settings/server_tokens.go is "should not exists Server header in the response"."""
+    objs = [
+        ingress("web", [("app.test", "/", "Prefix", "web")], {"proxy-body-size": "1"}),
+        ingress("root", [("root.test", "/", "Prefix", "web")], {"app-root": "/app1"}),
+        ingress("force", [("force.test", "/", "Prefix", "web")], {"force-ssl-redirect": "true"}),
+        ingress("none", [("none.test", "/", "Prefix", "nothing")]),
+        service("web"), service("nothing"), *endpoint_slice("web", [backend.port]),
+    ]
+    proxy = await start_proxy(objs)
+    requests = {
+        b"200": b"GET / HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n",
+        b"302": b"GET / HTTP/1.1\r\nHost: root.test\r\nConnection: close\r\n\r\n",
+        b"308": b"GET / HTTP/1.1\r\nHost: force.test\r\nConnection: close\r\n\r\n",
+        b"404": b"GET / HTTP/1.1\r\nHost: unknown.test\r\nConnection: close\r\n\r\n",
+        b"503": b"GET / HTTP/1.1\r\nHost: none.test\r\nConnection: close\r\n\r\n",
+        b"413": b"POST / HTTP/1.1\r\nHost: app.test\r\nContent-Length: 2000000\r\n\r\n",
+        b"400": b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        b"101": b"GET /ws HTTP/1.1\r\nHost: app.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    }
+    for status, request in requests.items():
+        raw = await proxy.raw(request, read_until_close=status not in (b"101", b"413"))
+        head = raw.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+        assert head.startswith(b"HTTP/1.1 " + status), (status, head)
+        assert b"\r\nserver:" not in head.lower(), (status, head)
