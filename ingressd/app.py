@@ -32,8 +32,9 @@ from ingressd.metrics import ContainerMetrics, ProxyMetrics
 from ingressd.listeners import (Listener, bind_errors_message, is_loopback_bind, listeners, port_clash_message,
                                 url_host)
 from ingressd.local_tls import local_ca_secrets
-from ingressd.objects.kinds import is_cluster_scoped
-from ingressd.objects.load import LoadResult, Manifest, find_manifest_files, load_paths
+from ingressd.kinds import is_cluster_scoped
+from ingressd.objects.load import LoadResult, Manifest, find_manifest_files
+from ingressd.objects.manifests import load_paths
 from ingressd.objects.reload import Files, ReloadGate, fingerprint, manifest_change_filter, settle_windows
 from ingressd.pods.ips import PodBlockClaim, PodCIDRError, claim_pod_block, parse_pod_cidr
 from ingressd.pods.kubelet import Kubelet

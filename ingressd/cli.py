@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ingressd.objects.load import load_paths
+    from ingressd.objects.manifests import load_paths
 
     result = load_paths(args.paths or [bundled_demo()], ingress_class=args.ingress_class)
     for problem in result.errors:
@@ -240,7 +240,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from ingressd.explain import explain
-    from ingressd.objects.load import load_paths
+    from ingressd.objects.manifests import load_paths
 
     result = load_paths(args.paths or [bundled_demo()], ingress_class=args.ingress_class)
     if result.errors:

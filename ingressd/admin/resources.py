@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingressd.objects.kinds import SCALABLE_KINDS
+from ingressd.kinds import SCALABLE_KINDS
 
 
 @dataclass(frozen=True)

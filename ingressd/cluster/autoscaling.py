@@ -26,7 +26,7 @@ from ingressd.cluster.labels import selector_matches
 from ingressd.cluster.metrics_server import MetricsServer, PodStats
 from ingressd.cluster.quantity import parse_quantity
 from ingressd.cluster.store import Store
-from ingressd.objects.kinds import SCALABLE_KINDS
+from ingressd.kinds import SCALABLE_KINDS
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from ingressd.cluster.clock import Clock, format_timestamp, time_source
 from ingressd.cluster.labels import labels_match
-from ingressd.objects.kinds import is_cluster_scoped
+from ingressd.kinds import is_cluster_scoped
 
 Callback = Callable[[str, dict], None]
 

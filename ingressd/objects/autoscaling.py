@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ingressd.cluster.quantity import parse_quantity
 from ingressd.objects.core import check_quantity
-from ingressd.objects.kinds import SCALABLE_KINDS
+from ingressd.kinds import SCALABLE_KINDS
 from ingressd.objects.report import Report
 
 METRIC_TYPES = frozenset({"ContainerResource", "External", "Object", "Pods", "Resource"})

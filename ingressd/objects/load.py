@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from ingressd.objects.kinds import is_cluster_scoped
+from ingressd.kinds import is_cluster_scoped
 from ingressd.objects.problems import ERROR, WARNING, Problem, format_field, show_value
 
-__all__ = ["LoadResult", "Manifest", "find_manifest_files", "load_file", "load_paths", "parse_manifests"]
+__all__ = ["LoadResult", "Manifest", "file_problem", "find_manifest_files", "load_file", "parse_manifests"]
 
 
 @dataclass
@@ -115,33 +115,13 @@ def find_manifest_files(paths: list[str]) -> list[str]:
     return found
 
 
-def load_paths(paths: list[str], ingress_class: str = "nginx") -> LoadResult:
-    """Read every manifest under `paths`, then validate them together (cross-object checks need all)."""
-    from ingressd.objects.validate import validate  # validate imports Manifest from here
-
-    manifests: list[Manifest] = []
-    problems: list[Problem] = []
-    for path in paths:
-        if os.path.isdir(path) and not find_manifest_files([path]):
-            problems.append(_file_problem(path, "directory has no *.yaml or *.yml files", WARNING))
-    files = find_manifest_files(paths)
-    for file in files:
-        found, file_problems = load_file(file)
-        manifests.extend(found)
-        problems.extend(file_problems)
-    problems.extend(validate(manifests, ingress_class))
-    order = {file: i for i, file in enumerate(files)}
-    problems.sort(key=lambda p: (order.get(p.file, -1), p.line))
-    return LoadResult(manifests, problems)
-
-
 def load_file(path: str) -> tuple[list[Manifest], list[Problem]]:
     """One file's objects and its read/parse problems (no validation)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        return [], [_file_problem(path, f"cannot read: {e.strerror or e}")]
+        return [], [file_problem(path, f"cannot read: {e.strerror or e}")]
     try:
         text = data.decode("utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -151,7 +131,7 @@ def load_file(path: str) -> tuple[list[Manifest], list[Problem]]:
     return parse_manifests(text, path)
 
 
-def _file_problem(path: str, message: str, severity: str = ERROR) -> Problem:
+def file_problem(path: str, message: str, severity: str = ERROR) -> Problem:
     return Problem(path, 1, "File", "-", "-", "(file)", message, severity)
 
 

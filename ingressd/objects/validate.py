@@ -23,7 +23,7 @@ from ingressd.objects.core import (
     check_service,
     service_ports,
 )
-from ingressd.objects.kinds import SCALABLE_KINDS, SERVED_KINDS
+from ingressd.kinds import SCALABLE_KINDS, SERVED_KINDS
 from ingressd.objects.load import Manifest
 from ingressd.objects.networking import (
     IngressRefs,

@@ -4,7 +4,7 @@ validation (the CRD schema plus validateVPA): what would be rejected, named by f
 from __future__ import annotations
 
 from ingressd.cluster.quantity import parse_quantity
-from ingressd.objects.kinds import SCALABLE_KINDS
+from ingressd.kinds import SCALABLE_KINDS
 from ingressd.objects.core import check_quantity
 from ingressd.objects.problems import Key
 from ingressd.objects.report import Report

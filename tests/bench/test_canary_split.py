@@ -11,7 +11,7 @@ import pytest
 from ingressd.bench.expect import expectation
 from ingressd.bench.loadgen import LoadResult, LoadSpec
 from ingressd.bench.runner import judge
-from ingressd.objects.load import load_paths
+from ingressd.objects.manifests import load_paths
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "canary_split.py"
 

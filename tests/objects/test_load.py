@@ -3,7 +3,8 @@ import textwrap
 
 import pytest
 
-from ingressd.objects.load import Manifest, find_manifest_files, load_file, load_paths, parse_manifests
+from ingressd.objects.load import Manifest, find_manifest_files, load_file, parse_manifests
+from ingressd.objects.manifests import load_paths
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from ingressd.certs import init_ca, issue_leaf
-from ingressd.objects.load import load_paths
+from ingressd.objects.manifests import load_paths
 
 
 @pytest.fixture(scope="module")

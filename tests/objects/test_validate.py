@@ -2,7 +2,8 @@ import textwrap
 
 import pytest
 
-from ingressd.objects.load import load_paths, parse_manifests
+from ingressd.objects.load import parse_manifests
+from ingressd.objects.manifests import load_paths
 from ingressd.objects.validate import validate
 
 BASE = """

@@ -1,4 +1,8 @@
-"""Which kinds ingressd understands, at which apiVersion, and which kinds have no namespace."""
+"""Which kinds ingressd understands, at which apiVersion, which have no namespace, which scale.
+
+The bottom layer: pure data that the store, the controllers, the loader, validation and the API
+all read, so it imports nothing of ingressd.
+"""
 
 from __future__ import annotations
 
