@@ -119,7 +119,7 @@ def _add(out: list[Endpoint], seen: set[tuple[str, int]], addresses: Iterable, p
                 out.append(Endpoint(ip, port, pod))
 
 
-def _from_slices(slices: list[dict], service_port: dict) -> tuple[Endpoint, ...]:
+def _from_slices(slices: list[dict], service_port: dict, not_ready: bool = False) -> tuple[Endpoint, ...]:
     out: list[Endpoint] = []
     seen: set[tuple[str, int]] = set()
     for endpoint_slice in slices:
@@ -127,25 +127,30 @@ def _from_slices(slices: list[dict], service_port: dict) -> tuple[Endpoint, ...]
         for endpoint in map(_dict, _list(endpoint_slice.get("endpoints"))):
             conditions = _dict(endpoint.get("conditions"))
             ready = conditions.get("ready")
-            if (ready is not None and ready is not True) or conditions.get("terminating") is True:
+            if conditions.get("terminating") is True or (not not_ready and ready is not None and ready is not True):
                 continue
             _add(out, seen, _list(endpoint.get("addresses")), ports, _pod_name(endpoint.get("targetRef")))
     return tuple(out)
 
 
-def _from_legacy(endpoints: dict, service_port: dict) -> tuple[Endpoint, ...]:
+def _from_legacy(endpoints: dict, service_port: dict, not_ready: bool = False) -> tuple[Endpoint, ...]:
     out: list[Endpoint] = []
     seen: set[tuple[str, int]] = set()
     for subset in map(_dict, _list(endpoints.get("subsets"))):
         ports = _target_ports(_list(subset.get("ports")), service_port)
-        for address in map(_dict, _list(subset.get("addresses"))):  # notReadyAddresses are skipped
+        addresses = _list(subset.get("addresses")) + (_list(subset.get("notReadyAddresses")) if not_ready else [])
+        for address in map(_dict, addresses):  # notReadyAddresses only with not_ready
             _add(out, seen, [address.get("ip")], ports, _pod_name(address.get("targetRef")))
     return tuple(out)
 
 
-def build_endpoint_index(services: list[dict], endpoint_slices: list[dict], endpoints: list[dict]) -> EndpointIndex:
+def build_endpoint_index(services: list[dict], endpoint_slices: list[dict], endpoints: list[dict],
+                         not_ready: bool = False) -> EndpointIndex:
     """EndpointSlices (by the kubernetes.io/service-name label) when a Service has any, else the
-    legacy Endpoints object of the same name (selectorless Services written by hand)."""
+    legacy Endpoints object of the same name (selectorless Services written by hand).
+
+    `not_ready`: keep endpoints that are not ready yet too (terminating ones never), for the
+    "ready/total" counts of `ingressd routes`; the proxy's index is always built without."""
     slices: dict[tuple[str, str], list[dict]] = {}
     for endpoint_slice in sorted((s for s in endpoint_slices if isinstance(s, dict)), key=_meta):
         service = _dict(_dict(endpoint_slice.get("metadata")).get("labels")).get(SERVICE_NAME_LABEL)
@@ -174,9 +179,9 @@ def build_endpoint_index(services: list[dict], endpoint_slices: list[dict], endp
                     target = _port_number(port.get("targetPort")) or port["port"]
                     found = (Endpoint(external_name, target),)
             elif key in slices:
-                found = _from_slices(slices[key], port)
+                found = _from_slices(slices[key], port, not_ready)
             elif key in legacy:
-                found = _from_legacy(legacy[key], port)
+                found = _from_legacy(legacy[key], port, not_ready)
             else:
                 found = ()
             by_port.setdefault((*key, port["port"]), found)

@@ -151,6 +151,16 @@ def test_legacy_endpoints_for_selectorless_service():
     assert addresses(index.resolve(ref(80, "db"))) == ["192.168.1.10:8081", "192.168.1.11:8081", "192.168.1.20:8080"]
 
 
+def test_not_ready_index_adds_not_ready_endpoints_but_never_terminating_ones():
+    index = build_endpoint_index([SELECTORLESS], [], [LEGACY], not_ready=True)
+    assert addresses(index.resolve(ref("pg", "db"))) == [
+        "192.168.1.10:6432", "192.168.1.11:6432", "192.168.1.12:6432", "192.168.1.20:5432"]
+    sl = endpoint_slice("web", [{"port": 8080}], [slice_endpoint("10.0.0.1"), slice_endpoint("10.0.0.2", ready=False),
+                                                  slice_endpoint("10.0.0.3", ready=False, terminating=True)])
+    index = build_endpoint_index([SINGLE], [sl], [], not_ready=True)
+    assert addresses(index.resolve(ref(80))) == ["10.0.0.1:8080", "10.0.0.2:8080"]
+
+
 def test_slices_are_preferred_over_legacy_endpoints():
     sl = endpoint_slice("db", [{"name": "pg", "port": 7000}], [slice_endpoint("10.1.1.1")])
     index = build_endpoint_index([SELECTORLESS], [sl], [LEGACY])
