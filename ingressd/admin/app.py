@@ -21,6 +21,7 @@ HealthCheck = Callable[[], tuple[bool, str]]
 REGISTRY_KEY: web.AppKey[CollectorRegistry] = web.AppKey("metrics_registry", CollectorRegistry)
 HEALTH_KEY: web.AppKey[HealthCheck] = web.AppKey("health", object)
 CANARIES_KEY: web.AppKey[Callable[[], list[dict]]] = web.AppKey("canaries", object)
+ROUTES_KEY: web.AppKey[Callable[[], list[dict]]] = web.AppKey("routes", object)
 BIND_KEY: web.AppKey[str | None] = web.AppKey("admin_bind", object)
 
 # kube-apiserver's MaxRequestBodyBytes: bodies beyond it get 413 RequestEntityTooLarge.
@@ -31,11 +32,13 @@ def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCh
                     canaries: Callable[[], list[dict]] | None = None,
                     logs_dir: str | Path | None = None,
                     computed: dict[str, Callable[[str | None], list[dict]]] | None = None,
-                    bind: str | None = None) -> web.Application:
+                    bind: str | None = None,
+                    routes: Callable[[], list[dict]] | None = None) -> web.Application:
     """`logs_dir` is `<state-dir>/logs` when the kubelet captures container output there;
     `computed` maps PodMetrics/NodeMetrics to their providers (namespace or None -> documents);
     `bind` is the address the admin port listens on (`--admin-bind`), an allowed `Host` besides
-    loopback names and addresses (see host_check)."""
+    loopback names and addresses (see host_check); `routes` gives `GET /ingressd/v1/routes`'s
+    rows (ingressd.routing.routes_view)."""
     app = web.Application(middlewares=[_allowed_hosts_only, _kubernetes_errors],
                           client_max_size=MAX_REQUEST_BODY_BYTES)
     app[BIND_KEY] = bind
@@ -45,9 +48,11 @@ def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCh
     app[REGISTRY_KEY] = metrics_registry
     app[HEALTH_KEY] = health
     app[CANARIES_KEY] = canaries or (lambda: [])
+    app[ROUTES_KEY] = routes or (lambda: [])
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/ingressd/v1/canaries", _canaries)
+    app.router.add_get("/ingressd/v1/routes", _routes)
     kubeapi.add_routes(app)
     return app
 
@@ -63,6 +68,10 @@ async def _healthz(request: web.Request) -> web.Response:
 
 async def _canaries(request: web.Request) -> web.Response:
     return web.json_response({"items": request.app[CANARIES_KEY]()})
+
+
+async def _routes(request: web.Request) -> web.Response:
+    return web.json_response({"routes": request.app[ROUTES_KEY]()})
 
 
 async def _metrics(request: web.Request) -> web.Response:

@@ -1,6 +1,11 @@
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter
 
 from ingressd.admin import build_admin_app
+from ingressd.routing.endpoints import build_endpoint_index
+from ingressd.routing.routes_view import route_documents, route_rows
+from ingressd.routing.table import build_route_table
+from ingressd.routing.tls import TlsTable
+from tests.routing.builders import endpoint_slice, http_path, ingress, rule, service, service_port, slice_endpoint
 
 
 def _app(store, health=lambda: (True, ""), registry=None):
@@ -68,3 +73,24 @@ async def test_wrong_method_on_healthz_is_a_status_405(aiohttp_client, store):
     body = await resp.json()
     assert (body["kind"], body["reason"], body["code"]) == ("Status", "MethodNotAllowed", 405)
     assert "GET" in resp.headers["Allow"]
+
+
+async def test_routes_lists_the_rows_it_is_given(aiohttp_client, store):
+    table = build_route_table([ingress("demo", rule("demo.test", http_path("/", service="web")))])
+    index = build_endpoint_index([service("web", service_port(80))],
+                                 [endpoint_slice("web", [{"port": 80}], [slice_endpoint("10.0.0.1")])], [])
+    app = build_admin_app(store, CollectorRegistry(), lambda: (True, ""),
+                          routes=lambda: route_documents(route_rows(table, index, TlsTable(tls_hosts=frozenset({"demo.test"})))))
+    client = await aiohttp_client(app)
+    resp = await client.get("/ingressd/v1/routes")
+    assert resp.status == 200
+    assert await resp.json() == {"routes": [{
+        "host": "demo.test", "path": "/", "pathType": "Prefix", "ingress": "default/demo", "service": "web",
+        "port": 80, "canary": None, "ready": 1, "total": 1, "tls": True}]}
+
+
+async def test_routes_without_a_provider_is_an_empty_list(aiohttp_client, store):
+    client = await aiohttp_client(_app(store))
+    resp = await client.get("/ingressd/v1/routes")
+    assert resp.status == 200
+    assert await resp.json() == {"routes": []}
