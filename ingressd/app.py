@@ -44,6 +44,7 @@ from ingressd.routing.endpoints import EndpointIndex, build_endpoint_index
 from ingressd.routing.controller_config import controller_config
 from ingressd.routing.table import build_route_table
 from ingressd.routing.podnames import PodNameIndex, build_pod_name_index
+from ingressd.routing.routes_view import RouteRow, route_changes, route_documents, route_rows
 from ingressd.routing.tls import build_tls_table, hsts_value
 
 ROUTE_KINDS = frozenset({"Ingress", "IngressClass", "ConfigMap"})  # ConfigMap: --configmap location defaults
@@ -164,6 +165,7 @@ class Ingressd:
         self._file_state: dict[str, tuple[int, int]] = {}
         self.ports: dict[str, int] = {}
         self.pod_block: PodBlockClaim | None = None
+        self._routes_shown: tuple[RouteRow, ...] | None = None  # the routes last printed; None: not yet
 
     # ---- messages ---------------------------------------------------------------------
 
@@ -341,6 +343,7 @@ class Ingressd:
         if not self._dirty or self.proxy is None:
             return
         state = self.proxy.state
+        routes_changed = bool(self._dirty & {"routes", "tls"})
         endpoints, pods = self._endpoint_index() if "endpoints" in self._dirty else (state.endpoints, state.pods)
         self.proxy.swap(ProxyState(
             self._route_table() if "routes" in self._dirty else state.table,
@@ -348,6 +351,22 @@ class Ingressd:
             self._tls_table() if "tls" in self._dirty else state.tls,
             pods,
         ))
+        if routes_changed and self._routes_shown is not None:
+            self.print_route_changes()
+
+    def route_rows(self) -> tuple[RouteRow, ...]:
+        """The proxy's routes now, with ready/total endpoint counts (the totals from the store)."""
+        state = self.proxy.state
+        every = build_endpoint_index(self.store.list("Service"), self.store.list("EndpointSlice"),
+                                     self.store.list("Endpoints"), not_ready=True)
+        return route_rows(state.table, state.endpoints, state.tls, every)
+
+    def print_route_changes(self) -> None:
+        """One stderr line per route added (+), removed (−) or changed (~) since last printed."""
+        rows = self.route_rows()
+        for line in route_changes(self._routes_shown or (), rows):
+            self.warn(line)
+        self._routes_shown = rows
 
     def _controller_configmap(self) -> dict | None:
         """The --configmap ConfigMap, when given and present."""
@@ -507,6 +526,7 @@ class Ingressd:
         self._apply_controller_config()
         await self._bind_all()
         await self.reconcile()
+        self.print_route_changes()  # every route as "+", with the endpoints the first reconcile made
         self._tasks = [
             asyncio.create_task(self.control_loop()),
             asyncio.create_task(self.watch_files()),
@@ -545,6 +565,7 @@ class Ingressd:
             failures.append((https, exc))
         admin = build_admin_app(self.store, self.metrics.registry, self.health,
                                 canaries=lambda: canary_documents(self.proxy.state.table),
+                                routes=lambda: route_documents(self.route_rows()),
                                 logs_dir=Path(opts.state_dir) / "logs",
                                 computed={"PodMetrics": self.autoscaling.pod_metrics,
                                           "NodeMetrics": self.autoscaling.node_metrics,

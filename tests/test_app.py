@@ -179,3 +179,27 @@ async def test_file_events_fall_back_to_polling(tmp_path, monkeypatch, fail_when
         await asyncio.gather(task, return_exceptions=True)
     assert calls == want_calls
     assert app.err.getvalue().count("cannot watch the manifests") == warnings, app.err.getvalue()
+
+
+def test_route_changes_are_printed_on_rebuilds_but_not_for_endpoint_changes(app):
+    app.print_route_changes()  # start: nothing yet
+    assert app.err.getvalue() == ""
+    app.store.apply(HEADLESS)
+    app.store.apply(TLS_INGRESS)
+    app.refresh_routing()
+    added = "+ web.test/ Prefix → default/db:5432 (0/0 ready), TLS\n"
+    assert app.err.getvalue().endswith(added)
+    app.err.truncate(0), app.err.seek(0)
+    app.store.apply(SLICE)  # endpoints only: counts change, routes do not
+    app.refresh_routing()
+    assert app.err.getvalue() == ""
+    edited = {**TLS_INGRESS, "spec": {**TLS_INGRESS["spec"], "rules": [{"host": "web.test", "http": {"paths": [
+        {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "db", "port": {"name": "pg"}}}}]}}]}}
+    app.store.apply(edited)
+    app.refresh_routing()
+    assert app.err.getvalue() == ("~ web.test/ Prefix → default/db:pg (1/1 ready), TLS "
+                                  "(backend was default/db:5432)\n")
+    app.err.truncate(0), app.err.seek(0)
+    app.store.delete("Ingress", "default", "web")
+    app.refresh_routing()
+    assert app.err.getvalue() == "− web.test/ Prefix → default/db:pg, TLS\n"
