@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_explain(args)
     if args.command == "certs":
         return cmd_certs(args)
-    if args.command in ("get", "describe", "scale", "delete", "logs", "top"):
+    if args.command in ("get", "describe", "scale", "delete", "logs", "top", "routes"):
         from ingressd.kubectl import run_command
 
         return run_command(args)

@@ -28,6 +28,7 @@ from ingressd.kubectl_format import (
     human_duration,
     metadata_of,
     node_describe,
+    routes_table,
 )
 
 __all__ = ["Client", "Kind", "add_parsers", "describe_lines", "hpa_targets", "human_duration", "run_command"]
@@ -227,15 +228,21 @@ def add_parsers(sub) -> None:
     top.add_argument("-l", "--selector", default=None, metavar="SELECTOR", help="label selector")
     top.add_argument("--containers", action="store_true", help="one line per container (pods)")
 
+    routes = sub.add_parser("routes", help="every host/path the running ingressd routes: backend, canary, "
+                            "ready/total endpoints, TLS")
+    routes.add_argument("--admin", "--server", dest="server", default=None, metavar="URL",
+                        help=f"the admin API (default: $INGRESSD_SERVER or {DEFAULT_SERVER})")
+    routes.add_argument("-o", "--output", choices=("wide", "json", "yaml"), default=None)
 
-COMMANDS = ("get", "describe", "scale", "delete", "logs", "top")
+
+COMMANDS = ("get", "describe", "scale", "delete", "logs", "top", "routes")
 
 
 def run_command(args: argparse.Namespace) -> int:
     client = Client(args.server or os.environ.get("INGRESSD_SERVER") or DEFAULT_SERVER)
     try:
         return {"get": _get, "describe": _describe, "scale": _scale, "delete": _delete, "logs": _logs,
-                "top": _top}[args.command](
+                "top": _top, "routes": _routes}[args.command](
             client, args
         )
     except CLIError as err:
@@ -429,6 +436,19 @@ def _top(client: Client, args: argparse.Namespace) -> int:
                 memory = sum(_number(c["usage"].get("memory", "0")) for c in containers)
                 rows.append(prefix + [metadata_of(item).get("name", ""), f"{round(cpu * 1000)}m", f"{int(memory / 2**20)}Mi"])
     sys.stdout.write(format_table(rows))
+    return 0
+
+
+def _routes(client: Client, args: argparse.Namespace) -> int:
+    body = client.json("GET", "/ingressd/v1/routes")
+    if args.output in ("json", "yaml"):
+        sys.stdout.write(dump(body, args.output))
+        return 0
+    routes = body.get("routes") or []
+    if not routes:
+        print("No routes: no served Ingress has a rule or a defaultBackend.", file=sys.stderr)
+        return 0
+    sys.stdout.write(format_table(routes_table(routes, args.output == "wide")))
     return 0
 
 

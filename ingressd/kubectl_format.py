@@ -549,3 +549,29 @@ def node_describe(node: dict, pods: list[dict], now: float) -> list[str]:
                        show(resource, sum(amount(p, "limits", resource) for p in active))])
     lines += ["  " + line for line in format_table(totals).splitlines()]
     return lines
+
+
+def routes_table(routes: list[dict], wide: bool = False) -> list[list[str]]:
+    """`ingressd routes`: one line per host/path of GET /ingressd/v1/routes (header first);
+    the catch-all server's host shows as "*". `wide` adds the canary's backend and endpoints."""
+    header = ["HOST", "PATH", "TYPE", "INGRESS", "BACKEND", "CANARY", "ENDPOINTS", "TLS"]
+    if wide:
+        header += ["CANARY-INGRESS", "CANARY-BACKEND", "CANARY-ENDPOINTS"]
+    rows = [header]
+
+    def backend(item: dict) -> str:
+        return "<none>" if item.get("service") is None else f"{item['service']}:{item.get('port')}"
+
+    for item in routes:
+        canary = item.get("canary") or None
+        policy = "<none>"
+        if canary is not None:
+            kind = canary.get("kind") or "weight"
+            policy = kind + (f" {canary.get('weight')}/{canary.get('weightTotal')}" if "weight" in kind else "")
+        row = [item.get("host") or "*", item.get("path") or "/", item.get("pathType") or "", item.get("ingress") or "",
+               backend(item), policy, f"{item.get('ready', 0)}/{item.get('total', 0)}", "yes" if item.get("tls") else "no"]
+        if wide:
+            row += (["<none>"] * 3 if canary is None else
+                    [canary.get("ingress") or "", backend(canary), f"{canary.get('ready', 0)}/{canary.get('total', 0)}"])
+        rows.append(row)
+    return rows

@@ -355,3 +355,21 @@ def test_describe_pod_shows_why_a_container_crash_loops():
     lines = describe_lines(resolve_kind("pods"), running)
     assert "    State:          Running" in lines and "      Started:      T" in lines
     assert not any(line.startswith("    Last State:") for line in lines)
+
+
+def test_routes_table_shows_the_catch_all_a_resource_backend_and_canaries():
+    from ingressd.kubectl_format import routes_table
+
+    routes = [
+        {"host": "a.test", "path": "/", "pathType": "Prefix", "ingress": "default/a", "service": "web", "port": 80,
+         "canary": {"kind": "header", "weight": 0, "weightTotal": 100, "ingress": "default/c", "service": "v2",
+                    "port": "http", "ready": 0, "total": 1}, "ready": 2, "total": 3, "tls": True},
+        {"host": "", "path": "/x", "pathType": "Exact", "ingress": "default/b", "service": None, "port": None,
+         "canary": None, "ready": 0, "total": 0, "tls": False},
+    ]
+    assert routes_table(routes)[1:] == [
+        ["a.test", "/", "Prefix", "default/a", "web:80", "header", "2/3", "yes"],
+        ["*", "/x", "Exact", "default/b", "<none>", "<none>", "0/0", "no"],
+    ]
+    assert routes_table(routes, wide=True)[1][8:] == ["default/c", "v2:http", "0/1"]
+    assert routes_table(routes, wide=True)[2][8:] == ["<none>", "<none>", "<none>"]
