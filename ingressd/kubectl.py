@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 
 from ingressd.cluster.quantity import parse_quantity
+from ingressd.kinds import KINDS, SCALABLE_KINDS, resolve_resource
 from ingressd.kubectl_format import (
     Table,
     describe_lines,
@@ -64,33 +65,12 @@ class Kind:
         return path
 
 
-_KINDS = [
-    (Kind("pods", "Pod"), ("po", "pod")),
-    (Kind("services", "Service"), ("svc", "service")),
-    (Kind("endpoints", "Endpoints"), ("ep",)),
-    (Kind("endpointslices", "EndpointSlice", "discovery.k8s.io"), ("endpointslice",)),
-    (Kind("deployments", "Deployment", "apps", scalable=True), ("deploy", "deployment")),
-    (Kind("replicasets", "ReplicaSet", "apps", scalable=True), ("rs", "replicaset")),
-    (Kind("statefulsets", "StatefulSet", "apps", scalable=True), ("sts", "statefulset")),
-    (Kind("persistentvolumeclaims", "PersistentVolumeClaim"), ("pvc", "persistentvolumeclaim")),
-    (Kind("events", "Event"), ("ev", "event")),
-    (Kind("ingresses", "Ingress", "networking.k8s.io"), ("ing", "ingress")),
-    (Kind("ingressclasses", "IngressClass", "networking.k8s.io", namespaced=False), ("ingressclass",)),
-    (Kind("secrets", "Secret"), ("secret",)),
-    (Kind("configmaps", "ConfigMap"), ("cm", "configmap")),
-    (Kind("nodes", "Node", namespaced=False), ("no", "node")),
-    (Kind("horizontalpodautoscalers", "HorizontalPodAutoscaler", "autoscaling", version="v2"),
-     ("hpa", "horizontalpodautoscaler")),
-    (Kind("verticalpodautoscalers", "VerticalPodAutoscaler", "autoscaling.k8s.io"), ("vpa", "verticalpodautoscaler")),
-]
 POD_METRICS = Kind("pods", "PodMetrics", "metrics.k8s.io", version="v1beta1")
 NODE_METRICS = Kind("nodes", "NodeMetrics", "metrics.k8s.io", namespaced=False, version="v1beta1")
-_ALIASES: dict[str, Kind] = {}
-for _kind, _names in _KINDS:
-    for _alias in (_kind.plural, _kind.kind.lower(), *_names):
-        _ALIASES[_alias] = _kind
-    if _kind.group:
-        _ALIASES[f"{_kind.plural}.{_kind.group}"] = _kind
+# kind -> its Kind, for every kind of the registry (ingressd.kinds), which also resolves the names.
+_KINDS: dict[str, Kind] = {
+    info.kind: Kind(info.plural, info.kind, info.group, info.namespaced, info.scale, info.version) for info in KINDS
+}
 
 
 class CLIError(Exception):
@@ -98,10 +78,11 @@ class CLIError(Exception):
 
 
 def resolve_kind(text: str) -> Kind:
-    kind = _ALIASES.get(text.lower())
-    if kind is None:
+    """KIND as kubectl resolves it: plural, singular or short name, optionally `.group` qualified."""
+    info = resolve_resource(text)
+    if info is None:
         raise CLIError(f'error: the server doesn\'t have a resource type "{text}"')
-    return kind
+    return _KINDS[info.kind]
 
 
 # -- HTTP ---------------------------------------------------------------------------------------
@@ -350,7 +331,8 @@ def _scale(client: Client, args: argparse.Namespace) -> int:
         raise CLIError(f"error: expected KIND/NAME (e.g. deployment/web), got {args.target!r}")
     kind = resolve_kind(kind_text)
     if not kind.scalable:
-        raise CLIError(f"error: {kind.plural} cannot be scaled (only deployments and statefulsets)")
+        scalable = sorted(_KINDS[k].plural for k in SCALABLE_KINDS)
+        raise CLIError(f"error: {kind.plural} cannot be scaled (only {', '.join(scalable[:-1])} and {scalable[-1]})")
     if args.replicas < 0:
         raise CLIError("error: --replicas must be 0 or more")
     client.json("PATCH", kind.path(args.namespace, name) + "/scale", body={"spec": {"replicas": args.replicas}},

@@ -619,6 +619,8 @@ async def _resource_list(request: web.Request) -> web.Response:
                     "namespaced": r.namespaced,
                     "kind": r.kind,
                     "verbs": r.verbs,
+                    # Omitted when empty, as kube-apiserver does (omitempty).
+                    **({"shortNames": list(r.short_names)} if r.short_names else {}),
                 }
                 for r in resources
             ]

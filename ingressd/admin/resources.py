@@ -1,14 +1,16 @@
 """The API resources the admin server exposes, as data.
 
 One table drives routing, discovery (`/api`, `/apis`, APIResourceList) and the
-apiVersion/kind stamped on list items, so adding a kind is one line here.
+apiVersion/kind stamped on list items. The stored resources come from the kinds registry
+(`ingressd.kinds.KINDS`), so adding a kind is one line there; only the computed metrics
+resources, which are no kind of the store, are listed here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingressd.kinds import SCALABLE_KINDS
+from ingressd.kinds import KINDS, KindInfo
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,14 @@ class APIResource:
     kind: str  # the store kind, e.g. "EndpointSlice"
     namespaced: bool = True
     computed: bool = False  # not stored: documents computed per request (metrics.k8s.io)
+    short_names: tuple[str, ...] = ()  # discovery's shortNames (kubectl's `svc`, `deploy`, ...)
+    scale: bool = False  # serves the `scale` subresource
+
+    @classmethod
+    def of(cls, info: KindInfo) -> APIResource:
+        """The stored resource of a registry kind."""
+        return cls(info.group, info.version, info.plural, info.kind, info.namespaced,
+                   short_names=info.short_names, scale=info.scale)
 
     @property
     def verbs(self) -> list[str]:
@@ -31,7 +41,7 @@ class APIResource:
     def subresources(self) -> tuple[str, ...]:
         if self.kind == "Pod":
             return ("log",)
-        if self.kind in SCALABLE_KINDS:
+        if self.scale:
             return ("scale",)
         return ()
 
@@ -40,27 +50,17 @@ class APIResource:
         return f"{self.group}/{self.version}" if self.group else self.version
 
 
-RESOURCES: tuple[APIResource, ...] = (
-    APIResource("", "v1", "pods", "Pod"),
-    APIResource("", "v1", "services", "Service"),
-    APIResource("", "v1", "endpoints", "Endpoints"),
-    APIResource("", "v1", "secrets", "Secret"),
-    APIResource("", "v1", "configmaps", "ConfigMap"),
-    APIResource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim"),
-    APIResource("", "v1", "events", "Event"),
-    APIResource("", "v1", "nodes", "Node", namespaced=False),
-    APIResource("apps", "v1", "deployments", "Deployment"),
-    APIResource("apps", "v1", "replicasets", "ReplicaSet"),
-    APIResource("apps", "v1", "statefulsets", "StatefulSet"),
-    APIResource("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler"),
-    APIResource("autoscaling.k8s.io", "v1", "verticalpodautoscalers", "VerticalPodAutoscaler"),
-    APIResource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice"),
+# Computed per request, not stored: the metrics APIs the HPA and `ingressd top` read.
+COMPUTED_RESOURCES: tuple[APIResource, ...] = (
     APIResource("custom.metrics.k8s.io", "v1beta2", "pods/requests_per_second", "MetricValueList", computed=True),
     APIResource("custom.metrics.k8s.io", "v1beta2", "pods/requests_in_flight", "MetricValueList", computed=True),
     APIResource("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", computed=True),
     APIResource("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", namespaced=False, computed=True),
-    APIResource("networking.k8s.io", "v1", "ingresses", "Ingress"),
-    APIResource("networking.k8s.io", "v1", "ingressclasses", "IngressClass", namespaced=False),
+)
+
+# Core group first, then the named groups in alphabetical order (registry order within a group).
+RESOURCES: tuple[APIResource, ...] = tuple(
+    sorted((*(APIResource.of(info) for info in KINDS), *COMPUTED_RESOURCES), key=lambda r: r.group)
 )
 
 

@@ -210,6 +210,22 @@ async def test_group_discovery(client):
     assert (await client.get("/apis/apps/v9")).status == 404
 
 
+async def test_discovery_carries_the_registry_short_names(client):
+    """As kube-apiserver: `shortNames` per resource (what kubectl's `svc`, `deploy` resolve through),
+    omitted where a kind has none and on subresources."""
+    core = {r["name"]: r for r in (await (await client.get("/api/v1")).json())["resources"]}
+    apps = {r["name"]: r for r in (await (await client.get("/apis/apps/v1")).json())["resources"]}
+    networking = {r["name"]: r for r in (await (await client.get("/apis/networking.k8s.io/v1")).json())["resources"]}
+    assert core["services"]["shortNames"] == ["svc"] and core["pods"]["shortNames"] == ["po"]
+    assert core["events"]["shortNames"] == ["ev"] and core["nodes"]["shortNames"] == ["no"]
+    assert apps["deployments"]["shortNames"] == ["deploy"] and apps["statefulsets"]["shortNames"] == ["sts"]
+    assert networking["ingresses"]["shortNames"] == ["ing"]
+    assert "shortNames" not in core["secrets"] and "shortNames" not in networking["ingressclasses"]
+    assert "shortNames" not in apps["deployments/scale"] and "shortNames" not in core["pods/log"]
+    metrics = (await (await client.get("/apis/metrics.k8s.io/v1beta1")).json())["resources"]
+    assert all("shortNames" not in r for r in metrics)
+
+
 async def test_root_lists_paths(client):
     body = await (await client.get("/")).json()
     assert "/apis/apps/v1" in body["paths"] and "/healthz" in body["paths"]
