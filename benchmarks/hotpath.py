@@ -23,7 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingressd.accesslog import AccessLog  # noqa: E402
-from ingressd.proxy.server import ClientConnection, ProxyServer, ProxyState  # noqa: E402
+from ingressd.proxy.server import ClientConnection, ProxyServer  # noqa: E402
+from ingressd.routing.snapshot import Snapshot  # noqa: E402
 from ingressd.proxy.upstream import UpstreamConnection  # noqa: E402
 from ingressd.routing.endpoints import build_endpoint_index  # noqa: E402
 from ingressd.routing.table import build_route_table  # noqa: E402
@@ -78,7 +79,7 @@ def objects():
 
 async def run(n: int, profile: bool) -> dict:
     table, index = objects()
-    server = ProxyServer(ProxyState(table, index), access_log=AccessLog(io.StringIO()))
+    server = ProxyServer(Snapshot(table, index), access_log=AccessLog(io.StringIO()))
     client = ClientConnection(server, b"http")
     client.connection_made(FakeTransport(("127.0.0.1", 40000)))
     upstream = UpstreamConnection(server.pool, "127.0.0.1:18080")

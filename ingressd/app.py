@@ -38,21 +38,12 @@ from ingressd.objects.manifests import load_paths
 from ingressd.objects.reload import Files, ReloadGate, fingerprint, manifest_change_filter, settle_windows
 from ingressd.pods.ips import PodBlockClaim, PodCIDRError, claim_pod_block, parse_pod_cidr
 from ingressd.pods.kubelet import Kubelet
-from ingressd.proxy.server import ProxyServer, ProxyState
+from ingressd.proxy.server import ProxyServer
 from ingressd.proxy.tls import SniContexts
-from ingressd.routing.endpoints import EndpointIndex, build_endpoint_index
-from ingressd.routing.controller_config import controller_config
-from ingressd.routing.table import build_route_table
-from ingressd.routing.podnames import PodNameIndex, build_pod_name_index
+from ingressd.routing.endpoints import build_endpoint_index
 from ingressd.routing.routes_view import RouteRow, route_changes, route_documents, route_rows
-from ingressd.routing.tls import build_tls_table, hsts_value
+from ingressd.routing.snapshot import SnapshotBuilder
 
-ROUTE_KINDS = frozenset({"Ingress", "IngressClass", "ConfigMap"})  # ConfigMap: --configmap location defaults
-TLS_KINDS = frozenset({"Ingress", "IngressClass", "Secret", "ConfigMap"})
-ENDPOINT_KINDS = frozenset({"Service", "EndpointSlice", "Endpoints"})
-# The parts of the routing snapshot and the kinds each is built from: a store event rebuilds only
-# the parts its kind feeds (the per-pod name index belongs with the endpoints).
-SNAPSHOT_PARTS = {"routes": ROUTE_KINDS, "endpoints": ENDPOINT_KINDS, "tls": TLS_KINDS}
 # Kinds the store keeps from manifests; anything else was reported as a warning by validation.
 STORED_KINDS = frozenset({
     "Ingress", "IngressClass", "Service", "Endpoints", "EndpointSlice", "Secret", "ConfigMap",
@@ -158,8 +149,7 @@ class Ingressd:
         self.admin_runner: web.AppRunner | None = None
         self.ready = False
         self.applied: dict[tuple[str, str, str], dict] = {}
-        self._dirty: set[str] = set(SNAPSHOT_PARTS)  # parts of the routing snapshot to rebuild
-        self._warned: dict[str, set[str]] = {}  # source -> warnings it printed last time
+        self.snapshots = SnapshotBuilder(options.ingress_class, options.configmap)
         self._reconcile_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._file_state: dict[str, tuple[int, int]] = {}
@@ -171,15 +161,6 @@ class Ingressd:
 
     def warn(self, message: str) -> None:
         print(message, file=self.err, flush=True)
-
-    def warn_changes(self, source: str, messages: list[str]) -> None:
-        """Print the warnings `source` has now and did not have last time: each once, again only
-        after it went away and came back."""
-        previous = self._warned.get(source, set())
-        for message in messages:
-            if message not in previous:
-                self.warn(message)
-        self._warned[source] = set(messages)
 
     # ---- manifests ----------------------------------------------------------------------
 
@@ -308,17 +289,8 @@ class Ingressd:
 
     # ---- control loop -------------------------------------------------------------------
 
-    def _on_store_event(self, _event: str, obj: dict) -> None:
-        kind = obj.get("kind")
-        if kind != "ConfigMap" or self._is_controller_configmap(obj):  # other ConfigMaps feed no routing
-            self._dirty.update(part for part, kinds in SNAPSHOT_PARTS.items() if kind in kinds)
+    def _on_store_event(self, _event: str, _obj: dict) -> None:
         self._reconcile_wanted.set()
-
-    def _is_controller_configmap(self, obj: dict) -> bool:
-        if not self.options.configmap:
-            return False
-        namespace, _, name = self.options.configmap.rpartition("/")
-        return manifest_key(obj) == ("ConfigMap", namespace or "default", name)
 
     async def reconcile(self) -> None:
         """Run controllers and the kubelet until nothing changes.
@@ -339,19 +311,16 @@ class Ingressd:
         self.refresh_routing()
 
     def refresh_routing(self) -> None:
-        """Swap in a new routing snapshot; only the parts whose kinds changed are rebuilt."""
-        if not self._dirty or self.proxy is None:
+        """Swap in the routing snapshot for the store now (the builder rebuilds only the parts
+        whose kinds changed, and hands back the same snapshot when none did)."""
+        if self.proxy is None:
             return
-        state = self.proxy.state
-        routes_changed = bool(self._dirty & {"routes", "tls"})
-        endpoints, pods = self._endpoint_index() if "endpoints" in self._dirty else (state.endpoints, state.pods)
-        self.proxy.swap(ProxyState(
-            self._route_table() if "routes" in self._dirty else state.table,
-            endpoints,
-            self._tls_table() if "tls" in self._dirty else state.tls,
-            pods,
-        ))
-        if routes_changed and self._routes_shown is not None:
+        old = self.proxy.state
+        state = self.build_state()
+        if state is old:
+            return
+        self.proxy.swap(state)
+        if (state.table is not old.table or state.tls is not old.tls) and self._routes_shown is not None:
             self.print_route_changes()
 
     def route_rows(self) -> tuple[RouteRow, ...]:
@@ -368,54 +337,12 @@ class Ingressd:
             self.warn(line)
         self._routes_shown = rows
 
-    def _controller_configmap(self) -> dict | None:
-        """The --configmap ConfigMap, when given and present."""
-        if not self.options.configmap:
-            return None
-        namespace, _, name = self.options.configmap.rpartition("/")
-        return self.store.get("ConfigMap", namespace or "default", name)
-
-    def _apply_controller_config(self) -> None:
-        """--configmap: the ingress-nginx controller ConfigMap's hsts* and client-* keys."""
-        if not self.options.configmap or self.proxy is None:
-            return
-        config = self._controller_configmap()
-        warnings = []
-        if config is None:
-            warnings.append(f"ingressd: warning: --configmap {self.options.configmap}: no such ConfigMap; defaults apply")
-        data = (config or {}).get("data")
-        value, problems = hsts_value(data)
-        controller, more = controller_config(data)
-        warnings += [f"ingressd: warning: ConfigMap {self.options.configmap}: {problem}" for problem in [*problems, *more]]
-        self.warn_changes("configmap", warnings)
-        self.proxy.set_hsts(value)
-        self.proxy.limits = controller.limits
-
-    def build_state(self) -> ProxyState:
-        endpoints, pods = self._endpoint_index()
-        return ProxyState(self._route_table(), endpoints, self._tls_table(), pods)
-
-    def _tls_table(self):
-        self._dirty.discard("tls")
-        self._apply_controller_config()
-        table = build_tls_table(self.store.list("Ingress"), self.store.list("Secret"),
-                                self.store.list("IngressClass"), self.options.ingress_class)
-        self.warn_changes("tls", [f"ingressd: warning: Ingress {ns}/{name}: {where}: {message}"
-                                  for ns, name, where, message in table.warnings])
-        return table
-
-    def _route_table(self):
-        self._dirty.discard("routes")
-        defaults = controller_config((self._controller_configmap() or {}).get("data"))[0].location_defaults
-        return build_route_table(self.store.list("Ingress"), self.store.list("IngressClass"),
-                                 self.options.ingress_class, defaults)
-
-    def _endpoint_index(self) -> tuple[EndpointIndex, PodNameIndex]:
-        """The endpoint index and the per-pod name index, built together from the same objects."""
-        self._dirty.discard("endpoints")
-        services, slices = self.store.list("Service"), self.store.list("EndpointSlice")
-        return (build_endpoint_index(services, slices, self.store.list("Endpoints")),
-                build_pod_name_index(services, slices))
+    def build_state(self):
+        """The routing snapshot for the store now; its new warnings printed."""
+        state, warnings = self.snapshots.build(self.store)
+        for message in warnings:
+            self.warn(message)
+        return state
 
     async def control_loop(self) -> None:
         while True:
@@ -523,7 +450,6 @@ class Ingressd:
                                  expose_upstream=opts.expose_upstream, on_error=self._proxy_error,
                                  error_log=self.warn, rand=random.Random(opts.seed))
         self.proxy.body_temp_dir = str(Path(opts.state_dir) / "client-body-temp")  # nginx's client_body_temp
-        self._apply_controller_config()
         await self._bind_all()
         await self.reconcile()
         self.print_route_changes()  # every route as "+", with the endpoints the first reconcile made

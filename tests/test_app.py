@@ -78,7 +78,7 @@ def parts(state) -> tuple:
     return state.table, state.endpoints, state.tls, state.pods
 
 
-def test_only_the_controller_configmap_rebuilds_routes_and_tls(tmp_path):
+def test_only_the_controller_configmap_rebuilds_routes_and_settings(tmp_path):
     app = Ingressd(RunOptions(paths=[], state_dir=str(tmp_path / "state"), certs_dir=str(tmp_path / "certs"),
                               configmap="ingress-nginx/controller"), out=io.StringIO(), err=io.StringIO())
     app.store.subscribe(app._on_store_event)
@@ -87,12 +87,20 @@ def test_only_the_controller_configmap_rebuilds_routes_and_tls(tmp_path):
     before = app.proxy.state
     app.store.apply(config_map("unrelated", "1"))
     app.refresh_routing()
-    assert all(a is b for a, b in zip(parts(app.proxy.state), parts(before)))
-    app.store.apply({**config_map("controller", "1"), "metadata": {"name": "controller", "namespace": "ingress-nginx"}})
+    assert app.proxy.state is before  # nothing it reads changed: not even a new snapshot
+    controller = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "controller", "namespace": "ingress-nginx"},
+                  "data": {"proxy-body-size": "2m", "hsts": "false", "client-header-timeout": "7"}}
+    app.store.apply(controller)
     app.refresh_routing()
     after = app.proxy.state
-    assert after.table is not before.table and after.tls is not before.tls
-    assert after.endpoints is before.endpoints
+    assert after.table is not before.table  # location defaults: proxy-body-size
+    assert after.table.locations[0].config.proxy_body_size == 2 * 1024 * 1024
+    assert after.tls is before.tls and after.endpoints is before.endpoints  # they read no ConfigMap
+    assert (after.hsts, app.proxy.hsts) == (None, None)
+    assert app.proxy.limits.client_header_timeout == 7
+    app.store.apply({**controller, "data": {**controller["data"], "unknown-key": "x"}})
+    app.refresh_routing()
+    assert app.proxy.state.table is after.table  # same settings: the routes are not rebuilt
 
 
 def test_endpoint_changes_rebuild_per_pod_names(app):
@@ -136,7 +144,6 @@ def test_the_controller_configmap_warning_is_reported_once(tmp_path):
                    out=io.StringIO(), err=io.StringIO())
     app.store.subscribe(app._on_store_event)
     app.proxy = ProxyServer(app.build_state())
-    app._apply_controller_config()
     for i in range(3):
         app.store.apply(config_map("unrelated", str(i)))
         app.refresh_routing()

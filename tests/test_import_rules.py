@@ -94,3 +94,12 @@ def test_no_import_cycles():
         if module not in state:
             visit(module, [])
     assert cycles == []
+
+
+def test_the_proxy_routes_only_through_decide_and_snapshot():
+    """One routing brain: the proxy executes `routing.decide`'s decisions on `routing.snapshot`'s
+    snapshots and never reaches into the modules behind them (matching, canary, affinity...)."""
+    allowed = {"ingressd.routing", "ingressd.routing.decide", "ingressd.routing.snapshot"}
+    offenders = {module: sorted(n for n in internal(imports) if n.startswith("ingressd.routing") and n not in allowed)
+                 for module, imports in GRAPH.items() if module.startswith("ingressd.proxy")}
+    assert {m: found for m, found in offenders.items() if found} == {}

@@ -55,6 +55,7 @@ class Store:
         self._subscribers: list[Callback] = []
         self._history: deque[tuple[int, str, dict]] = deque(maxlen=history)
         self.resource_version = 0
+        self._kind_versions: dict[str, int] = {}
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -72,6 +73,11 @@ class Store:
                 continue
             found.append(copy.deepcopy(obj))
         return found
+
+    def kind_version(self, kind: str) -> int:
+        """The resourceVersion of the last change to an object of `kind` (0: never changed): what
+        a cache of anything built from one kind's objects is keyed on."""
+        return self._kind_versions.get(kind, 0)
 
     def kinds(self) -> list[str]:
         """Kinds with at least one object (the garbage collector walks them all)."""
@@ -197,6 +203,7 @@ class Store:
         # Stored objects are never mutated in place (writes build new dicts), so history can hold
         # the same reference: it costs memory only for versions that have been superseded.
         self._history.append((self.resource_version, event_type, obj))
+        self._kind_versions[obj["kind"]] = self.resource_version
         for callback in list(self._subscribers):
             callback(event_type, copy.deepcopy(obj))
 

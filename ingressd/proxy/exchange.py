@@ -13,21 +13,16 @@ import time
 from random import getrandbits as _getrandbits  # request ids need uniqueness, not secrecy (as nginx's $request_id)
 
 from ingressd.proxy.errors import simple_response
+from ingressd.proxy.headers import DROP_RESPONSE_HSTS, client_response_head, upstream_request_head
 from ingressd.proxy.request_body import RequestBody
 from ingressd.proxy.tls import upstream_tls
-from ingressd.proxy.variables import expand, parse_cookies
-from ingressd.routing.affinity import pinned_backend, set_cookie_header
-from ingressd.routing.annotations import LocationConfig
-from ingressd.routing.canary import decide_canary
-from ingressd.routing.table import BackendRef, Location, RouteMatch
-from ingressd.proxy.headers import DROP_RESPONSE_HSTS, client_response_head, upstream_request_head
+from ingressd.routing.decide import Answer, decide, parse_cookies, set_cookie_header
 
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"TRACE"})
 REPLAY_LIMIT = 64 * 1024  # streamed (proxy-request-buffering off) bodies up to this size are kept for retries
 PENDING_LIMIT = 64 * 1024  # body bytes buffered before the client is paused
 _NO_LABEL = ""
 _NOTHING_TRIED: frozenset[str] = frozenset()
-_POD_CONFIG = LocationConfig(proxy_body_size=0)  # per-pod names: no Ingress, so no body limit
 # Metric label tuples per (location, status, method); the location is kept to rule out a reused id.
 _LABELS: dict[tuple, tuple] = {}
 
@@ -56,7 +51,7 @@ class Exchange:
     main_upstream = ""  # $proxy_upstream_name: always the main backend's
     alternative = ""  # $proxy_alternative_upstream_name: the canary's, when it served
     balance_cfg = None  # whose load-balance / upstream-hash-by / affinity apply
-    affinity_cookie = None  # the request's affinity cookie value
+    decision = None  # the routing Decision (ingressd.routing.decide.Forward) being executed
     set_cookie = b""  # a Set-Cookie line to add to the response
     cookies = None  # parsed lazily
     state = None  # the routing snapshot the endpoints came from
@@ -161,41 +156,29 @@ class Exchange:
             self.body_done = True
 
         state = self.server.state
-        match = state.table.match(self.host, self.path)
-        if match is None:
-            target = state.pods.resolve(self.host)
-            if target is None:
-                return self.respond(404)
-            return self.start_pod(target)
-        self.match = match
-        loc = self.location = match.location
-        cfg = self.cfg = loc.config
-        if match.redirect is not None:
-            status, where = match.redirect
-            if where[:1] == "/":
-                # app-root: nginx.tmpl `return 302 $scheme://$http_host<app-root>` (Host as sent, port
-                # included; empty for an HTTP/1.0 request without one, as $http_host is).
-                where = f"{self.conn.scheme_b.decode()}://{self.host}{where}"
-            return self.respond(status, headers=[("Location", where)])
-        if self.conn.scheme_b == b"http" and (cfg.force_ssl_redirect or cfg.ssl_redirect and state.tls.tls_hosts) \
-                and self.ssl_redirect_applies(cfg, state.tls, loc):
-            return self.respond(308, headers=[("Location", self.https_location())])
-        limit = cfg.proxy_body_size
-        if limit and self.content_length is not None and self.content_length > limit:
-            return self.respond(413, close=True)
-        backend = loc.backend
-        if backend is None:
-            return self.respond(503)
-        self.upstream_name = self.main_upstream = backend.upstream_name
-        endpoints = state.endpoints.resolve(backend)
-        if not endpoints:
-            return self.respond(503)
+        d = decide(state, self, self.server.rand)
+        if d.__class__ is Answer:
+            match = d.match
+            if match is not None:  # the rule that answered labels the metrics and the log
+                self.match = match
+                loc = self.location = match.location
+                self.cfg = loc.config
+            return self.respond(d.status, close=d.close, headers=d.headers or None)
+        self.decision = d
+        self.match = d.match
+        self.location = d.location
+        cfg = self.cfg = d.config
+        self.upstream_name = d.upstream_name
+        self.main_upstream = d.main_upstream
+        self.alternative = d.alternative
         self.state = state
-        self.backend = backend
-        self.endpoints = endpoints
-        self.balance_cfg = cfg
-        if loc.canary is not None:
-            self.route_canary(loc, state)
+        self.backend = d.backend
+        self.endpoints = d.endpoints
+        self.balance_cfg = d.balance_config
+        if d.pod is not None:  # a per-pod name: straight to that pod, nothing else applies
+            rid = hmap.get(b"x-request-id")
+            self.request_id = rid if rid else b"%032x" % _getrandbits(128)
+            return self.connect_next()
         if self.upgrade:
             # Any protocol (websocket, h2c, ...) is offered to the upstream as nginx does
             # (Upgrade $http_upgrade); only its 101 switches the connection.
@@ -219,21 +202,19 @@ class Exchange:
             return
         self.connect_next()
 
-    def start_pod(self, target) -> None:
-        """A per-pod name of a headless Service: straight to that pod, no Ingress involved."""
-        ep = target.endpoint
-        ref = BackendRef(target.namespace, target.service, ep.port)
-        loc = self.location = Location(target.namespace, "", self.host.partition(":")[0], "/", "Prefix", ref,
-                                       _POD_CONFIG)
-        self.match = RouteMatch(loc, self.path)
-        self.cfg = self.balance_cfg = _POD_CONFIG
-        self.upstream_name = self.main_upstream = ref.upstream_name
-        self.endpoints = (ep,)
-        rid = self.hmap.get(b"x-request-id")
-        self.request_id = rid if rid else b"%032x" % _getrandbits(128)
-        self.connect_next()
+    # ---- the request as ingressd.routing.decide.RequestView --------------------------------
 
-    # ---- canary, affinity, hashing (only on routes that configure them) ---------------------
+    @property
+    def scheme(self) -> str:
+        return "https" if self.conn.scheme_b == b"https" else "http"
+
+    @property
+    def client_ip(self) -> str:
+        return self.conn.client_ip
+
+    @property
+    def https_port(self) -> int:
+        return self.server.https_port
 
     def cookies_all(self) -> dict[str, str]:
         cookies = self.cookies
@@ -248,29 +229,6 @@ class Exchange:
     def header(self, lname: str) -> str | None:
         value = self.hmap.get(lname.encode("latin-1"))
         return None if value is None else value.decode("latin-1")
-
-    def route_canary(self, loc, state) -> None:
-        """ingress-nginx's route_to_alternative_balancer: maybe serve this request from the canary."""
-        route = loc.canary
-        if route.backend is None:
-            return
-        canary_endpoints = state.endpoints.resolve(route.backend)
-        if not canary_endpoints:
-            return  # no alternative balancer without endpoints: main serves
-        canary_name = route.backend.upstream_name
-        main_cfg = self.cfg
-        canary_cfg = route.config  # what is in force when the canary serves
-        pinned = None
-        if main_cfg.affinity == "cookie":
-            pinned = pinned_backend(
-                self.cookie(main_cfg.session_cookie_name), self.main_upstream,
-                canary_name if canary_cfg.affinity == "cookie" else None)
-        decision = decide_canary(route.canary, self.header, self.cookie, self.server.randint, pinned)
-        if decision.canary:
-            self.upstream_name = self.alternative = canary_name
-            self.backend = route.backend
-            self.endpoints = canary_endpoints
-            self.balance_cfg = canary_cfg
 
     def refresh_endpoints(self) -> None:
         """Before a connect that comes later than routing (a buffered body, a retry): if the
@@ -289,7 +247,7 @@ class Exchange:
         balancers = self.server.balancers
         if cfg.affinity == "cookie":
             ep, new_value = balancers.pick_sticky(
-                self.upstream_name, self.endpoints, self.cookie(cfg.session_cookie_name), cfg.affinity_mode,
+                self.upstream_name, self.endpoints, self.decision.affinity_cookie, cfg.affinity_mode,
                 exclude, cfg.session_cookie_change_on_failure)
             if new_value is not None:
                 agent = self.hmap.get(b"user-agent")
@@ -297,9 +255,7 @@ class Exchange:
                     cfg, new_value, self.location.path, self.conn.scheme_b == b"https",
                     user_agent=agent.decode("latin-1") if agent else None).encode("latin-1")
             return ep
-        key = expand(cfg.upstream_hash_by, hmap=self.hmap, target=self.path, client_ip=self.conn.client_ip,
-                     host=self.host, scheme=self.conn.scheme_b.decode(), cookies=self.cookies_all())
-        return balancers.pick_hash(self.upstream_name, self.endpoints, key)
+        return balancers.pick_hash(self.upstream_name, self.endpoints, self.decision.hash_key)
 
     def client_body(self, chunk: bytes) -> None:
         self.req_body_bytes += len(chunk)
@@ -726,25 +682,6 @@ class Exchange:
         self.finish()
 
     # ---- endings ------------------------------------------------------------------------
-
-    def ssl_redirect_applies(self, cfg, tls, loc) -> bool:
-        """ssl-redirect for hosts with TLS (even when their Secret is missing), force-ssl-redirect for
-        any; never for ACME HTTP-01 challenges."""
-        if self.path.startswith("/.well-known/acme-challenge"):
-            return False
-        return cfg.force_ssl_redirect or tls.is_tls_host(loc.host or self.host)
-
-    def https_location(self) -> str:
-        """https://host[:port]/uri — the port only when the HTTPS listener is not on 443; a lone "/"
-        is dropped, as ingress-nginx's redirect does."""
-        host = self.host
-        if host.startswith("["):
-            host = host[: host.find("]") + 1]
-        else:
-            host = host.rpartition(":")[0] if host.count(":") == 1 else host
-        port = self.server.https_port
-        authority = host if port == 443 else f"{host}:{port}"
-        return f"https://{authority}" + ("" if self.path == "/" else self.path)
 
     def respond(self, status: int, *, close: bool = False, headers=None) -> None:
         """Answer locally (error page or redirect)."""

@@ -11,7 +11,6 @@ import random
 import ssl as ssl_module
 import time
 from collections import deque
-from dataclasses import dataclass, field
 
 import httptools
 
@@ -22,12 +21,8 @@ from ingressd.proxy.exchange import Exchange
 from ingressd.proxy.headers import connection_forwarding_headers
 from ingressd.proxy.traffic import PodTraffic
 from ingressd.proxy.upstream import UpstreamPool
-from ingressd.routing.balancer import Balancers
-from ingressd.routing.controller_config import ClientLimits
-from ingressd.routing.endpoints import EndpointIndex
-from ingressd.routing.table import RouteTable
-from ingressd.routing.podnames import PodNameIndex
-from ingressd.routing.tls import TlsTable
+from ingressd.routing.decide import Balancers
+from ingressd.routing.snapshot import ClientLimits, Snapshot
 
 MAX_PIPELINED = 16
 KEEPALIVE_TIMEOUT = 75.0  # nginx keepalive_timeout
@@ -41,14 +36,6 @@ TOO_LARGE = "Request Header Or Cookie Too Large"
 
 class _HeadRejected(Exception):
     """Raised from a parser callback to stop reading a request head that broke a limit."""
-
-
-@dataclass(frozen=True)
-class ProxyState:
-    table: RouteTable
-    endpoints: EndpointIndex
-    tls: TlsTable = field(default_factory=TlsTable)
-    pods: PodNameIndex = field(default_factory=PodNameIndex)
 
 
 class ClientConnection(asyncio.Protocol):
@@ -442,11 +429,11 @@ class ClientConnection(asyncio.Protocol):
 
 
 class ProxyServer:
-    """Owns the listeners, the current ProxyState, the balancers and the upstream pool."""
+    """Owns the listeners, the current routing Snapshot, the balancers and the upstream pool."""
 
     def __init__(
         self,
-        state: ProxyState,
+        state: Snapshot,
         *,
         metrics: ProxyMetrics | None = None,
         access_log: AccessLog | None = None,
@@ -459,17 +446,16 @@ class ProxyServer:
         self.state = state
         self.metrics = metrics or ProxyMetrics()
         self.access_log = access_log
-        rand = rand or random.Random()
-        self.randint = rand.randint  # canary-weight draws: seedable (--seed) for reproducible runs
+        rand = self.rand = rand or random.Random()  # canary-weight draws: seedable (--seed) for reproducible runs
         self.balancers = balancers or Balancers(rand=rand)
         self.pool = UpstreamPool()
         self.traffic = PodTraffic()
         self.expose_upstream = expose_upstream
         self.https_port = 443  # for ssl-redirect Locations; the app sets the listener's real port
-        self.limits = ClientLimits()  # the controller ConfigMap's client-* keys
+        self.limits = state.limits  # the controller ConfigMap's client-* keys
         self.body_temp_dir: str | None = None  # client_body_temp: <state-dir>/client-body-temp
-        # HSTS on every HTTPS response, as ingress-nginx's defaults (hsts, hsts-max-age, hsts-include-subdomains)
-        self.set_hsts("max-age=31536000; includeSubDomains")
+        # HSTS on every HTTPS response (ingress-nginx's hsts, hsts-max-age, hsts-include-subdomains)
+        self.set_hsts(state.hsts)
         self.now = time.monotonic()  # refreshed by the sweeper: a clock for the coarse timeouts
         self.connections: set[ClientConnection] = set()
         self.connects: set[asyncio.Task] = set()  # upstream connects in progress
@@ -510,10 +496,14 @@ class ProxyServer:
         if self._error_log is not None:
             self._error_log(f"ingressd: [error] {message}")
 
-    def swap(self, state: ProxyState) -> None:
+    def swap(self, state: Snapshot) -> None:
         """Atomically replace the routing snapshot. Requests in flight keep their route, but pick
         endpoints (and retries) from the new one; connections to endpoints that left are retired."""
         old, self.state = self.state, state
+        if state.hsts != old.hsts:
+            self.set_hsts(state.hsts)
+        if state.limits != old.limits:
+            self.limits = state.limits
         if state.endpoints is not old.endpoints:
             live = state.endpoints.addresses()
             self.pool.retire(old.endpoints.addresses() - live, live)

@@ -11,9 +11,8 @@ from aiohttp import WSMsgType, web
 
 from ingressd.accesslog import AccessLog
 from ingressd.metrics import ProxyMetrics
-from ingressd.proxy.server import ProxyServer, ProxyState
-from ingressd.routing.endpoints import build_endpoint_index
-from ingressd.routing.table import build_route_table
+from ingressd.proxy.server import ProxyServer
+from ingressd.routing.snapshot import ManifestObjects, Snapshot, SnapshotBuilder
 
 HOST = "127.0.0.1"
 
@@ -140,15 +139,9 @@ def ingress(name: str, rules: list[tuple[str, str, str, str]], annotations: dict
     }
 
 
-def build_state(objects: list[dict]) -> ProxyState:
-    kinds: dict[str, list] = {}
-    for obj in objects:
-        kinds.setdefault(obj["kind"], []).append(obj)
-    return ProxyState(
-        table=build_route_table(kinds.get("Ingress", []), kinds.get("IngressClass", [])),
-        endpoints=build_endpoint_index(kinds.get("Service", []), kinds.get("EndpointSlice", []),
-                                       kinds.get("Endpoints", [])),
-    )
+def build_state(objects: list[dict]) -> Snapshot:
+    """The snapshot `ingressd run` would route with for these objects."""
+    return SnapshotBuilder().build(ManifestObjects(objects))[0]
 
 
 class RunningProxy:

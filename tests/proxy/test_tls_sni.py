@@ -10,11 +10,9 @@ import pytest
 from cryptography import x509
 
 from ingressd.certs import init_ca, issue_leaf
-from ingressd.proxy.server import ProxyServer, ProxyState
+from ingressd.proxy.server import ProxyServer
+from ingressd.routing.snapshot import ManifestObjects, Snapshot, SnapshotBuilder
 from ingressd.proxy.tls import DEFAULT_CN, SniContexts
-from ingressd.routing.endpoints import build_endpoint_index
-from ingressd.routing.table import build_route_table
-from ingressd.routing.tls import build_tls_table
 from tests.proxy.conftest import HOST, endpoint_slice, ingress, service
 
 
@@ -29,13 +27,8 @@ def with_tls(ing: dict, hosts: list[str], secret: str) -> dict:
     return ing
 
 
-def state_of(objects: list[dict]) -> ProxyState:
-    kinds: dict[str, list] = {}
-    for obj in objects:
-        kinds.setdefault(obj["kind"], []).append(obj)
-    return ProxyState(build_route_table(kinds.get("Ingress", [])),
-                      build_endpoint_index(kinds.get("Service", []), kinds.get("EndpointSlice", []), []),
-                      build_tls_table(kinds.get("Ingress", []), kinds.get("Secret", [])))
+def state_of(objects: list[dict]) -> Snapshot:
+    return SnapshotBuilder().build(ManifestObjects(objects))[0]
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
 """The request, as nginx variables and cookies: what upstream-hash-by, canary-by-* and affinity read.
 
-Pure functions over the raw header map; used only on routes that configure them.
+Pure functions over a request view (ingressd.routing.decide.RequestView); used only on routes that
+configure them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 
 _VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 
@@ -25,11 +25,12 @@ def parse_cookies(header: bytes | None) -> dict[str, str]:
     return cookies
 
 
-def request_variable(name: str, *, hmap: Mapping[bytes, bytes], target: str, client_ip: str, host: str,
-                     scheme: str, cookies: Mapping[str, str]) -> str:
-    """One nginx variable's value ("" when unknown or absent, as nginx renders it)."""
+def request_variable(name: str, request) -> str:
+    """One nginx variable's value for `request` (a RequestView); "" when unknown or absent, as
+    nginx renders it."""
     if name == "remote_addr" or name == "binary_remote_addr":
-        return client_ip
+        return request.client_ip
+    target = request.path
     if name == "request_uri":
         return target
     if name == "uri":
@@ -37,14 +38,15 @@ def request_variable(name: str, *, hmap: Mapping[bytes, bytes], target: str, cli
     if name == "args" or name == "query_string":
         return target.partition("?")[2]
     if name == "host":
-        return host.partition(":")[0].lower()
+        return request.host.partition(":")[0].lower()
     if name == "scheme":
-        return scheme
+        return request.scheme
     if name.startswith("http_"):
-        value = hmap.get(name[5:].replace("_", "-").encode())
-        return value.decode("latin-1") if value is not None else ""
+        value = request.header(name[5:].replace("_", "-").lower())
+        return value if value is not None else ""
     if name.startswith("cookie_"):
-        return cookies.get(name[7:].lower(), "")
+        value = request.cookie(name[7:])
+        return value if value is not None else ""
     if name.startswith("arg_"):
         wanted = name[4:]
         for pair in target.partition("?")[2].split("&"):
@@ -55,6 +57,6 @@ def request_variable(name: str, *, hmap: Mapping[bytes, bytes], target: str, cli
     return ""
 
 
-def expand(expression: str, **request) -> str:
+def expand(expression: str, request) -> str:
     """An nginx expression such as "$remote_addr" or "$host$request_uri" for this request."""
-    return _VARIABLE.sub(lambda m: request_variable(m.group(1) or m.group(2), **request), expression)
+    return _VARIABLE.sub(lambda m: request_variable(m.group(1) or m.group(2), request), expression)

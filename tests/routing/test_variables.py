@@ -2,10 +2,11 @@
 
 import pytest
 
-from ingressd.proxy.variables import expand, parse_cookies
+from ingressd.routing.decide import Request
+from ingressd.routing.variables import expand, parse_cookies
 
-REQ = dict(hmap={b"x-user": b"alice", b"user-agent": b"curl"}, target="/a/b?x=1&y=2", client_ip="127.0.0.9",
-           host="App.test:8080", scheme="http", cookies={"sid": "42"})
+REQ = Request("App.test:8080", "/a/b?x=1&y=2", headers={"X-User": "alice", "user-agent": "curl"},
+              client_ip="127.0.0.9", cookies={"sid": "42"})
 
 
 @pytest.mark.parametrize("expression, value", [
@@ -26,7 +27,7 @@ REQ = dict(hmap={b"x-user": b"alice", b"user-agent": b"curl"}, target="/a/b?x=1&
     ("literal", "literal"),
 ])
 def test_expand(expression, value):
-    assert expand(expression, **REQ) == value
+    assert expand(expression, REQ) == value
 
 
 @pytest.mark.parametrize("header, cookies", [
