@@ -40,7 +40,9 @@ from ingressd.pods.ips import PodBlockClaim, PodCIDRError, claim_pod_block, pars
 from ingressd.pods.kubelet import Kubelet
 from ingressd.proxy.server import ProxyServer
 from ingressd.proxy.tls import SniContexts
+from ingressd.routing.decide import Request
 from ingressd.routing.endpoints import build_endpoint_index
+from ingressd.routing.explain_view import explain_document
 from ingressd.routing.routes_view import RouteRow, route_changes, route_documents, route_rows
 from ingressd.routing.snapshot import SnapshotBuilder
 
@@ -330,6 +332,11 @@ class Ingressd:
                                      self.store.list("Endpoints"), not_ready=True)
         return route_rows(state.table, state.endpoints, state.tls, every)
 
+    def explain(self, request: Request) -> dict:
+        """GET /ingressd/v1/explain: the proxy's decision for `request` on its live snapshot."""
+        request.https_port = self.proxy.https_port
+        return explain_document(self.proxy.state, request, self.proxy.balancers)
+
     def print_route_changes(self) -> None:
         """One stderr line per route added (+), removed (−) or changed (~) since last printed."""
         rows = self.route_rows()
@@ -492,6 +499,7 @@ class Ingressd:
         admin = build_admin_app(self.store, self.metrics.registry, self.health,
                                 canaries=lambda: canary_documents(self.proxy.state.table),
                                 routes=lambda: route_documents(self.route_rows()),
+                                explain=self.explain,
                                 logs_dir=Path(opts.state_dir) / "logs",
                                 computed={"PodMetrics": self.autoscaling.pod_metrics,
                                           "NodeMetrics": self.autoscaling.node_metrics,

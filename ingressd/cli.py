@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -26,6 +27,12 @@ def _port(value: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port out of range 0-65535: {port}")
     return port
+
+
+def _content_length(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number of bytes, got {value!r}")
+    return int(value)
 
 
 def _pair(value: str) -> tuple[str, str]:
@@ -183,16 +190,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, metavar="N",
                      help="seed the random source of canary-weight draws and load balancing (reproducible runs)")
 
-    explain = sub.add_parser("explain", help="print the routing decision chain for one request")
+    explain = sub.add_parser(
+        "explain", help="where one request goes and why: asks the running ingressd, or reads -f files")
     explain.add_argument("-f", "--filename", dest="paths", action="append", metavar="PATH",
-                         help="manifest file or directory; repeatable; default: the bundled demo")
+                         help="explain against these manifest files or directories instead of the running "
+                              "instance (repeatable); the pods they run are assumed ready")
+    explain.add_argument("--admin", "--server", dest="admin", default=None, metavar="URL",
+                         help="the running instance's admin API (default: $INGRESSD_SERVER or "
+                              "http://127.0.0.1:10254); when nothing answers there, the bundled demo is explained")
     explain.add_argument("--host", required=True, help="the request's Host")
     explain.add_argument("--path", default="/", help="the request path with query (default /)")
+    explain.add_argument("--method", default="GET", help="the request method (default GET)")
+    explain.add_argument("--scheme", choices=("http", "https"), default="http",
+                         help="arrives on the HTTP or the HTTPS listener (default http)")
     explain.add_argument("--header", action="append", default=[], metavar="K=V", type=_pair,
                          help="a request header; repeatable")
     explain.add_argument("--cookie", action="append", default=[], metavar="K=V", type=_pair,
                          help="a request cookie; repeatable")
-    explain.add_argument("--ingress-class", default="nginx", metavar="NAME")
+    explain.add_argument("--content-length", type=_content_length, default=None, metavar="BYTES",
+                         help="the request's declared Content-Length")
+    explain.add_argument("--ingress-class", default="nginx", metavar="NAME", help="with -f: the class served")
+    explain.add_argument("-o", "--output", choices=("json", "yaml"), default=None,
+                         help="print the decision document instead of sentences")
 
     from ingressd.bench import add_bench_parser
 
@@ -239,18 +258,44 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from ingressd.explain import explain
-    from ingressd.objects.manifests import load_paths
+    import os
 
-    result = load_paths(args.paths or [bundled_demo()], ingress_class=args.ingress_class)
-    if result.errors:
-        for problem in result.errors:
-            print(problem, file=sys.stderr)
-        print("ingressd: explain needs valid manifests (see `ingressd validate`)", file=sys.stderr)
-        return 1
-    lines, status = explain([m.obj for m in result.manifests], args.host, args.path, dict(args.header),
-                            dict(args.cookie), args.ingress_class)
-    print("\n".join(lines))
+    from ingressd.explain import NotRunning, explain_files, explain_remote
+    from ingressd.objects.manifests import load_paths
+    from ingressd.routing.decide import Request
+    from ingressd.routing.explain_view import explain_lines
+
+    request = Request(args.host, args.path, method=args.method, scheme=args.scheme, headers=dict(args.header),
+                      cookies=dict(args.cookie), content_length=args.content_length)
+    paths = args.paths
+    if not paths:
+        admin = args.admin or os.environ.get("INGRESSD_SERVER") or "http://127.0.0.1:10254"
+        try:
+            doc = explain_remote(admin, request)
+        except NotRunning as exc:
+            paths = [bundled_demo()]
+            print(f"ingressd: nothing answers at {admin} ({exc}): explaining the manifests in {paths[0]} "
+                  "instead (give -f to choose)", file=sys.stderr)
+        except ValueError as exc:
+            print(f"ingressd: explain: {exc}", file=sys.stderr)
+            return 1
+    if paths:
+        result = load_paths(paths, ingress_class=args.ingress_class)
+        if result.errors:
+            for problem in result.errors:
+                print(problem, file=sys.stderr)
+            print("ingressd: explain needs valid manifests (see `ingressd validate`)", file=sys.stderr)
+            return 1
+        doc = explain_files([m.obj for m in result.manifests], request, args.ingress_class)
+    lines, status = explain_lines(doc)
+    if args.output == "json":
+        print(json.dumps(doc, indent=2))
+    elif args.output == "yaml":
+        import yaml
+
+        print(yaml.safe_dump(doc, sort_keys=False), end="")
+    else:
+        print("\n".join(lines))
     return status
 
 

@@ -1,122 +1,125 @@
-"""`ingressd explain`: the decision chain for one request against the loaded manifests.
+"""`ingressd explain`: where one request goes and why, asked of the running instance or of files.
 
-Pure: the same route table, endpoint index and canary decision the proxy uses, printed as
-sentences. A weight decision is described as a probability instead of being drawn.
+The running instance answers `GET /ingressd/v1/explain` with the very decision its proxy would
+make (ingressd.routing.decide) on its live snapshot. Files (`-f`, or when nothing runs) are loaded,
+given the endpoints `ingressd run` would start for them (one per replica of each workload a
+Service selects, ready), and decided on the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
 
-from ingressd.routing.canary import decide_canary
-from ingressd.routing.endpoints import build_endpoint_index
-from ingressd.routing.hosts import normalize_host
-from ingressd.routing.table import build_route_table
+from ingressd.cluster.labels import selector_matches
+from ingressd.routing.decide import Request
+from ingressd.routing.explain_view import explain_document, predicted_ip
+from ingressd.routing.snapshot import ManifestObjects, SnapshotBuilder
 
-
-class _WeightDraw(Exception):
-    """Raised by the explaining randint: the decision reached the weighted draw."""
-
-
-def _no_draw(low: int, high: int) -> int:
-    raise _WeightDraw
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "ReplicaSet")
 
 
-def _by_kind(objects: list[dict]) -> dict[str, list[dict]]:
-    kinds: dict[str, list[dict]] = {}
-    for obj in objects:
-        kinds.setdefault(obj.get("kind", ""), []).append(obj)
-    return kinds
+class NotRunning(Exception):
+    """Nothing answers at the admin URL."""
 
 
-def _host_kind(rule_host: str) -> str:
-    if not rule_host:
-        return "catch-all (rule without host)"
-    return "wildcard host" if rule_host.startswith("*.") else "exact host"
+def request_query(request: Request) -> list[tuple[str, str]]:
+    """`request` as the query of GET /ingressd/v1/explain (headers "Name: value", cookies "name=value")."""
+    query = [("host", request.host), ("path", request.path), ("method", request.method), ("scheme", request.scheme)]
+    query += [("header", f"{k}: {v}") for k, v in request.headers.items()]
+    query += [("cookie", f"{k}={v}") for k, v in request.cookies.items()]
+    if request.content_length is not None:
+        query.append(("contentLength", str(request.content_length)))
+    return query
 
 
-def _describe_endpoints(ref, index, kinds: dict[str, list[dict]]) -> list[str]:
-    endpoints = index.resolve(ref)
-    if endpoints is None:
-        return [f"  service {ref.namespace}/{ref.service} (port {ref.port}) not found: requests get 503"]
-    if endpoints:
-        return ["  endpoint candidates: " + ", ".join(e.address + (f" ({e.pod})" if e.pod else "")
-                                                 for e in endpoints)]
-    service = next((s for s in kinds.get("Service", [])
-                    if s["metadata"]["name"] == ref.service
-                    and s["metadata"].get("namespace", "default") == ref.namespace), None)
-    selector = ((service or {}).get("spec") or {}).get("selector")
-    if selector:
-        owners = []
-        for deploy in kinds.get("Deployment", []):
-            labels = (((deploy.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
-            if all(labels.get(k) == v for k, v in selector.items()):
-                replicas = (deploy.get("spec") or {}).get("replicas", 1)
-                owners.append(f"Deployment {deploy['metadata'].get('namespace', 'default')}/"
-                              f"{deploy['metadata']['name']} (replicas: {replicas})")
-        who = ", ".join(owners) if owners else "no Deployment in the manifests matches the selector"
-        return [f"  endpoint candidates: the ready pods of selector {selector} once `ingressd run` starts them: {who}"]
-    return ["  no ready endpoints: requests get 503"]
-
-
-def explain(objects: list[dict], host: str, path: str, headers: Mapping[str, str] | None = None,
-            cookies: Mapping[str, str] | None = None, ingress_class: str = "nginx") -> tuple[list[str], int]:
-    """(lines to print, exit status): 0 when a route matches, 1 when nothing does."""
-    headers = {k.lower(): v for k, v in (headers or {}).items()}
-    cookies = dict(cookies or {})
-    kinds = _by_kind(objects)
-    table = build_route_table(kinds.get("Ingress", []), kinds.get("IngressClass", []), ingress_class)
-    index = build_endpoint_index(kinds.get("Service", []), kinds.get("EndpointSlice", []),
-                                 kinds.get("Endpoints", []))
-    lines = [f"request: host {host!r} path {path!r}"
-             + "".join(f", header {k}: {v}" for k, v in headers.items())
-             + "".join(f", cookie {k}={v}" for k, v in cookies.items())]
-    match = table.match(host, path)
-    if match is None:
-        served = sorted({loc.host or "*" for loc in table.locations})
-        lines.append(f"no rule matches: the default backend answers 404 (hosts served: {', '.join(served) or 'none'})")
-        return lines, 1
-    loc = match.location
-    siblings = [f"{o.path} ({o.path_type})" for o in table.locations if o.host == loc.host and o is not loc]
-    lines.append(f"matched: Ingress {loc.ingress_namespace}/{loc.ingress_name}, {_host_kind(loc.host)} "
-                 f"{loc.host or '*'!r} (request host {normalize_host(host)!r})")
-    why = "the longest matching path" if siblings else "the only path"
-    if loc.config.use_regex or loc.config.rewrite_target:
-        why = "regex mode for this host: the first regex (longest path first) that matches"
-    lines.append(f"  path {loc.path!r} ({loc.path_type}): {why}"
-                 + (f"; other paths of this host: {', '.join(siblings)}" if siblings else ""))
-    if match.redirect is not None:
-        status, where = match.redirect
-        lines.append(f"  answered by ingressd: {status} redirect to {where}")
-        return lines, 0
-    if match.upstream_path != path:
-        lines.append(f"  rewritten upstream path: {match.upstream_path!r}")
-    backend = loc.backend
-    if backend is None:
-        lines.append("  backend is a resource, not a Service: requests get 503")
-        return lines, 0
-    lines.append(f"main backend: service {backend.namespace}/{backend.service} port {backend.port} "
-                 f"(upstream {backend.upstream_name})")
-    lines += _describe_endpoints(backend, index, kinds)
-    route = loc.canary
-    if route is None:
-        lines.append("canary: none attached to this path")
-        return lines, 0
-    if route.backend is None:
-        lines.append(f"canary: Ingress {route.ingress_namespace}/{route.ingress_name} has no service backend")
-        return lines, 0
-    lines.append(f"canary backend: service {route.backend.namespace}/{route.backend.service} port "
-                 f"{route.backend.port} (upstream {route.backend.upstream_name}) from Ingress "
-                 f"{route.ingress_namespace}/{route.ingress_name}")
-    lines += _describe_endpoints(route.backend, index, kinds)
-    cfg = route.canary
+def explain_remote(admin: str, request: Request, timeout: float = 10.0) -> dict:
+    """The running instance's explanation; NotRunning when nothing answers at `admin`."""
+    url = admin.rstrip("/") + "/ingressd/v1/explain?" + urllib.parse.urlencode(request_query(request))
     try:
-        decision = decide_canary(cfg, headers.get, cookies.get, _no_draw, None)
-    except _WeightDraw:
-        total = cfg.weight_total if cfg.weight_total > 100 else 100
-        lines.append(f"decision: weight step: canary-weight {cfg.weight} of {total}: each request goes to the "
-                     f"canary with probability {cfg.weight / total:.2%} (no header or cookie override applied)")
-        return lines, 0
-    target = "canary" if decision.canary else "main"
-    lines.append(f"decision: {decision.step} step: {decision.reason} -> {target}")
-    return lines, 0
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/json"}),
+                                    timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        try:
+            message = json.loads(err.read()).get("message") or str(err)
+        except ValueError:
+            message = str(err)
+        raise ValueError(f"{admin}: {message}") from None
+    except (urllib.error.URLError, OSError) as err:
+        raise NotRunning(str(getattr(err, "reason", err))) from None
+
+
+def _template(obj: dict) -> tuple[dict, list]:
+    """(pod labels, containers) of a workload's pod template, or of a bare Pod."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "Pod":
+        return (obj.get("metadata") or {}).get("labels") or {}, spec.get("containers") or []
+    template = spec.get("template") or {}
+    return (template.get("metadata") or {}).get("labels") or {}, (template.get("spec") or {}).get("containers") or []
+
+
+def _target_port(service_port: dict, containers: list) -> int | None:
+    target = service_port.get("targetPort", service_port.get("port"))
+    if isinstance(target, int):
+        return target
+    for container in containers:
+        for port in container.get("ports") or []:
+            if port.get("name") == target:
+                return port.get("containerPort")
+    return None
+
+
+def predicted_endpoint_slices(objects: list[dict]) -> list[dict]:
+    """EndpointSlices for the Services whose pods `ingressd run` would start: one ready endpoint
+    per replica of each selected Deployment, StatefulSet, ReplicaSet or Pod, named after the pod
+    it stands for. Services with EndpointSlices of their own keep them."""
+    have_slices = {((s.get("metadata") or {}).get("namespace") or "default",
+                    ((s.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/service-name"))
+                   for s in objects if s.get("kind") == "EndpointSlice"}
+    slices = []
+    for svc in (o for o in objects if o.get("kind") == "Service"):
+        meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
+        namespace, name = meta.get("namespace") or "default", meta.get("name", "")
+        selector = spec.get("selector")
+        if not selector or (namespace, name) in have_slices:
+            continue
+        count = 0
+        for obj in objects:
+            if obj.get("kind") not in (*WORKLOAD_KINDS, "Pod"):
+                continue
+            owner = obj.get("metadata") or {}
+            if (owner.get("namespace") or "default") != namespace:
+                continue
+            labels, containers = _template(obj)
+            if not selector_matches({"matchLabels": selector}, labels):
+                continue
+            kind, workload = obj["kind"], owner.get("name", "")
+            replicas = 1 if kind == "Pod" else (obj.get("spec") or {}).get("replicas", 1)
+            endpoints = []
+            for i in range(replicas if isinstance(replicas, int) else 1):
+                pod = workload if kind == "Pod" else f"{workload}-{i}" if kind == "StatefulSet" else \
+                    f"{kind} {namespace}/{workload} pod {i + 1} of {replicas}"
+                endpoint = {"addresses": [predicted_ip(count)], "conditions": {"ready": True},
+                            "targetRef": {"kind": "Pod", "name": pod, "namespace": namespace}}
+                if kind == "StatefulSet":
+                    endpoint["hostname"] = pod
+                endpoints.append(endpoint)
+                count += 1
+            ports = [{"name": p.get("name", ""), "port": _target_port(p, containers), "protocol": "TCP"}
+                     for p in spec.get("ports") or [] if _target_port(p, containers) is not None]
+            slices.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                           "metadata": {"name": f"{name}-{kind.lower()}-{workload}", "namespace": namespace,
+                                        "labels": {"kubernetes.io/service-name": name}},
+                           "addressType": "IPv4", "endpoints": endpoints, "ports": ports})
+    return slices
+
+
+def explain_files(objects: list[dict], request: Request, ingress_class: str = "nginx",
+                  configmap: str | None = None) -> dict:
+    """The explanation `ingressd run -f` would give for these manifests once its pods are ready."""
+    source = ManifestObjects([*objects, *predicted_endpoint_slices(objects)])
+    snapshot, _warnings = SnapshotBuilder(ingress_class, configmap).build(source)
+    return explain_document(snapshot, request, predicted=True)

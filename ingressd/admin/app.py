@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from ingressd.admin import kubeapi
 from ingressd.admin.host_check import is_allowed_host
 from ingressd.metrics import exposition
+from ingressd.routing.decide import Request
 
 HealthCheck = Callable[[], tuple[bool, str]]
 
@@ -22,6 +23,7 @@ REGISTRY_KEY: web.AppKey[CollectorRegistry] = web.AppKey("metrics_registry", Col
 HEALTH_KEY: web.AppKey[HealthCheck] = web.AppKey("health", object)
 CANARIES_KEY: web.AppKey[Callable[[], list[dict]]] = web.AppKey("canaries", object)
 ROUTES_KEY: web.AppKey[Callable[[], list[dict]]] = web.AppKey("routes", object)
+EXPLAIN_KEY: web.AppKey[Callable[[Request], dict] | None] = web.AppKey("explain", object)
 BIND_KEY: web.AppKey[str | None] = web.AppKey("admin_bind", object)
 
 # kube-apiserver's MaxRequestBodyBytes: bodies beyond it get 413 RequestEntityTooLarge.
@@ -33,12 +35,14 @@ def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCh
                     logs_dir: str | Path | None = None,
                     computed: dict[str, Callable[[str | None], list[dict]]] | None = None,
                     bind: str | None = None,
-                    routes: Callable[[], list[dict]] | None = None) -> web.Application:
+                    routes: Callable[[], list[dict]] | None = None,
+                    explain: Callable[[Request], dict] | None = None) -> web.Application:
     """`logs_dir` is `<state-dir>/logs` when the kubelet captures container output there;
     `computed` maps PodMetrics/NodeMetrics to their providers (namespace or None -> documents);
     `bind` is the address the admin port listens on (`--admin-bind`), an allowed `Host` besides
     loopback names and addresses (see host_check); `routes` gives `GET /ingressd/v1/routes`'s
-    rows (ingressd.routing.routes_view)."""
+    rows (ingressd.routing.routes_view); `explain` the routing decision for a request
+    (`GET /ingressd/v1/explain`, ingressd.routing.explain_view)."""
     app = web.Application(middlewares=[_allowed_hosts_only, _kubernetes_errors],
                           client_max_size=MAX_REQUEST_BODY_BYTES)
     app[BIND_KEY] = bind
@@ -49,10 +53,12 @@ def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCh
     app[HEALTH_KEY] = health
     app[CANARIES_KEY] = canaries or (lambda: [])
     app[ROUTES_KEY] = routes or (lambda: [])
+    app[EXPLAIN_KEY] = explain
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/ingressd/v1/canaries", _canaries)
     app.router.add_get("/ingressd/v1/routes", _routes)
+    app.router.add_get("/ingressd/v1/explain", _explain)
     kubeapi.add_routes(app)
     return app
 
@@ -72,6 +78,57 @@ async def _canaries(request: web.Request) -> web.Response:
 
 async def _routes(request: web.Request) -> web.Response:
     return web.json_response({"routes": request.app[ROUTES_KEY]()})
+
+
+# nginx's default of 100 headers; the request line itself is bounded by aiohttp (8190 bytes).
+MAX_EXPLAIN_ITEMS = 100
+
+
+def explain_request(query) -> Request:
+    """The request described by GET /ingressd/v1/explain's query: host (required), path, method,
+    scheme, header ("Name: value" or Name=value, repeatable), cookie (name=value, repeatable),
+    contentLength. ValueError names the parameter at fault."""
+    host = query.get("host")
+    if host is None:
+        raise ValueError("host: required (the request's Host header)")
+    path = query.get("path") or "/"
+    if not path.startswith("/"):
+        raise ValueError(f"path: {path!r} must start with /")
+    scheme = query.get("scheme") or "http"
+    if scheme not in ("http", "https"):
+        raise ValueError(f"scheme: {scheme!r} must be http or https")
+    headers: dict[str, str] = {}
+    cookies: dict[str, str] = {}
+    items = query.getall("header", []) + query.getall("cookie", [])
+    if len(items) > MAX_EXPLAIN_ITEMS:
+        raise ValueError(f"header, cookie: more than {MAX_EXPLAIN_ITEMS}")
+    for item in query.getall("header", []):
+        colon, equals = item.find(":"), item.find("=")
+        name, sep, value = item.partition(":" if colon >= 0 and (equals < 0 or colon < equals) else "=")
+        if not sep or not name.strip():
+            raise ValueError(f"header: {item!r} must be 'Name: value' or Name=value")
+        headers[name.strip()] = value.strip()
+    for item in query.getall("cookie", []):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"cookie: {item!r} must be name=value")
+        cookies[name.strip()] = value
+    length = query.get("contentLength")
+    if length is not None and not length.isdigit():
+        raise ValueError(f"contentLength: {length!r} must be a number of bytes")
+    return Request(host, path, method=query.get("method") or "GET", scheme=scheme, headers=headers, cookies=cookies,
+                   content_length=None if length is None else int(length))
+
+
+async def _explain(request: web.Request) -> web.Response:
+    explain = request.app[EXPLAIN_KEY]
+    if explain is None:
+        return kubeapi.path_not_found()
+    try:
+        described = explain_request(request.query)
+    except ValueError as exc:
+        return kubeapi.status_response(400, "BadRequest", f"explain: {exc}")
+    return web.json_response(explain(described))
 
 
 async def _metrics(request: web.Request) -> web.Response:

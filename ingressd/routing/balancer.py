@@ -201,6 +201,33 @@ class Balancers:
                 break
         return chosen, affinity.cookie_value(key, upstream)
 
+    def first_choice(self, upstream: str, endpoints: tuple[Endpoint, ...], method: str, affinity_cookie: str | None,
+                     affinity_mode: str | None, hash_key: str | None) -> tuple[Endpoint | None, str]:
+        """The endpoint the next pick for this request would try first and why, changing no state
+        (`explain`); None when that is left to a random draw."""
+        if not endpoints:
+            return None, "no endpoints"
+        if affinity_mode is not None:
+            key = affinity.endpoint_key(affinity_cookie)
+            if key is not None:
+                if affinity_mode == "persistent":
+                    pinned = _NodeMap(upstream, endpoints).by_key.get(key)
+                else:
+                    ring = self._rings.get(upstream)
+                    pinned = (ring if ring is not None and ring.endpoints is endpoints else _Ring(endpoints)).find(key)
+                if pinned is not None:
+                    return pinned, f"the affinity cookie pins it ({affinity_mode})"
+                return None, "the affinity cookie names an endpoint that is gone: a random one is picked and the " \
+                             "cookie replaced"
+            return None, "no affinity cookie: a random endpoint is picked and the cookie set on the response"
+        if hash_key is not None:
+            ring = self._rings.get(upstream)
+            chosen = (ring if ring is not None and ring.endpoints is endpoints else _Ring(endpoints)).find(hash_key)
+            return chosen, f"upstream-hash-by key {hash_key!r} hashes to it"
+        if method == "ewma":
+            return None, "ewma: the lower-latency of two random endpoints"
+        return endpoints[self._cursors.get(upstream, 0) % len(endpoints)], "round robin: next in turn"
+
     def _ring(self, upstream: str, endpoints: tuple[Endpoint, ...]) -> _Ring:
         ring = self._rings.get(upstream)
         if ring is not None and ring.endpoints is endpoints:

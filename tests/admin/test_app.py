@@ -1,3 +1,5 @@
+import pytest
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter
 
 from ingressd.admin import build_admin_app
@@ -94,3 +96,51 @@ async def test_routes_without_a_provider_is_an_empty_list(aiohttp_client, store)
     resp = await client.get("/ingressd/v1/routes")
     assert resp.status == 200
     assert await resp.json() == {"routes": []}
+
+
+def _explain_app(store):
+    from ingressd.routing.explain_view import request_document
+
+    seen = []
+
+    def explain(request):
+        seen.append(request)
+        return {"request": request_document(request)}
+
+    return build_admin_app(store, CollectorRegistry(), lambda: (True, ""), explain=explain), seen
+
+
+async def test_explain_passes_the_described_request(aiohttp_client, store):
+    app, seen = _explain_app(store)
+    client = await aiohttp_client(app)
+    resp = await client.get("/ingressd/v1/explain", params=[
+        ("host", "demo.test"), ("path", "/a?b=1"), ("method", "POST"), ("scheme", "https"),
+        ("header", "X-Canary: always"), ("header", "X-Url=http://x"), ("cookie", "beta=always"),
+        ("contentLength", "12")])
+    assert resp.status == 200
+    assert (await resp.json())["request"] == {
+        "method": "POST", "scheme": "https", "host": "demo.test", "path": "/a?b=1",
+        "headers": {"x-canary": "always", "x-url": "http://x"}, "cookies": {"beta": "always"}, "contentLength": 12}
+
+
+@pytest.mark.parametrize("params, message", [
+    ([], "explain: host: required (the request's Host header)"),
+    ([("host", "a"), ("path", "x")], "explain: path: 'x' must start with /"),
+    ([("host", "a"), ("scheme", "ftp")], "explain: scheme: 'ftp' must be http or https"),
+    ([("host", "a"), ("header", "novalue")], "explain: header: 'novalue' must be 'Name: value' or Name=value"),
+    ([("host", "a"), ("cookie", "=x")], "explain: cookie: '=x' must be name=value"),
+    ([("host", "a"), ("contentLength", "-1")], "explain: contentLength: '-1' must be a number of bytes"),
+    ([("host", "a"), *[("header", f"h{i}: v") for i in range(101)]], "explain: header, cookie: more than 100"),
+])
+async def test_explain_rejects_a_bad_query_with_a_status(aiohttp_client, store, params, message):
+    app, seen = _explain_app(store)
+    client = await aiohttp_client(app)
+    resp = await client.get("/ingressd/v1/explain", params=params)
+    body = await resp.json()
+    assert (resp.status, body["kind"], body["reason"], body["message"]) == (400, "Status", "BadRequest", message)
+    assert seen == []
+
+
+async def test_explain_without_a_provider_is_not_found(aiohttp_client, store):
+    client = await aiohttp_client(_app(store))
+    assert (await client.get("/ingressd/v1/explain", params={"host": "a"})).status == 404

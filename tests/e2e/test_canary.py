@@ -50,7 +50,8 @@ def test_bench_reports_the_ten_percent_split_and_flags_a_wrong_expectation(ingre
 
 
 def test_explain_names_the_header_step():
-    result = run_cli("explain", "--host", "demo.localtest.me", "--path", "/", "--header", "X-Canary=always")
+    result = run_cli("explain", "-f", str(REPO / "config"), "--host", "demo.localtest.me", "--path", "/",
+                     "--header", "X-Canary=always")
     assert result.returncode == 0, result.stderr
     decision = [line for line in result.stdout.splitlines() if line.startswith("decision:")]
     assert decision == ['decision: header step: header "X-Canary: always" forces the canary -> canary']
@@ -58,7 +59,7 @@ def test_explain_names_the_header_step():
 
 
 def test_explain_exits_1_when_nothing_matches():
-    result = run_cli("explain", "--host", "nowhere.test", "--path", "/")
+    result = run_cli("explain", "-f", str(REPO / "config"), "--host", "nowhere.test", "--path", "/")
     assert result.returncode == 1
     assert "no rule matches" in result.stdout
 
