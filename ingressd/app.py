@@ -32,7 +32,7 @@ from ingressd.metrics import ContainerMetrics, ProxyMetrics
 from ingressd.listeners import (Listener, bind_errors_message, is_loopback_bind, listeners, port_clash_message,
                                 url_host)
 from ingressd.local_tls import local_ca_secrets
-from ingressd.kinds import is_cluster_scoped
+from ingressd.kinds import STORED_KINDS, is_cluster_scoped
 from ingressd.objects.load import LoadResult, Manifest, find_manifest_files
 from ingressd.objects.manifests import load_paths
 from ingressd.objects.reload import Files, ReloadGate, fingerprint, manifest_change_filter, settle_windows
@@ -45,14 +45,6 @@ from ingressd.routing.endpoints import build_endpoint_index
 from ingressd.routing.explain_view import explain_document
 from ingressd.routing.routes_view import RouteRow, route_changes, route_documents, route_rows
 from ingressd.routing.snapshot import SnapshotBuilder
-
-# Kinds the store keeps from manifests; anything else was reported as a warning by validation.
-STORED_KINDS = frozenset({
-    "Ingress", "IngressClass", "Service", "Endpoints", "EndpointSlice", "Secret", "ConfigMap",
-    "Pod", "Deployment", "ReplicaSet", "StatefulSet", "PersistentVolumeClaim",
-    "HorizontalPodAutoscaler", "VerticalPodAutoscaler", "Node",
-})
-
 
 @dataclass
 class RunOptions:
@@ -173,7 +165,7 @@ class Ingressd:
         """Make the store's user objects equal the manifests; return how many changed."""
         desired: dict[tuple[str, str, str], dict] = {}
         for m in manifests:
-            if m.obj.get("kind") in STORED_KINDS:
+            if m.obj.get("kind") in STORED_KINDS:  # anything else was a validation warning
                 desired[manifest_key(m.obj)] = m.obj
         for secret in local_ca_secrets([o for k, o in desired.items() if k[0] == "Ingress"],
                                        [o for k, o in desired.items() if k[0] == "Secret"], self.options.certs_dir):

@@ -163,6 +163,7 @@ class Exchange:
                 self.match = match
                 loc = self.location = match.location
                 self.cfg = loc.config
+            self.upstream_name = self.main_upstream = d.upstream
             return self.respond(d.status, close=d.close, headers=d.headers or None)
         self.decision = d
         self.match = d.match
@@ -176,6 +177,7 @@ class Exchange:
         self.endpoints = d.endpoints
         self.balance_cfg = d.balance_config
         if d.pod is not None:  # a per-pod name: straight to that pod, nothing else applies
+            self.backend = None  # its endpoint is the pod itself, never re-resolved through a Service
             rid = hmap.get(b"x-request-id")
             self.request_id = rid if rid else b"%032x" % _getrandbits(128)
             return self.connect_next()

@@ -80,15 +80,16 @@ class Request:
 class Answer:
     """ingressd answers the request itself."""
 
-    __slots__ = ("status", "headers", "reason", "match", "close")
+    __slots__ = ("status", "headers", "reason", "match", "close", "upstream")
 
     def __init__(self, status: int, reason: str, match: RouteMatch | None = None,
-                 headers: tuple[tuple[str, str], ...] = (), close: bool = False) -> None:
+                 headers: tuple[tuple[str, str], ...] = (), close: bool = False, upstream: str = "") -> None:
         self.status = status
         self.reason = reason  # a sentence for `explain`
         self.match = match  # the rule that answered (None for 404: no rule)
         self.headers = headers
         self.close = close  # close the connection after the answer (413: the body is not read)
+        self.upstream = upstream  # $proxy_upstream_name when the balancer was reached (503: no endpoints)
 
     @property
     def location(self) -> Location | None:
@@ -166,7 +167,7 @@ def decide(snapshot: Snapshot, request: RequestView, rng=None) -> Answer | Forwa
         return Answer(503, "the backend is a resource, not a Service", match)
     endpoints = snapshot.endpoints.resolve(backend)
     if not endpoints:
-        return Answer(503, _no_endpoints(backend, endpoints), match)
+        return Answer(503, _no_endpoints(backend, endpoints), match, upstream=backend.upstream_name)
     forward = Forward(match, cfg, backend, endpoints)
     if loc.canary is not None:
         _route_canary(snapshot, request, forward, rng)

@@ -48,6 +48,8 @@ async def test_503_without_ready_endpoints(start_proxy, refused_port):
     proxy = await start_proxy([ingress("web", [("app.test", "/", "Prefix", "web")]), service("web"),
                                *endpoint_slice("web", [refused_port()], ready=False)])
     assert await status_of(proxy, GET) == 503
+    # the balancer was reached: $proxy_upstream_name names the backend, no upstream was tried
+    assert " [default-web-80] [] - - - - " in proxy.log_lines()[0]
 
 
 async def test_503_for_missing_service(start_proxy):
