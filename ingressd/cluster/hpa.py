@@ -33,6 +33,7 @@ from ingressd.cluster.hpa_replicas import (  # the calculator's types are part o
 )
 from ingressd.cluster.labels import format_label_selector, selector_matches
 from ingressd.cluster.quantity import parse_quantity
+from ingressd.kinds import kind_info
 
 __all__ = ["HPAConfig", "HPAResult", "HPAState", "MetricError", "MetricsSource", "PodMetric", "group_pods",
            "pod_request", "reconcile_hpa"]
@@ -41,10 +42,6 @@ __all__ = ["HPAConfig", "HPAResult", "HPAState", "MetricError", "MetricsSource",
 SCALE_UP_LIMIT_FACTOR = 2.0
 SCALE_UP_LIMIT_MINIMUM = 4.0
 DEFAULT_CPU_UTILIZATION = 80
-
-_SCALE_TARGET_RESOURCES = {"Deployment": "deployments.apps", "StatefulSet": "statefulsets.apps",
-                           "ReplicaSet": "replicasets.apps", "ReplicationController": "replicationcontrollers"}
-
 
 @dataclass
 class HPAState:
@@ -542,7 +539,9 @@ def _status(hpa: dict, current: int, desired: int, metrics: list[dict] | None,
 
 def _missing_target(hpa: dict, sync: Sync) -> HPAResult:
     ref = hpa["spec"].get("scaleTargetRef") or {}
-    resource = _SCALE_TARGET_RESOURCES.get(ref.get("kind"), f"{str(ref.get('kind', '')).lower()}s")
+    info = kind_info(ref.get("kind", ""))
+    resource = info.plural + (f".{info.group}" if info.group else "") if info is not None \
+        else f"{str(ref.get('kind', '')).lower()}s"  # kube-apiserver's group-qualified resource
     error = f'{resource} "{ref.get("name", "")}" not found'
     sync.event("Warning", "FailedGetScale", error)
     sync.set_condition("AbleToScale", "False", "FailedGetScale",
