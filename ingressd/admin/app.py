@@ -13,6 +13,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from ingressd.admin import kubeapi
+from ingressd.admin.http import method_not_allowed, path_not_found, status_response
+from ingressd.admin.keys import COMPUTED_KEY, LOGS_DIR_KEY, STORE_KEY
 from ingressd.admin.host_check import is_allowed_host
 from ingressd.metrics import exposition
 from ingressd.routing.decide import Request
@@ -46,9 +48,9 @@ def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCh
     app = web.Application(middlewares=[_allowed_hosts_only, _kubernetes_errors],
                           client_max_size=MAX_REQUEST_BODY_BYTES)
     app[BIND_KEY] = bind
-    app[kubeapi.STORE_KEY] = store
-    app[kubeapi.LOGS_DIR_KEY] = logs_dir
-    app[kubeapi.COMPUTED_KEY] = computed or {}
+    app[STORE_KEY] = store
+    app[LOGS_DIR_KEY] = logs_dir
+    app[COMPUTED_KEY] = computed or {}
     app[REGISTRY_KEY] = metrics_registry
     app[HEALTH_KEY] = health
     app[CANARIES_KEY] = canaries or (lambda: [])
@@ -123,11 +125,11 @@ def explain_request(query) -> Request:
 async def _explain(request: web.Request) -> web.Response:
     explain = request.app[EXPLAIN_KEY]
     if explain is None:
-        return kubeapi.path_not_found()
+        return path_not_found()
     try:
         described = explain_request(request.query)
     except ValueError as exc:
-        return kubeapi.status_response(400, "BadRequest", f"explain: {exc}")
+        return status_response(400, "BadRequest", f"explain: {exc}")
     return web.json_response(explain(described))
 
 
@@ -145,7 +147,7 @@ async def _allowed_hosts_only(request: web.Request, handler) -> web.StreamRespon
     if len(hosts) == 1 and is_allowed_host(hosts[0], (request.app[BIND_KEY], local)):
         return await handler(request)
     shown = "no Host header" if not hosts else f"Host {', '.join(hosts)!r}"
-    return kubeapi.status_response(
+    return status_response(
         403, "Forbidden",
         f"forbidden: {shown}: the admin API answers only requests addressed to localhost, a loopback "
         "address (127.0.0.0/8, [::1]) or the address it listens on (--admin-bind); this protects it "
@@ -159,9 +161,9 @@ async def _kubernetes_errors(request: web.Request, handler) -> web.StreamRespons
     try:
         return await handler(request)
     except web.HTTPRequestEntityTooLarge:
-        return kubeapi.status_response(413, "RequestEntityTooLarge",
+        return status_response(413, "RequestEntityTooLarge",
                                        f"Request entity too large: limit is {MAX_REQUEST_BODY_BYTES}")
     except web.HTTPNotFound:
-        return kubeapi.path_not_found()
+        return path_not_found()
     except web.HTTPMethodNotAllowed as e:
-        return kubeapi.method_not_allowed(tuple(e.allowed_methods))
+        return method_not_allowed(tuple(e.allowed_methods))

@@ -13,53 +13,20 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
+from ingressd.admin.http import (  # noqa: F401 - status_response etc. are also this module's API
+    invalid, json_response, method_not_allowed, not_found, path_not_found, read_json_body, render_object,
+    status_response)
+from ingressd.admin.keys import COMPUTED_KEY, LOGS_DIR_KEY, STORE_KEY, WATCHES_KEY  # noqa: F401
 from ingressd.admin.label_selector import LabelSelectorError, parse_label_selector
+from ingressd.admin.writes import serve_write
 from ingressd.admin.resources import APIResource, find_resource, group_versions, resources_in
 from ingressd.cluster.labels import format_label_selector
 
-STORE_KEY: web.AppKey[Any] = web.AppKey("store", object)
-# `<state-dir>/logs`, where the kubelet writes `<ns>/<pod>/<container>.log`; None: not captured.
-LOGS_DIR_KEY: web.AppKey[Any] = web.AppKey("logs_dir", object)
-# kind -> (namespace or None -> documents), for resources that are computed rather than stored.
-COMPUTED_KEY: web.AppKey[Any] = web.AppKey("computed", object)
-WATCHES_KEY: web.AppKey[set] = web.AppKey("watches", set)
 
 _READ_METHODS = ("GET", "HEAD")
-# kubectl apply stores the whole object (data included) in this annotation.
-_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-
-
-def status_response(
-    code: int, reason: str, message: str, details: dict | None = None, headers: dict | None = None
-) -> web.Response:
-    body = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "details": details or {},
-        "code": code,
-    }
-    return _json_response(body, status=code, headers=headers)
-
-
-def path_not_found() -> web.Response:
-    return status_response(404, "NotFound", "the server could not find the requested resource")
-
-
-def method_not_allowed(allowed: list[str] | tuple[str, ...]) -> web.Response:
-    return status_response(
-        405,
-        "MethodNotAllowed",
-        "the server does not allow this method on the requested resource",
-        headers={"Allow": ", ".join(sorted(allowed))},
-    )
 
 
 def add_routes(app: web.Application) -> None:
@@ -90,9 +57,10 @@ async def _serve(request: web.Request) -> web.StreamResponse:
         return path_not_found()
     if resource.namespaced and namespace is None and name is not None:
         return path_not_found()  # /api/v1/pods/x: a namespaced object needs its namespace
-    allowed = _READ_METHODS + ("DELETE",) if name is not None and resource.kind == "Pod" else _READ_METHODS
-    if request.method not in allowed:
-        return method_not_allowed(allowed)
+    if request.method not in _READ_METHODS:
+        if resource.computed:
+            return method_not_allowed(_READ_METHODS)
+        return await serve_write(request, resource, namespace if resource.namespaced else "", name)
     if resource.computed:
         return _serve_computed(request, resource, namespace, name)
     store = request.app[STORE_KEY]
@@ -104,14 +72,12 @@ async def _serve(request: web.Request) -> web.StreamResponse:
             return status_response(400, "BadRequest", str(e))
         if request.query.get("watch", "").lower() in ("true", "1"):
             return await _watch(request, resource, namespace, lambda o: selects(_labels(o)) and fields(o))
-        return _json_response(_list_body(store, resource, namespace, lambda o: selects(_labels(o)) and fields(o)))
+        return json_response(_list_body(store, resource, namespace, lambda o: selects(_labels(o)) and fields(o)))
     ns = namespace if resource.namespaced else ""
-    if request.method == "DELETE":
-        return await _delete(request, resource, ns, name)
     obj = store.get(resource.kind, ns, name)
     if obj is None:
-        return _not_found(resource, name)
-    return _json_response(render_object(resource, obj))
+        return not_found(resource, name)
+    return json_response(render_object(resource, obj))
 
 
 def _serve_computed(request: web.Request, resource: APIResource, namespace: str | None, name: str | None) -> web.Response:
@@ -121,13 +87,13 @@ def _serve_computed(request: web.Request, resource: APIResource, namespace: str 
     if name is not None:
         for doc in documents:
             if doc["metadata"]["name"] == name:
-                return _json_response(doc)
-        return _not_found(resource, name)
+                return json_response(doc)
+        return not_found(resource, name)
     try:
         selects = parse_label_selector(request.query.get("labelSelector", ""))
     except LabelSelectorError as e:
         return status_response(400, "BadRequest", str(e))
-    return _json_response({
+    return json_response({
         "kind": f"{resource.kind}List",
         "apiVersion": resource.api_version,
         "metadata": {},
@@ -160,20 +126,12 @@ def _custom_metric(request: web.Request, namespace: str, name: str, metric: str)
         chosen.append(item)
     if name != "*" and not chosen:
         return status_response(404, "NotFound", f'the server could not find the metric {metric} for pods {name}')
-    return _json_response({"kind": "MetricValueList", "apiVersion": f"{CUSTOM_METRICS_GROUP}/v1beta2",
+    return json_response({"kind": "MetricValueList", "apiVersion": f"{CUSTOM_METRICS_GROUP}/v1beta2",
                            "metadata": {}, "items": chosen})
 
 
 def _labels(obj: dict) -> dict:
     return (obj.get("metadata") or {}).get("labels") or {}
-
-
-def _not_found(resource: APIResource, name: str) -> web.Response:
-    qualified = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
-    details = {"name": name, "kind": resource.plural}
-    if resource.group:
-        details["group"] = resource.group
-    return status_response(404, "NotFound", f'{qualified} "{name}" not found', details)
 
 
 _FIELD_PATHS = {
@@ -307,54 +265,6 @@ async def _watch(request: web.Request, resource: APIResource, namespace: str | N
 # -- pods: delete, log ---------------------------------------------------------------------------
 
 
-async def _read_json_body(request: web.Request) -> tuple[Any, web.Response | None]:
-    raw = await request.read()
-    if not raw.strip():
-        return None, None
-    try:
-        return json.loads(raw), None
-    except ValueError as e:
-        return None, status_response(400, "BadRequest", f"the request body is not valid JSON: {e}")
-    except RecursionError:
-        # kube-apiserver's decoder stops at 10000 levels ("exceeded max depth"); Python's json stops
-        # sooner, at the interpreter's recursion limit. Either way it is the client's mistake: 400.
-        return None, status_response(400, "BadRequest",
-                                     "the request body is not valid JSON: exceeded max depth (nested too deeply)")
-
-
-async def _delete(request: web.Request, resource: APIResource, namespace: str, name: str) -> web.Response:
-    store = request.app[STORE_KEY]
-    options, error = await _read_json_body(request)
-    if error is not None:
-        return error
-    grace = request.query.get("gracePeriodSeconds")
-    if isinstance(options, dict) and options.get("gracePeriodSeconds") is not None:
-        grace = options["gracePeriodSeconds"]
-    if grace is not None:
-        try:
-            grace = int(grace)
-        except (TypeError, ValueError):
-            return _invalid(resource, name, "gracePeriodSeconds", "must be an integer")
-    current = store.get(resource.kind, namespace, name)
-    if current is None:
-        return _not_found(resource, name)
-    preconditions = options.get("preconditions") if isinstance(options, dict) else None
-    if isinstance(preconditions, dict):
-        meta = current.get("metadata") or {}
-        for field in ("uid", "resourceVersion"):
-            want = preconditions.get(field)
-            if want is not None and str(want) != str(meta.get(field)):
-                return status_response(
-                    409, "Conflict",
-                    f"Precondition failed: {field}: {want}, object {field}: {meta.get(field)}",
-                    {"name": name, "kind": resource.plural},
-                )
-    gone = store.delete(resource.kind, namespace, name, grace_period_seconds=grace)
-    if gone is None:
-        return _not_found(resource, name)
-    return _json_response(render_object(resource, gone))
-
-
 async def _serve_subresource(request: web.Request) -> web.StreamResponse:
     info = request.match_info
     if info.get("group") == CUSTOM_METRICS_GROUP and info["version"] == "v1beta2" and info["resource"] == "pods":
@@ -379,7 +289,7 @@ async def _pod_log(request: web.Request, resource: APIResource, namespace: str, 
     store = request.app[STORE_KEY]
     pod = store.get("Pod", namespace, name)
     if pod is None:
-        return _not_found(resource, name)
+        return not_found(resource, name)
     containers = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
     container = request.query.get("container")
     if not container:
@@ -470,15 +380,6 @@ def _query_bool(request: web.Request, key: str) -> bool | None:
 _PATCH_TYPES = ("application/merge-patch+json", "application/json")
 
 
-def _invalid(resource: APIResource, name: str, field: str, message: str) -> web.Response:
-    qualified = f"{resource.plural}.{resource.group}" if resource.group else resource.plural
-    details = {"name": name, "kind": resource.plural,
-               "causes": [{"reason": "FieldValueInvalid", "message": message, "field": field}]}
-    if resource.group:
-        details["group"] = resource.group
-    return status_response(422, "Invalid", f'{qualified} "{name}" is invalid: {field}: Invalid value: {message}', details)
-
-
 def scale_object(obj: dict) -> dict:
     """The autoscaling/v1 Scale of a Deployment, ReplicaSet or StatefulSet."""
     meta = obj.get("metadata") or {}
@@ -500,18 +401,18 @@ async def _scale(request: web.Request, resource: APIResource, namespace: str, na
     store = request.app[STORE_KEY]
     if request.method != "PATCH":
         obj = store.get(resource.kind, namespace, name)
-        return _not_found(resource, name) if obj is None else _json_response(scale_object(obj))
+        return not_found(resource, name) if obj is None else json_response(scale_object(obj))
     if request.content_type not in _PATCH_TYPES:
         return status_response(
             415, "UnsupportedMediaType",
             f"the body of the request was in an unknown format - accepted media types include: {', '.join(_PATCH_TYPES)}",
         )
-    patch, error = await _read_json_body(request)
+    patch, error = await read_json_body(request)
     if error is not None:
         return error
     obj = store.get(resource.kind, namespace, name)
     if obj is None:
-        return _not_found(resource, name)
+        return not_found(resource, name)
     if not isinstance(patch, dict):
         return status_response(400, "BadRequest", "the patch must be a JSON object")
     want_rv = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch.get("metadata"), dict) else None
@@ -524,15 +425,15 @@ async def _scale(request: web.Request, resource: APIResource, namespace: str, na
         )
     spec_patch = patch.get("spec")
     if spec_patch is None or not isinstance(spec_patch, dict) or "replicas" not in spec_patch:
-        return _json_response(scale_object(obj))  # nothing to change
+        return json_response(scale_object(obj))  # nothing to change
     replicas = spec_patch["replicas"]
     if isinstance(replicas, bool) or not isinstance(replicas, int):
-        return _invalid(resource, name, "spec.replicas", f"{json.dumps(replicas)}: must be an integer")
+        return invalid(resource, name, "spec.replicas", f"{json.dumps(replicas)}: must be an integer")
     if replicas < 0:
-        return _invalid(resource, name, "spec.replicas", f"{replicas}: must be greater than or equal to 0")
+        return invalid(resource, name, "spec.replicas", f"{replicas}: must be greater than or equal to 0")
     obj.setdefault("spec", {})["replicas"] = replicas
     stored = store.apply(obj)
-    return _json_response(scale_object(stored))
+    return json_response(scale_object(stored))
 
 
 def _list_body(store, resource: APIResource, namespace: str | None, matches) -> dict:
@@ -547,34 +448,16 @@ def _list_body(store, resource: APIResource, namespace: str | None, matches) -> 
     }
 
 
-def render_object(resource: APIResource, obj: dict) -> dict:
-    """The object as served: apiVersion/kind first; Secrets reduced to metadata and type."""
-    if resource.kind == "Secret":
-        metadata = dict(obj.get("metadata") or {})
-        annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k != _LAST_APPLIED}
-        if annotations:
-            metadata["annotations"] = annotations
-        else:
-            metadata.pop("annotations", None)
-        out = {"apiVersion": resource.api_version, "kind": resource.kind, "metadata": metadata}
-        if "type" in obj:
-            out["type"] = obj["type"]
-        return out
-    out = {"apiVersion": resource.api_version, "kind": resource.kind}
-    out.update((k, v) for k, v in obj.items() if k not in ("apiVersion", "kind"))
-    return out
-
-
 async def _root_paths(request: web.Request) -> web.Response:
     paths = {"/api", "/api/v1", "/apis", "/healthz", "/metrics"}
     for group, versions in group_versions().items():
         paths.add(f"/apis/{group}")
         paths.update(f"/apis/{group}/{v}" for v in versions)
-    return _json_response({"paths": sorted(paths)})
+    return json_response({"paths": sorted(paths)})
 
 
 async def _core_versions(request: web.Request) -> web.Response:
-    return _json_response(
+    return json_response(
         {
             "kind": "APIVersions",
             "versions": ["v1"],
@@ -590,7 +473,7 @@ def _group_body(group: str, versions: list[str]) -> dict:
 
 async def _group_list(request: web.Request) -> web.Response:
     groups = [_group_body(g, vs) for g, vs in group_versions().items()]
-    return _json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+    return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 
 
 async def _group(request: web.Request) -> web.Response:
@@ -598,7 +481,7 @@ async def _group(request: web.Request) -> web.Response:
     if not versions:
         return path_not_found()
     body = {"kind": "APIGroup", "apiVersion": "v1", **_group_body(request.match_info["group"], versions)}
-    return _json_response(body)
+    return json_response(body)
 
 
 async def _resource_list(request: web.Request) -> web.Response:
@@ -607,7 +490,7 @@ async def _resource_list(request: web.Request) -> web.Response:
     resources = resources_in(group, version)
     if not resources:
         return path_not_found()
-    return _json_response(
+    return json_response(
         {
             "kind": "APIResourceList",
             "apiVersion": "v1",
@@ -637,13 +520,4 @@ async def _resource_list(request: web.Request) -> web.Response:
                 for sub in r.subresources
             ],
         }
-    )
-
-
-def _json_response(body: dict, status: int = 200, headers: dict | None = None) -> web.Response:
-    return web.Response(
-        text=json.dumps(body, separators=(",", ":")),
-        status=status,
-        content_type="application/json",
-        headers=headers,
     )

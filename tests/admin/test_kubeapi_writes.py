@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from ingressd.admin import build_admin_app
 from ingressd.admin import kubeapi
+from ingressd.admin.keys import WATCHES_KEY
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ async def test_server_shutdown_ends_open_watches(store, unused_tcp_port_factory)
             rest = await asyncio.wait_for(resp.read(), 5)
             assert rest == b""
     assert len(store._subscribers) == before
-    assert app[kubeapi.WATCHES_KEY] == set()
+    assert app[WATCHES_KEY] == set()
 
 
 async def test_bad_field_selector_is_bad_request(client):
