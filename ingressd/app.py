@@ -45,6 +45,7 @@ from ingressd.routing.endpoints import build_endpoint_index
 from ingressd.routing.explain_view import explain_document
 from ingressd.routing.routes_view import RouteRow, route_changes, route_documents, route_rows
 from ingressd.routing.snapshot import SnapshotBuilder
+from ingressd.store_db import StoreDB, StoreDBError
 
 @dataclass
 class RunOptions:
@@ -149,6 +150,7 @@ class Ingressd:
         self._file_state: dict[str, tuple[int, int]] = {}
         self.ports: dict[str, int] = {}
         self.pod_block: PodBlockClaim | None = None
+        self.db: StoreDB | None = None  # <state-dir>/store.db, opened by start()
         self._routes_shown: tuple[RouteRow, ...] | None = None  # the routes last printed; None: not yet
 
     # ---- messages ---------------------------------------------------------------------
@@ -180,6 +182,8 @@ class Ingressd:
                 self.store.delete(*key)
                 changed += 1
         self.applied = desired
+        if self.db is not None:
+            self.db.save_manifest_objects(desired)
         return changed
 
     def _snapshot_files(self) -> Files:
@@ -441,6 +445,7 @@ class Ingressd:
             self.warn(str(problem))
         if blocking:
             raise StartupError(1, "\n".join(str(p) for p in blocking))
+        self._open_store_db()
         self._claim_pod_block()
         self.store.subscribe(self._on_store_event)
         self.apply_manifests(result.manifests)
@@ -512,6 +517,28 @@ class Ingressd:
                       "(--admin-bind) and is unauthenticated: anyone who can reach it can delete pods and "
                       "scale workloads. Bind it to 127.0.0.1 unless this network is trusted.")
 
+    def _open_store_db(self) -> None:
+        """The store as the last run with this state dir left it (`ingressd.store_db`); the
+        manifests are applied over it after."""
+        try:
+            self.db = StoreDB(self.options.state_dir, warn=self.warn)
+            loaded = self.db.load()
+            self.store.restore(loaded.objects, loaded.resource_version)
+        except StoreDBError as exc:
+            raise StartupError(exc.status, exc.message) from None
+        except (ValueError, KeyError, TypeError) as exc:  # a row that is JSON but not a stored object
+            raise StartupError(1, f"ingressd: {self.db.path} holds an object ingressd cannot restore ({exc}): "
+                               f"move the file away (mv {self.db.path} {self.db.path}.bad) to start with an "
+                               "empty store") from None
+        self.applied = loaded.manifest_objects
+        self.db.attach(self.store)
+        if not loaded.empty:
+            self.warn(f"ingressd: restored {len(loaded.objects)} objects from {self.db.path} "
+                      f"(resourceVersion {self.store.resource_version})")
+            if self.options.nodes is not None and self.store.list("Node"):
+                self.warn("ingressd: --nodes applies to a new state dir only: the Nodes stored in "
+                          f"{self.db.path} are kept")
+
     def _claim_pod_block(self) -> None:
         """This instance's pod addresses (`ingressd.pods.ips`), held until stop()."""
         opts = self.options
@@ -553,6 +580,9 @@ class Ingressd:
             self.pod_block.close()
         if self.access_log is not None:
             self.access_log.close()
+        if self.db is not None:
+            self.db.close()
+            self.db = None
 
 
 async def serve(options: RunOptions) -> int:

@@ -56,6 +56,7 @@ class Store:
         self._history: deque[tuple[int, str, dict]] = deque(maxlen=history)
         self.resource_version = 0
         self._kind_versions: dict[str, int] = {}
+        self._history_floor = 0  # watch history before this resourceVersion is gone (restored state)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -82,6 +83,30 @@ class Store:
     def kinds(self) -> list[str]:
         """Kinds with at least one object (the garbage collector walks them all)."""
         return sorted(kind for kind, objs in self._objects.items() if objs)
+
+    # -- restore -----------------------------------------------------------------------------
+
+    def restore(self, objects: list[dict], resource_version: int) -> None:
+        """Fill an empty store with objects as they were stored before (uid, resourceVersion,
+        creationTimestamp, generation and status kept) and continue the resourceVersion counter
+        from `resource_version` (never below the newest object's). No subscriber is called and no
+        watch history exists before it: a watch from an older resourceVersion is "too old"."""
+        if self.resource_version or any(self._objects.values()):
+            raise RuntimeError("restore() fills an empty store only")
+        newest = resource_version
+        for obj in objects:
+            kind, meta = _identify(obj)
+            for field in _STORE_OWNED_METADATA:
+                if field not in meta:
+                    raise ValueError(f"{kind} {meta.get('namespace', '')}/{meta['name']}: no metadata.{field}")
+            rv = int(meta["resourceVersion"])
+            newest = max(newest, rv)
+            key = (_namespace_key(kind, meta.get("namespace")), meta["name"])
+            self._objects.setdefault(kind, {})[key] = copy.deepcopy(obj)
+        self.resource_version = newest
+        self._history_floor = newest
+        for kind in self._objects:
+            self._kind_versions[kind] = newest
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -178,13 +203,16 @@ class Store:
 
     # -- watch -------------------------------------------------------------------------------
 
-    def subscribe(self, callback: Callback) -> Callable[[], None]:
-        """Call `callback(event_type, obj_copy)` after every change; returns an unsubscribe function."""
-        self._subscribers.append(callback)
+    def subscribe(self, callback: Callback, copy_objects: bool = True) -> Callable[[], None]:
+        """Call `callback(event_type, obj_copy)` after every change; returns an unsubscribe function.
+        `copy_objects=False`: the callback gets the stored object itself, which it must not change
+        (stored objects are never changed in place, so it may keep it)."""
+        entry = callback if copy_objects else _Uncopied(callback)
+        self._subscribers.append(entry)
 
         def unsubscribe() -> None:
-            if callback in self._subscribers:
-                self._subscribers.remove(callback)
+            if entry in self._subscribers:
+                self._subscribers.remove(entry)
 
         return unsubscribe
 
@@ -194,10 +222,14 @@ class Store:
         if self._history and len(self._history) == self._history.maxlen \
                 and resource_version < self._history[0][0] - 1:
             return None
+        if resource_version < self._history_floor:
+            return None
         return [(event_type, copy.deepcopy(obj)) for rv, event_type, obj in self._history if rv > resource_version]
 
     def oldest_resource_version(self) -> int:
-        return self._history[0][0] if self._history else self.resource_version
+        if self._history:
+            return self._history[0][0]
+        return self._history_floor + 1 if self._history_floor else self.resource_version
 
     def _notify(self, event_type: str, obj: dict) -> None:
         # Stored objects are never mutated in place (writes build new dicts), so history can hold
@@ -205,11 +237,23 @@ class Store:
         self._history.append((self.resource_version, event_type, obj))
         self._kind_versions[obj["kind"]] = self.resource_version
         for callback in list(self._subscribers):
-            callback(event_type, copy.deepcopy(obj))
+            if isinstance(callback, _Uncopied):
+                callback.callback(event_type, obj)
+            else:
+                callback(event_type, copy.deepcopy(obj))
 
     def _next_resource_version(self) -> str:
         self.resource_version += 1
         return str(self.resource_version)
+
+
+class _Uncopied:
+    """A subscriber that reads the stored objects without a copy of its own."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback: Callback) -> None:
+        self.callback = callback
 
 
 def _identify(obj: dict) -> tuple[str, dict]:

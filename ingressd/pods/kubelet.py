@@ -302,6 +302,7 @@ class Kubelet:
             restart_policy=spec.get("restartPolicy") or "Always",
             node=spec.get("nodeName") or self.node_name,
         )
+        _carry_over(sandbox, pod.get("status") or {}, format_timestamp(self._now()))
         self._sandboxes[sandbox.uid] = sandbox
         for container in sandbox.containers:
             await self._start_container(sandbox, pod, container)
@@ -662,6 +663,28 @@ def _container_status(container: _Container) -> dict:
     if container.container_id:
         status["containerID"] = container.container_id
     return status
+
+
+def _carry_over(sandbox: _Sandbox, previous: dict, now: str) -> None:
+    """A pod that ran before this kubelet (ingressd restarted with the same state dir; its
+    processes ended with the old ingressd): as after a node reboot, its containers start again
+    with restartCount + 1 and lastState terminated `Unknown` (exit code 255, what the runtime
+    reports for a container it lost), and the pod keeps its startTime."""
+    before = {c.get("name"): c for c in previous.get("containerStatuses") or () if c.get("containerID")}
+    if not before:
+        return
+    sandbox.start_time = previous.get("startTime") or sandbox.start_time
+    for container in sandbox.containers:
+        old = before.get(container.name)
+        if old is None:
+            continue
+        container.restart_count = int(old.get("restartCount") or 0) + 1
+        started = (old.get("state") or {}).get("running", {}).get("startedAt")
+        terminated = {"exitCode": 255, "reason": "Unknown", "finishedAt": now, "containerID": old["containerID"]}
+        if started:
+            terminated["startedAt"] = started
+        container.last_state = {"terminated": terminated} if "running" in (old.get("state") or {}) \
+            else old.get("lastState") or {}
 
 
 def _ident(pod: dict) -> tuple[str, str, str]:

@@ -1,0 +1,301 @@
+"""The store on disk: `<state-dir>/store.db`, an SQLite database (as k3s keeps its objects with kine).
+
+The store (`ingressd.cluster.store`) stays pure and in memory; this shell writes every change it
+makes to the database and, on the next start with the same state dir, gives them back
+(`load()` then `Store.restore`), so objects created through the API, their status, uids,
+creationTimestamps and resourceVersions survive a restart, and the resourceVersion counter
+continues where it stopped (it never goes back: watch clients compare it).
+
+Schema (PRAGMA application_id marks the file as ingressd's, PRAGMA user_version is the schema):
+
+    objects(kind, namespace, name, resource_version, body)   one row per object, body its JSON
+    meta(key, value)                                         resource_version: the store's counter
+    manifest_objects(kind, namespace, name, body)            what the manifest files applied (the
+                                                             app deletes an object a file no longer
+                                                             has only if a file created it)
+
+Durability: each store change is committed at once, in the store's own write call, so it is on
+disk before an API request that made it is answered. The journal is WAL with synchronous=NORMAL:
+a commit is a write into the WAL file without fsync, so a crash or kill of ingressd loses nothing
+(the operating system has the data); a power loss or kernel crash can lose the last commits
+before the WAL was checkpointed (SQLite keeps the file consistent either way). `--state-dir` on a
+disk with a battery-backed cache, or synchronous=FULL (`StoreDB(..., synchronous="FULL")`), closes
+that gap at the cost of an fsync per write (see benchmarks/store_persist.py).
+
+The connection holds SQLite's exclusive lock for as long as ingressd runs (locking_mode=EXCLUSIVE),
+so a second ingressd with the same state dir is refused instead of interleaving its writes.
+
+Corrupt or foreign data (not an SQLite file, another application's database, another schema
+version, a row that does not parse) is never overwritten: `StoreDBError` names the file and says
+what to do. A write that fails while running (disk full) is reported once on `warn` and retried
+with the next change; the process keeps serving from memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingressd.cluster.store import Store
+from ingressd.kinds import is_cluster_scoped
+
+FILE_NAME = "store.db"
+APPLICATION_ID = 0x696E6764  # "ingd"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE objects (
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    resource_version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (kind, namespace, name)
+) WITHOUT ROWID;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE manifest_objects (
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (kind, namespace, name)
+) WITHOUT ROWID;
+"""
+
+Key = tuple[str, str, str]  # kind, namespace ("" when cluster-scoped), name
+
+
+class StoreDBError(Exception):
+    """The database cannot be used; the message names the file and what to do.
+    `status`: the exit status for `ingressd run` (1 bad data, 2 in use by another instance)."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class Loaded:
+    objects: list[dict] = field(default_factory=list)
+    resource_version: int = 0
+    manifest_objects: dict[Key, dict] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.objects and not self.resource_version and not self.manifest_objects
+
+
+def object_key(obj: dict) -> Key:
+    meta = obj.get("metadata") or {}
+    kind = obj.get("kind", "")
+    namespace = "" if is_cluster_scoped(kind) else (meta.get("namespace") or "default")
+    return kind, namespace, meta.get("name", "")
+
+
+class StoreDB:
+    """One open `<state-dir>/store.db`, locked for this process until `close()`."""
+
+    def __init__(self, state_dir: str | os.PathLike, synchronous: str = "NORMAL",
+                 warn: Callable[[str], None] | None = None) -> None:
+        self.path = Path(state_dir) / FILE_NAME
+        self._warn = warn or (lambda message: None)
+        self._store: Store | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._pending: dict[Key, dict | None] = {}  # changes not yet committed (after a failed write)
+        self._failing = ""  # the last write error reported ("" when writes succeed)
+        self.writes = 0  # commits (for benchmarks and tests)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreDBError(f"ingressd: cannot create the state dir {self.path.parent}: "
+                               f"{exc.strerror or exc}") from None
+        existed = self.path.exists() and self.path.stat().st_size > 0
+        try:
+            self._db = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreDBError(f"ingressd: cannot open {self.path}: {exc}") from None
+        try:
+            self._open(existed, synchronous)
+        except BaseException:
+            self._db.close()
+            raise
+
+    # -- opening -----------------------------------------------------------------------------
+
+    def _open(self, existed: bool, synchronous: str) -> None:
+        db = self._db
+        try:
+            db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            db.execute("BEGIN EXCLUSIVE")  # takes the lock now and keeps it (exclusive locking mode)
+            application_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreDBError(
+                    f"ingressd: {self.path} is in use by another ingressd running with the same --state-dir "
+                    f"{self.path.parent}: stop it first, or give this one another --state-dir", status=2) from None
+            raise self._unusable(exc) from None
+        except sqlite3.DatabaseError as exc:  # "file is not a database"
+            raise self._unusable(exc) from None
+        if application_id != APPLICATION_ID:
+            db.execute("ROLLBACK")
+            if existed and (tables or application_id):
+                raise self._unusable(f"it is an SQLite database of another application "
+                                     f"(application_id {application_id:#x}, tables {', '.join(sorted(tables)) or 'none'})")
+            self._create(synchronous)
+            return
+        if version != SCHEMA_VERSION:
+            db.execute("ROLLBACK")
+            raise self._unusable(f"its schema version is {version}; this ingressd reads version {SCHEMA_VERSION} "
+                                 "(was it written by another ingressd version?)")
+        missing = {"objects", "meta", "manifest_objects"} - tables
+        if missing:
+            db.execute("ROLLBACK")
+            raise self._unusable(f"tables missing: {', '.join(sorted(missing))}")
+        db.execute("COMMIT")
+        self._pragmas(synchronous)
+
+    def _create(self, synchronous: str) -> None:
+        db = self._db
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript("BEGIN;" + _SCHEMA + f"PRAGMA application_id={APPLICATION_ID};"
+                             f"PRAGMA user_version={SCHEMA_VERSION};"
+                             "INSERT INTO meta VALUES ('resource_version', '0'); COMMIT;")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreDBError(f"ingressd: cannot create {self.path}: {exc}") from None
+        self._pragmas(synchronous)
+
+    def _pragmas(self, synchronous: str) -> None:
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"synchronous: {synchronous!r}")
+        try:
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        except sqlite3.Error as exc:
+            raise StoreDBError(f"ingressd: cannot use {self.path}: {exc}") from None
+        if mode.lower() != "wal":
+            self._warn(f"ingressd: warning: {self.path}: journal mode {mode}, not WAL (the file system may not support it)")
+
+    def _unusable(self, why) -> StoreDBError:
+        return StoreDBError(
+            f"ingressd: {self.path} is not an ingressd store: {why}. ingressd does not overwrite it: "
+            f"move it away (mv {self.path} {self.path}.bad) to start with an empty store, "
+            f"or use another --state-dir")
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def load(self) -> Loaded:
+        """Everything stored: objects (in resourceVersion order), the counter, the manifests' objects."""
+        loaded = Loaded()
+        try:
+            loaded.resource_version = int(self._db.execute(
+                "SELECT value FROM meta WHERE key='resource_version'").fetchone()[0])
+            rows = self._db.execute(
+                "SELECT kind, namespace, name, body FROM objects ORDER BY resource_version").fetchall()
+            manifest_rows = self._db.execute("SELECT kind, namespace, name, body FROM manifest_objects").fetchall()
+        except (sqlite3.Error, TypeError, ValueError) as exc:
+            raise self._unusable(exc) from None
+        for table, batch in (("objects", rows), ("manifest_objects", manifest_rows)):
+            for kind, namespace, name, body in batch:
+                where = f"{kind} {namespace + '/' if namespace else ''}{name}"
+                try:
+                    obj = json.loads(body)
+                except ValueError as exc:
+                    raise self._unusable(f"table {table}, {where}: the JSON does not parse ({exc})") from None
+                if not isinstance(obj, dict) or object_key(obj) != (kind, namespace, name):
+                    raise self._unusable(f"table {table}, {where}: the JSON is not that object")
+                if table == "objects":
+                    loaded.objects.append(obj)
+                else:
+                    loaded.manifest_objects[(kind, namespace, name)] = obj
+        return loaded
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def attach(self, store: Store) -> None:
+        """Write every later change of `store` (call after `Store.restore`, before other subscribers)."""
+        self._store = store
+        self._unsubscribe = store.subscribe(self._on_change, copy_objects=False)
+
+    def _on_change(self, event_type: str, obj: dict) -> None:
+        self._pending[object_key(obj)] = None if event_type == "DELETED" else obj
+        self.flush()
+
+    def flush(self) -> bool:
+        """Commit the pending changes in one transaction; False (reported once) if that failed."""
+        if not self._pending:
+            return True
+        db = self._db
+        try:
+            db.execute("BEGIN")
+            for key, obj in self._pending.items():
+                if obj is None:
+                    db.execute("DELETE FROM objects WHERE kind=? AND namespace=? AND name=?", key)
+                else:
+                    db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)",
+                               (*key, int(obj["metadata"]["resourceVersion"]),
+                                json.dumps(obj, separators=(",", ":"))))
+            if self._store is not None:
+                db.execute("UPDATE meta SET value=? WHERE key='resource_version'", (str(self._store.resource_version),))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            message = f"ingressd: cannot write {self.path}: {exc}; the change stays in memory and is written with the next one"
+            if message != self._failing:
+                self._warn(message)
+                self._failing = message
+            return False
+        if self._failing:
+            self._warn(f"ingressd: {self.path} written again")
+            self._failing = ""
+        self._pending.clear()
+        self.writes += 1
+        return True
+
+    def save_manifest_objects(self, objects: dict[Key, dict]) -> bool:
+        """Replace the record of what the manifest files applied (kept with the objects)."""
+        db = self._db
+        try:
+            old = {(k, ns, n): body for k, ns, n, body in db.execute("SELECT * FROM manifest_objects")}
+            new = {key: json.dumps(obj, separators=(",", ":"), sort_keys=True) for key, obj in objects.items()}
+            if old == new:
+                return True
+            db.execute("BEGIN")
+            for key in old.keys() - new.keys():
+                db.execute("DELETE FROM manifest_objects WHERE kind=? AND namespace=? AND name=?", key)
+            for key, body in new.items():
+                if old.get(key) != body:
+                    db.execute("INSERT OR REPLACE INTO manifest_objects VALUES (?, ?, ?, ?)", (*key, body))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            self._warn(f"ingressd: cannot write {self.path}: {exc}; which objects the files created is not saved")
+            return False
+        return True
+
+    @property
+    def healthy(self) -> bool:
+        return not self._pending
+
+    def close(self) -> None:
+        """Write what is pending, checkpoint the WAL into the file and release the lock."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self.flush()
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
+        self._db.close()

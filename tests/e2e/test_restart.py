@@ -1,0 +1,173 @@
+"""Nothing lost across restarts: a real `ingressd run`, stopped with SIGTERM and started again with
+the same --state-dir, has the objects, status and resourceVersions of before (<state-dir>/store.db)
+and serves again; bad data in the file stops it with the file named."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tests.e2e.conftest import HOST, Ingressd, echo_app_yaml, http_get, run_cli, wait_status
+
+APP_HOST = "keep.test"
+DEPLOYMENT = "/apis/apps/v1/namespaces/default/deployments/keep"
+
+
+def api(proc: Ingressd, method: str, path: str, body: dict | None = None,
+        content_type: str = "application/merge-patch+json") -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://{HOST}:{proc.admin_port}{path}", data=data, method=method,
+                                     headers={"Content-Type": content_type} if data else {})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def ready_pods(proc: Ingressd) -> dict[str, dict]:
+    items = api(proc, "GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dkeep")["items"]
+    return {p["metadata"]["name"]: p for p in items
+            if not p["metadata"].get("deletionTimestamp")
+            and any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))}
+
+
+def wait_for(what, check, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.1)
+
+
+def pods_serving(proc: Ingressd) -> set[str]:
+    """The pod names that answered through the proxy (the echo app names its pod)."""
+    seen = set()
+    for _ in range(20):
+        status, _, body = http_get(proc.http_port, "/", host=APP_HOST)
+        if status == 200:
+            seen.add(json.loads(body)["pod"])
+    return seen
+
+
+def start(tmp_path: Path, run: str, manifest: Path) -> Ingressd:
+    (tmp_path / run).mkdir()
+    proc = Ingressd(["-f", str(manifest)], tmp_path / run, state_dir=str(tmp_path / "state"))
+    proc.wait_healthy()
+    return proc
+
+
+def test_a_scaled_deployment_its_pods_and_resource_versions_survive_a_restart(tmp_path):
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(echo_app_yaml("keep", APP_HOST))
+    first = start(tmp_path, "run1", manifest)
+    try:
+        wait_status(first.http_port, "/", APP_HOST, 200, timeout=20)
+        # Scaled through the API: the file still says replicas: 1.
+        api(first, "PATCH", f"{DEPLOYMENT}/scale", {"spec": {"replicas": 2}})
+        before = wait_for("2 ready pods", lambda: len(ready_pods(first)) == 2 and ready_pods(first))
+        wait_for("both pods serve", lambda: pods_serving(first) == set(before))
+        deployment = wait_for("deployment status", lambda: (d := api(first, "GET", DEPLOYMENT))["status"].get(
+            "readyReplicas") == 2 and d)
+        listed_before = int(api(first, "GET", "/api/v1/pods")["metadata"]["resourceVersion"])
+    finally:
+        assert first.stop() == 0, first.stderr()
+
+    second = start(tmp_path, "run2", manifest)
+    try:
+        assert "ingressd: restored " in second.stderr()
+        after = api(second, "GET", DEPLOYMENT)
+        assert after["spec"]["replicas"] == 2  # the API's scale is kept: the file did not change
+        for field in ("uid", "creationTimestamp", "generation"):
+            assert after["metadata"][field] == deployment["metadata"][field], field
+        assert int(after["metadata"]["resourceVersion"]) >= int(deployment["metadata"]["resourceVersion"])
+        # The same pods (names and uids) run again, as after a node reboot: restartCount 1.
+        restarted = wait_for("2 ready pods again", lambda: len(ready_pods(second)) == 2 and ready_pods(second))
+        assert {n: p["metadata"]["uid"] for n, p in restarted.items()} == \
+            {n: p["metadata"]["uid"] for n, p in before.items()}
+        for pod in restarted.values():
+            status = pod["status"]["containerStatuses"][0]
+            assert status["restartCount"] == 1, status
+            assert status["lastState"]["terminated"]["reason"] == "Unknown", status
+            assert pod["status"]["startTime"] == before[pod["metadata"]["name"]]["status"]["startTime"]
+        wait_for("both pods serve through the proxy", lambda: pods_serving(second) == set(before))
+        # The counter went on: what changed after the restart is newer than anything before it.
+        listed_after = int(api(second, "GET", "/api/v1/pods")["metadata"]["resourceVersion"])
+        assert listed_after > listed_before
+        for pod in restarted.values():
+            assert int(pod["metadata"]["resourceVersion"]) > listed_before
+        assert http_get(second.admin_port, "/healthz")[2] == b"ok"
+    finally:
+        assert second.stop() == 0, second.stderr()
+
+
+def test_a_second_instance_on_the_same_state_dir_is_refused(tmp_path):
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(echo_app_yaml("keep", APP_HOST))
+    first = start(tmp_path, "run1", manifest)
+    try:
+        (tmp_path / "run2").mkdir()
+        second = Ingressd(["-f", str(manifest)], tmp_path / "run2", state_dir=str(tmp_path / "state"))
+        assert second.proc.wait(30) == 2
+        store = tmp_path / "state" / "store.db"
+        assert f"ingressd: {store} is in use by another ingressd running with the same --state-dir" in second.stderr()
+        assert http_get(first.admin_port, "/healthz")[0] == 200
+    finally:
+        first.stop()
+
+
+def test_a_state_dir_with_a_file_that_is_not_a_store_is_refused_and_kept(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    junk = b"PK\x03\x04 not a database\n" * 64
+    (state / "store.db").write_bytes(junk)
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(echo_app_yaml("keep", APP_HOST))
+    result = run_cli("run", "-f", str(manifest), "--http-port", "0", "--https-port", "0", "--admin-port", "0",
+                     "--state-dir", str(state), timeout=30)
+    assert result.returncode == 1, result.stderr
+    assert f"ingressd: {state / 'store.db'} is not an ingressd store: file is not a database" in result.stderr
+    assert f"mv {state / 'store.db'} {state / 'store.db'}.bad" in result.stderr
+    assert (state / "store.db").read_bytes() == junk
+
+
+def test_a_deleted_pod_stays_deleted_and_is_replaced_once(tmp_path):
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(echo_app_yaml("keep", APP_HOST))
+    first = start(tmp_path, "run1", manifest)
+    try:
+        wait_status(first.http_port, "/", APP_HOST, 200, timeout=20)
+        (old,) = wait_for("a ready pod", lambda: ready_pods(first))
+        api(first, "DELETE", f"/api/v1/namespaces/default/pods/{old}?gracePeriodSeconds=0")
+        (new,) = wait_for("a new ready pod", lambda: (p := ready_pods(first)) and old not in p and p)
+    finally:
+        assert first.stop() == 0, first.stderr()
+    second = start(tmp_path, "run2", manifest)
+    try:
+        wait_status(second.http_port, "/", APP_HOST, 200, timeout=20)
+        names = [p["metadata"]["name"] for p in api(second, "GET", "/api/v1/namespaces/default/pods")["items"]]
+        assert names == [new]
+    finally:
+        second.stop()
+
+
+def test_the_old_resource_version_watch_is_gone_after_a_restart(tmp_path):
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(echo_app_yaml("keep", APP_HOST))
+    first = start(tmp_path, "run1", manifest)
+    try:
+        old = int(api(first, "GET", "/api/v1/configmaps")["metadata"]["resourceVersion"])
+    finally:
+        first.stop()
+    second = start(tmp_path, "run2", manifest)
+    try:
+        try:
+            api(second, "GET", f"/api/v1/configmaps?watch=1&resourceVersion={old - 1}&timeoutSeconds=1")
+            raise AssertionError("a watch from before the restart was answered")
+        except urllib.error.HTTPError as err:
+            assert err.code == 410
+            err.close()
+    finally:
+        second.stop()
