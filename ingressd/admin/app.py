@@ -17,6 +17,7 @@ from ingressd.admin.http import method_not_allowed, path_not_found, status_respo
 from ingressd.admin.keys import COMPUTED_KEY, LOGS_DIR_KEY, STORE_KEY
 from ingressd.admin.host_check import is_allowed_host
 from ingressd.metrics import exposition
+from ingressd.admin.auth import TOKEN_KEY, add_routes as add_auth_routes, require_token
 from ingressd.routing.decide import Request
 
 HealthCheck = Callable[[], tuple[bool, str]]
@@ -38,14 +39,16 @@ def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCh
                     computed: dict[str, Callable[[str | None], list[dict]]] | None = None,
                     bind: str | None = None,
                     routes: Callable[[], list[dict]] | None = None,
-                    explain: Callable[[Request], dict] | None = None) -> web.Application:
+                    explain: Callable[[Request], dict] | None = None,
+                    token: str | None = None) -> web.Application:
     """`logs_dir` is `<state-dir>/logs` when the kubelet captures container output there;
     `computed` maps PodMetrics/NodeMetrics to their providers (namespace or None -> documents);
     `bind` is the address the admin port listens on (`--admin-bind`), an allowed `Host` besides
     loopback names and addresses (see host_check); `routes` gives `GET /ingressd/v1/routes`'s
     rows (ingressd.routing.routes_view); `explain` the routing decision for a request
-    (`GET /ingressd/v1/explain`, ingressd.routing.explain_view)."""
-    app = web.Application(middlewares=[_allowed_hosts_only, _kubernetes_errors],
+    (`GET /ingressd/v1/explain`, ingressd.routing.explain_view); `token` the bearer token every
+    request but the public paths must carry (ingressd.admin.auth; None: no authentication)."""
+    app = web.Application(middlewares=[_allowed_hosts_only, require_token, _kubernetes_errors],
                           client_max_size=MAX_REQUEST_BODY_BYTES)
     app[BIND_KEY] = bind
     app[STORE_KEY] = store
@@ -56,6 +59,8 @@ def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCh
     app[CANARIES_KEY] = canaries or (lambda: [])
     app[ROUTES_KEY] = routes or (lambda: [])
     app[EXPLAIN_KEY] = explain
+    app[TOKEN_KEY] = token
+    add_auth_routes(app)  # before the generic resource routes, which would take the reviews' paths
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/ingressd/v1/canaries", _canaries)

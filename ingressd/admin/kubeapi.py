@@ -21,9 +21,9 @@ from ingressd.admin.http import (  # noqa: F401 - status_response etc. are also 
     status_response)
 from ingressd.admin.keys import COMPUTED_KEY, LOGS_DIR_KEY, STORE_KEY, WATCHES_KEY  # noqa: F401
 from ingressd.admin.label_selector import LabelSelectorError, parse_label_selector
-from ingressd.admin.writes import serve_write
 from ingressd.admin.resources import APIResource, find_resource, group_versions, resources_in
-from ingressd.cluster.labels import format_label_selector
+from ingressd.admin.writes import serve_subresource_write, serve_write
+from ingressd.apimachinery.scale import scale_object
 
 
 _READ_METHODS = ("GET", "HEAD")
@@ -60,7 +60,8 @@ async def _serve(request: web.Request) -> web.StreamResponse:
     if request.method not in _READ_METHODS:
         if resource.computed:
             return method_not_allowed(_READ_METHODS)
-        return await serve_write(request, resource, namespace if resource.namespaced else "", name)
+        return await serve_write(request, resource, namespace if resource.namespaced else "", name,
+                                 field_selector=_parse_field_selector)
     if resource.computed:
         return _serve_computed(request, resource, namespace, name)
     store = request.app[STORE_KEY]
@@ -277,9 +278,8 @@ async def _serve_subresource(request: web.Request) -> web.StreamResponse:
         if request.method not in _READ_METHODS:
             return method_not_allowed(_READ_METHODS)
         return await _pod_log(request, resource, info["namespace"], info["name"])
-    allowed = _READ_METHODS + ("PATCH",)
-    if request.method not in allowed:
-        return method_not_allowed(allowed)
+    if sub in ("status", "scale") and request.method not in _READ_METHODS:
+        return await serve_subresource_write(request, resource, info["namespace"], info["name"], sub)
     return await _scale(request, resource, info["namespace"], info["name"])
 
 
@@ -377,63 +377,11 @@ def _query_bool(request: web.Request, key: str) -> bool | None:
 
 # -- scale ---------------------------------------------------------------------------------------
 
-_PATCH_TYPES = ("application/merge-patch+json", "application/json")
-
-
-def scale_object(obj: dict) -> dict:
-    """The autoscaling/v1 Scale of a Deployment, ReplicaSet or StatefulSet."""
-    meta = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
-    scale_status: dict = {"replicas": int(status.get("replicas") or 0)}
-    if spec.get("selector"):
-        scale_status["selector"] = format_label_selector(spec["selector"])
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta},
-        "spec": {"replicas": int(spec.get("replicas", 1))},
-        "status": scale_status,
-    }
-
 
 async def _scale(request: web.Request, resource: APIResource, namespace: str, name: str) -> web.Response:
-    store = request.app[STORE_KEY]
-    if request.method != "PATCH":
-        obj = store.get(resource.kind, namespace, name)
-        return not_found(resource, name) if obj is None else json_response(scale_object(obj))
-    if request.content_type not in _PATCH_TYPES:
-        return status_response(
-            415, "UnsupportedMediaType",
-            f"the body of the request was in an unknown format - accepted media types include: {', '.join(_PATCH_TYPES)}",
-        )
-    patch, error = await read_json_body(request)
-    if error is not None:
-        return error
-    obj = store.get(resource.kind, namespace, name)
-    if obj is None:
-        return not_found(resource, name)
-    if not isinstance(patch, dict):
-        return status_response(400, "BadRequest", "the patch must be a JSON object")
-    want_rv = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch.get("metadata"), dict) else None
-    if want_rv is not None and str(want_rv) != str(obj["metadata"].get("resourceVersion")):
-        return status_response(
-            409, "Conflict",
-            f'Operation cannot be fulfilled on {resource.plural}.{resource.group} "{name}": '
-            "the object has been modified; please apply your changes to the latest version and try again",
-            {"name": name, "group": resource.group, "kind": resource.plural},
-        )
-    spec_patch = patch.get("spec")
-    if spec_patch is None or not isinstance(spec_patch, dict) or "replicas" not in spec_patch:
-        return json_response(scale_object(obj))  # nothing to change
-    replicas = spec_patch["replicas"]
-    if isinstance(replicas, bool) or not isinstance(replicas, int):
-        return invalid(resource, name, "spec.replicas", f"{json.dumps(replicas)}: must be an integer")
-    if replicas < 0:
-        return invalid(resource, name, "spec.replicas", f"{replicas}: must be greater than or equal to 0")
-    obj.setdefault("spec", {})["replicas"] = replicas
-    stored = store.apply(obj)
-    return json_response(scale_object(stored))
+    """GET …/scale; PUT and PATCH are admin/writes.py's."""
+    obj = request.app[STORE_KEY].get(resource.kind, namespace, name)
+    return not_found(resource, name) if obj is None else json_response(scale_object(obj))
 
 
 def _list_body(store, resource: APIResource, namespace: str | None, matches) -> dict:

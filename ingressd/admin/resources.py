@@ -58,9 +58,29 @@ COMPUTED_RESOURCES: tuple[APIResource, ...] = (
     APIResource("metrics.k8s.io", "v1beta1", "nodes", "NodeMetrics", namespaced=False, computed=True),
 )
 
+
+@dataclass(frozen=True)
+class ReviewResource(APIResource):
+    """A create-only review about the caller, answered by ingressd.admin.auth; nothing is stored."""
+
+    namespaced: bool = False
+    computed: bool = True
+
+    @property
+    def verbs(self) -> list[str]:
+        return ["create"]
+
+
+# `kubectl auth can-i` (and `--list`) and `kubectl auth whoami`.
+REVIEW_RESOURCES: tuple[APIResource, ...] = (
+    ReviewResource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview"),
+    ReviewResource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+    ReviewResource("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview"),
+)
+
 # Core group first, then the named groups in alphabetical order (registry order within a group).
 RESOURCES: tuple[APIResource, ...] = tuple(
-    sorted((*(APIResource.of(info) for info in KINDS), *COMPUTED_RESOURCES), key=lambda r: r.group)
+    sorted((*(APIResource.of(info) for info in KINDS), *COMPUTED_RESOURCES, *REVIEW_RESOURCES), key=lambda r: r.group)
 )
 
 
