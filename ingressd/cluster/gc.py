@@ -2,14 +2,21 @@
 
 An object whose owners are all gone (no object with the referenced kind, name and uid) is deleted.
 Deleting a Deployment therefore removes its ReplicaSets, then their pods; deleting a Service removes
-its managed EndpointSlices. Foreground and orphan propagation are not modelled.
+its managed EndpointSlices.
+
+Foreground propagation: an object kept terminating with the `foregroundDeletion` finalizer (the API's
+DELETE with propagationPolicy=Foreground) has its dependents deleted; once none is left the
+finalizer is removed, and with it the object when no other finalizer holds it. Orphan propagation
+is done by the API itself (it strips the dependents' ownerReferences before deleting).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ingressd.cluster.actions import Action, delete_object
+from ingressd.cluster.actions import Action, apply_object, delete_object
+
+FOREGROUND_FINALIZER = "foregroundDeletion"
 
 
 def delete_orphans(objects: Iterable[dict]) -> list[Action]:
@@ -27,6 +34,29 @@ def delete_orphans(objects: Iterable[dict]) -> list[Action]:
         namespace = meta.get("namespace", "")
         if not any(_owner_exists(alive, ref, namespace) for ref in refs):
             actions.append(delete_object(obj))
+    actions += _foreground(objects)
+    return actions
+
+
+def _foreground(objects: list[dict]) -> list[Action]:
+    actions: list[Action] = []
+    for owner in objects:
+        meta = owner["metadata"]
+        if not meta.get("deletionTimestamp") or FOREGROUND_FINALIZER not in (meta.get("finalizers") or ()):
+            continue
+        waiting = False
+        for obj in objects:
+            if any(ref.get("uid") == meta.get("uid") for ref in obj["metadata"].get("ownerReferences") or ()):
+                waiting = True
+                if not obj["metadata"].get("deletionTimestamp"):
+                    actions.append(delete_object(obj))
+        if waiting:
+            continue
+        rest = [f for f in meta.get("finalizers") or () if f != FOREGROUND_FINALIZER]
+        if rest:
+            actions.append(apply_object({**owner, "metadata": {**meta, "finalizers": rest}}))
+        else:
+            actions.append(delete_object(owner))
     return actions
 
 

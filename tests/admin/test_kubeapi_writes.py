@@ -235,7 +235,7 @@ async def test_get_scale(client):
     assert body["metadata"]["name"] == "web"
 
 
-@pytest.mark.parametrize("content_type", ["application/merge-patch+json", "application/json"])
+@pytest.mark.parametrize("content_type", ["application/merge-patch+json", "application/strategic-merge-patch+json"])
 async def test_patch_scale_deployment(client, store, content_type):
     before = store.get("Deployment", "default", "web")
     resp = await client.patch("/apis/apps/v1/namespaces/default/deployments/web/scale",
@@ -259,7 +259,7 @@ async def test_patch_scale_statefulset(client, store):
     assert sts["spec"]["replicas"] == 0 and sts["metadata"]["labels"] == {"a": "b"}
 
 
-@pytest.mark.parametrize("replicas", [-1, 1.5, "3", True, None])
+@pytest.mark.parametrize("replicas", [-1, 1.5, "3", True])
 async def test_patch_scale_invalid_replicas_is_422(client, store, replicas):
     resp = await client.patch("/apis/apps/v1/namespaces/default/deployments/web/scale",
                               data=json.dumps({"spec": {"replicas": replicas}}), headers=MERGE)
@@ -270,9 +270,10 @@ async def test_patch_scale_invalid_replicas_is_422(client, store, replicas):
     assert store.get("Deployment", "default", "web")["spec"]["replicas"] == 2
 
 
-async def test_patch_scale_wrong_content_type_is_415(client):
+@pytest.mark.parametrize("content_type", ["text/plain", "application/json"])
+async def test_patch_scale_wrong_content_type_is_415(client, content_type):
     resp = await client.patch("/apis/apps/v1/namespaces/default/deployments/web/scale",
-                              data=json.dumps({"spec": {"replicas": 1}}), headers={"Content-Type": "text/plain"})
+                              data=json.dumps({"spec": {"replicas": 1}}), headers={"Content-Type": content_type})
     assert resp.status == 415
     assert (await resp.json())["reason"] == "UnsupportedMediaType"
 
@@ -312,10 +313,15 @@ async def test_replicaset_scale_subresource(client, store):
     assert store.get("ReplicaSet", "default", "rs1")["spec"]["replicas"] == 3
 
 
-async def test_scale_put_is_method_not_allowed(client):
-    resp = await client.put("/apis/apps/v1/namespaces/default/deployments/web/scale", json={})
+async def test_scale_put_sets_replicas_and_post_is_method_not_allowed(client, store):
+    resp = await client.put("/apis/apps/v1/namespaces/default/deployments/web/scale",
+                            json={"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web"},
+                                  "spec": {"replicas": 4}})
+    assert resp.status == 200 and (await resp.json())["spec"] == {"replicas": 4}
+    assert store.get("Deployment", "default", "web")["spec"]["replicas"] == 4
+    resp = await client.post("/apis/apps/v1/namespaces/default/deployments/web/scale", json={})
     assert resp.status == 405
-    assert resp.headers["Allow"] == "GET, HEAD, PATCH"
+    assert resp.headers["Allow"] == "GET, HEAD, PATCH, PUT"
 
 
 async def test_watch_from_a_resource_version_replays_exactly_what_changed_after_it(client, store):
