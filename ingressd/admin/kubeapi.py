@@ -21,6 +21,7 @@ from ingressd.admin.http import (  # noqa: F401 - status_response etc. are also 
     status_response)
 from ingressd.admin.keys import COMPUTED_KEY, LOGS_DIR_KEY, STORE_KEY, WATCHES_KEY  # noqa: F401
 from ingressd.admin.label_selector import LabelSelectorError, parse_label_selector
+from ingressd.admin.printing import ReadView, read_view
 from ingressd.admin.resources import APIResource, find_resource, group_versions, resources_in
 from ingressd.admin.writes import serve_subresource_write, serve_write
 from ingressd.apimachinery.scale import scale_object
@@ -65,6 +66,9 @@ async def _serve(request: web.Request) -> web.StreamResponse:
     if resource.computed:
         return _serve_computed(request, resource, namespace, name)
     store = request.app[STORE_KEY]
+    view, refused = read_view(request, resource)  # JSON or a server-side Table, as Accept asks
+    if refused is not None:
+        return refused
     if name is None:
         try:
             selects = parse_label_selector(request.query.get("labelSelector", ""))
@@ -72,13 +76,13 @@ async def _serve(request: web.Request) -> web.StreamResponse:
         except LabelSelectorError as e:
             return status_response(400, "BadRequest", str(e))
         if request.query.get("watch", "").lower() in ("true", "1"):
-            return await _watch(request, resource, namespace, lambda o: selects(_labels(o)) and fields(o))
-        return json_response(_list_body(store, resource, namespace, lambda o: selects(_labels(o)) and fields(o)))
+            return await _watch(request, resource, namespace, lambda o: selects(_labels(o)) and fields(o), view)
+        return json_response(_list_body(store, resource, namespace, lambda o: selects(_labels(o)) and fields(o), view))
     ns = namespace if resource.namespaced else ""
     obj = store.get(resource.kind, ns, name)
     if obj is None:
         return not_found(resource, name)
-    return json_response(render_object(resource, obj))
+    return json_response(view.object_body(obj))
 
 
 def _serve_computed(request: web.Request, resource: APIResource, namespace: str | None, name: str | None) -> web.Response:
@@ -179,7 +183,8 @@ async def _end_watches(app: web.Application) -> None:
         queue.put_nowait(_WATCH_END)
 
 
-async def _watch(request: web.Request, resource: APIResource, namespace: str | None, matches) -> web.StreamResponse:
+async def _watch(request: web.Request, resource: APIResource, namespace: str | None, matches,
+                 view: ReadView | None = None) -> web.StreamResponse:
     """Newline-delimited watch events, with the API server's resourceVersion semantics.
 
     No `resourceVersion` (or "0"): ADDED for what exists, then the changes. `resourceVersion` N:
@@ -189,6 +194,7 @@ async def _watch(request: web.Request, resource: APIResource, namespace: str | N
     every BOOKMARK_SECONDS; `timeoutSeconds` ends the stream after that long.
     """
     store = request.app[STORE_KEY]
+    view = view or ReadView(resource)
     try:
         since = int(request.query.get("resourceVersion") or 0)
         timeout = float(request.query["timeoutSeconds"]) if "timeoutSeconds" in request.query else None
@@ -232,8 +238,7 @@ async def _watch(request: web.Request, resource: APIResource, namespace: str | N
                 break
             if bookmarks and loop.time() >= next_bookmark:
                 next_bookmark = loop.time() + BOOKMARK_SECONDS
-                mark = {"type": "BOOKMARK", "object": {"kind": resource.kind, "apiVersion": resource.api_version,
-                                                       "metadata": {"resourceVersion": str(store.resource_version)}}}
+                mark = {"type": "BOOKMARK", "object": view.bookmark_object(str(store.resource_version))}
                 try:
                     await response.write(json.dumps(mark, separators=(",", ":")).encode() + b"\n")
                 except (ConnectionError, RuntimeError):
@@ -248,7 +253,7 @@ async def _watch(request: web.Request, resource: APIResource, namespace: str | N
             if item is _WATCH_END:
                 break
             event_type, obj = item
-            line = json.dumps({"type": event_type, "object": render_object(resource, obj)}, separators=(",", ":"))
+            line = json.dumps({"type": event_type, "object": view.event_object(obj)}, separators=(",", ":"))
             try:
                 await response.write(line.encode() + b"\n")
             except (ConnectionError, RuntimeError):
@@ -384,10 +389,12 @@ async def _scale(request: web.Request, resource: APIResource, namespace: str, na
     return not_found(resource, name) if obj is None else json_response(scale_object(obj))
 
 
-def _list_body(store, resource: APIResource, namespace: str | None, matches) -> dict:
+def _list_body(store, resource: APIResource, namespace: str | None, matches, view: ReadView | None = None) -> dict:
     objs = store.list(resource.kind, namespace if resource.namespaced else None)
     objs = [o for o in objs if matches(o)]
     objs.sort(key=lambda o: ((o.get("metadata") or {}).get("namespace", ""), (o.get("metadata") or {}).get("name", "")))
+    if view is not None and view.is_table:
+        return view.list_table(objs, str(store.resource_version))
     return {
         "kind": f"{resource.kind}List",
         "apiVersion": resource.api_version,
