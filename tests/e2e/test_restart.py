@@ -19,8 +19,12 @@ DEPLOYMENT = "/apis/apps/v1/namespaces/default/deployments/keep"
 def api(proc: Ingressd, method: str, path: str, body: dict | None = None,
         content_type: str = "application/merge-patch+json") -> dict:
     data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": content_type} if data else {}
+    token = Path(proc.state_dir, "admin-token")
+    if token.exists():  # the admin API's bearer token, once it has one (<state-dir>/admin-token)
+        headers["Authorization"] = f"Bearer {token.read_text().strip()}"
     request = urllib.request.Request(f"http://{HOST}:{proc.admin_port}{path}", data=data, method=method,
-                                     headers={"Content-Type": content_type} if data else {})
+                                     headers=headers)
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
@@ -55,6 +59,7 @@ def pods_serving(proc: Ingressd) -> set[str]:
 def start(tmp_path: Path, run: str, manifest: Path) -> Ingressd:
     (tmp_path / run).mkdir()
     proc = Ingressd(["-f", str(manifest)], tmp_path / run, state_dir=str(tmp_path / "state"))
+    proc.state_dir = tmp_path / "state"
     proc.wait_healthy()
     return proc
 
@@ -171,3 +176,42 @@ def test_the_old_resource_version_watch_is_gone_after_a_restart(tmp_path):
             err.close()
     finally:
         second.stop()
+
+
+CONFIG_MAPS = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {name}
+data:
+  key: "{value}"
+"""
+
+
+def test_an_object_removed_from_the_files_while_stopped_is_deleted_and_the_others_kept(tmp_path):
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text("---\n".join([echo_app_yaml("keep", APP_HOST), CONFIG_MAPS.format(name="a", value="1"),
+                                      CONFIG_MAPS.format(name="b", value="1")]))
+    first = start(tmp_path, "run1", manifest)
+    try:
+        a = api(first, "GET", "/api/v1/namespaces/default/configmaps/a")
+        api(first, "GET", "/api/v1/namespaces/default/configmaps/b")
+    finally:
+        assert first.stop() == 0, first.stderr()
+    # While ingressd is stopped, b leaves the file and a changes.
+    manifest.write_text("---\n".join([echo_app_yaml("keep", APP_HOST), CONFIG_MAPS.format(name="a", value="2")]))
+    second = start(tmp_path, "run2", manifest)
+    try:
+        again = api(second, "GET", "/api/v1/namespaces/default/configmaps/a")
+        assert again["data"] == {"key": "2"}
+        assert again["metadata"]["uid"] == a["metadata"]["uid"]
+        assert int(again["metadata"]["resourceVersion"]) > int(a["metadata"]["resourceVersion"])
+        try:
+            api(second, "GET", "/api/v1/namespaces/default/configmaps/b")
+            raise AssertionError("b is still there")
+        except urllib.error.HTTPError as err:
+            assert err.code == 404
+            err.close()
+        wait_status(second.http_port, "/", APP_HOST, 200, timeout=20)
+    finally:
+        assert second.stop() == 0, second.stderr()
