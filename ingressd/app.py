@@ -103,6 +103,16 @@ def split_errors(errors: list) -> tuple[list, list]:
     return [p for p in errors if p not in serving], serving
 
 
+def builtin_ingress_class(name: str) -> dict:
+    """The IngressClass ingress-nginx's installation creates (controller k8s.io/ingress-nginx), so
+    `kubectl get ingressclass` and Ingresses naming it behave as on a cluster; manifests that define
+    one with this name replace it."""
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "ingress-nginx",
+                                                  "app.kubernetes.io/component": "controller"}},
+            "spec": {"controller": "k8s.io/ingress-nginx"}}
+
+
 def manifest_key(obj: dict) -> tuple[str, str, str]:
     meta = obj.get("metadata") or {}
     kind = obj.get("kind", "")
@@ -172,6 +182,9 @@ class Ingressd:
         for secret in local_ca_secrets([o for k, o in desired.items() if k[0] == "Ingress"],
                                        [o for k, o in desired.items() if k[0] == "Secret"], self.options.certs_dir):
             desired[manifest_key(secret)] = secret  # issued from the local CA (ingressd.io/local-ca)
+        own_class = ("IngressClass", "", self.options.ingress_class)
+        if own_class not in desired:  # as installing ingress-nginx creates it
+            desired[own_class] = builtin_ingress_class(self.options.ingress_class)
         changed = 0
         for key, obj in desired.items():
             if self.applied.get(key) != obj:

@@ -7,7 +7,9 @@ named `ingressd` is registered, large enough for anything a laptop would run.
 
 from __future__ import annotations
 
+import hashlib
 import platform
+import uuid
 
 from ingressd.cluster.clock import format_timestamp
 
@@ -48,15 +50,26 @@ def node_object(name: str, cpu: str, memory: str, pods: int, now: float, labels:
                 "lastTransitionTime": stamp,
             }],
             "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": name}],
-            "nodeInfo": {
-                "architecture": _arch(),
-                "operatingSystem": "linux",
-                "osImage": "ingressd",
-                "kernelVersion": platform.release(),
-                "kubeletVersion": "v1.31.0-ingressd",
-                "containerRuntimeVersion": "ingressd://local",
-            },
+            "nodeInfo": node_info(name),
         },
+    }
+
+
+def node_info(name: str) -> dict:
+    """Every string of NodeSystemInfo (clients such as the official Python one require them all);
+    the IDs are derived from the node name, so they are stable across runs."""
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return {
+        "architecture": _arch(),
+        "bootID": str(uuid.UUID(digest[32:64])),
+        "containerRuntimeVersion": "ingressd://local",
+        "kernelVersion": platform.release(),
+        "kubeProxyVersion": "",  # deprecated upstream and empty since 1.31
+        "kubeletVersion": "v1.32.0-ingressd",  # the Kubernetes version whose API ingressd emulates
+        "machineID": digest[:32],
+        "operatingSystem": "linux",
+        "osImage": "ingressd",
+        "systemUUID": str(uuid.UUID(digest[:32])),
     }
 
 
@@ -77,8 +90,9 @@ def complete_node(node: dict, now: float) -> dict:
     capacity = status.get("capacity") or status.get("allocatable") or defaults["status"]["capacity"]
     status["capacity"] = dict(capacity)
     status["allocatable"] = dict(status.get("allocatable") or capacity)
-    for key in ("conditions", "addresses", "nodeInfo"):
+    for key in ("conditions", "addresses"):
         status.setdefault(key, defaults["status"][key])
+    status["nodeInfo"] = {**defaults["status"]["nodeInfo"], **(status.get("nodeInfo") or {})}
     labels = {**defaults["metadata"]["labels"], **((node.get("metadata") or {}).get("labels") or {})}
     return {**node, "metadata": {**node["metadata"], "labels": labels}, "status": status}
 

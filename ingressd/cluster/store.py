@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 from ingressd.cluster.clock import Clock, format_timestamp, time_source
 from ingressd.cluster.labels import labels_match
+from ingressd.apimachinery.defaults import default_object, service_ip_allocator
 from ingressd.kinds import is_cluster_scoped
 
 Callback = Callable[[str, dict], None]
@@ -75,6 +76,11 @@ class Store:
             found.append(copy.deepcopy(obj))
         return found
 
+    def _service_ip_allocator(self, namespace: str, name: str):
+        used = {ip for svc in self._objects.get("Service", {}).values()
+                for ip in ((svc.get("spec") or {}).get("clusterIPs") or [])}
+        return service_ip_allocator(used, f"{namespace}/{name}")
+
     def kind_version(self, kind: str) -> int:
         """The resourceVersion of the last change to an object of `kind` (0: never changed): what
         a cache of anything built from one kind's objects is keyed on."""
@@ -115,6 +121,13 @@ class Store:
         new = copy.deepcopy(obj)
         kind, meta = _identify(new)
         namespace = _namespace_key(kind, meta.get("namespace"))
+        if kind == "Service":
+            old_spec = (self._objects.get(kind, {}).get((namespace, meta["name"])) or {}).get("spec") or {}
+            spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
+            if old_spec.get("clusterIP") and not spec.get("clusterIP") and spec.get("type") != "ExternalName":
+                spec["clusterIP"] = old_spec["clusterIP"]  # kept across updates, as the registry does
+                spec.setdefault("clusterIPs", old_spec.get("clusterIPs") or [old_spec["clusterIP"]])
+        default_object(new, self._service_ip_allocator(namespace, meta["name"]) if kind == "Service" else None)
         if is_cluster_scoped(kind):
             meta.pop("namespace", None)
         else:
