@@ -288,6 +288,11 @@ class StoreDB:
     def healthy(self) -> bool:
         return not self._pending
 
+    @property
+    def problem(self) -> str:
+        """Why changes are not on disk (for /healthz), "" when they are."""
+        return self._failing.removeprefix("ingressd: ") if self._pending else ""
+
     def close(self) -> None:
         """Write what is pending, checkpoint the WAL into the file and release the lock."""
         if self._unsubscribe is not None:

@@ -200,9 +200,10 @@ def test_a_failed_write_is_reported_once_and_retried_with_the_next_change(tmp_pa
     store.apply(config_map("b"))
     assert not db.healthy
     assert len(warnings) == 1 and "cannot write" in warnings[0] and str(tmp_path / FILE_NAME) in warnings[0]
+    assert db.problem.startswith(f"cannot write {tmp_path / FILE_NAME}: database or disk is full")
     db._db = real
     store.apply(config_map("c"))
-    assert db.healthy and "written again" in warnings[-1]
+    assert db.healthy and "written again" in warnings[-1] and db.problem == ""
     db.close()
     store, db = restarted(tmp_path)
     try:
