@@ -572,7 +572,8 @@ class Ingressd:
     def health(self) -> tuple[bool, str]:
         if not self.ready:
             return False, "starting: manifests loading or listeners not bound yet"
-        return True, "\n".join(self.kubelet.bind_failures()) or "ok"
+        problems = self.kubelet.bind_failures() + ([self.db.problem] if self.db is not None and self.db.problem else [])
+        return True, "\n".join(problems) or "ok"
 
     async def stop(self) -> None:
         self.ready = False
