@@ -10,6 +10,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import yaml
+
 from tests.e2e.conftest import HOST, Ingressd, echo_app_yaml, http_get, run_cli, wait_status
 
 APP_HOST = "keep.test"
@@ -213,5 +215,55 @@ def test_an_object_removed_from_the_files_while_stopped_is_deleted_and_the_other
             assert err.code == 404
             err.close()
         wait_status(second.http_port, "/", APP_HOST, 200, timeout=20)
+    finally:
+        assert second.stop() == 0, second.stderr()
+
+
+def wait_reloaded(proc: Ingressd, count: int) -> None:
+    wait_for(f"reload #{count}", lambda: proc.stderr().count("configuration reloaded") >= count, timeout=20)
+
+
+def test_objects_created_through_the_api_survive_file_reloads_and_a_restart(tmp_path):
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(CONFIG_MAPS.format(name="from-file", value="1"))
+    first = start(tmp_path, "run1", manifest)
+    try:
+        # Deployment, Service and Ingress created through the API (POST), not by any file.
+        created = {}
+        for doc in yaml.safe_load_all(echo_app_yaml("made", "made.test")):
+            group = doc["apiVersion"] if "/" in doc["apiVersion"] else ""
+            base = f"/apis/{group}" if group else "/api/v1"
+            plural = {"Ingress": "ingresses", "Service": "services", "Deployment": "deployments"}[doc["kind"]]
+            created[doc["kind"]] = api(first, "POST", f"{base}/namespaces/default/{plural}", doc,
+                                       content_type="application/json")
+        wait_status(first.http_port, "/", "made.test", 200, timeout=20)
+
+        # A file edit (a second ConfigMap), then a file removing what it created: the API's objects stay.
+        manifest.write_text("---\n".join([CONFIG_MAPS.format(name="from-file", value="1"),
+                                          CONFIG_MAPS.format(name="also-from-file", value="1")]))
+        wait_reloaded(first, 1)
+        manifest.write_text(CONFIG_MAPS.format(name="also-from-file", value="1"))
+        wait_reloaded(first, 2)
+        names = [c["metadata"]["name"] for c in api(first, "GET", "/api/v1/namespaces/default/configmaps")["items"]]
+        assert "from-file" not in names and "also-from-file" in names
+        deployment = api(first, "GET", "/apis/apps/v1/namespaces/default/deployments/made")
+        assert deployment["metadata"]["uid"] == created["Deployment"]["metadata"]["uid"]
+        assert http_get(first.http_port, "/", host="made.test")[0] == 200
+    finally:
+        assert first.stop() == 0, first.stderr()
+
+    second = start(tmp_path, "run2", manifest)
+    try:
+        for kind, path in (("Deployment", "/apis/apps/v1/namespaces/default/deployments/made"),
+                           ("Service", "/api/v1/namespaces/default/services/made"),
+                           ("Ingress", "/apis/networking.k8s.io/v1/namespaces/default/ingresses/made")):
+            obj = api(second, "GET", path)
+            assert obj["metadata"]["uid"] == created[kind]["metadata"]["uid"], kind
+            assert obj["metadata"]["creationTimestamp"] == created[kind]["metadata"]["creationTimestamp"], kind
+        assert api(second, "GET", "/api/v1/namespaces/default/services/made")["spec"]["clusterIP"] == \
+            created["Service"]["spec"]["clusterIP"]
+        wait_status(second.http_port, "/", "made.test", 200, timeout=20)
+        names = [c["metadata"]["name"] for c in api(second, "GET", "/api/v1/namespaces/default/configmaps")["items"]]
+        assert "from-file" not in names and "also-from-file" in names
     finally:
         assert second.stop() == 0, second.stderr()
