@@ -267,3 +267,23 @@ def test_objects_created_through_the_api_survive_file_reloads_and_a_restart(tmp_
         assert "from-file" not in names and "also-from-file" in names
     finally:
         assert second.stop() == 0, second.stderr()
+
+
+def test_a_write_is_on_disk_when_the_api_answers_even_if_ingressd_is_killed_right_after(tmp_path):
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(echo_app_yaml("keep", APP_HOST))
+    first = start(tmp_path, "run1", manifest)
+    try:
+        answered = api(first, "PATCH", f"{DEPLOYMENT}/scale", {"spec": {"replicas": 3}})
+        first.proc.kill()  # SIGKILL: no shutdown, no checkpoint
+        first.proc.wait(10)
+    finally:
+        first.stop()
+    second = start(tmp_path, "run2", manifest)
+    try:
+        after = api(second, "GET", DEPLOYMENT)
+        assert after["spec"]["replicas"] == 3
+        assert int(after["metadata"]["resourceVersion"]) >= int(answered["metadata"]["resourceVersion"])
+        wait_for("3 ready pods", lambda: len(ready_pods(second)) == 3)
+    finally:
+        assert second.stop() == 0, second.stderr()
