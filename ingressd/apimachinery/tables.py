@@ -789,8 +789,8 @@ def table(kind: str, objects: Iterable[dict], now: float, *, include_object: str
             row["conditions"] = [dict(c) for c in conditions]
         if include == "Object":
             row["object"] = render(obj)
-        elif include == "Metadata":
-            row["object"] = partial_object_metadata(obj, table_version)
+        elif include == "Metadata":  # the metadata as served (a Secret's is filtered by `render`)
+            row["object"] = partial_object_metadata(render(obj), table_version)
         else:
             row["object"] = None
         rows.append(row)

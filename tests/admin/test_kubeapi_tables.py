@@ -73,6 +73,8 @@ async def test_include_object(client):
     assert none["rows"][0]["object"] is None
     meta = await get_table(client, "/api/v1/namespaces/default/secrets", includeObject="Metadata")
     assert meta["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
+    # As the Secret itself is served: kubectl's last-applied annotation (which holds the data) is not.
+    assert meta["rows"][0]["object"]["metadata"]["annotations"] == {"team": "a"}
 
 
 async def test_unknown_include_object_is_bad_request(client):
