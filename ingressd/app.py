@@ -546,8 +546,9 @@ class Ingressd:
         self.applied = loaded.manifest_objects
         self.db.attach(self.store)
         if not loaded.empty:
+            expired = f"; {loaded.expired_events} Events older than 1h dropped" if loaded.expired_events else ""
             self.warn(f"ingressd: restored {len(loaded.objects)} objects from {self.db.path} "
-                      f"(resourceVersion {self.store.resource_version})")
+                      f"(resourceVersion {self.store.resource_version}{expired})")
             if self.options.nodes is not None and self.store.list("Node"):
                 self.warn("ingressd: --nodes applies to a new state dir only: the Nodes stored in "
                           f"{self.db.path} are kept")
