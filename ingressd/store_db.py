@@ -36,16 +36,19 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingressd.cluster.clock import parse_timestamp
 from ingressd.cluster.store import Store
 from ingressd.kinds import is_cluster_scoped
 
 FILE_NAME = "store.db"
 APPLICATION_ID = 0x696E6764  # "ingd"
 SCHEMA_VERSION = 1
+EVENT_TTL_SECONDS = 3600.0  # kube-apiserver's --event-ttl default: older Events are not restored
 
 _SCHEMA = """
 CREATE TABLE objects (
@@ -84,6 +87,7 @@ class Loaded:
     objects: list[dict] = field(default_factory=list)
     resource_version: int = 0
     manifest_objects: dict[Key, dict] = field(default_factory=dict)
+    expired_events: int = 0  # Events older than the TTL, dropped from the file instead of restored
 
     @property
     def empty(self) -> bool:
@@ -95,6 +99,16 @@ def object_key(obj: dict) -> Key:
     kind = obj.get("kind", "")
     namespace = "" if is_cluster_scoped(kind) else (meta.get("namespace") or "default")
     return kind, namespace, meta.get("name", "")
+
+
+def _last_seen(event: dict) -> float:
+    """When an Event last happened (its newest timestamp; unparsable ones count as now)."""
+    stamps = [event.get(f) for f in ("lastTimestamp", "eventTime", "firstTimestamp")]
+    stamps.append((event.get("metadata") or {}).get("creationTimestamp"))
+    try:
+        return max(parse_timestamp(s) for s in stamps if isinstance(s, str) and s)
+    except ValueError:
+        return float("inf")
 
 
 class StoreDB:
@@ -193,9 +207,13 @@ class StoreDB:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def load(self) -> Loaded:
-        """Everything stored: objects (in resourceVersion order), the counter, the manifests' objects."""
+    def load(self, now: float | None = None, event_ttl: float = EVENT_TTL_SECONDS) -> Loaded:
+        """Everything stored: objects (in resourceVersion order), the counter, the manifests'
+        objects. Events last seen more than `event_ttl` seconds before `now` are deleted from the
+        file instead (kube-apiserver's --event-ttl: etcd expires them)."""
         loaded = Loaded()
+        oldest_event = (time.time() if now is None else now) - event_ttl
+        expired: list[Key] = []
         try:
             loaded.resource_version = int(self._db.execute(
                 "SELECT value FROM meta WHERE key='resource_version'").fetchone()[0])
@@ -213,10 +231,22 @@ class StoreDB:
                     raise self._unusable(f"table {table}, {where}: the JSON does not parse ({exc})") from None
                 if not isinstance(obj, dict) or object_key(obj) != (kind, namespace, name):
                     raise self._unusable(f"table {table}, {where}: the JSON is not that object")
-                if table == "objects":
+                if table == "objects" and kind == "Event" and _last_seen(obj) < oldest_event:
+                    expired.append((kind, namespace, name))
+                elif table == "objects":
                     loaded.objects.append(obj)
                 else:
                     loaded.manifest_objects[(kind, namespace, name)] = obj
+        if expired:
+            try:
+                self._db.execute("BEGIN")
+                self._db.executemany("DELETE FROM objects WHERE kind=? AND namespace=? AND name=?", expired)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise StoreDBError(f"ingressd: cannot write {self.path}: {exc}") from None
+            loaded.expired_events = len(expired)
         return loaded
 
     # -- writing -----------------------------------------------------------------------------

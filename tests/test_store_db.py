@@ -226,3 +226,35 @@ class _Failing:
         if sql.startswith("INSERT"):
             raise sqlite3.OperationalError("database or disk is full")
         return self.real.execute(sql, *args)
+
+
+def test_events_older_than_the_event_ttl_are_dropped_not_restored(tmp_path):
+    clock = [1_800_000_000.0]
+    store = Store(clock=lambda: clock[0])
+    db = StoreDB(tmp_path)
+    db.attach(store)
+    start = clock[0]
+    for name, at in (("old", start), ("recent", start + 2)):
+        clock[0] = at
+        store.apply({"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": "default"},
+                     "involvedObject": {"kind": "Pod", "name": "p"}, "reason": "Started",
+                     "lastTimestamp": _stamp(at)})
+    store.apply(config_map("a"))
+    db.close()
+    db = StoreDB(tmp_path)
+    try:
+        loaded = db.load(now=start + 3601)
+        assert sorted(o["metadata"]["name"] for o in loaded.objects) == ["a", "recent"]
+        assert loaded.expired_events == 1
+    finally:
+        db.close()
+    db = StoreDB(tmp_path)
+    try:
+        assert db.load(now=0).expired_events == 0  # deleted from the file, not only skipped
+    finally:
+        db.close()
+
+
+def _stamp(seconds: float) -> str:
+    from ingressd.cluster.clock import format_timestamp
+    return format_timestamp(seconds)
