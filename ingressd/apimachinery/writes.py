@@ -127,8 +127,8 @@ def check_preconditions(obj: dict, preconditions: dict | None) -> str | None:
     if not isinstance(preconditions, dict):
         return None
     meta = obj.get("metadata") or {}
-    for field in ("uid", "resourceVersion"):
+    for field, shown in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
         want = preconditions.get(field)
         if want is not None and str(want) != str(meta.get(field)):
-            return f"Precondition failed: {field}: {want}, object {field}: {meta.get(field)}"
+            return f"Precondition failed: {shown} in precondition: {want}, {shown} in object meta: {meta.get(field)}"
     return None
