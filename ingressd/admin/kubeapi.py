@@ -145,6 +145,15 @@ _FIELD_PATHS = {
     "involvedObject.name": lambda o: (o.get("involvedObject") or {}).get("name", ""),
     "involvedObject.kind": lambda o: (o.get("involvedObject") or {}).get("kind", ""),
     "involvedObject.uid": lambda o: (o.get("involvedObject") or {}).get("uid", ""),
+    # the rest of the Event fields kube-apiserver selects on (kubectl events --for, describe)
+    "involvedObject.namespace": lambda o: (o.get("involvedObject") or {}).get("namespace", ""),
+    "involvedObject.apiVersion": lambda o: (o.get("involvedObject") or {}).get("apiVersion", ""),
+    "involvedObject.resourceVersion": lambda o: (o.get("involvedObject") or {}).get("resourceVersion", ""),
+    "involvedObject.fieldPath": lambda o: (o.get("involvedObject") or {}).get("fieldPath", ""),
+    "reason": lambda o: o.get("reason", ""),
+    "reportingComponent": lambda o: o.get("reportingComponent", ""),
+    "source": lambda o: (o.get("source") or {}).get("component", ""),
+    "type": lambda o: o.get("type", ""),
     "spec.nodeName": lambda o: (o.get("spec") or {}).get("nodeName", ""),
     "status.phase": lambda o: (o.get("status") or {}).get("phase", ""),
 }

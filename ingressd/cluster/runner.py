@@ -18,6 +18,7 @@ from ingressd.cluster.actions import Action, execute
 from ingressd.cluster.clock import Clock, time_source
 from ingressd.cluster.deployment import reconcile_deployment
 from ingressd.cluster.endpoints import reconcile_endpoint_slices
+from ingressd.cluster.controller_events import controller_events
 from ingressd.cluster.events import EventRecorder
 from ingressd.cluster.gc import delete_orphans
 from ingressd.cluster.pvc import DEFAULT_STATE_DIR, bind_claims
@@ -54,6 +55,7 @@ class Runner:
         self._rand = rand or random.Random()
         self.max_rounds = max_rounds
         self._scheduler_events = EventRecorder(store, self._now, "default-scheduler")
+        self._recorders: dict[str, EventRecorder] = {}  # the workload controllers' (cluster.controller_events)
         self._controllers: list[tuple[str, Callable[[], list[Action]]]] = [
             ("garbage-collector", self._garbage_collector),
             ("deployment", self._deployments),
@@ -74,9 +76,18 @@ class Runner:
                     if self.store.get("Pod", meta.get("namespace", "default"), meta["name"]) is None:
                         action = ("apply", self.admission(action[1]))  # a pod being created
                 log.debug("%s: %s %s", name, action[0], action[1:4] if action[0] != "apply" else _describe(action[1]))
+                events = controller_events(name, action, self.store.get)
                 execute(self.store, action)
+                for component, involved, reason, message, event_type in events:
+                    self._recorder(component).record(involved, reason, message, event_type)
                 applied += 1
         return applied
+
+    def _recorder(self, component: str) -> EventRecorder:
+        recorder = self._recorders.get(component)
+        if recorder is None:
+            recorder = self._recorders[component] = EventRecorder(self.store, self._now, component)
+        return recorder
 
     def run_until_quiescent(self) -> int:
         """Repeat run_once until a pass changes nothing; returns the total. Raises NotQuiescent."""
