@@ -8,7 +8,14 @@ imports nothing of ingressd.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
+
+# What kube-apiserver serves for a stored resource (discovery `verbs`, sorted as it lists them).
+STORED_VERBS: tuple[str, ...] = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+# Namespaces have no deletecollection (upstream's namespace REST storage does not implement it).
+NAMESPACE_VERBS: tuple[str, ...] = ("create", "delete", "get", "list", "patch", "update", "watch")
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,25 @@ class KindInfo:
     short_names: tuple[str, ...] = ()  # kube-apiserver's (discovery `shortNames`), e.g. ("deploy",)
     namespaced: bool = True
     scale: bool = False  # has a `scale` subresource (autoscaling/v1 Scale)
+    # Discovery `categories`: upstream puts pods, services, deployments, replicasets, statefulsets,
+    # horizontalpodautoscalers (and daemonsets, jobs, cronjobs, replicationcontrollers, not served
+    # here) in "all", which is what `kubectl get all` lists.
+    categories: tuple[str, ...] = ()
+    status: bool = False  # has a `status` subresource (as upstream: get, patch, update)
+    log: bool = False  # has `log` (pods)
+    verbs: tuple[str, ...] = STORED_VERBS
+
+    @property
+    def subresources(self) -> tuple[str, ...]:
+        """Discovery's subresources of this kind, in upstream's (alphabetical) order."""
+        return tuple(name for name, has in (("log", self.log), ("scale", self.scale), ("status", self.status)) if has)
+
+    @property
+    def storage_version_hash(self) -> str:
+        """Discovery's `storageVersionHash`: as kube-apiserver computes it, the first 8 bytes of
+        sha256("group/version/kind") of the storage version (here the served one), base64."""
+        digest = hashlib.sha256(f"{self.group}/{self.version}/{self.kind}".encode()).digest()
+        return base64.b64encode(digest[:8]).decode()
 
     @property
     def api_version(self) -> str:
@@ -42,23 +68,26 @@ class KindInfo:
 
 # Every kind ingressd serves, at the one apiVersion it serves it at (what a current cluster serves).
 KINDS: tuple[KindInfo, ...] = (
-    KindInfo("", "v1", "Pod", "pods", ("po",)),
-    KindInfo("", "v1", "Service", "services", ("svc",)),
+    KindInfo("", "v1", "Pod", "pods", ("po",), categories=("all",), status=True, log=True),
+    KindInfo("", "v1", "Service", "services", ("svc",), categories=("all",), status=True),
     KindInfo("", "v1", "Endpoints", "endpoints", ("ep",)),
     KindInfo("", "v1", "Secret", "secrets"),
     KindInfo("", "v1", "ConfigMap", "configmaps", ("cm",)),
     # Stored; bound by ingressd to a directory under the state dir.
-    KindInfo("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", ("pvc",)),
+    KindInfo("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", ("pvc",), status=True),
     # Recorded by ingressd itself (controllers, kubelet); never loaded from manifests.
     KindInfo("", "v1", "Event", "events", ("ev",)),
-    KindInfo("", "v1", "Node", "nodes", ("no",), namespaced=False),
-    KindInfo("apps", "v1", "Deployment", "deployments", ("deploy",), scale=True),
-    KindInfo("apps", "v1", "ReplicaSet", "replicasets", ("rs",), scale=True),
-    KindInfo("apps", "v1", "StatefulSet", "statefulsets", ("sts",), scale=True),
-    KindInfo("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", ("hpa",)),
-    KindInfo("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers", ("vpa",)),
+    KindInfo("", "v1", "Node", "nodes", ("no",), namespaced=False, status=True),
+    # default, kube-system, kube-public and kube-node-lease always exist (ingressd.cluster.namespaces).
+    KindInfo("", "v1", "Namespace", "namespaces", ("ns",), namespaced=False, status=True, verbs=NAMESPACE_VERBS),
+    KindInfo("apps", "v1", "Deployment", "deployments", ("deploy",), scale=True, categories=("all",), status=True),
+    KindInfo("apps", "v1", "ReplicaSet", "replicasets", ("rs",), scale=True, categories=("all",), status=True),
+    KindInfo("apps", "v1", "StatefulSet", "statefulsets", ("sts",), scale=True, categories=("all",), status=True),
+    KindInfo("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", ("hpa",),
+             categories=("all",), status=True),
+    KindInfo("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers", ("vpa",), status=True),
     KindInfo("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
-    KindInfo("networking.k8s.io", "v1", "Ingress", "ingresses", ("ing",)),
+    KindInfo("networking.k8s.io", "v1", "Ingress", "ingresses", ("ing",), status=True),
     KindInfo("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced=False),
 )
 

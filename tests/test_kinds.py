@@ -24,30 +24,44 @@ from ingressd.kubectl import CLIError, resolve_kind
 
 IDS = [k.kind for k in KINDS]
 
-# (kind, apiVersion, plural, short names, namespaced, scale): what a current kube-apiserver (and
-# the VPA CRD) answers in discovery, i.e. `kubectl api-resources`.
+# (kind, apiVersion, plural, short names, namespaced, subresources, categories, storageVersionHash):
+# what kube-apiserver 1.32 (and the VPA CRD) answers in discovery, i.e. `kubectl api-resources`
+# (subresources as ingressd serves them: upstream also has pods/exec, services/proxy, ...). The
+# hashes are upstream's test data (k8s.io/kubernetes test/.../storageversionhashdata); the VPA's is
+# its CRD's (autoscaling.k8s.io/v1/VerticalPodAutoscaler).
 UPSTREAM = [
-    ("Pod", "v1", "pods", ("po",), True, False),
-    ("Service", "v1", "services", ("svc",), True, False),
-    ("Endpoints", "v1", "endpoints", ("ep",), True, False),
-    ("Secret", "v1", "secrets", (), True, False),
-    ("ConfigMap", "v1", "configmaps", ("cm",), True, False),
-    ("PersistentVolumeClaim", "v1", "persistentvolumeclaims", ("pvc",), True, False),
-    ("Event", "v1", "events", ("ev",), True, False),
-    ("Node", "v1", "nodes", ("no",), False, False),
-    ("Deployment", "apps/v1", "deployments", ("deploy",), True, True),
-    ("ReplicaSet", "apps/v1", "replicasets", ("rs",), True, True),
-    ("StatefulSet", "apps/v1", "statefulsets", ("sts",), True, True),
-    ("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers", ("hpa",), True, False),
-    ("VerticalPodAutoscaler", "autoscaling.k8s.io/v1", "verticalpodautoscalers", ("vpa",), True, False),
-    ("EndpointSlice", "discovery.k8s.io/v1", "endpointslices", (), True, False),
-    ("Ingress", "networking.k8s.io/v1", "ingresses", ("ing",), True, False),
-    ("IngressClass", "networking.k8s.io/v1", "ingressclasses", (), False, False),
+    ("Pod", "v1", "pods", ("po",), True, ("log", "status"), ("all",), "xPOwRZ+Yhw8="),
+    ("Service", "v1", "services", ("svc",), True, ("status",), ("all",), "0/CO1lhkEBI="),
+    ("Endpoints", "v1", "endpoints", ("ep",), True, (), (), "fWeeMqaN/OA="),
+    ("Secret", "v1", "secrets", (), True, (), (), "S6u1pOWzb84="),
+    ("ConfigMap", "v1", "configmaps", ("cm",), True, (), (), "qFsyl6wFWjQ="),
+    ("PersistentVolumeClaim", "v1", "persistentvolumeclaims", ("pvc",), True, ("status",), (), "QWTyNDq0dC4="),
+    ("Event", "v1", "events", ("ev",), True, (), (), "r2yiGXH7wu8="),
+    ("Node", "v1", "nodes", ("no",), False, ("status",), (), "XwShjMxG9Fs="),
+    ("Namespace", "v1", "namespaces", ("ns",), False, ("status",), (), "Q3oi5N2YM8M="),
+    ("Deployment", "apps/v1", "deployments", ("deploy",), True, ("scale", "status"), ("all",), "8aSe+NMegvE="),
+    ("ReplicaSet", "apps/v1", "replicasets", ("rs",), True, ("scale", "status"), ("all",), "P1RzHs8/mWQ="),
+    ("StatefulSet", "apps/v1", "statefulsets", ("sts",), True, ("scale", "status"), ("all",), "H+vl74LkKdo="),
+    ("HorizontalPodAutoscaler", "autoscaling/v2", "horizontalpodautoscalers", ("hpa",), True, ("status",), ("all",),
+     "qwQve8ut294="),
+    ("VerticalPodAutoscaler", "autoscaling.k8s.io/v1", "verticalpodautoscalers", ("vpa",), True, ("status",), (),
+     "pFpdiB0IjaA="),
+    ("EndpointSlice", "discovery.k8s.io/v1", "endpointslices", (), True, (), (), "qgS0xkrxYAI="),
+    ("Ingress", "networking.k8s.io/v1", "ingresses", ("ing",), True, ("status",), (), "39NQlfNR+bo="),
+    ("IngressClass", "networking.k8s.io/v1", "ingressclasses", (), False, (), (), "l/iqIbDgFyQ="),
 ]
 
 
 def test_the_registry_is_exactly_the_upstream_table():
-    assert [(k.kind, k.api_version, k.plural, k.short_names, k.namespaced, k.scale) for k in KINDS] == UPSTREAM
+    assert [(k.kind, k.api_version, k.plural, k.short_names, k.namespaced, k.subresources, k.categories,
+             k.storage_version_hash) for k in KINDS] == UPSTREAM
+
+
+def test_verbs_are_the_upstream_ones():
+    """Every stored kind serves kube-apiserver's eight verbs, but namespaces have no deletecollection."""
+    full = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+    assert {k.kind: k.verbs for k in KINDS} == {
+        k.kind: tuple(v for v in full if not (k.kind == "Namespace" and v == "deletecollection")) for k in KINDS}
 
 
 def test_an_entry_is_frozen():
@@ -101,7 +115,7 @@ def test_the_derived_tables_hold_only_registry_kinds():
     assert set(SERVED_KINDS) == STORED_KINDS == {k.kind for k in KINDS} - {"Event"}
     assert SCALABLE_KINDS == {k.kind for k in KINDS if k.scale} == {"Deployment", "ReplicaSet", "StatefulSet"}
     # Cluster-scoped: the served ones, plus upstream kinds only named so their problems print no namespace.
-    assert {k for k in CLUSTER_SCOPED_KINDS if kind_info(k)} == {"Node", "IngressClass"}
+    assert {k for k in CLUSTER_SCOPED_KINDS if kind_info(k)} == {"Node", "Namespace", "IngressClass"}
     assert {"Namespace", "ClusterRole", "PersistentVolume", "List"} <= CLUSTER_SCOPED_KINDS
     assert not is_cluster_scoped("Widget")
 

@@ -22,7 +22,7 @@ from ingressd.admin.http import (  # noqa: F401 - status_response etc. are also 
 from ingressd.admin.keys import COMPUTED_KEY, LOGS_DIR_KEY, STORE_KEY, WATCHES_KEY  # noqa: F401
 from ingressd.admin.label_selector import LabelSelectorError, parse_label_selector
 from ingressd.admin.printing import ReadView, read_view
-from ingressd.admin.resources import APIResource, find_resource, group_versions, resources_in
+from ingressd.admin.resources import APIResource, find_resource
 from ingressd.admin.writes import serve_subresource_write, serve_write
 from ingressd.apimachinery.scale import scale_object
 
@@ -34,13 +34,7 @@ def add_routes(app: web.Application) -> None:
     """Register discovery and resource routes; the store is read from app[STORE_KEY]."""
     app[WATCHES_KEY] = set()
     app.on_shutdown.append(_end_watches)
-    r = app.router
-    r.add_get("/", _root_paths)
-    r.add_get("/api", _core_versions)
-    r.add_get("/apis", _group_list)
-    r.add_get("/api/{version}", _resource_list)
-    r.add_get("/apis/{group}", _group)
-    r.add_get("/apis/{group}/{version}", _resource_list)
+    r = app.router  # discovery (/, /api, /apis, ...) is ingressd.admin.discovery's
     for prefix in ("/api/{version}", "/apis/{group}/{version}"):
         r.add_route("*", prefix + "/{resource}", _serve)
         r.add_route("*", prefix + "/{resource}/{name}", _serve)
@@ -294,6 +288,9 @@ async def _serve_subresource(request: web.Request) -> web.StreamResponse:
         return await _pod_log(request, resource, info["namespace"], info["name"])
     if sub in ("status", "scale") and request.method not in _READ_METHODS:
         return await serve_subresource_write(request, resource, info["namespace"], info["name"], sub)
+    if sub == "status":
+        obj = request.app[STORE_KEY].get(resource.kind, info["namespace"], info["name"])
+        return not_found(resource, info["name"]) if obj is None else json_response(render_object(resource, obj))
     return await _scale(request, resource, info["namespace"], info["name"])
 
 
@@ -410,78 +407,3 @@ def _list_body(store, resource: APIResource, namespace: str | None, matches, vie
         "metadata": {"resourceVersion": str(store.resource_version)},
         "items": [render_object(resource, o) for o in objs],
     }
-
-
-async def _root_paths(request: web.Request) -> web.Response:
-    paths = {"/api", "/api/v1", "/apis", "/healthz", "/metrics"}
-    for group, versions in group_versions().items():
-        paths.add(f"/apis/{group}")
-        paths.update(f"/apis/{group}/{v}" for v in versions)
-    return json_response({"paths": sorted(paths)})
-
-
-async def _core_versions(request: web.Request) -> web.Response:
-    return json_response(
-        {
-            "kind": "APIVersions",
-            "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": request.host}],
-        }
-    )
-
-
-def _group_body(group: str, versions: list[str]) -> dict:
-    entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
-    return {"name": group, "versions": entries, "preferredVersion": entries[0]}
-
-
-async def _group_list(request: web.Request) -> web.Response:
-    groups = [_group_body(g, vs) for g, vs in group_versions().items()]
-    return json_response({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
-
-
-async def _group(request: web.Request) -> web.Response:
-    versions = group_versions().get(request.match_info["group"])
-    if not versions:
-        return path_not_found()
-    body = {"kind": "APIGroup", "apiVersion": "v1", **_group_body(request.match_info["group"], versions)}
-    return json_response(body)
-
-
-async def _resource_list(request: web.Request) -> web.Response:
-    group = request.match_info.get("group", "")
-    version = request.match_info["version"]
-    resources = resources_in(group, version)
-    if not resources:
-        return path_not_found()
-    return json_response(
-        {
-            "kind": "APIResourceList",
-            "apiVersion": "v1",
-            "groupVersion": resources[0].api_version,
-            "resources": [
-                {
-                    "name": r.plural,
-                    "singularName": r.kind.lower(),
-                    "namespaced": r.namespaced,
-                    "kind": r.kind,
-                    "verbs": r.verbs,
-                    # Omitted when empty, as kube-apiserver does (omitempty).
-                    **({"shortNames": list(r.short_names)} if r.short_names else {}),
-                }
-                for r in resources
-            ]
-            + [
-                {
-                    "name": f"{r.plural}/{sub}",
-                    "singularName": "",
-                    "namespaced": True,
-                    "kind": "Scale" if sub == "scale" else r.kind,
-                    "verbs": ["get", "patch"] if sub == "scale" else ["get"],
-                    **({"group": "autoscaling", "version": "v1"} if sub == "scale" else {}),
-                }
-                for r in resources
-                for sub in r.subresources
-            ],
-        }
-    )

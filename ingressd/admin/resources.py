@@ -23,27 +23,31 @@ class APIResource:
     computed: bool = False  # not stored: documents computed per request (metrics.k8s.io)
     short_names: tuple[str, ...] = ()  # discovery's shortNames (kubectl's `svc`, `deploy`, ...)
     scale: bool = False  # serves the `scale` subresource
+    info: KindInfo | None = None  # the registry entry of a stored resource: discovery's metadata
 
     @classmethod
     def of(cls, info: KindInfo) -> APIResource:
         """The stored resource of a registry kind."""
         return cls(info.group, info.version, info.plural, info.kind, info.namespaced,
-                   short_names=info.short_names, scale=info.scale)
+                   short_names=info.short_names, scale=info.scale, info=info)
 
     @property
     def verbs(self) -> list[str]:
-        """What the admin API serves for this resource (DELETE only for pods)."""
-        if self.computed:
-            return ["get", "list"]
-        return ["delete", "get", "list", "watch"] if self.kind == "Pod" else ["get", "list", "watch"]
+        """Discovery's verbs: a stored kind's from the registry (kube-apiserver's), reads only for
+        the computed ones."""
+        return list(self.info.verbs) if self.info is not None else ["get", "list"]
 
     @property
     def subresources(self) -> tuple[str, ...]:
-        if self.kind == "Pod":
-            return ("log",)
-        if self.scale:
-            return ("scale",)
-        return ()
+        return self.info.subresources if self.info is not None else ()
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return self.info.categories if self.info is not None else ()
+
+    @property
+    def storage_version_hash(self) -> str | None:
+        return self.info.storage_version_hash if self.info is not None else None
 
     @property
     def api_version(self) -> str:

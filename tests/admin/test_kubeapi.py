@@ -187,7 +187,8 @@ async def test_core_discovery(client):
     assert body["kind"] == "APIResourceList" and body["groupVersion"] == "v1"
     names = {r["name"]: r for r in body["resources"]}
     assert {"pods", "services", "endpoints", "secrets", "configmaps"} <= set(names)
-    assert names["pods"]["namespaced"] is True and names["pods"]["verbs"] == ["delete", "get", "list", "watch"]
+    assert names["pods"]["namespaced"] is True and names["pods"]["verbs"] == [
+        "create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
 
 async def test_group_discovery(client):
@@ -198,7 +199,7 @@ async def test_group_discovery(client):
     assert groups["apps"]["preferredVersion"] == {"groupVersion": "apps/v1", "version": "v1"}
     body = await (await client.get("/apis/networking.k8s.io/v1")).json()
     resources = {r["name"]: r["namespaced"] for r in body["resources"]}
-    assert resources == {"ingresses": True, "ingressclasses": False}
+    assert resources == {"ingresses": True, "ingresses/status": True, "ingressclasses": False}
     assert (await client.get("/apis/networking.k8s.io")).status == 200
     assert (await client.get("/apis/nothing.example.com")).status == 404
     assert (await client.get("/apis/apps/v9")).status == 404
