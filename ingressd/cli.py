@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--admin-port", type=_port, default=10254, metavar="N",
                      help="health, metrics and API port (default 10254, as ingress-nginx)")
     run.add_argument("--state-dir", default=".ingressd", metavar="DIR",
-                     help="where generated keys and pod state live (default .ingressd)")
+                     help="where the store (store.db: every object, kept across restarts), generated keys and "
+                          "pod state live; one instance's (default .ingressd)")
     run.add_argument("--pod-cidr", type=_pod_cidr, default=None, metavar="127.X.Y.0/24",
                      help="pod addresses of this instance, inside 127.0.0.0/8 (default: a free /20 derived from "
                           "the state dir, so instances side by side never share a pod address)")
