@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.e2e.conftest import HOST, Ingressd, echo_app_yaml, http_get, run_cli, wait_status
@@ -285,5 +286,49 @@ def test_a_write_is_on_disk_when_the_api_answers_even_if_ingressd_is_killed_righ
         assert after["spec"]["replicas"] == 3
         assert int(after["metadata"]["resourceVersion"]) >= int(answered["metadata"]["resourceVersion"])
         wait_for("3 ready pods", lambda: len(ready_pods(second)) == 3)
+    finally:
+        assert second.stop() == 0, second.stderr()
+
+
+def test_the_python_client_finds_what_it_created_after_a_restart_and_its_old_watch_is_gone(tmp_path):
+    kubernetes = pytest.importorskip("kubernetes", reason="the official client is a test dependency")
+    from kubernetes.client.rest import ApiException
+
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(CONFIG_MAPS.format(name="from-file", value="1"))
+
+    def client(proc: Ingressd):
+        config = kubernetes.client.Configuration()
+        config.host = f"http://{HOST}:{proc.admin_port}"
+        token = Path(proc.state_dir, "admin-token")
+        if token.exists():
+            config.api_key = {"authorization": token.read_text().strip()}
+            config.api_key_prefix = {"authorization": "Bearer"}
+        return kubernetes.client.ApiClient(config)
+
+    first = start(tmp_path, "run1", manifest)
+    try:
+        with client(first) as api_client:
+            core = kubernetes.client.CoreV1Api(api_client)
+            made = core.create_namespaced_config_map("default", kubernetes.client.V1ConfigMap(
+                metadata=kubernetes.client.V1ObjectMeta(name="made", labels={"by": "client"}), data={"k": "v"}))
+            listed = core.list_namespaced_config_map("default").metadata.resource_version
+    finally:
+        assert first.stop() == 0, first.stderr()
+    second = start(tmp_path, "run2", manifest)
+    try:
+        with client(second) as api_client:
+            core = kubernetes.client.CoreV1Api(api_client)
+            again = core.read_namespaced_config_map("made", "default")
+            assert (again.metadata.uid, again.metadata.resource_version, again.data, again.metadata.labels) == \
+                (made.metadata.uid, made.metadata.resource_version, {"k": "v"}, {"by": "client"})
+            try:
+                core.list_namespaced_config_map("default", watch=True, resource_version=str(int(listed) - 1),
+                                                timeout_seconds=1, _preload_content=False).release_conn()
+                raise AssertionError("a watch from before the restart was answered")
+            except ApiException as exc:
+                assert exc.status == 410
+            updated = core.patch_namespaced_config_map("made", "default", {"data": {"k": "w"}})
+            assert int(updated.metadata.resource_version) > int(listed)
     finally:
         assert second.stop() == 0, second.stderr()
