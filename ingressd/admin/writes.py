@@ -20,6 +20,7 @@ The store notifies its subscribers, so the control loop reacts as to a file edit
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from urllib.parse import quote
@@ -38,6 +39,7 @@ from ingressd.admin.keys import STORE_KEY
 from ingressd.admin.label_selector import LabelSelectorError, parse_label_selector
 from ingressd.admin.resources import APIResource
 from ingressd.apimachinery import writes as rules
+from ingressd.apimachinery.defaults import default_object
 from ingressd.apimachinery.patch import (
     REJECTED,
     PatchError,
@@ -46,6 +48,7 @@ from ingressd.apimachinery.patch import (
     strategic_merge_patch,
 )
 from ingressd.apimachinery.scale import scale_object
+from ingressd.cluster.namespaces import admission_error
 from ingressd.objects.load import Manifest
 from ingressd.objects.validate import validate
 
@@ -211,14 +214,39 @@ def _patch_error(e: PatchError) -> web.Response:
 # -- shared steps ----------------------------------------------------------------------------------
 
 
+# Request bodies ingressd decodes: JSON, and YAML as kube-apiserver also accepts. Protobuf (what
+# kubectl's typed clients send first) is answered 415, upon which client-go falls back to JSON.
+BODY_TYPES = ("application/json", "application/yaml")
+
+
 async def _body(request: web.Request) -> dict:
-    body, error = await read_json_body(request)
-    if error is not None:
-        raise WriteError(error)
+    content_type = _content_type(request)
+    if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
+        body = await _yaml_body(request)
+    elif content_type not in ("", "application/json", "text/plain"):
+        raise WriteError(unsupported_media_type(BODY_TYPES))
+    else:
+        body, error = await read_json_body(request)
+        if error is not None:
+            raise WriteError(error)
     if not isinstance(body, dict):
         raise bad_request("the body of the request must be a JSON object"
                           if body is not None else "the body of the request is empty")
     return body
+
+
+async def _yaml_body(request: web.Request):
+    import yaml
+
+    raw = await request.read()
+    if not raw.strip():
+        return None
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise bad_request(f"error converting YAML to JSON: {e}") from None
+    except RecursionError:
+        raise bad_request("error converting YAML to JSON: nested too deeply") from None
 
 
 def _check_type(body: dict, resource: APIResource, kind: str | None = None, api_version: str | None = None) -> dict:
@@ -273,6 +301,15 @@ def _validate(resource: APIResource, obj: dict, options: Options) -> None:
         raise WriteError(field_invalid(resource, obj["metadata"].get("name", ""), errors))
 
 
+def _validate_update(resource: APIResource, new: dict, old: dict, options: Options) -> None:
+    """The object checks, then what an update may not change (on the defaulted object, as the
+    registry sees it)."""
+    _validate(resource, new, options)
+    errors = rules.update_errors(default_object(copy.deepcopy(new)), old)
+    if errors:
+        raise WriteError(field_invalid(resource, new["metadata"].get("name", ""), errors))
+
+
 def _answer(body: dict, status: int, options: Options) -> web.Response:
     response = json_response(body, status=status)
     for warning in options.warnings:
@@ -316,6 +353,15 @@ def _finish_update(request: web.Request, resource: APIResource, obj: dict, old: 
     return stored
 
 
+def _namespace_lifecycle(request: web.Request, verb: str, resource: APIResource, namespace: str,
+                         name: str) -> web.Response | None:
+    """The NamespaceLifecycle admission plugin (ingressd.cluster.namespaces.admission_error)."""
+    namespace = namespace if resource.namespaced else ""
+    existing = _store(request).get("Namespace", "", namespace) if namespace else None
+    refused = admission_error(verb, resource.kind, namespace, name, {namespace: existing} if existing else {})
+    return None if refused is None else status_response(*refused)
+
+
 # -- create ----------------------------------------------------------------------------------------
 
 
@@ -334,6 +380,9 @@ async def create(request: web.Request, resource: APIResource, namespace: str, op
         return status_response(500, "", "resourceVersion should not be set on objects to be created")
     name = meta["name"]
     store = _store(request)
+    refused = _namespace_lifecycle(request, "create", resource, namespace, name)
+    if refused is not None:
+        return refused
     if store.get(resource.kind, namespace, name) is not None:
         return already_exists(resource, name)
     obj = rules.prepare_for_create(obj)
@@ -362,7 +411,7 @@ async def update(request: web.Request, resource: APIResource, namespace: str, na
     if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
         return conflict(resource, name, MODIFIED)
     new = rules.prepare_for_update(obj, current)
-    _validate(resource, new, options)
+    _validate_update(resource, new, current, options)
     stored = _finish_update(request, resource, new, current, options)
     return _answer(render_object(resource, stored), 200, options)
 
@@ -440,7 +489,7 @@ async def patch(request: web.Request, resource: APIResource, namespace: str, nam
     if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
         return conflict(resource, name, MODIFIED)
     new = rules.prepare_for_update(obj, current)
-    _validate(resource, new, options)
+    _validate_update(resource, new, current, options)
     stored = _finish_update(request, resource, new, current, options)
     return _answer(render_object(resource, stored), 200, options)
 
@@ -587,6 +636,9 @@ def _deleted_status(resource: APIResource, obj: dict) -> dict:
 async def delete(request: web.Request, resource: APIResource, namespace: str, name: str,
                  options: Options) -> web.Response:
     grace, policy, preconditions = await _delete_options(request)
+    refused = _namespace_lifecycle(request, "delete", resource, namespace, name)
+    if refused is not None:
+        return refused
     current = _store(request).get(resource.kind, namespace, name)
     if current is None:
         return not_found(resource, name)

@@ -132,3 +132,61 @@ def check_preconditions(obj: dict, preconditions: dict | None) -> str | None:
         if want is not None and str(want) != str(meta.get(field)):
             return f"Precondition failed: {shown} in precondition: {want}, {shown} in object meta: {meta.get(field)}"
     return None
+
+
+# -- update validation: what the registries' ValidateUpdate forbids --------------------------------
+
+_SELECTOR_IMMUTABLE = ("Deployment", "ReplicaSet", "StatefulSet")
+_POD_MUTABLE = ("`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
+                "`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
+                "(allow it to be set to 1 if it was previously negative)")
+_IMMUTABLE_DATA = "field is immutable when `immutable` is set"
+
+
+def go_label_selector(selector: object) -> str:
+    """A LabelSelector as Go's %#v prints it in "field is immutable" errors."""
+    selector = selector if isinstance(selector, dict) else {}
+    labels = selector.get("matchLabels")
+    shown_labels = "map[string]string(nil)" if not labels else \
+        "map[string]string{" + ", ".join(f'"{k}":"{v}"' for k, v in sorted(labels.items())) + "}"
+    expressions = selector.get("matchExpressions")
+    shown_expr = "[]v1.LabelSelectorRequirement(nil)" if not expressions else \
+        "[]v1.LabelSelectorRequirement{" + ", ".join(
+            f'v1.LabelSelectorRequirement{{Key:"{e.get("key")}", Operator:"{e.get("operator")}", '
+            f'Values:[]string{{{", ".join(chr(34) + str(v) + chr(34) for v in e.get("values") or ())}}}}}'
+            for e in expressions if isinstance(e, dict)) + "}"
+    return f"v1.LabelSelector{{MatchLabels:{shown_labels}, MatchExpressions:{shown_expr}}}"
+
+
+def update_errors(new: dict, old: dict) -> list[tuple[str, str]]:
+    """(field, message) for changes kube-apiserver refuses on update; `new` already defaulted."""
+    kind = new.get("kind")
+    errors: list[tuple[str, str]] = []
+    new_spec = new.get("spec") if isinstance(new.get("spec"), dict) else {}
+    old_spec = old.get("spec") if isinstance(old.get("spec"), dict) else {}
+    if kind in _SELECTOR_IMMUTABLE and new_spec.get("selector") != old_spec.get("selector"):
+        shown = go_label_selector(new_spec.get("selector"))
+        errors.append(("spec.selector", f"Invalid value: {shown}: field is immutable"))
+    if kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
+        if new.get("immutable") is not True:
+            errors.append(("immutable", f"Forbidden: {_IMMUTABLE_DATA}"))
+        for field in ("data", "binaryData") if kind == "ConfigMap" else ("data",):
+            if new.get(field) != old.get(field):
+                errors.append((field, f"Forbidden: {_IMMUTABLE_DATA}"))
+    if kind == "Pod" and _pod_spec_without_mutable(new_spec) != _pod_spec_without_mutable(old_spec):
+        errors.append(("spec", f"Forbidden: pod updates may not change fields other than {_POD_MUTABLE}"))
+    new_ip, old_ip = new_spec.get("clusterIP"), old_spec.get("clusterIP")
+    if kind == "Service" and old_ip and new_ip and new_ip != old_ip and new_spec.get("type") != "ExternalName":
+        # An empty clusterIP keeps the allocated one (the store does that); another one is refused.
+        errors.append(("spec.clusterIPs[0]", f'Invalid value: []string{{"{new_ip}"}}: may not change once set'))
+    return errors
+
+
+def _pod_spec_without_mutable(spec: dict) -> dict:
+    out = {k: v for k, v in spec.items() if k not in ("activeDeadlineSeconds", "tolerations",
+                                                      "terminationGracePeriodSeconds")}
+    for field in ("containers", "initContainers"):
+        if isinstance(out.get(field), list):
+            out[field] = [{k: v for k, v in c.items() if k != "image"} if isinstance(c, dict) else c
+                          for c in out[field]]
+    return out

@@ -318,3 +318,29 @@ async def test_writes_notify_the_store_subscribers(client, store):
     await client.post(CONFIGMAPS, json={"metadata": {"name": "n"}})
     await client.delete(CONFIGMAPS + "/n")
     assert seen == [("MODIFIED", "Deployment", "web"), ("ADDED", "ConfigMap", "n"), ("DELETED", "ConfigMap", "n")]
+
+
+async def test_an_update_may_not_change_what_upstream_keeps_immutable(client, store):
+    changed = deployment("web", replicas=2)
+    changed["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+    changed["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+    resp = await client.put(DEPLOYMENTS + "/web", json=changed)
+    assert resp.status == 422
+    body = await resp.json()
+    assert body["message"].startswith('Deployment.apps "web" is invalid: spec.selector: Invalid value: v1.LabelSelector{')
+    assert body["message"].endswith("field is immutable")
+    resp = await client.patch("/api/v1/namespaces/default/pods/web-0", data='{"spec":{"hostname":"h"}}', headers=MERGE)
+    assert resp.status == 422 and "pod updates may not change fields" in (await resp.json())["message"]
+    resp = await client.patch("/api/v1/namespaces/default/pods/web-0", headers=STRATEGIC,
+                              data='{"spec":{"containers":[{"name":"c","image":"ingressd/echo:2.0"}]}}')
+    assert resp.status == 200
+
+
+async def test_yaml_bodies_are_read_and_protobuf_is_415(client, store):
+    resp = await client.post(CONFIGMAPS, data="metadata:\n  name: y\ndata:\n  a: b\n",
+                             headers={"Content-Type": "application/yaml"})
+    assert resp.status == 201 and store.get("ConfigMap", "default", "y")["data"] == {"a": "b"}
+    resp = await client.post(CONFIGMAPS, data=b"k8s\x00...", headers={"Content-Type": "application/vnd.kubernetes.protobuf"})
+    assert resp.status == 415
+    assert (await resp.json())["message"] == (
+        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml")

@@ -14,6 +14,7 @@ from ingressd.apimachinery.writes import (
     prepare_for_create,
     prepare_for_status_update,
     prepare_for_update,
+    update_errors,
     without_owner,
 )
 
@@ -81,3 +82,31 @@ def test_dependents_and_orphaning():
 ])
 def test_check_preconditions(preconditions, want):
     assert check_preconditions({"metadata": {"uid": "u1", "resourceVersion": "5"}}, preconditions) == want
+
+
+POD_SPEC = {"containers": [{"name": "c", "image": "a:1"}], "restartPolicy": "Always"}
+
+
+@pytest.mark.parametrize(("new", "old", "want"), [
+    ({"kind": "Deployment", "spec": {"selector": {"matchLabels": {"app": "b"}}}},
+     {"kind": "Deployment", "spec": {"selector": {"matchLabels": {"app": "a"}}}},
+     [("spec.selector", ('Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"b"}, '
+                        "MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"))]),
+    ({"kind": "Deployment", "spec": {"selector": {"matchLabels": {"app": "a"}}, "replicas": 3}},
+     {"kind": "Deployment", "spec": {"selector": {"matchLabels": {"app": "a"}}, "replicas": 1}}, []),
+    ({"kind": "ConfigMap", "immutable": True, "data": {"a": "2"}}, {"kind": "ConfigMap", "immutable": True, "data": {"a": "1"}},
+     [("data", "Forbidden: field is immutable when `immutable` is set")]),
+    ({"kind": "ConfigMap", "data": {"a": "1"}}, {"kind": "ConfigMap", "immutable": True, "data": {"a": "1"}},
+     [("immutable", "Forbidden: field is immutable when `immutable` is set")]),
+    ({"kind": "ConfigMap", "data": {"a": "2"}}, {"kind": "ConfigMap", "data": {"a": "1"}}, []),
+    ({"kind": "Pod", "spec": {**POD_SPEC, "containers": [{"name": "c", "image": "a:2"}]}}, {"kind": "Pod", "spec": POD_SPEC}, []),
+    ({"kind": "Pod", "spec": {**POD_SPEC, "restartPolicy": "Never"}}, {"kind": "Pod", "spec": POD_SPEC},
+     [("spec", ("Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+               "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to "
+               "existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was "
+               "previously negative)"))]),
+    ({"kind": "Service", "spec": {"clusterIP": "10.96.0.9"}}, {"kind": "Service", "spec": {"clusterIP": "10.96.0.8"}},
+     [("spec.clusterIPs[0]", 'Invalid value: []string{"10.96.0.9"}: may not change once set')]),
+])
+def test_update_errors(new, old, want):
+    assert update_errors(new, old) == want
