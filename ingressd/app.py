@@ -26,6 +26,7 @@ from ingressd.cluster.clock import RealClock
 from ingressd.cluster.hpa import HPAConfig
 from ingressd.cluster.node_plan import NodeFlags, autoscaler_config, initial_nodes, node_group
 from ingressd.cluster.nodes import complete_node, group_settings
+from ingressd.cluster.namespaces import SYSTEM_NAMESPACES, namespace_object, used_namespaces
 from ingressd.cluster.runner import NotQuiescent, Runner
 from ingressd.cluster.store import Store
 from ingressd.metrics import ContainerMetrics, ProxyMetrics
@@ -197,7 +198,18 @@ class Ingressd:
         self.applied = desired
         if self.db is not None:
             self.db.save_manifest_objects(desired)
-        return changed
+        return changed + self.ensure_namespaces(desired.values())
+
+    def ensure_namespaces(self, objects=()) -> int:
+        """The system namespaces, and those `objects` use without defining them (`ingressd validate`
+        warns about those), exist; returns how many were created. A namespace created this way
+        stays when the files stop using it, as one made with `kubectl create namespace`."""
+        created = 0
+        for name in (*SYSTEM_NAMESPACES, *used_namespaces(objects)):
+            if self.store.get("Namespace", "", name) is None:
+                self.store.apply(namespace_object(name))
+                created += 1
+        return created
 
     def _snapshot_files(self) -> Files:
         """The manifest files now: path -> (size, content digest)."""

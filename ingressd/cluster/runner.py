@@ -3,7 +3,8 @@
 Synchronous on purpose: tests step it directly on a FakeClock; the async app calls
 `run_until_quiescent()` after store changes (and on a periodic tick, for time-based rules such as
 minReadySeconds). Each controller observes the store, computes actions and has them applied before
-the next controller looks, in the order objects flow: garbage collection, Deployments,
+the next controller looks, in the order objects flow: namespace lifecycle (terminating namespaces
+lose their content), garbage collection, Deployments,
 ReplicaSets, StatefulSets, the scheduler, PersistentVolumeClaim binding, EndpointSlices.
 """
 
@@ -21,6 +22,7 @@ from ingressd.cluster.endpoints import reconcile_endpoint_slices
 from ingressd.cluster.controller_events import controller_events
 from ingressd.cluster.events import EventRecorder
 from ingressd.cluster.gc import delete_orphans
+from ingressd.cluster.namespaces import reconcile_namespaces
 from ingressd.cluster.pvc import DEFAULT_STATE_DIR, bind_claims
 from ingressd.cluster.replicaset import reconcile_replicaset
 from ingressd.cluster.scheduler import schedule
@@ -57,6 +59,7 @@ class Runner:
         self._scheduler_events = EventRecorder(store, self._now, "default-scheduler")
         self._recorders: dict[str, EventRecorder] = {}  # the workload controllers' (cluster.controller_events)
         self._controllers: list[tuple[str, Callable[[], list[Action]]]] = [
+            ("namespace", self._namespaces),
             ("garbage-collector", self._garbage_collector),
             ("deployment", self._deployments),
             ("replicaset", self._replicasets),
@@ -100,6 +103,14 @@ class Runner:
         raise NotQuiescent(f"controllers still acting after {self.max_rounds} rounds")
 
     # -- controllers: observe, then reconcile --------------------------------------------------
+
+    def _namespaces(self) -> list[Action]:
+        namespaces = self.store.list("Namespace")
+        if not any(ns["metadata"].get("deletionTimestamp") or not (ns.get("status") or {}).get("phase")
+                   for ns in namespaces):
+            return []  # nothing to do: skip copying every object
+        objects = [obj for kind in self.store.kinds() for obj in self.store.list(kind)]
+        return reconcile_namespaces(namespaces, objects, self._now())
 
     def _garbage_collector(self) -> list[Action]:
         objects = [obj for kind in self.store.kinds() for obj in self.store.list(kind)]

@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 from ingressd.cluster.clock import Clock, format_timestamp, time_source
 from ingressd.cluster.labels import labels_match
+from ingressd.cluster import namespaces
 from ingressd.apimachinery.defaults import default_object, service_ip_allocator
 from ingressd.kinds import is_cluster_scoped
 
@@ -136,6 +137,8 @@ class Store:
         key = (namespace, meta["name"])
         old = bucket.get(key)
 
+        if kind == "Namespace":  # the namespace strategy's PrepareForCreate / PrepareForUpdate
+            namespaces.prepare_create(new) if old is None else namespaces.prepare_update(new, old)
         if old is None:
             for field in ("deletionTimestamp", "deletionGracePeriodSeconds"):
                 meta.pop(field, None)  # an object is never created already terminating
@@ -193,6 +196,16 @@ class Store:
         old = self._objects.get(kind, {}).get(key)
         if old is None:
             return None
+        if kind == "Namespace" and (not namespaces.is_terminating(old) or (old.get("spec") or {}).get("finalizers")):
+            # The first DELETE marks it Terminating; the lifecycle controller removes its content,
+            # then its finalizer, then deletes it again, which removes it.
+            if namespaces.is_terminating(old):
+                return copy.deepcopy(old)  # still finalizing
+            new = namespaces.terminate(old, self._now())
+            new["metadata"]["resourceVersion"] = self._next_resource_version()
+            self._objects[kind][key] = new
+            self._notify("MODIFIED", new)
+            return copy.deepcopy(new)
         grace = _grace_period(old) if grace_period_seconds is None else max(0, int(grace_period_seconds))
         if kind == "Pod" and _runs_nowhere(old):
             grace = 0  # whatever grace was asked, as kube-apiserver decides

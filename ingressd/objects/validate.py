@@ -25,6 +25,7 @@ from ingressd.objects.core import (
 )
 from ingressd.kinds import SCALABLE_KINDS, SERVED_KINDS
 from ingressd.objects.load import Manifest
+from ingressd.objects.namespaces import check_namespace, is_defined, undefined_namespace_message
 from ingressd.objects.networking import (
     IngressRefs,
     check_endpoint_slice,
@@ -54,6 +55,7 @@ _NAME_RULES: dict[str, Callable[[str], list[str]]] = {
     kind: names.dns1123_subdomain for kind in SERVED_KINDS
 }
 _NAME_RULES["Service"] = names.dns1035_label
+_NAME_RULES["Namespace"] = names.dns1123_label
 
 
 def validate(manifests: list[Manifest], ingress_class: str = "nginx") -> list[Problem]:
@@ -90,8 +92,23 @@ def validate(manifests: list[Manifest], ingress_class: str = "nginx") -> list[Pr
         for message in hpa_conflicts([r.manifest.obj], hpas):
             r.warn(("spec", "targetRef"), message)
     _check_canaries(ingresses, by_kind, ingress_class)
+    _check_namespaces_defined(manifests, out)
     out.extend(_check_service_selectors(first, by_kind, used))
     return out
+
+
+def _check_namespaces_defined(manifests: list[Manifest], out: list[Problem]) -> None:
+    """A warning on the first object of each namespace that no file defines (nor is a system one)."""
+    defined = {m.name for m in manifests if m.kind == "Namespace" and m.name}
+    warned: set[str] = set()
+    for manifest in manifests:
+        if manifest.kind not in SERVED_KINDS or not manifest.namespace or manifest.kind == "Namespace":
+            continue
+        namespace = manifest.namespace
+        if namespace in warned or is_defined(namespace, defined) or names.dns1123_label(namespace):
+            continue  # (an invalid name is an error of metadata.namespace already)
+        warned.add(namespace)
+        Report(manifest, out).warn(("metadata", "namespace"), undefined_namespace_message(namespace))
 
 
 def _check_body(r: Report, ingresses: list, autoscalers: list, vpas: list) -> None:
@@ -131,6 +148,7 @@ _CHECKS: dict[str, Callable[[Report, dict], None]] = {
     "StatefulSet": check_workload,
     "Node": check_node,
     "PersistentVolumeClaim": check_persistent_volume_claim,
+    "Namespace": check_namespace,
 }
 
 

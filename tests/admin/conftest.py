@@ -6,6 +6,7 @@ import copy
 
 import pytest
 
+from ingressd.cluster.namespaces import namespace_object, system_namespaces
 from ingressd.cluster.store import Store
 
 
@@ -40,6 +41,8 @@ OBJECTS = [
 @pytest.fixture
 def store():
     s = Store()
+    for namespace in (*system_namespaces(), namespace_object("other")):  # as the API server has them
+        s.apply(namespace)
     for obj in OBJECTS:
         s.apply(copy.deepcopy(obj))
     return s

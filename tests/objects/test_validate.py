@@ -606,7 +606,7 @@ def test_duplicates_across_files_name_both_places():
 def test_same_name_in_other_namespace_or_kind_is_no_duplicate():
     assert check("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\n---\n"
                  "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: other}\n"
-                 "spec: {clusterIP: None}\n") == []
+                 "spec: {clusterIP: None}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n") == []
 
 
 CORE_CASES = {

@@ -1,0 +1,79 @@
+"""Drive the real kubectl against an ingressd admin port: a kubeconfig for it, and a runner.
+
+One place for how tests reach the API, so authentication is added here once (a `token` in the
+kubeconfig's user) and every kubectl test follows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+KUBECTL = shutil.which("kubectl")
+
+
+def require_kubectl() -> str:
+    if KUBECTL is None:
+        pytest.skip("kubectl is not on PATH: the kubectl tests need the real binary")
+    return KUBECTL
+
+
+def write_kubeconfig(path: Path, port: int, token: str | None = None, namespace: str | None = None) -> Path:
+    """A kubeconfig whose current context is server http://127.0.0.1:`port` (and `token`, if the
+    API wants one). JSON is YAML, so kubectl reads it as written."""
+    user: dict = {"token": token} if token else {}
+    context: dict = {"cluster": "ingressd", "user": "ingressd"}
+    if namespace:
+        context["namespace"] = namespace
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "ingressd", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "users": [{"name": "ingressd", "user": user}],
+        "contexts": [{"name": "ingressd", "context": context}],
+        "current-context": "ingressd",
+    }
+    path.write_text(json.dumps(config, indent=2))
+    return path
+
+
+def kubectl_command(kubeconfig: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment of `kubectl ARGS` with `kubeconfig` and a cache dir of its own
+    (next to it: discovery is not shared between tests)."""
+    binary = require_kubectl()
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(kubeconfig.parent)}
+    return [binary, "--cache-dir", str(kubeconfig.parent / "kube-cache"), *args], env
+
+
+def kubectl(kubeconfig: Path, *args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
+    """Run kubectl; check=True fails the test with kubectl's stderr when it exits non-zero."""
+    cmd, env = kubectl_command(kubeconfig, *args)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and done.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} exited {done.returncode}:\n{done.stderr}{done.stdout}")
+    return done
+
+
+async def kubectl_async(kubeconfig: Path, *args: str, timeout: float = 60,
+                        check: bool = True) -> subprocess.CompletedProcess:
+    """kubectl() for a test whose event loop serves the API kubectl talks to."""
+    import asyncio
+
+    cmd, env = kubectl_command(kubeconfig, *args)
+    proc = await asyncio.create_subprocess_exec(*cmd, env=env, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    done = subprocess.CompletedProcess(cmd, proc.returncode, out.decode(), err.decode())
+    if check and done.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} exited {done.returncode}:\n{done.stderr}{done.stdout}")
+    return done
