@@ -23,23 +23,44 @@ def require_kubectl() -> str:
     return KUBECTL
 
 
-def write_kubeconfig(path: Path, port: int, token: str | None = None, namespace: str | None = None) -> Path:
-    """A kubeconfig whose current context is server http://127.0.0.1:`port` (and `token`, if the
-    API wants one). JSON is YAML, so kubectl reads it as written."""
+def write_kubeconfig(path: Path, port: int, token: str | None = None, namespace: str | None = None,
+                     ca_file: Path | None = None) -> Path:
+    """A kubeconfig whose current context is server http://127.0.0.1:`port`, or https:// trusting
+    `ca_file`, with `token` if the API wants one (kubectl sends a token over TLS only). JSON is
+    YAML, so kubectl reads it as written."""
     user: dict = {"token": token} if token else {}
     context: dict = {"cluster": "ingressd", "user": "ingressd"}
     if namespace:
         context["namespace"] = namespace
+    cluster: dict = {"server": f"http://127.0.0.1:{port}"}
+    if ca_file is not None:
+        cluster = {"server": f"https://127.0.0.1:{port}", "certificate-authority": str(ca_file)}
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "ingressd", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "clusters": [{"name": "ingressd", "cluster": cluster}],
         "users": [{"name": "ingressd", "user": user}],
         "contexts": [{"name": "ingressd", "context": context}],
         "current-context": "ingressd",
     }
     path.write_text(json.dumps(config, indent=2))
     return path
+
+
+def instance_kubeconfig(state_dir: Path, path: Path, port: int, timeout: float = 10) -> Path:
+    """For a running `ingressd run --state-dir STATE_DIR`: a copy at `path` of the kubeconfig it
+    writes (<state-dir>/kubeconfig: its server, CA and token), or, if it writes none, one for
+    http://127.0.0.1:`port` without credentials."""
+    import shutil
+    import time
+
+    written = state_dir / "kubeconfig"
+    deadline = time.monotonic() + timeout
+    while not written.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if written.exists():
+        return Path(shutil.copy(written, path))
+    return write_kubeconfig(path, port)
 
 
 def kubectl_command(kubeconfig: Path, *args: str) -> tuple[list[str], dict[str, str]]:

@@ -5,13 +5,10 @@ refuses what kube-apiserver's NamespaceLifecycle refuses."""
 
 from __future__ import annotations
 
-import shutil
-import time
-
 import pytest
 
 from tests.e2e.conftest import echo_app_yaml, wait_status
-from tests.kube import kubectl, require_kubectl
+from tests.kube import instance_kubeconfig, kubectl, require_kubectl
 
 FILES = """\
 apiVersion: v1
@@ -37,11 +34,8 @@ def running(ingressd, tmp_path):
     (tmp_path / "files" / "app.yaml").write_text(FILES)
     instance = ingressd("-f", str(tmp_path / "files"))
     instance.wait_healthy()
-    deadline = time.monotonic() + 10
-    while not instance.kubeconfig.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
     (tmp_path / "kube").mkdir()
-    return instance, shutil.copy(instance.kubeconfig, tmp_path / "kube" / "config")
+    return instance, instance_kubeconfig(tmp_path / "state", tmp_path / "kube" / "config", instance.admin_port)
 
 
 def _namespaces(config) -> dict[str, str]:
