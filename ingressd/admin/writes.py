@@ -287,24 +287,42 @@ def _check_name(obj: dict, name: str) -> None:
     obj["metadata"]["name"] = name
 
 
-def _validate(resource: APIResource, obj: dict, options: Options) -> None:
-    """`ingressd validate`'s checks for this one object: errors are 422 Invalid, warnings become
-    `Warning` headers (kubectl prints them)."""
+# The kinds whose stored objects the cross-object checks of a kind read (an Ingress's Services,
+# Secrets and class, an HPA's scale target, a Service's pods and pod templates, ...).
+_CONTEXT_KINDS: dict[str, tuple[str, ...]] = {
+    "Ingress": ("Ingress", "Service", "Secret", "IngressClass"),
+    "HorizontalPodAutoscaler": ("Deployment", "ReplicaSet", "StatefulSet"),
+    "VerticalPodAutoscaler": ("HorizontalPodAutoscaler", "Deployment", "ReplicaSet", "StatefulSet"),
+    "Service": ("Pod", "Deployment", "ReplicaSet", "StatefulSet", "Ingress"),
+}
+
+
+def _validate(request: web.Request, resource: APIResource, obj: dict, options: Options) -> None:
+    """`ingressd validate`'s checks for this one object, with the stored objects its cross-object
+    checks read: errors are 422 Invalid, warnings become `Warning` headers (kubectl prints them)."""
+    meta = obj["metadata"]
+    me = (resource.kind, meta.get("namespace") or "", meta.get("name", ""))
+    store = _store(request)
+    context = [Manifest(other, "<stored>", 0)
+               for kind in _CONTEXT_KINDS.get(resource.kind, ())
+               for other in store.list(kind, meta.get("namespace") if resource.namespaced else None)
+               if (kind, other["metadata"].get("namespace") or "", other["metadata"]["name"]) != me]
     try:
-        problems = validate([Manifest(obj, "<request>", 0)])
+        problems = validate([Manifest(obj, "<request>", 0), *context])
     except Exception as e:  # noqa: BLE001 - a checker bug must not take a write down with a 500 trace
         problems = []
         options.warnings.append(f"ingressd could not check this object: {e!r}")
+    problems = [p for p in problems if p.file == "<request>"]
     errors = [(p.field, p.message) for p in problems if p.is_error]
     options.warnings += [f"{p.field}: {p.message}" if p.field else p.message for p in problems if not p.is_error]
     if errors:
-        raise WriteError(field_invalid(resource, obj["metadata"].get("name", ""), errors))
+        raise WriteError(field_invalid(resource, meta.get("name", ""), errors))
 
 
-def _validate_update(resource: APIResource, new: dict, old: dict, options: Options) -> None:
+def _validate_update(request: web.Request, resource: APIResource, new: dict, old: dict, options: Options) -> None:
     """The object checks, then what an update may not change (on the defaulted object, as the
     registry sees it)."""
-    _validate(resource, new, options)
+    _validate(request, resource, new, options)
     errors = rules.update_errors(default_object(copy.deepcopy(new)), old)
     if errors:
         raise WriteError(field_invalid(resource, new["metadata"].get("name", ""), errors))
@@ -386,7 +404,7 @@ async def create(request: web.Request, resource: APIResource, namespace: str, op
     if store.get(resource.kind, namespace, name) is not None:
         return already_exists(resource, name)
     obj = rules.prepare_for_create(obj)
-    _validate(resource, obj, options)
+    _validate(request, resource, obj, options)
     if options.dry_run:
         return _answer(render_object(resource, _dry_run_object(obj, None)), 201, options)
     stored = store.apply(obj)
@@ -411,7 +429,7 @@ async def update(request: web.Request, resource: APIResource, namespace: str, na
     if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
         return conflict(resource, name, MODIFIED)
     new = rules.prepare_for_update(obj, current)
-    _validate_update(resource, new, current, options)
+    _validate_update(request, resource, new, current, options)
     stored = _finish_update(request, resource, new, current, options)
     return _answer(render_object(resource, stored), 200, options)
 
@@ -489,7 +507,7 @@ async def patch(request: web.Request, resource: APIResource, namespace: str, nam
     if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
         return conflict(resource, name, MODIFIED)
     new = rules.prepare_for_update(obj, current)
-    _validate_update(resource, new, current, options)
+    _validate_update(request, resource, new, current, options)
     stored = _finish_update(request, resource, new, current, options)
     return _answer(render_object(resource, stored), 200, options)
 

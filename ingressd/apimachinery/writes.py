@@ -14,7 +14,7 @@ from collections.abc import Iterable
 # `…/status` writes change nothing else.
 STATUS_SUBRESOURCE_KINDS: frozenset[str] = frozenset({
     "Pod", "Service", "Node", "PersistentVolumeClaim", "Deployment", "ReplicaSet", "StatefulSet",
-    "HorizontalPodAutoscaler", "VerticalPodAutoscaler", "Ingress",
+    "HorizontalPodAutoscaler", "VerticalPodAutoscaler", "Ingress", "Namespace",
 })
 
 # Kinds whose strategy AllowCreateOnUpdate(): a PUT to a missing object creates it; for every

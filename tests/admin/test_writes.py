@@ -344,3 +344,17 @@ async def test_yaml_bodies_are_read_and_protobuf_is_415(client, store):
     assert resp.status == 415
     assert (await resp.json())["message"] == (
         "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml")
+
+
+async def test_cross_object_checks_see_the_stored_objects_and_warn_in_headers(client):
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h"},
+           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                    "minReplicas": 1, "maxReplicas": 3}}
+    resp = await client.post("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers", json=hpa)
+    assert resp.status == 201 and "Warning" not in resp.headers  # the stored Deployment web is its target
+    hpa["metadata"]["name"] = "h2"
+    hpa["spec"]["scaleTargetRef"]["name"] = "nope"
+    resp = await client.post("/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers", json=hpa)
+    assert resp.status == 201
+    assert resp.headers.getall("Warning") == [
+        '299 - "spec.scaleTargetRef.name: Deployment default/nope not found: nothing to scale"']
