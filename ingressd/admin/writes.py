@@ -639,7 +639,8 @@ def _delete_one(request: web.Request, resource: APIResource, current: dict, grac
             current = store.apply({**current, "metadata": {**meta, "finalizers": finalizers}})
         marked = store.delete(resource.kind, namespace, name, grace_period_seconds=max(1, grace or 0))
         return marked, False
-    gone = store.delete(resource.kind, namespace, name, grace_period_seconds=grace)
+    # Only pods terminate gracefully: for every other kind kube-apiserver ignores gracePeriodSeconds.
+    gone = store.delete(resource.kind, namespace, name, grace_period_seconds=grace if resource.kind == "Pod" else None)
     if gone is None:
         return None, True
     return gone, not gone["metadata"].get("deletionTimestamp") or store.get(resource.kind, namespace, name) is None

@@ -358,3 +358,9 @@ async def test_cross_object_checks_see_the_stored_objects_and_warn_in_headers(cl
     assert resp.status == 201
     assert resp.headers.getall("Warning") == [
         '299 - "spec.scaleTargetRef.name: Deployment default/nope not found: nothing to scale"']
+
+
+async def test_grace_period_is_ignored_for_kinds_without_graceful_deletion(client, store):
+    resp = await client.delete(DEPLOYMENTS + "/web", params={"gracePeriodSeconds": "30"})
+    assert resp.status == 200 and (await resp.json())["kind"] == "Status"
+    assert store.get("Deployment", "default", "web") is None
