@@ -11,6 +11,7 @@ import os
 
 from ingressd.objects.load import LoadResult, Manifest, file_problem, find_manifest_files, load_file
 from ingressd.objects.problems import WARNING, Problem
+from ingressd.objects.namespaces import undefined_namespaces
 from ingressd.objects.validate import validate
 
 
@@ -27,6 +28,7 @@ def load_paths(paths: list[str], ingress_class: str = "nginx") -> LoadResult:
         manifests.extend(found)
         problems.extend(file_problems)
     problems.extend(validate(manifests, ingress_class))
+    problems.extend(undefined_namespaces(manifests))  # files only: the API refuses such objects
     order = {file: i for i, file in enumerate(files)}
     problems.sort(key=lambda p: (order.get(p.file, -1), p.line))
     return LoadResult(manifests, problems)

@@ -7,6 +7,10 @@ from __future__ import annotations
 import re
 
 from ingressd.cluster.namespaces import SYSTEM_NAMESPACES
+from ingressd.kinds import SERVED_KINDS
+from ingressd.objects import names
+from ingressd.objects.load import Manifest
+from ingressd.objects.problems import Problem
 from ingressd.objects.report import Report
 
 # A finalizer is "kubernetes" (the standard one) or a fully qualified name: domain/name.
@@ -34,5 +38,19 @@ def undefined_namespace_message(namespace: str) -> str:
             f'(namespaces "{namespace}" not found) until a Namespace {namespace} exists; ingressd creates it')
 
 
-def is_defined(namespace: str, defined: set[str]) -> bool:
-    return namespace in defined or namespace in SYSTEM_NAMESPACES
+def undefined_namespaces(manifests: list[Manifest]) -> list[Problem]:
+    """A warning on the first object of each namespace that the files neither define nor is a
+    system namespace. Files only: an API write into a missing namespace is refused instead (404)."""
+    out: list[Problem] = []
+    defined = {m.name for m in manifests if m.kind == "Namespace" and m.name}
+    warned: set[str] = set()
+    for manifest in manifests:
+        namespace = manifest.namespace
+        if manifest.kind not in SERVED_KINDS or manifest.kind == "Namespace" or not namespace:
+            continue
+        if namespace in warned or namespace in defined or namespace in SYSTEM_NAMESPACES \
+                or names.dns1123_label(namespace):
+            continue  # (an invalid name is an error of metadata.namespace already)
+        warned.add(namespace)
+        Report(manifest, out).warn(("metadata", "namespace"), undefined_namespace_message(namespace))
+    return out

@@ -25,7 +25,7 @@ from ingressd.objects.core import (
 )
 from ingressd.kinds import SCALABLE_KINDS, SERVED_KINDS
 from ingressd.objects.load import Manifest
-from ingressd.objects.namespaces import check_namespace, is_defined, undefined_namespace_message
+from ingressd.objects.namespaces import check_namespace
 from ingressd.objects.networking import (
     IngressRefs,
     check_endpoint_slice,
@@ -34,6 +34,7 @@ from ingressd.objects.networking import (
 )
 from ingressd.objects.problems import ERROR, WARNING, Key, Problem
 from ingressd.objects.report import Report
+from ingressd.objects.schema_check import check_schema, unknown_kind
 from ingressd.objects.vpa import check_vpa
 from ingressd.routing.annotations import check_annotations
 from ingressd.routing.table import INGRESS_CLASS_ANNOTATION, NGINX_CONTROLLER, build_route_table, is_served
@@ -67,6 +68,7 @@ def validate(manifests: list[Manifest], ingress_class: str = "nginx") -> list[Pr
     vpas: list[Report] = []
     for manifest in manifests:
         r = Report(manifest, out)
+        start = len(out)
         served = _check_header(r)
         kind, namespace, name = manifest.kind, manifest.namespace, manifest.name
         if kind and name:
@@ -80,6 +82,7 @@ def validate(manifests: list[Manifest], ingress_class: str = "nginx") -> list[Pr
                 _check_body(r, ingresses, autoscalers, vpas)
             except Exception as e:  # noqa: BLE001 - a checker bug must not stop a hot reload
                 r.error((), f"ingressd could not check this object: {e!r}")
+            check_schema(r, start)  # unknown fields, types, quantities (objects/schema_check.py)
     by_kind = _index(first)
     used: set[tuple[str, str]] = set()
     for r, refs, ingress_annotations in ingresses:
@@ -92,23 +95,8 @@ def validate(manifests: list[Manifest], ingress_class: str = "nginx") -> list[Pr
         for message in hpa_conflicts([r.manifest.obj], hpas):
             r.warn(("spec", "targetRef"), message)
     _check_canaries(ingresses, by_kind, ingress_class)
-    _check_namespaces_defined(manifests, out)
     out.extend(_check_service_selectors(first, by_kind, used))
     return out
-
-
-def _check_namespaces_defined(manifests: list[Manifest], out: list[Problem]) -> None:
-    """A warning on the first object of each namespace that no file defines (nor is a system one)."""
-    defined = {m.name for m in manifests if m.kind == "Namespace" and m.name}
-    warned: set[str] = set()
-    for manifest in manifests:
-        if manifest.kind not in SERVED_KINDS or not manifest.namespace or manifest.kind == "Namespace":
-            continue
-        namespace = manifest.namespace
-        if namespace in warned or is_defined(namespace, defined) or names.dns1123_label(namespace):
-            continue  # (an invalid name is an error of metadata.namespace already)
-        warned.add(namespace)
-        Report(manifest, out).warn(("metadata", "namespace"), undefined_namespace_message(namespace))
 
 
 def _check_body(r: Report, ingresses: list, autoscalers: list, vpas: list) -> None:
@@ -162,6 +150,8 @@ def _check_header(r: Report) -> bool:
         return False
     served_version = SERVED_KINDS.get(kind)
     if served_version is None:
+        if unknown_kind(r, kind):  # a typo of a known kind (Servce): an error with a suggestion
+            return False
         r.warn(("kind",), f"kind {kind} is not served by ingressd; ignored")
         return False
     if api_version is not None and api_version != served_version:

@@ -159,3 +159,40 @@ async def test_kubectl_get_all_and_short_names(kubeconfig):
         assert name in out, short
     out = await kubectl_async(kubeconfig, "get", "hpa")
     assert out.returncode == 0 and "No resources found in default namespace." in out.stderr
+
+
+# -- namespaces through the API (NamespaceLifecycle) ----------------------------------------------
+
+
+async def test_create_in_an_existing_namespace_carries_no_files_warning(client):
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fresh"}, "data": {"a": "b"}}
+    resp = await client.post("/api/v1/namespaces/other/configmaps", json=body)
+    assert resp.status == 201, await resp.text()
+    assert "Warning" not in resp.headers
+
+
+async def test_create_in_a_missing_namespace_is_404(client):
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "stray"}}
+    resp = await client.post("/api/v1/namespaces/nowhere/configmaps", json=body)
+    assert resp.status == 404
+    assert await resp.json() == {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": 'namespaces "nowhere" not found', "reason": "NotFound",
+        "details": {"name": "nowhere", "kind": "namespaces"}, "code": 404}
+
+
+async def test_delete_namespace(client, store):
+    resp = await client.delete("/api/v1/namespaces/default")
+    assert resp.status == 403
+    assert (await resp.json())["message"] == 'namespaces "default" is forbidden: this namespace may not be deleted'
+    resp = await client.delete("/api/v1/namespaces/other")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["kind"] == "Namespace" and body["status"]["phase"] == "Terminating"
+    assert body["metadata"]["deletionTimestamp"]
+    created = await client.post("/api/v1/namespaces/other/configmaps",
+                                json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}})
+    assert created.status == 403
+    assert (await created.json())["message"] == (
+        'configmaps "late" is forbidden: unable to create new content in namespace other because it is being '
+        "terminated")
