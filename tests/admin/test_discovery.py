@@ -196,3 +196,32 @@ async def test_delete_namespace(client, store):
     assert (await created.json())["message"] == (
         'configmaps "late" is forbidden: unable to create new content in namespace other because it is being '
         "terminated")
+
+
+# -- the official Python client --------------------------------------------------------------------
+
+
+async def test_python_client_reads_version_discovery_and_namespaces(aiohttp_server, app):
+    import asyncio
+
+    kubernetes = pytest.importorskip("kubernetes")
+    server = await aiohttp_server(app, host="127.0.0.1")
+    config = kubernetes.client.Configuration()
+    config.host = f"http://127.0.0.1:{server.port}"
+
+    def read():
+        with kubernetes.client.ApiClient(config) as api:
+            version = kubernetes.client.VersionApi(api).get_code()
+            core = kubernetes.client.CoreV1Api(api).get_api_resources()
+            groups = kubernetes.client.ApisApi(api).get_api_versions()
+            namespaces = kubernetes.client.CoreV1Api(api).list_namespace()
+            return version, core, groups, namespaces
+
+    version, core, groups, namespaces = await asyncio.to_thread(read)
+    assert (version.major, version.minor, version.git_version) == ("1", "32", "v1.32.0")
+    ns = {r.name: r for r in core.resources}["namespaces"]
+    assert (ns.kind, ns.namespaced, ns.short_names, ns.singular_name) == ("Namespace", False, ["ns"], "namespace")
+    assert {g.name: g.preferred_version.group_version for g in groups.groups}["autoscaling"] == "autoscaling/v2"
+    assert {n.metadata.name: n.status.phase for n in namespaces.items} == {
+        "default": "Active", "kube-node-lease": "Active", "kube-public": "Active", "kube-system": "Active",
+        "other": "Active"}
