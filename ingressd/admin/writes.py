@@ -588,12 +588,19 @@ async def write_scale(request: web.Request, resource: APIResource, namespace: st
 # -- delete ----------------------------------------------------------------------------------------
 
 
-async def _delete_options(request: web.Request) -> tuple[int | None, str | None, dict | None]:
-    """(gracePeriodSeconds, propagationPolicy, preconditions) from the query and the DeleteOptions body."""
+async def _delete_options(request: web.Request, options: Options) -> tuple[int | None, str | None, dict | None]:
+    """(gracePeriodSeconds, propagationPolicy, preconditions) from the query and the DeleteOptions
+    body; a body's `dryRun` (where kubectl puts it) sets `options.dry_run`."""
     body, error = await read_json_body(request)
     if error is not None:
         raise WriteError(error)
     body = body if isinstance(body, dict) else {}
+    dry_run = body.get("dryRun")
+    if dry_run is not None:
+        if not isinstance(dry_run, list) or any(value != "All" for value in dry_run):
+            raise WriteError(_invalid_options("DeleteOptions", "dryRun", f"Unsupported value: {json.dumps(dry_run)}: "
+                                                                         'supported values: "All"'))
+        options.dry_run = options.dry_run or bool(dry_run)
     grace = body.get("gracePeriodSeconds", request.query.get("gracePeriodSeconds"))
     if grace is not None:
         try:
@@ -654,7 +661,7 @@ def _deleted_status(resource: APIResource, obj: dict) -> dict:
 
 async def delete(request: web.Request, resource: APIResource, namespace: str, name: str,
                  options: Options) -> web.Response:
-    grace, policy, preconditions = await _delete_options(request)
+    grace, policy, preconditions = await _delete_options(request, options)
     refused = _namespace_lifecycle(request, "delete", resource, namespace, name)
     if refused is not None:
         return refused
@@ -674,7 +681,7 @@ async def delete(request: web.Request, resource: APIResource, namespace: str, na
 
 async def delete_collection(request: web.Request, resource: APIResource, namespace: str | None,
                             options: Options, field_selector=None) -> web.Response:
-    grace, policy, _ = await _delete_options(request)
+    grace, policy, _ = await _delete_options(request, options)
     try:
         labels = parse_label_selector(request.query.get("labelSelector", ""))
         fields = field_selector(request.query.get("fieldSelector", "")) if field_selector is not None \

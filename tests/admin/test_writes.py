@@ -364,3 +364,13 @@ async def test_grace_period_is_ignored_for_kinds_without_graceful_deletion(clien
     resp = await client.delete(DEPLOYMENTS + "/web", params={"gracePeriodSeconds": "30"})
     assert resp.status == 200 and (await resp.json())["kind"] == "Status"
     assert store.get("Deployment", "default", "web") is None
+
+
+async def test_dry_run_in_the_delete_options_body_as_kubectl_sends_it(client, store):
+    resp = await client.delete(DEPLOYMENTS + "/web", json={"kind": "DeleteOptions", "apiVersion": "v1",
+                                                           "propagationPolicy": "Background", "dryRun": ["All"]})
+    assert resp.status == 200 and store.get("Deployment", "default", "web") is not None
+    resp = await client.delete(CONFIGMAPS, json={"dryRun": ["All"]})
+    assert resp.status == 200 and store.get("ConfigMap", "default", "y") is None
+    resp = await client.delete(DEPLOYMENTS + "/web", json={"dryRun": ["Maybe"]})
+    assert resp.status == 422 and store.get("Deployment", "default", "web") is not None
