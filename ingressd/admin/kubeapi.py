@@ -41,6 +41,9 @@ def add_routes(app: web.Application) -> None:
         r.add_route("*", prefix + "/namespaces/{namespace}/{resource}", _serve)
         r.add_route("*", prefix + "/namespaces/{namespace}/{resource}/{name}", _serve)
         r.add_route("*", prefix + "/namespaces/{namespace}/{resource}/{name}/{subresource}", _serve_subresource)
+        # Cluster-scoped kinds' subresources (nodes/{name}/status); after the namespaced routes,
+        # which win for /namespaces/{ns}/{resource}/{name}.
+        r.add_route("*", prefix + "/{resource}/{name}/{subresource}", _serve_subresource)
 
 
 async def _serve(request: web.Request) -> web.StreamResponse:
@@ -48,6 +51,11 @@ async def _serve(request: web.Request) -> web.StreamResponse:
     resource = find_resource(info.get("group", ""), info["version"], info["resource"])
     namespace = info.get("namespace")
     name = info.get("name")
+    if resource is None and namespace is not None and name is None and not info.get("group"):
+        # /api/v1/namespaces/{name}/status: a Namespace's subresource, not a resource in it
+        namespaces = find_resource("", info["version"], "namespaces")
+        if namespaces is not None and info["resource"] in namespaces.subresources:
+            return await _subresource(request, namespaces, "", namespace, info["resource"])
     if resource is None or (namespace is not None and not resource.namespaced):
         return path_not_found()
     if resource.namespaced and namespace is None and name is not None:
@@ -279,19 +287,27 @@ async def _serve_subresource(request: web.Request) -> web.StreamResponse:
     if info.get("group") == CUSTOM_METRICS_GROUP and info["version"] == "v1beta2" and info["resource"] == "pods":
         return _custom_metric(request, info["namespace"], info["name"], info["subresource"])
     resource = find_resource(info.get("group", ""), info["version"], info["resource"])
-    sub = info["subresource"]
-    if resource is None or not resource.namespaced or sub not in resource.subresources:
+    namespace = info.get("namespace")
+    if resource is None or resource.namespaced != (namespace is not None):
+        return path_not_found()
+    return await _subresource(request, resource, namespace or "", info["name"], info["subresource"])
+
+
+async def _subresource(request: web.Request, resource: APIResource, namespace: str, name: str,
+                       sub: str) -> web.StreamResponse:
+    """{resource}/{name}/{sub} (`namespace` "" for a cluster-scoped kind)."""
+    if sub not in resource.subresources:
         return path_not_found()
     if sub == "log":
         if request.method not in _READ_METHODS:
             return method_not_allowed(_READ_METHODS)
-        return await _pod_log(request, resource, info["namespace"], info["name"])
+        return await _pod_log(request, resource, namespace, name)
     if sub in ("status", "scale") and request.method not in _READ_METHODS:
-        return await serve_subresource_write(request, resource, info["namespace"], info["name"], sub)
+        return await serve_subresource_write(request, resource, namespace, name, sub)
     if sub == "status":
-        obj = request.app[STORE_KEY].get(resource.kind, info["namespace"], info["name"])
-        return not_found(resource, info["name"]) if obj is None else json_response(render_object(resource, obj))
-    return await _scale(request, resource, info["namespace"], info["name"])
+        obj = request.app[STORE_KEY].get(resource.kind, namespace, name)
+        return not_found(resource, name) if obj is None else json_response(render_object(resource, obj))
+    return await _scale(request, resource, namespace, name)
 
 
 async def _pod_log(request: web.Request, resource: APIResource, namespace: str, name: str) -> web.StreamResponse:

@@ -225,3 +225,21 @@ async def test_python_client_reads_version_discovery_and_namespaces(aiohttp_serv
     assert {n.metadata.name: n.status.phase for n in namespaces.items} == {
         "default": "Active", "kube-node-lease": "Active", "kube-public": "Active", "kube-system": "Active",
         "other": "Active"}
+
+
+@pytest.mark.parametrize("path, kind, name", [
+    ("/api/v1/namespaces/other/status", "Namespace", "other"),
+    ("/api/v1/namespaces/default/pods/web-0/status", "Pod", "web-0"),
+])
+async def test_status_subresources_of_cluster_scoped_and_namespaced_kinds(client, path, kind, name):
+    resp = await client.get(path)
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert (body["kind"], body["metadata"]["name"]) == (kind, name)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/namespaces/nowhere/status", "/api/v1/nodes/nowhere/status",
+                                  "/api/v1/namespaces/other/finalize", "/api/v1/secrets/x/status",
+                                  "/api/v1/nodes/x/log", "/api/v1/pods/web-0/status"])
+async def test_unknown_subresource_paths_are_404(client, path):
+    assert (await client.get(path)).status == 404
