@@ -284,7 +284,8 @@ async def _watch(request: web.Request, resource: APIResource, namespace: str | N
 
 async def _serve_subresource(request: web.Request) -> web.StreamResponse:
     info = request.match_info
-    if info.get("group") == CUSTOM_METRICS_GROUP and info["version"] == "v1beta2" and info["resource"] == "pods":
+    if info.get("group") == CUSTOM_METRICS_GROUP and info["version"] == "v1beta2" and info["resource"] == "pods" \
+            and "namespace" in info:
         return _custom_metric(request, info["namespace"], info["name"], info["subresource"])
     resource = find_resource(info.get("group", ""), info["version"], info["resource"])
     namespace = info.get("namespace")

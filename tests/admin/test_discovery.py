@@ -243,3 +243,8 @@ async def test_status_subresources_of_cluster_scoped_and_namespaced_kinds(client
                                   "/api/v1/nodes/x/log", "/api/v1/pods/web-0/status"])
 async def test_unknown_subresource_paths_are_404(client, path):
     assert (await client.get(path)).status == 404
+
+
+async def test_custom_metrics_without_a_namespace_is_404(client):
+    resp = await client.get("/apis/custom.metrics.k8s.io/v1beta2/pods/web-0/requests_per_second")
+    assert resp.status == 404 and (await resp.json())["reason"] == "NotFound"
