@@ -428,6 +428,9 @@ async def update(request: web.Request, resource: APIResource, namespace: str, na
     want = obj["metadata"].get("resourceVersion")
     if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
         return conflict(resource, name, MODIFIED)
+    failed = rules.check_preconditions(current, {"uid": obj["metadata"].get("uid") or None})
+    if failed is not None:  # a uid in the object is a precondition too (the generic registry's Update)
+        return conflict(resource, name, failed)
     new = rules.prepare_for_update(obj, current)
     _validate_update(request, resource, new, current, options)
     stored = _finish_update(request, resource, new, current, options)
@@ -506,6 +509,9 @@ async def patch(request: web.Request, resource: APIResource, namespace: str, nam
     want = obj["metadata"].get("resourceVersion")
     if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
         return conflict(resource, name, MODIFIED)
+    failed = rules.check_preconditions(current, {"uid": obj["metadata"].get("uid") or None})
+    if failed is not None:  # a uid in the object is a precondition too (the generic registry's Update)
+        return conflict(resource, name, failed)
     new = rules.prepare_for_update(obj, current)
     _validate_update(request, resource, new, current, options)
     stored = _finish_update(request, resource, new, current, options)
@@ -534,6 +540,9 @@ async def write_status(request: web.Request, resource: APIResource, namespace: s
     want = obj["metadata"].get("resourceVersion")
     if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
         return conflict(resource, name, MODIFIED)
+    failed = rules.check_preconditions(current, {"uid": obj["metadata"].get("uid") or None})
+    if failed is not None:  # a uid in the object is a precondition too (the generic registry's Update)
+        return conflict(resource, name, failed)
     new = rules.prepare_for_status_update(obj, current)
     if options.dry_run:
         return _answer(render_object(resource, _dry_run_object(new, current)), 200, options)

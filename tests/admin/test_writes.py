@@ -374,3 +374,15 @@ async def test_dry_run_in_the_delete_options_body_as_kubectl_sends_it(client, st
     assert resp.status == 200 and store.get("ConfigMap", "default", "y") is None
     resp = await client.delete(DEPLOYMENTS + "/web", json={"dryRun": ["Maybe"]})
     assert resp.status == 422 and store.get("Deployment", "default", "web") is not None
+
+
+async def test_a_uid_in_the_object_is_a_precondition(client, store):
+    uid = store.get("Deployment", "default", "web")["metadata"]["uid"]
+    resp = await client.patch(DEPLOYMENTS + "/web", data='{"metadata":{"uid":"other"}}', headers=MERGE)
+    assert resp.status == 409
+    assert (await resp.json())["message"] == (
+        f'Operation cannot be fulfilled on deployments.apps "web": Precondition failed: UID in precondition: other, '
+        f"UID in object meta: {uid}")
+    changed = deployment("web", replicas=3)
+    changed["metadata"]["uid"] = uid
+    assert (await client.put(DEPLOYMENTS + "/web", json=changed)).status == 200
