@@ -416,8 +416,8 @@ def _list_body(store, resource: APIResource, namespace: str | None, matches, vie
     objs = store.list(resource.kind, namespace if resource.namespaced else None)
     objs = [o for o in objs if matches(o)]
     objs.sort(key=lambda o: ((o.get("metadata") or {}).get("namespace", ""), (o.get("metadata") or {}).get("name", "")))
-    if view is not None and view.is_table:
-        return view.list_table(objs, str(store.resource_version))
+    if view is not None and view.converts:  # a Table or a PartialObjectMetadataList
+        return view.list_body(objs, str(store.resource_version))
     return {
         "kind": f"{resource.kind}List",
         "apiVersion": resource.api_version,

@@ -1,9 +1,10 @@
 """Accept-header negotiation for resource reads, as kube-apiserver's (apiserver/pkg/endpoints/
 handlers/negotiation): the clauses in order of preference (q, then specificity, then as written),
 the first one ingressd can serve wins. ingressd serves JSON only, as the object itself or
-converted to a meta.k8s.io Table (`;as=Table;g=meta.k8s.io;v=v1|v1beta1`); a clause asking for
-any other conversion (`as=PartialObjectMetadata`, a Table of another group) or another media type
-(YAML, protobuf) is skipped, and when none is left the answer is 406 NotAcceptable.
+converted (`;as=Table|PartialObjectMetadata|PartialObjectMetadataList;g=meta.k8s.io;v=v1|v1beta1`:
+the server-side Table kubectl prints, or the metadata alone as metadata informers ask); a clause
+asking for any other conversion or another media type (YAML, protobuf) is skipped, and when none
+is left the answer is 406 NotAcceptable.
 """
 
 from __future__ import annotations
@@ -15,14 +16,22 @@ from ingressd.apimachinery.tables import TABLE_GROUP, TABLE_VERSIONS
 SERVED_MEDIA_TYPES = ("application/json",)
 
 
+CONVERSIONS = ("Table", "PartialObjectMetadata", "PartialObjectMetadataList")
+
+
 @dataclass(frozen=True)
 class MediaChoice:
     media_type: str = "application/json"
-    table_version: str | None = None  # "v1" / "v1beta1" when a Table was asked for
+    convert: str | None = None  # one of CONVERSIONS, None for the object itself
+    version: str | None = None  # the meta.k8s.io version of the conversion: "v1" or "v1beta1"
 
     @property
     def is_table(self) -> bool:
-        return self.table_version is not None
+        return self.convert == "Table"
+
+    @property
+    def table_version(self) -> str | None:
+        return self.version if self.is_table else None
 
 
 class NotAcceptable(ValueError):
@@ -69,7 +78,26 @@ def negotiate(accept: str | None, *, tables: bool = True) -> MediaChoice:
         convert = params.get("as")
         if convert is None:
             return MediaChoice()
-        if (tables and convert == "Table" and params.get("g") == TABLE_GROUP
+        if (convert in CONVERSIONS and (tables or convert != "Table") and params.get("g") == TABLE_GROUP
                 and params.get("v") in TABLE_VERSIONS):
-            return MediaChoice(table_version=params["v"])
+            return MediaChoice(convert=convert, version=params["v"])
     raise NotAcceptable()
+
+
+def internal_type(group: str, kind: str, *, custom: bool = False, is_list: bool = False) -> str:
+    """How kube-apiserver names the object it converts in a NotAcceptable message (a Go type:
+    `*core.PodList`, `*apps.Deployment`; a custom resource's is unstructured)."""
+    if custom:
+        return "*unstructured.UnstructuredList" if is_list else "*unstructured.Unstructured"
+    package = group.split(".")[0] if group else "core"
+    return f"*{package}.{kind}{'List' if is_list else ''}"
+
+
+def conversion_mismatch(choice: MediaChoice, *, is_list: bool, type_name: str) -> str | None:
+    """kube-apiserver's 406 message when the PartialObjectMetadata conversion asked for does not fit
+    what is read (one object, or a list); None when it fits."""
+    if choice.convert == "PartialObjectMetadata" and is_list:
+        return f"you requested PartialObjectMetadata, but the requested object is a list ({type_name})"
+    if choice.convert == "PartialObjectMetadataList" and not is_list:
+        return f"you requested PartialObjectMetadataList, but the requested object is not a list ({type_name})"
+    return None

@@ -773,6 +773,15 @@ def partial_object_metadata(obj: dict, table_version: str = "v1") -> dict:
             "metadata": dict(_meta(obj))}
 
 
+def partial_object_metadata_list(objects: Iterable[dict], table_version: str = "v1", *,
+                                 resource_version: str | None = None,
+                                 render: Callable[[dict], dict] = lambda obj: obj) -> dict:
+    """meta.k8s.io PartialObjectMetadataList: each object's metadata as served (`render`)."""
+    return {"kind": "PartialObjectMetadataList", "apiVersion": f"{TABLE_GROUP}/{table_version}",
+            "metadata": {} if resource_version is None else {"resourceVersion": resource_version},
+            "items": [partial_object_metadata(render(obj), table_version) for obj in objects]}
+
+
 def table(kind: str, objects: Iterable[dict], now: float, *, include_object: str = "Metadata",
           table_version: str = "v1", resource_version: str | None = None, headers: bool = True,
           render: Callable[[dict], dict] = lambda obj: obj) -> dict:

@@ -99,7 +99,7 @@ async def test_plain_json_when_no_table_is_asked(client, accept):
 @pytest.mark.parametrize("path", ["/api/v1/namespaces/default/pods", "/api/v1/namespaces/default/pods/web-0",
                                   "/api/v1/pods?watch=true"])
 @pytest.mark.parametrize("accept", ["application/yaml", "application/vnd.kubernetes.protobuf",
-                                    "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"])
+                                    "application/json;as=PartialObjectMetadataList;v=v1;g=example.com"])
 async def test_only_unsupported_media_types_is_not_acceptable(client, path, accept):
     resp = await client.get(path, headers={"Accept": accept})
     assert resp.status == 406
@@ -148,4 +148,44 @@ async def test_watch_as_table_with_include_object(client, store):
     (event,) = await _events(resp, 1)
     assert event["object"]["rows"][0]["object"]["kind"] == "Deployment"
     assert event["object"]["rows"][0]["object"]["spec"]["replicas"] == 2
+    resp.close()
+
+
+PARTIAL = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+PARTIAL_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+
+async def test_partial_object_metadata_list(client, store):
+    body = await get_table(client, "/api/v1/namespaces/default/secrets", accept=PARTIAL_LIST)
+    assert list(body) == ["kind", "apiVersion", "metadata", "items"]
+    assert (body["kind"], body["apiVersion"]) == ("PartialObjectMetadataList", "meta.k8s.io/v1")
+    assert body["metadata"] == {"resourceVersion": str(store.resource_version)}
+    (item,) = body["items"]
+    assert item == {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": item["metadata"]}
+    assert item["metadata"]["name"] == "tls" and item["metadata"]["annotations"] == {"team": "a"}
+
+
+async def test_partial_object_metadata(client):
+    body = await get_table(client, "/apis/apps/v1/namespaces/default/deployments/web", accept=PARTIAL)
+    assert (body["kind"], body["apiVersion"], body["metadata"]["name"]) == ("PartialObjectMetadata", "meta.k8s.io/v1", "web")
+    assert set(body) == {"kind", "apiVersion", "metadata"}
+
+
+@pytest.mark.parametrize("path, accept, message", [
+    ("/api/v1/pods", PARTIAL, "you requested PartialObjectMetadata, but the requested object is a list (*core.PodList)"),
+    ("/apis/apps/v1/namespaces/default/deployments/web", PARTIAL_LIST,
+     "you requested PartialObjectMetadataList, but the requested object is not a list (*apps.Deployment)"),
+])
+async def test_partial_object_metadata_of_the_wrong_shape_is_not_acceptable(client, path, accept, message):
+    resp = await client.get(path, headers={"Accept": accept})
+    assert resp.status == 406
+    body = await resp.json()
+    assert (body["reason"], body["message"]) == ("NotAcceptable", message)
+
+
+async def test_watch_as_partial_object_metadata(client, store):
+    resp = await client.get("/api/v1/namespaces/default/pods", headers={"Accept": PARTIAL}, params={"watch": "true"})
+    first, _ = await _events(resp, 2)
+    assert first["object"]["kind"] == "PartialObjectMetadata" and first["object"]["metadata"]["name"] == "web-0"
+    assert "spec" not in first["object"]
     resp.close()

@@ -329,3 +329,14 @@ def test_include_object_values(value, expect):
 def test_unknown_include_object_is_refused():
     with pytest.raises(TableOptionsError, match='unrecognized includeObject value: "object"'):
         check_include_object("object")
+
+
+def test_partial_object_metadata_list():
+    from ingressd.apimachinery.tables import partial_object_metadata_list
+    objs = [{"metadata": meta("a", labels={"x": "1"})}, {"metadata": meta("b")}]
+    body = partial_object_metadata_list(objs, "v1beta1", resource_version="5",
+                                        render=lambda o: {"metadata": {**o["metadata"], "annotations": {"shown": "y"}}})
+    assert body == {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1beta1", "metadata": {"resourceVersion": "5"},
+                    "items": [{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1beta1",
+                               "metadata": {**o["metadata"], "annotations": {"shown": "y"}}} for o in objs]}
+    assert partial_object_metadata_list([], "v1")["metadata"] == {}
