@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ingressd.admin.http import json_response, method_not_allowed, read_json_body, status_response
 from ingressd.apimachinery.access import bearer_token, is_public_path, token_matches, unauthorized_status
+from ingressd.apimachinery.protobuf import ProtobufError, decode_object
 from ingressd.apimachinery.reviews import (
     AUTHENTICATION, AUTHORIZATION, ReviewError, self_subject_access_review, self_subject_review,
     self_subject_rules_review)
@@ -22,6 +23,7 @@ from ingressd.apimachinery.reviews import (
 __all__ = ["TOKEN_KEY", "add_routes", "require_token"]
 
 TOKEN_KEY: web.AppKey[str | None] = web.AppKey("admin_token", object)
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 
 
 @web.middleware
@@ -54,9 +56,15 @@ def add_routes(app: web.Application) -> None:
 async def _review(request: web.Request) -> web.Response:
     if request.method != "POST":
         return method_not_allowed(("POST",))
-    body, error = await read_json_body(request)
-    if error is not None:
-        return error
+    if request.content_type == PROTOBUF:  # kubectl's typed clients send their reviews so
+        try:
+            body = decode_object(await request.read())
+        except ProtobufError as exc:
+            return status_response(400, "BadRequest", f"the request body is not valid protobuf: {exc}")
+    else:
+        body, error = await read_json_body(request)
+        if error is not None:
+            return error
     try:
         answer = _REVIEWS[request.path](body)
     except ReviewError as exc:

@@ -14,6 +14,7 @@ token a kubeconfig holds for a server.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import ipaddress
 import re
@@ -90,12 +91,14 @@ def unauthorized_status() -> dict:
             "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
 
 
-def kubeconfig_document(server: str, token: str) -> dict:
-    """ingressd's kubeconfig: cluster, user and context, the context current."""
+def kubeconfig_document(server: str, token: str, ca_pem: bytes | None = None) -> dict:
+    """ingressd's kubeconfig: cluster (with the CA that signs the server's certificate, PEM), user
+    and context, the context current."""
+    cluster = {"certificate-authority-data": base64.b64encode(ca_pem).decode()} if ca_pem else {}
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": CLUSTER_NAME, "cluster": {"server": server}}],
+        "clusters": [{"name": CLUSTER_NAME, "cluster": {**cluster, "server": server}}],
         "users": [{"name": USER_NAME, "user": {"token": token}}],
         "contexts": [{"name": CONTEXT_NAME, "context": {"cluster": CLUSTER_NAME, "user": USER_NAME}}],
         "current-context": CONTEXT_NAME,
@@ -145,8 +148,9 @@ def merge_kubeconfig(existing: dict | None, ours: dict, where: str = "kubeconfig
     return merged
 
 
-def _origin(server: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) of a server URL; every loopback name and address is one host."""
+def _origin(server: str) -> tuple[str, int] | None:
+    """(host, port) of a server URL; every loopback name and address is one host. The scheme only
+    gives the default port: the admin port answers http and https alike."""
     try:
         parts = urlsplit(server.strip())
         port = parts.port
@@ -160,11 +164,11 @@ def _origin(server: str) -> tuple[str, str, int] | None:
             host = "loopback"
     except ValueError:
         pass
-    return parts.scheme, host, port if port is not None else (443 if parts.scheme == "https" else 80)
+    return host, port if port is not None else (443 if parts.scheme == "https" else 80)
 
 
 def same_server(a: str, b: str) -> bool:
-    """Whether two server URLs reach the same API (scheme, host and port; loopback names are one)."""
+    """Whether two server URLs reach the same API (host and port; loopback names are one)."""
     origin = _origin(a)
     return origin is not None and origin == _origin(b)
 

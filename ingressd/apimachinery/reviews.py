@@ -56,7 +56,8 @@ def _body(body, kind: str, group: str, version: str = "v1") -> dict:
 
 
 def _metadata_is_empty(metadata: dict) -> bool:
-    return all(key in ("creationTimestamp", "managedFields") and not value for key, value in metadata.items())
+    """As Go compares with ObjectMeta{}: zero values (null, "", 0, empty lists and maps) are empty."""
+    return not any(metadata.values())
 
 
 def self_subject_access_review(body) -> dict:

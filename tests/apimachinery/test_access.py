@@ -60,6 +60,12 @@ def test_token_text(text, ok):
     assert is_token_text(text) is ok
 
 
+def test_kubeconfig_document_with_a_ca():
+    config = kubeconfig_document("https://127.0.0.1:10254", TOKEN, b"PEM")
+    assert config["clusters"] == [{"name": "ingressd", "cluster": {"certificate-authority-data": "UEVN",
+                                                                   "server": "https://127.0.0.1:10254"}}]
+
+
 def test_kubeconfig_document():
     assert kubeconfig_document("http://127.0.0.1:10254", TOKEN) == {
         "apiVersion": "v1",
@@ -129,7 +135,8 @@ def test_merge_refuses_what_is_not_a_kubeconfig(existing, message):
     ("http://[::1]:10254", "http://127.0.0.2:10254", True),
     ("http://LOCALHOST.:10254", "http://127.0.0.1:10254", True),
     ("http://127.0.0.1:10254", "http://127.0.0.1:10255", False),
-    ("http://127.0.0.1:10254", "https://127.0.0.1:10254", False),
+    ("http://127.0.0.1:10254", "https://127.0.0.1:10254", True),  # the admin port answers both
+    ("http://127.0.0.1", "https://127.0.0.1", False),
     ("http://192.0.2.1:10254", "http://127.0.0.1:10254", False),
     ("http://192.0.2.1", "http://192.0.2.1:80", True),
     ("http://127.0.0.1:99999", "http://127.0.0.1:99999", False),
@@ -144,6 +151,7 @@ def test_token_for_server():
     assert token_for_server(merged, "http://localhost:10300") == TOKEN
     assert token_for_server(merged, "http://127.0.0.1:10301") is None
     assert token_for_server(merged, "https://127.0.0.1:40000") is None  # a client certificate: no token
+    assert token_for_server(merged, "https://127.0.0.1:10300") == TOKEN
     assert token_for_server({"clusters": "x"}, "http://127.0.0.1:10300") is None
     assert token_for_server([], "http://127.0.0.1:10300") is None
     # The current context wins over an earlier one for the same server.

@@ -1,0 +1,70 @@
+"""ingressd.apimachinery.protobuf: the protobuf requests kubectl's typed clients send."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingressd.apimachinery.protobuf import ProtobufError, decode_object
+
+# `kubectl auth can-i create deployments` (kubectl 1.32), as sent: -v=9's request body.
+CAN_I = bytes.fromhex(
+    "6b387300 0a320a17 617574686f72697a 6174696f6e2e6b38 732e696f2f763112 1753656c66537562 6a65637441636365"
+    " 7373526576696577 124a0a100a001200 1a0022002a003200 380042001 22c0a2a 0a0764656661756c 7412066372656174"
+    " 651a046170707322 002a0b6465706c6f 796d656e74733200 3a001a0808001200 1a0020001a002200".replace(" ", ""))
+
+
+def message(*fields: tuple[int, bytes]) -> bytes:
+    out = b""
+    for number, value in fields:
+        out += bytes([number << 3 | 2, len(value)]) + value
+    return out
+
+
+def envelope(api_version: str, kind: str, raw: bytes) -> bytes:
+    return b"k8s\x00" + message((1, message((1, api_version.encode()), (2, kind.encode()))), (2, raw))
+
+
+def test_kubectl_can_i():
+    assert decode_object(CAN_I) == {
+        "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "metadata": {"creationTimestamp": None},
+        "spec": {"resourceAttributes": {"namespace": "default", "verb": "create", "group": "apps",
+                                        "resource": "deployments"}}}
+
+
+@pytest.mark.parametrize("body, expected", [
+    (envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview", message((2, message((1, b"default"))))),
+     {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview", "spec": {"namespace": "default"}}),
+    (envelope("authentication.k8s.io/v1", "SelfSubjectReview", message((1, b""))),
+     {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {}}),
+    (envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview",
+              message((2, message((2, message((1, b"/healthz"), (2, b"get"))))))),
+     {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+      "spec": {"nonResourceAttributes": {"path": "/healthz", "verb": "get"}}}),
+    (envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview",
+              message((2, message((1, message((9, message((1, b"app=web")))))))),
+              ),
+     {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+      "spec": {"resourceAttributes": {"labelSelector": {"rawSelector": "app=web"}}}}),
+])
+def test_decodes(body, expected):
+    assert decode_object(body) == expected
+
+
+@pytest.mark.parametrize("body, message_", [
+    (b"{}", "the body does not start with the Kubernetes protobuf prefix k8s\\0"),
+    (b"k8s\x00\x0a\x05ab", "field 1: truncated"),
+    (b"k8s\x00\x0b", "field 1: unsupported wire type 3"),
+    (b"k8s\x00\x80", "truncated varint"),
+    (envelope("v1", "Pod", b""), "Pod in v1: ingressd reads this kind as JSON only (Content-Type: application/json)"),
+    (envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview", message((7, b"x"))),
+     "the object: field 7 is not one ingressd knows"),
+    (envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview", message((2, message((5, b"x"))))),
+     "spec: field 5 is not one ingressd knows"),
+    (envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview", message((1, message((13, b""))))),
+     "metadata.ownerReferences: not supported in protobuf requests; send JSON"),
+])
+def test_refuses(body, message_):
+    with pytest.raises(ProtobufError) as raised:
+        decode_object(body)
+    assert str(raised.value) == message_
