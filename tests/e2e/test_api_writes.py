@@ -5,6 +5,8 @@ scale patch (its default content type) and delete; the control loop and the prox
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -57,6 +59,15 @@ def _kubeconfig(proc, tmp_path: Path) -> Path:
     if written.exists():
         return written
     return write_kubeconfig(tmp_path / "kube" / "config", proc.admin_port)
+
+
+def kubectl_env(kubeconfig: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    """kubectl with extra environment (EDITOR for kubectl edit)."""
+    done = subprocess.run([require_kubectl(), "--cache-dir", str(kubeconfig.parent / "kube-cache"), *args],
+                          env={**os.environ, "KUBECONFIG": str(kubeconfig), "HOME": str(kubeconfig.parent), **env},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
+    return done
 
 
 def _validate_flags(proc) -> tuple[str, ...]:
@@ -172,6 +183,20 @@ def test_kubectl_apply_then_delete_f(kubectl_cluster, tmp_path):
     assert applied.stdout.strip() == "deployment.apps/web configured"
     _wait(lambda: len(_pods(kc, "app=web")) == 2, what="2 pods after kubectl apply")
     assert kubectl(kc, "apply", *validate, "-f", str(manifest)).stdout.strip() == "deployment.apps/web unchanged"
+
+    # edit: kubectl sends the editor's changes as a strategic merge patch
+    editor = tmp_path / "kube" / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/replicas: 2/replicas: 3/' \"$1\"\n")
+    editor.chmod(0o755)
+    edited = kubectl_env(kc, {"EDITOR": str(editor)}, "edit", *validate, "deployment", "web")
+    assert edited.stdout.strip() == "deployment.apps/web edited"
+    _wait(lambda: len(_pods(kc, "app=web")) == 3, what="3 pods after kubectl edit")
+    # set image and rollout undo: strategic patch of the template, then back to the old ReplicaSet's
+    kubectl(kc, "set", "image", "deployment/web", "echo=ingressd/echo:2.0")
+    kubectl(kc, "rollout", "status", "deployment/web", "--timeout=30s")
+    kubectl(kc, "rollout", "undo", "deployment/web")
+    image = kubectl(kc, "get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}").stdout
+    assert image == "ingressd/echo:1.0"
     assert kubectl(kc, "delete", "-f", str(manifest)).stdout.strip() == 'deployment.apps "web" deleted'
     wait_status(proc.http_port, "/", HOST, 503, timeout=30)
 
