@@ -18,6 +18,8 @@ from pathlib import Path
 import watchfiles
 from aiohttp import web
 
+from ingressd.access import AccessError, admin_server_url, admin_tls, load_or_create_token, write_kubeconfig
+from ingressd.admin.site import DualSite
 from ingressd.accesslog import AccessLog, open_access_log
 from ingressd.admin.app import build_admin_app
 from ingressd.admin.canaries import canary_documents
@@ -55,7 +57,7 @@ class RunOptions:
     http_port: int = 80
     https_port: int = 443
     admin_port: int = 10254
-    admin_bind: str = "127.0.0.1"  # the admin API is unauthenticated: loopback unless asked otherwise
+    admin_bind: str = "127.0.0.1"  # plain HTTP, its token in the clear: loopback unless asked otherwise
     state_dir: str = ".ingressd"
     ingress_class: str = "nginx"
     log_format: str = "nginx"
@@ -148,6 +150,8 @@ class Ingressd:
             warn=self.warn,
         )
         self.runner = Runner(self.store, self.clock, state_dir=options.state_dir, admission=self.autoscaling.admit_pod)
+        self.admin_token: str | None = None  # <state-dir>/admin-token, the admin API's bearer token
+        self.kubeconfig: Path | None = None  # <state-dir>/kubeconfig, written once the admin port is bound
         self.metrics = ProxyMetrics()
         self.metrics.registry.register(ContainerMetrics(self.kubelet.stats))
         self.access_log: AccessLog | None = None  # opened by start(); stays None with --access-log off
@@ -491,7 +495,8 @@ class Ingressd:
         self.ready = True
         self.warn(
             f"ingressd: serving {len(self.applied)} objects; HTTP {opts.bind}:{self.ports['http']}, "
-            f"HTTPS {opts.bind}:{self.ports['https']}, admin http://{url_host(opts.admin_bind)}:{self.ports['admin']}/healthz"
+            f"HTTPS {opts.bind}:{self.ports['https']}, admin http://{url_host(opts.admin_bind)}:{self.ports['admin']}/healthz; "
+            f"kubeconfig {self.kubeconfig}"
         )
 
     def _proxy_error(self, exc: BaseException) -> None:
@@ -518,6 +523,11 @@ class Ingressd:
             self.ports["https"] = self.proxy.https_port = srv.sockets[0].getsockname()[1]
         except OSError as exc:
             failures.append((https, exc))
+        try:
+            self.admin_token = load_or_create_token(opts.state_dir, warn=self.warn)  # kept: never logged
+            admin_ssl, admin_ca = admin_tls(opts.state_dir, opts.admin_bind)  # kubectl sends tokens over TLS only
+        except AccessError as exc:
+            raise StartupError(1, str(exc)) from None
         admin = build_admin_app(self.store, self.metrics.registry, self.health,
                                 canaries=lambda: canary_documents(self.proxy.state.table),
                                 routes=lambda: route_documents(self.route_rows()),
@@ -526,10 +536,10 @@ class Ingressd:
                                 computed={"PodMetrics": self.autoscaling.pod_metrics,
                                           "NodeMetrics": self.autoscaling.node_metrics,
                                           "MetricValue": self.autoscaling.custom_metric_values},
-                                bind=opts.admin_bind)
+                                bind=opts.admin_bind, token=self.admin_token)
         self.admin_runner = web.AppRunner(admin, access_log=None)
         await self.admin_runner.setup()
-        site = web.TCPSite(self.admin_runner, opts.admin_bind, opts.admin_port, reuse_address=True)
+        site = DualSite(self.admin_runner, opts.admin_bind, opts.admin_port, admin_ssl)  # HTTP and HTTPS
         try:
             await site.start()
             self.ports["admin"] = site._server.sockets[0].getsockname()[1]
@@ -537,10 +547,16 @@ class Ingressd:
             failures.append((admin_listener, exc))
         if failures:
             raise StartupError(2, bind_errors_message(failures, wanted))
+        try:  # for kubectl and ingressd's own clients: the bound port, the state dir's token
+            self.kubeconfig = write_kubeconfig(opts.state_dir, admin_server_url(opts.admin_bind, self.ports["admin"]),
+                                               self.admin_token, admin_ca)
+        except AccessError as exc:
+            raise StartupError(1, str(exc)) from None
         if not is_loopback_bind(opts.admin_bind):
             self.warn(f"ingressd: WARNING: the admin API listens on {opts.admin_bind}:{self.ports['admin']} "
-                      "(--admin-bind) and is unauthenticated: anyone who can reach it can delete pods and "
-                      "scale workloads. Bind it to 127.0.0.1 unless this network is trusted.")
+                      "(--admin-bind) and answers plain HTTP too: a client using http:// sends its bearer token "
+                      "across the network unencrypted, and whoever sees it can delete pods and scale workloads. "
+                      "Bind it to 127.0.0.1 unless this network is trusted.")
 
     def _open_store_db(self) -> None:
         """The store as the last run with this state dir left it (`ingressd.store_db`); the

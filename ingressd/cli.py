@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--bind", default="127.0.0.1", metavar="ADDR",
                      help="address the HTTP and HTTPS listeners bind (default 127.0.0.1)")
     run.add_argument("--admin-bind", default="127.0.0.1", metavar="ADDR",
-                     help="address the admin port binds (default 127.0.0.1; its API is unauthenticated, "
+                     help="address the admin port binds (default 127.0.0.1; plain HTTP, its token in the clear, "
                           "so think twice before exposing it)")
     run.add_argument("--http-port", type=_port, default=80, metavar="N", help="HTTP port (default 80)")
     run.add_argument("--https-port", type=_port, default=443, metavar="N", help="HTTPS port (default 443)")
@@ -213,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--ingress-class", default="nginx", metavar="NAME", help="with -f: the class served")
     explain.add_argument("-o", "--output", choices=("json", "yaml"), default=None,
                          help="print the decision document instead of sentences")
+    from ingressd.access import add_credential_flags, add_kubeconfig_parser
+
+    add_credential_flags(explain)
+    add_kubeconfig_parser(sub)
 
     from ingressd.bench import add_bench_parser
 
@@ -261,7 +265,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     import os
 
-    from ingressd.explain import NotRunning, explain_files, explain_remote
+    from ingressd.access import credentials, unauthorized_message
+    from ingressd.explain import NotRunning, Unauthorized, explain_files, explain_remote
     from ingressd.objects.manifests import load_paths
     from ingressd.routing.decide import Request
     from ingressd.routing.explain_view import explain_lines
@@ -271,8 +276,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     paths = args.paths
     if not paths:
         admin = args.admin or os.environ.get("INGRESSD_SERVER") or "http://127.0.0.1:10254"
+        search = credentials(admin, args)
         try:
-            doc = explain_remote(admin, request)
+            doc = explain_remote(admin, request, token=search.token)
+        except Unauthorized:
+            print(unauthorized_message(admin, search), file=sys.stderr)
+            return 1
         except NotRunning as exc:
             paths = [bundled_demo()]
             print(f"ingressd: nothing answers at {admin} ({exc}): explaining the manifests in {paths[0]} "
@@ -391,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_explain(args)
     if args.command == "certs":
         return cmd_certs(args)
+    if args.command == "kubeconfig":
+        from ingressd.access import cmd_kubeconfig
+
+        return cmd_kubeconfig(args)
     if args.command in ("get", "describe", "scale", "delete", "logs", "top", "routes"):
         from ingressd.kubectl import run_command
 

@@ -25,6 +25,10 @@ class NotRunning(Exception):
     """Nothing answers at the admin URL."""
 
 
+class Unauthorized(ValueError):
+    """The admin API refused the request: no token, or not this instance's."""
+
+
 def request_query(request: Request) -> list[tuple[str, str]]:
     """`request` as the query of GET /ingressd/v1/explain (headers "Name: value", cookies "name=value")."""
     query = [("host", request.host), ("path", request.path), ("method", request.method), ("scheme", request.scheme)]
@@ -35,14 +39,18 @@ def request_query(request: Request) -> list[tuple[str, str]]:
     return query
 
 
-def explain_remote(admin: str, request: Request, timeout: float = 10.0) -> dict:
-    """The running instance's explanation; NotRunning when nothing answers at `admin`."""
+def explain_remote(admin: str, request: Request, timeout: float = 10.0, token: str | None = None) -> dict:
+    """The running instance's explanation; NotRunning when nothing answers at `admin`, Unauthorized
+    when it refuses `token` (the admin API's bearer token, ingressd.access.find_token)."""
     url = admin.rstrip("/") + "/ingressd/v1/explain?" + urllib.parse.urlencode(request_query(request))
+    headers = {"Accept": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": "application/json"}),
-                                    timeout=timeout) as resp:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as resp:
             return json.loads(resp.read())
     except urllib.error.HTTPError as err:
+        if err.code == 401:
+            err.close()
+            raise Unauthorized(admin) from None
         try:
             message = json.loads(err.read()).get("message") or str(err)
         except ValueError:

@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
+from ingressd.access import TokenSearch, add_credential_flags, credentials, unauthorized_message
 from ingressd.cluster.quantity import parse_quantity
 from ingressd.kinds import KINDS, SCALABLE_KINDS, resolve_resource
 from ingressd.kubectl_format import (
@@ -89,9 +90,14 @@ def resolve_kind(text: str) -> Kind:
 
 
 class Client:
-    def __init__(self, server: str, timeout: float = 10.0) -> None:
+    def __init__(self, server: str, timeout: float = 10.0, token: str | None = None,
+                 search: TokenSearch | None = None) -> None:
+        """`token`: the admin API's bearer token (ingressd.access.find_token), `search` where it was
+        looked for (named when the server answers 401)."""
         self.server = server.rstrip("/")
         self.timeout = timeout
+        self.search = search or TokenSearch(token)
+        self.token = token if token is not None else self.search.token
 
     def _open(self, method: str, path: str, query: dict | None = None, body: bytes | None = None,
               content_type: str | None = None, timeout: float | None = -1):
@@ -100,11 +106,16 @@ class Client:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
         request = urllib.request.Request(url, data=body, method=method)
         request.add_header("Accept", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
         if content_type:
             request.add_header("Content-Type", content_type)
         try:
             return urllib.request.urlopen(request, timeout=self.timeout if timeout == -1 else timeout)
         except urllib.error.HTTPError as err:
+            if err.code == 401:
+                err.close()
+                raise CLIError(unauthorized_message(self.server, self.search)) from None
             raise CLIError(_server_error(err)) from None
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
@@ -161,6 +172,7 @@ def add_parsers(sub) -> None:
     def common(p, namespaced=True):
         p.add_argument("--server", default=None, metavar="URL",
                        help=f"the admin API (default: $INGRESSD_SERVER or {DEFAULT_SERVER})")
+        add_credential_flags(p)
         if namespaced:
             p.add_argument("-n", "--namespace", default="default", metavar="NS", help="namespace (default: default)")
 
@@ -214,13 +226,15 @@ def add_parsers(sub) -> None:
     routes.add_argument("--admin", "--server", dest="server", default=None, metavar="URL",
                         help=f"the admin API (default: $INGRESSD_SERVER or {DEFAULT_SERVER})")
     routes.add_argument("-o", "--output", choices=("wide", "json", "yaml"), default=None)
+    add_credential_flags(routes)
 
 
 COMMANDS = ("get", "describe", "scale", "delete", "logs", "top", "routes")
 
 
 def run_command(args: argparse.Namespace) -> int:
-    client = Client(args.server or os.environ.get("INGRESSD_SERVER") or DEFAULT_SERVER)
+    server = args.server or os.environ.get("INGRESSD_SERVER") or DEFAULT_SERVER
+    client = Client(server, search=credentials(server, args))
     try:
         return {"get": _get, "describe": _describe, "scale": _scale, "delete": _delete, "logs": _logs,
                 "top": _top, "routes": _routes}[args.command](

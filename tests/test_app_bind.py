@@ -137,12 +137,12 @@ async def test_admin_binds_loopback_by_default_whatever_bind_says(app):
         await ingressd.stop()
 
 
-async def test_a_non_loopback_admin_bind_warns_that_the_api_is_unauthenticated(app):
+async def test_a_non_loopback_admin_bind_warns_that_the_token_travels_in_the_clear(app):
     ingressd = app(http_port=0, https_port=0, admin_port=0, admin_bind="0.0.0.0")
     try:
         await ingressd._bind_all()
         warning = ingressd.err.getvalue()
-        assert "WARNING" in warning and "unauthenticated" in warning and "0.0.0.0" in warning
+        assert "WARNING" in warning and "plain HTTP" in warning and "0.0.0.0" in warning
     finally:
         await ingressd.stop()
 

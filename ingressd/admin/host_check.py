@@ -1,6 +1,6 @@
 """Which `Host` headers the admin port answers: its defence against DNS rebinding.
 
-The admin API is unauthenticated (pod deletes, scale changes), so a web page must not be able to
+The admin API can delete pods and change scales (with its token), so a web page must not be able to
 reach it by pointing its own DNS name at 127.0.0.1: such a request carries the page's name in
 `Host`. The admin port answers only requests addressed to
 

@@ -95,6 +95,9 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
                             "overrides the admin API")
     bench.add_argument("--admin", metavar="URL",
                        help=f"ingressd's admin port, for the configured canary weights (default {DEFAULT_ADMIN})")
+    from ingressd.access import add_credential_flags
+
+    add_credential_flags(bench)
     bench.add_argument("--timeout", type=_positive(float), default=10.0, metavar="S",
                        help="per-request timeout in seconds (default 10)")
     tls = bench.add_mutually_exclusive_group()
@@ -155,9 +158,14 @@ async def bench_command(args: argparse.Namespace, stdout: TextIO | None = None, 
             stderr.write("\r" + progress_line(p))
             stderr.flush()
 
+    from ingressd.access import credentials, unauthorized_message
+
+    admin = args.admin or DEFAULT_ADMIN
+    search = await asyncio.to_thread(credentials, admin, args)
     try:
         report = await bench(spec, args.admin, overrides, admin_required=args.admin is not None,
-                             on_progress=on_progress)
+                             on_progress=on_progress, token=search.token,
+                             unauthorized=unauthorized_message(admin, search).removeprefix("error: "))
     except BenchError as exc:
         return fail(str(exc))
     if on_progress is not None:

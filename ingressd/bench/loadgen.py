@@ -282,14 +282,19 @@ async def run_load(spec: LoadSpec, on_progress: Callable[[Progress], None] | Non
     return result
 
 
-async def fetch_canaries(admin_url: str, timeout: float = 5.0) -> list[dict]:
-    """The admin API's canary list (`GET <admin>/ingressd/v1/canaries`); AdminError if unavailable."""
+async def fetch_canaries(admin_url: str, timeout: float = 5.0, token: str | None = None,
+                         unauthorized: str | None = None) -> list[dict]:
+    """The admin API's canary list (`GET <admin>/ingressd/v1/canaries`, with the admin API's bearer
+    `token`); AdminError if unavailable, its message `unauthorized` when the token is refused."""
     url = admin_url.rstrip("/") + CANARIES_PATH
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
-            session.get(url) as response,
+            session.get(url, headers=headers) as response,
         ):
+            if response.status == 401:
+                raise AdminError(unauthorized or f"{url} answered HTTP 401 Unauthorized (no valid token)")
             if response.status != 200:
                 raise AdminError(f"{url} answered HTTP {response.status}")
             doc = await response.json(content_type=None)

@@ -30,19 +30,22 @@ class BenchError(Exception):
 
 
 async def plan(spec: LoadSpec, admin_url: str | None, overrides: Mapping[str, float] | None = None,
-               admin_required: bool = False) -> tuple[Expectation | None, list[str]]:
+               admin_required: bool = False, token: str | None = None,
+               unauthorized: str | None = None) -> tuple[Expectation | None, list[str]]:
     """What the split should be for this spec's requests, and notes on why it is unknown.
 
     The admin API at `admin_url` (DEFAULT_ADMIN when None) is asked for the canary serving the
     spec's host and path; failing to reach it is a BenchError when `admin_required` or when an
-    override uses the main/canary aliases, else a note.
+    override uses the main/canary aliases, else a note. `token` is the admin API's bearer token,
+    `unauthorized` what to say when it is refused.
     """
     overrides = dict(overrides or {})
     notes: list[str] = []
     path = urlsplit(spec.url).path or "/"
     item = None
     try:
-        items = await fetch_canaries(admin_url or DEFAULT_ADMIN, timeout=min(spec.timeout, 5.0))
+        items = await fetch_canaries(admin_url or DEFAULT_ADMIN, timeout=min(spec.timeout, 5.0), token=token,
+                                     unauthorized=unauthorized)
     except AdminError as exc:
         if admin_required or any(name in ALIASES for name in overrides):
             raise BenchError(f"{exc} (is `ingressd run` serving its admin port there?)") from None
@@ -83,8 +86,9 @@ def judge(result, expected: Expectation | None, notes: list[str]) -> BenchReport
 
 async def bench(spec: LoadSpec, admin_url: str | None = None, overrides: Mapping[str, float] | None = None,
                 admin_required: bool = False,
-                on_progress: Callable[[Progress], None] | None = None) -> BenchReport:
+                on_progress: Callable[[Progress], None] | None = None, token: str | None = None,
+                unauthorized: str | None = None) -> BenchReport:
     """Plan, load, judge. Raises BenchError before sending anything when the plan is unusable."""
-    expected, notes = await plan(spec, admin_url, overrides, admin_required)
+    expected, notes = await plan(spec, admin_url, overrides, admin_required, token, unauthorized)
     result = await run_load(spec, on_progress)
     return judge(result, expected, notes)

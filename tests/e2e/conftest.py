@@ -12,9 +12,36 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
+
+# admin port -> the kubeconfig its `ingressd run` writes (<state-dir>/kubeconfig), while it runs:
+# http_get adds that instance's token, run_cli's subprocesses find it through $KUBECONFIG.
+KUBECONFIGS: dict[int, Path] = {}
+
+
+def admin_token(port: int) -> str | None:
+    """The bearer token of the instance whose admin port is `port` (None: not one of ours, or its
+    kubeconfig is not written yet)."""
+    path = KUBECONFIGS.get(port)
+    if path is None or not path.exists():
+        return None
+    return yaml.safe_load(path.read_text())["users"][0]["user"]["token"]
+
+
+def admin_headers(port: int) -> dict[str, str]:
+    token = admin_token(port)
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of an ingressd CLI subprocess: $KUBECONFIG lists the running instances'."""
+    env = {**os.environ, **extra}
+    if KUBECONFIGS and "KUBECONFIG" not in extra:
+        env["KUBECONFIG"] = os.pathsep.join(str(p) for p in KUBECONFIGS.values())
+    return env
 
 
 def free_port() -> int:
@@ -23,10 +50,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_get(port: int, path: str = "/", host: str | None = None, timeout: float = 5) -> tuple[int, dict, bytes]:
+def http_get(port: int, path: str = "/", host: str | None = None, timeout: float = 5,
+             token: str | None = None) -> tuple[int, dict, bytes]:
+    """GET; on an instance's admin port with its token (`token=""`: none)."""
     req = urllib.request.Request(f"http://{HOST}:{port}{path}")
     if host:
         req.add_header("Host", host)
+    token = admin_token(port) if token is None else token
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return resp.status, dict(resp.headers), resp.read()
@@ -45,6 +77,9 @@ class Ingressd:
         self.admin_port = free_port()
         self.stdout_path = tmp / "stdout.log"
         self.stderr_path = tmp / "stderr.log"
+        self.state_dir = tmp / (state_dir or "state")
+        self.kubeconfig = self.state_dir / "kubeconfig"  # written by ingressd once its admin port is bound
+        KUBECONFIGS[self.admin_port] = self.kubeconfig
         cmd = [sys.executable, "-m", "ingressd", "run", *args,
                "--http-port", str(self.http_port), "--https-port", str(self.https_port),
                "--admin-port", str(self.admin_port), "--state-dir", state_dir or str(tmp / "state")]
@@ -71,7 +106,11 @@ class Ingressd:
     def stdout(self) -> str:
         return self.stdout_path.read_text(errors="replace")
 
+    def token(self) -> str | None:
+        return admin_token(self.admin_port)
+
     def stop(self) -> int:
+        KUBECONFIGS.pop(self.admin_port, None)
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -163,6 +202,8 @@ def wait_status(port: int, path: str, host: str, want: int, timeout: float) -> f
     raise AssertionError(f"{path} on {host} never answered {want}")
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 60,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`ingressd ARGS`; by default its $KUBECONFIG lists the running instances' kubeconfigs (cli_env)."""
     return subprocess.run([sys.executable, "-m", "ingressd", *args], cwd=cwd or REPO, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=cli_env() if env is None else env)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from tests.e2e.conftest import HOST, run_cli, wait_status
+from tests.e2e.conftest import HOST, cli_env, run_cli, wait_status
 from tests.e2e.test_statefulset import api, wait_for
 
 MANIFESTS = """\
@@ -69,7 +69,7 @@ def bench_load(proc, rate: int, seconds: int = 40):
     load = subprocess.Popen(
         [sys.executable, "-m", "ingressd", "bench", "--url", f"http://{HOST}:{proc.http_port}/", "--host", "cpu.test",
          "--rate", str(rate), "--duration", str(seconds), "--admin", f"http://{HOST}:{proc.admin_port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env())
     try:
         yield load
     finally:

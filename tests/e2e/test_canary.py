@@ -8,7 +8,7 @@ import sys
 import time
 import urllib.request
 
-from tests.e2e.conftest import REPO, run_cli, wait_status
+from tests.e2e.conftest import REPO, cli_env, run_cli, wait_status
 
 
 def bench(proc, *extra: str) -> subprocess.CompletedProcess:
@@ -16,7 +16,7 @@ def bench(proc, *extra: str) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "ingressd", "bench", "--url", f"http://127.0.0.1:{proc.http_port}/",
          "--host", "demo.localtest.me", "--requests", "10000", "--concurrency", "32",
          "--admin", f"http://127.0.0.1:{proc.admin_port}", "--json", "-", *extra],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=300, env=cli_env())
 
 
 def test_bench_reports_the_ten_percent_split_and_flags_a_wrong_expectation(ingressd):

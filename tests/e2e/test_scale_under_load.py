@@ -7,7 +7,7 @@ import http.client
 import threading
 import time
 
-from tests.e2e.conftest import HOST, echo_app_yaml, wait_status
+from tests.e2e.conftest import HOST, admin_headers, echo_app_yaml, wait_status
 
 
 def load(port: int, host: str, stop: threading.Event, statuses: list[int], method: str = "GET") -> None:
@@ -47,7 +47,8 @@ def delete_pods(admin_port: int, every: float, seconds: float) -> int:
                 if not p["metadata"].get("deletionTimestamp") and p.get("status", {}).get("phase") == "Running"]
         if live:
             conn = http.client.HTTPConnection(HOST, admin_port, timeout=5)
-            conn.request("DELETE", f"/api/v1/namespaces/default/pods/{live[deleted % len(live)]}")
+            conn.request("DELETE", f"/api/v1/namespaces/default/pods/{live[deleted % len(live)]}",
+                         headers=admin_headers(admin_port))
             assert conn.getresponse().status == 200
             conn.close()
             deleted += 1

@@ -7,7 +7,7 @@ import textwrap
 import time
 import urllib.request
 
-from tests.e2e.conftest import HOST, http_get, wait_status
+from tests.e2e.conftest import HOST, admin_headers, http_get, wait_status
 
 MANIFESTS = textwrap.dedent("""\
     apiVersion: v1
@@ -77,7 +77,8 @@ MANIFESTS = textwrap.dedent("""\
 def api(proc, method: str, path: str, body: dict | None = None, content_type: str = "application/merge-patch+json"):
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(f"http://{HOST}:{proc.admin_port}{path}", data=data, method=method,
-                                     headers={"Content-Type": content_type} if data else {})
+                                     headers={**({"Content-Type": content_type} if data else {}),
+                                              **admin_headers(proc.admin_port)})
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
