@@ -1,0 +1,210 @@
+"""Build ingressd/apimachinery/openapi_data/kubernetes-openapi.json.gz: the part of the upstream
+Kubernetes OpenAPI v2 document (swagger.json of a release branch) that ingressd serves, plus the
+VerticalPodAutoscaler CRD's schema published as kube-apiserver publishes a CRD's.
+
+    python tools/build_openapi_data.py SWAGGER_JSON VPA_CRD_YAML
+
+SWAGGER_JSON: kubernetes/kubernetes api/openapi-spec/swagger.json of release-1.32 (the copy the
+official Python client v32.0.1 ships as kubernetes/swagger.json.unprocessed is that file).
+VPA_CRD_YAML: kubernetes/autoscaler vertical-pod-autoscaler/deploy/vpa-v1-crd-gen.yaml
+(tag vertical-pod-autoscaler/v1.3.0).
+Not shipped; run by hand when the served kinds or the emulated Kubernetes version change.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+from ingressd.admin.resources import REVIEW_RESOURCES
+from ingressd.kinds import KINDS
+
+OUT = Path(__file__).resolve().parent.parent / "ingressd" / "apimachinery" / "openapi_data" / "kubernetes-openapi.json.gz"
+KUBERNETES_VERSION = "v1.32"
+VPA_GROUP = "autoscaling.k8s.io"
+# Meta types every group-version document carries (its operations answer or take them).
+EXTRA_ROOTS = (
+    "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.APIGroup",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.APIGroupList",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.APIVersions",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.WatchEvent",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.Patch",
+    "io.k8s.api.autoscaling.v1.Scale",
+)
+
+
+def _refs(node, out: set[str]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/definitions/"):
+            out.add(ref[len("#/definitions/"):])
+        for value in node.values():
+            _refs(value, out)
+    elif isinstance(node, list):
+        for value in node:
+            _refs(value, out)
+
+
+def _closure(definitions: dict, roots) -> set[str]:
+    seen: set[str] = set()
+    todo = [r for r in roots if r in definitions]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        found: set[str] = set()
+        _refs(definitions[name], found)
+        todo.extend(found - seen)
+    return seen
+
+
+def _served_gvks() -> set[tuple[str, str, str]]:
+    gvks = {(k.group, k.version, k.kind) for k in KINDS}
+    gvks |= {(k.group, k.version, k.kind + "List") for k in KINDS}
+    gvks |= {(r.group, r.version, r.kind) for r in REVIEW_RESOURCES}
+    return gvks
+
+
+def _vpa_definitions(crd_yaml: str) -> dict:
+    """The CRD's v1 schema as kube-apiserver publishes it (builder.BuildOpenAPIV2): named by the
+    reversed group, metadata a reference to ObjectMeta, the GVK extension, and a List type."""
+    for doc in yaml.safe_load_all(crd_yaml):
+        if not doc or doc["spec"]["names"]["kind"] != "VerticalPodAutoscaler":
+            continue
+        version = next(v for v in doc["spec"]["versions"] if v["name"] == "v1")
+        schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
+        prefix = ".".join(reversed(VPA_GROUP.split(".")))  # io.k8s.autoscaling
+        kind = doc["spec"]["names"]["kind"]
+        list_kind = doc["spec"]["names"]["listKind"]
+        gvk = [{"group": VPA_GROUP, "kind": kind, "version": "v1"}]
+        schema["properties"]["metadata"] = {
+            "$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
+            "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+        }
+        schema["x-kubernetes-group-version-kind"] = gvk
+        schema.setdefault("required", [])
+        listing = {
+            "description": f"{list_kind} is a list of {kind}",
+            "required": ["items"],
+            "type": "object",
+            "properties": {
+                "apiVersion": schema["properties"]["apiVersion"],
+                "items": {
+                    "description": "List of verticalpodautoscalers. More info: https://git.k8s.io/community/contributors/devel/api-conventions.md",
+                    "type": "array",
+                    "items": {"$ref": f"#/definitions/{prefix}.v1.{kind}"},
+                },
+                "kind": schema["properties"]["kind"],
+                "metadata": {
+                    "$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta",
+                    "description": "Standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+                },
+            },
+            "x-kubernetes-group-version-kind": [{"group": VPA_GROUP, "kind": list_kind, "version": "v1"}],
+        }
+        if not schema["required"]:
+            del schema["required"]
+        return {f"{prefix}.v1.{kind}": schema, f"{prefix}.v1.{list_kind}": listing}
+    raise SystemExit("no VerticalPodAutoscaler CRD in the file")
+
+
+def _all_kinds(definitions: dict) -> dict[str, list[str]]:
+    kinds: dict[str, set[str]] = {}
+    for d in definitions.values():
+        for g in d.get("x-kubernetes-group-version-kind", ()):
+            if g["kind"].endswith("List") or g["kind"] in ("WatchEvent", "DeleteOptions"):
+                continue
+            version = f"{g['group']}/{g['version']}" if g.get("group") else g["version"]
+            kinds.setdefault(g["kind"], set()).add(version)
+    kinds.setdefault("VerticalPodAutoscaler", set()).add(f"{VPA_GROUP}/v1")
+    return {kind: sorted(versions) for kind, versions in sorted(kinds.items())}
+
+
+def _served_path(path: str) -> bool:
+    """Upstream paths of the served resources (collections, objects, status, scale, log, watch)."""
+    for k in KINDS:
+        prefix = f"/apis/{k.group}/{k.version}" if k.group else f"/api/{k.version}"
+        for base in (prefix, prefix + "/watch"):
+            for scope in ("", "/namespaces/{namespace}"):
+                collection = f"{base}{scope}/{k.plural}"
+                subresources = "|".join(("status", "scale", "log"))
+                if re.fullmatch(re.escape(collection) + rf"(/\{{name\}}(/({subresources}))?)?", path):
+                    return True
+    return any(path == f"/apis/{r.group}/{r.version}/{r.plural}" for r in REVIEW_RESOURCES)
+
+
+def _vpa_paths(paths: dict) -> dict:
+    """kube-apiserver publishes a CRD's operations like a built-in's: the HPA's paths with the
+    VPA's names and types (no strategic merge patch for a custom resource)."""
+    text = json.dumps({p: v for p, v in paths.items() if "/autoscaling/v2/" in p and "horizontalpodautoscalers" in p})
+    for old, new in (("/apis/autoscaling/v2/", "/apis/autoscaling.k8s.io/v1/"),
+                     ("io.k8s.api.autoscaling.v2.HorizontalPodAutoscaler", "io.k8s.autoscaling.v1.VerticalPodAutoscaler"),
+                     ("horizontalpodautoscalers", "verticalpodautoscalers"),
+                     ("HorizontalPodAutoscaler", "VerticalPodAutoscaler"),
+                     ("AutoscalingV2", "AutoscalingK8sIoV1"),
+                     ('"group": "autoscaling", "kind": "VerticalPodAutoscaler", "version": "v2"',
+                      '"group": "autoscaling.k8s.io", "kind": "VerticalPodAutoscaler", "version": "v1"'),
+                     ('"group": "autoscaling", "kind": "VerticalPodAutoscalerList", "version": "v2"',
+                      '"group": "autoscaling.k8s.io", "kind": "VerticalPodAutoscalerList", "version": "v1"'),
+                     ('"autoscaling_v2"', '"autoscalingK8sIo_v1"')):
+        text = text.replace(old, new)
+    out = json.loads(text)
+    for item in out.values():
+        patch = item.get("patch")
+        if patch:
+            patch["consumes"] = [c for c in patch["consumes"] if c != "application/strategic-merge-patch+json"]
+    return out
+
+
+def main(swagger_path: str, crd_path: str) -> None:
+    raw = Path(swagger_path).read_bytes()
+    swagger = json.loads(raw)
+    definitions = swagger["definitions"]
+    gvks = _served_gvks()
+    roots = [name for name, d in definitions.items()
+             if any((g.get("group", ""), g.get("version"), g.get("kind")) in gvks
+                    for g in d.get("x-kubernetes-group-version-kind", ()))]
+    crd_text = Path(crd_path).read_text()
+    out_paths = {path: item for path, item in sorted(swagger["paths"].items()) if _served_path(path)}
+    used_parameters = sorted(set(re.findall(r'"#/parameters/([^"]+)"', json.dumps(out_paths))))
+    referenced: set[str] = set()
+    _refs([out_paths, [swagger["parameters"][name] for name in used_parameters]], referenced)
+    keep = _closure(definitions, [*roots, *EXTRA_ROOTS, *referenced])
+    out_defs = {name: definitions[name] for name in sorted(keep)}
+    out_defs.update(_vpa_definitions(crd_text))
+    out_paths.update(_vpa_paths(out_paths))
+    data = {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
+        "source": {
+            "kubernetes": {"file": "api/openapi-spec/swagger.json", "branch": "release-1.32",
+                           "sha256": hashlib.sha256(raw).hexdigest()},
+            "vertical-pod-autoscaler": {"file": "vertical-pod-autoscaler/deploy/vpa-v1-crd-gen.yaml",
+                                        "tag": "vertical-pod-autoscaler/v1.3.0",
+                                        "sha256": hashlib.sha256(crd_text.encode()).hexdigest()},
+        },
+        "paths": dict(sorted(out_paths.items())),
+        "parameters": {name: swagger["parameters"][name] for name in used_parameters},
+        "definitions": out_defs,
+        # Every kind the full document knows (apiVersion list), for "did you mean" on unknown kinds.
+        "kinds": _all_kinds(definitions),
+    }
+    text = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_bytes(gzip.compress(text, compresslevel=9, mtime=0))
+    print(f"{OUT}: {len(out_defs)} definitions, {len(text)} bytes JSON, {OUT.stat().st_size} bytes gzip")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
