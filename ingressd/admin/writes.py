@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import copy
 import json
+import time
+import uuid
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -345,14 +347,17 @@ def _store(request: web.Request):
 
 
 def _dry_run_object(obj: dict, old: dict | None) -> dict:
-    """What a dry run answers: the object as it would be stored (server metadata of the old one)."""
-    out = json.loads(json.dumps(obj))
+    """What a dry run answers: the object as it would be stored, defaulted, with the server
+    metadata of the old one (a create gets a uid and creationTimestamp, as kube-apiserver's)."""
+    out = default_object(json.loads(json.dumps(obj)))
     meta = out["metadata"]
     if old is not None:
         for field in ("uid", "creationTimestamp", "resourceVersion", "generation"):
             if field in old["metadata"]:
                 meta[field] = old["metadata"][field]
     else:
+        meta.setdefault("uid", str(uuid.uuid4()))
+        meta.setdefault("creationTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         meta.setdefault("generation", 1)
     return out
 

@@ -386,3 +386,11 @@ async def test_a_uid_in_the_object_is_a_precondition(client, store):
     changed = deployment("web", replicas=3)
     changed["metadata"]["uid"] = uid
     assert (await client.put(DEPLOYMENTS + "/web", json=changed)).status == 200
+
+
+async def test_a_dry_run_create_answers_the_object_as_it_would_be_stored(client, store):
+    resp = await client.post(DEPLOYMENTS, params={"dryRun": "All"}, json=deployment("dry"))
+    body = await resp.json()
+    assert resp.status == 201 and body["metadata"]["uid"] and body["metadata"]["creationTimestamp"]
+    assert body["spec"]["revisionHistoryLimit"] == 10  # defaulted
+    assert store.get("Deployment", "default", "dry") is None
