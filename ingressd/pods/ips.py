@@ -58,7 +58,12 @@ class PodIPPool:
         reserved = frozenset({str(network.network_address), str(network.broadcast_address)})
         return cls(str(network.network_address), network.num_addresses, reserved)
 
-    def allocate(self) -> str:
+    def allocate(self, preferred: str | None = None) -> str:
+        """The next free address; `preferred` when it is one of this pool's and free (a pod that
+        ran before ingressd restarted gets its address back)."""
+        if preferred is not None and self._free(preferred):
+            self._allocated.add(preferred)
+            return preferred
         for step in range(self._size):
             offset = (self._next + step) % self._size
             address = ipaddress.IPv4Address(self._base + offset)
@@ -69,6 +74,14 @@ class PodIPPool:
             self._allocated.add(str(address))
             return str(address)
         raise RuntimeError("no free pod IP left")
+
+    def _free(self, address: str) -> bool:
+        try:
+            value = int(ipaddress.IPv4Address(address))
+        except ValueError:
+            return False
+        return (0 <= value - self._base < self._size and value & 0xFF not in (0, 255)
+                and address not in self._allocated and address not in self._reserved)
 
     def release(self, address: str) -> None:
         self._allocated.discard(address)

@@ -294,7 +294,7 @@ class Kubelet:
             uid=meta["uid"],
             namespace=meta["namespace"],
             name=meta["name"],
-            ip=self._ips.allocate(),
+            ip=self._ips.allocate(preferred=_previous_ip(pod)),
             start_time=format_timestamp(self._now()),
             containers=[
                 _new_container(c, volumes) for c in spec.get("containers") or ()
@@ -663,6 +663,14 @@ def _container_status(container: _Container) -> dict:
     if container.container_id:
         status["containerID"] = container.container_id
     return status
+
+
+def _previous_ip(pod: dict) -> str | None:
+    """The address a pod had when it ran before ingressd restarted (None for a new pod)."""
+    status = pod.get("status") or {}
+    if any(c.get("containerID") for c in status.get("containerStatuses") or ()):
+        return status.get("podIP") or None
+    return None
 
 
 def _carry_over(sandbox: _Sandbox, previous: dict, now: str) -> None:
