@@ -80,9 +80,9 @@ def validate(manifests: list[Manifest], ingress_class: str = "nginx") -> list[Pr
         if served:
             try:
                 _check_body(r, ingresses, autoscalers, vpas)
+                check_schema(r, start)  # unknown fields, types, quantities (objects/schema_check.py)
             except Exception as e:  # noqa: BLE001 - a checker bug must not stop a hot reload
                 r.error((), f"ingressd could not check this object: {e!r}")
-            check_schema(r, start)  # unknown fields, types, quantities (objects/schema_check.py)
     by_kind = _index(first)
     used: set[tuple[str, str]] = set()
     for r, refs, ingress_annotations in ingresses:

@@ -26,7 +26,7 @@ def test_namespace_checks(tmp_path):
     assert 'spec.finalizers[0]: Invalid value: "bogus": name is neither a standard finalizer name nor is it ' \
            "fully qualified" in "\n".join(problems)
     assert any("spec.finalizers[1]" in p for p in problems)
-    assert any('spec.finalizer: warning: unknown field "finalizer"' in p or 'unknown field "finalizer"' in p
+    assert any('spec.finalizer: unknown field "spec.finalizer", did you mean "spec.finalizers"?' in p
                for p in problems)
 
 

@@ -253,7 +253,7 @@ INGRESS_CASES = {
           {BACKEND}
         """),
         [f"m.yaml:9: {P0}.pathType: Required value: pathType must be specified",
-         f'm.yaml:10: {P0}.pathtype: warning: unknown field "pathtype"'],
+         f'm.yaml:10: {P0}.pathtype: unknown field "spec.rules[0].http.paths[0].pathtype", did you mean "spec.rules[0].http.paths[0].pathType"?'],
     ),
     "relative and unsafe paths": (
         paths(f"""
@@ -585,7 +585,7 @@ COMMON_CASES = {
          "is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
          'm.yaml:7: ConfigMap Prod/My_Config: metadata.annotations[/x]: Invalid value: "/x": prefix part must '
          "be non-empty",
-         'm.yaml:8: ConfigMap Prod/My_Config: metadata.lables: warning: unknown field "lables"'],
+         'm.yaml:8: ConfigMap Prod/My_Config: metadata.lables: unknown field "metadata.lables", did you mean "metadata.labels"?'],
     ),
 }
 
@@ -754,7 +754,7 @@ CORE_CASES = {
         ["m.yaml:4: ConfigMap default/c: data[port]: Invalid value: 8080: must be a string (quote it: \"8080\")",
          'm.yaml:4: ConfigMap default/c: data[same]: Invalid value: "same": duplicate of key present in '
          "binaryData",
-         'm.yaml:6: ConfigMap default/c: spec: warning: unknown field "spec"'],
+         'm.yaml:6: ConfigMap default/c: spec: unknown field "spec"'],
     ),
     "pod": (
         """
@@ -794,7 +794,7 @@ CORE_CASES = {
          "m.yaml:15: Pod default/p: spec.containers[0].readinessProbe.periodSeconds: Invalid value: 0: must be "
          "greater than or equal to 1",
          "m.yaml:16: Pod default/p: spec.containers[1].image: Required value",
-         'm.yaml:17: Pod default/p: spec.containers[1].imge: warning: unknown field "imge"'],
+         'm.yaml:17: Pod default/p: spec.containers[1].imge: unknown field "spec.containers[1].imge", did you mean "spec.containers[1].image"?'],
     ),
     "pod without containers": (
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: []\n",

@@ -152,17 +152,26 @@ spec:
   - name: a
   - name: b
 """, 7, "spec.recommenders: Too many: 2: must have at most 1 items"),
-    ("typo", HEADER + """
-spec:
-  targetRef: {kind: Deployment, name: web}
-  updatepolicy: {updateMode: "Off"}
-""", 7, 'spec.updatepolicy: warning: unknown field "updatepolicy"'),
 ]
 
 
 @pytest.mark.parametrize("name, text, line, expected", CASES, ids=[c[0] for c in CASES])
 def test_problems_name_the_field(name, text, line, expected):
     assert check(text) == [WHO.format(line=line) + expected]
+
+
+def test_a_typo_is_an_unknown_field_of_the_crd_schema():
+    """Unknown fields are the schema pass's (objects/schema_check.py, the VPA CRD's schema)."""
+    from ingressd.objects.validate import validate
+
+    text = HEADER + """
+spec:
+  targetRef: {kind: Deployment, name: web}
+  updatepolicy: {updateMode: "Off"}
+"""
+    manifests, _ = parse_manifests(textwrap.dedent(text).lstrip("\n"), "vpa.yaml")
+    assert [str(p) for p in validate(manifests)] == [
+        WHO.format(line=7) + 'spec.updatepolicy: unknown field "spec.updatepolicy", did you mean "spec.updatePolicy"?']
 
 
 def test_validate_warns_when_an_hpa_and_a_vpa_scale_the_same_target_on_cpu():
