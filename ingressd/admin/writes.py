@@ -38,7 +38,9 @@ from ingressd.admin.http import (
     status_response,
 )
 from ingressd.admin.keys import STORE_KEY
+from ingressd.admin.apply import apply_patch as server_side_apply
 from ingressd.admin.label_selector import LabelSelectorError, parse_label_selector
+from ingressd.admin.managed import ManagerError, track
 from ingressd.admin.resources import APIResource
 from ingressd.apimachinery import writes as rules
 from ingressd.apimachinery.defaults import default_object
@@ -63,7 +65,7 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
 # The order kube-apiserver lists them in its 415 message. Server-side apply is not served yet.
-PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH)
+PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH)
 # Custom resources have no Go types, hence no strategic merge patch (kube-apiserver answers 415).
 CUSTOM_RESOURCE_KINDS = frozenset({"VerticalPodAutoscaler"})
 
@@ -101,7 +103,7 @@ async def serve_write(request: web.Request, resource: APIResource, namespace: st
         if request.method == "DELETE":
             return await delete(request, resource, ns, name, options)
         return method_not_allowed(OBJECT_METHODS)
-    except WriteError as e:
+    except (WriteError, ManagerError) as e:
         return e.response
 
 
@@ -115,7 +117,7 @@ async def serve_subresource_write(request: web.Request, resource: APIResource, n
         if subresource == "scale":
             return await write_scale(request, resource, namespace, name, options)
         return await write_status(request, resource, namespace, name, options)
-    except WriteError as e:
+    except (WriteError, ManagerError) as e:
         return e.response
 
 
@@ -408,7 +410,7 @@ async def create(request: web.Request, resource: APIResource, namespace: str, op
         return refused
     if store.get(resource.kind, namespace, name) is not None:
         return already_exists(resource, name)
-    obj = rules.prepare_for_create(obj)
+    obj = track(request, resource.api_version, resource.kind, None, rules.prepare_for_create(obj))
     _validate(request, resource, obj, options)
     if options.dry_run:
         return _answer(render_object(resource, _dry_run_object(obj, None)), 201, options)
@@ -436,7 +438,7 @@ async def update(request: web.Request, resource: APIResource, namespace: str, na
     failed = rules.check_preconditions(current, {"uid": obj["metadata"].get("uid") or None})
     if failed is not None:  # a uid in the object is a precondition too (the generic registry's Update)
         return conflict(resource, name, failed)
-    new = rules.prepare_for_update(obj, current)
+    new = track(request, resource.api_version, resource.kind, current, rules.prepare_for_update(obj, current))
     _validate_update(request, resource, new, current, options)
     stored = _finish_update(request, resource, new, current, options)
     return _answer(render_object(resource, stored), 200, options)
@@ -465,8 +467,13 @@ async def _patch_document(request: web.Request, resource: APIResource, kind: str
     """The patch of the request as a function of the current object (415/400 raised first)."""
     content_type = _content_type(request)
     accepted = _patch_types(resource) if kind == resource.kind else PATCH_TYPES
+    if content_type == APPLY_PATCH:  # server-side apply on …/status and …/scale: not served yet
+        raise WriteError(unsupported_media_type(tuple(t for t in accepted if t != APPLY_PATCH)))
     if content_type not in accepted:
         raise WriteError(unsupported_media_type(accepted))
+    if "force" in request.query:
+        raise WriteError(_invalid_options("PatchOptions", "force", "Forbidden: may not be specified for "
+                                                                   "non-apply patch"))
     raw, error = await read_json_body(request)
     if error is not None:
         raise WriteError(error)
@@ -501,6 +508,8 @@ def _apply(apply_patch: Callable[[dict], dict], current: dict) -> dict:
 
 async def patch(request: web.Request, resource: APIResource, namespace: str, name: str,
                 options: Options) -> web.Response:
+    if _content_type(request) == APPLY_PATCH:
+        return await server_side_apply(request, resource, namespace, name, options)
     apply_patch = await _patch_document(request, resource, resource.kind)
     current = _store(request).get(resource.kind, namespace, name)
     if current is None:
@@ -517,7 +526,7 @@ async def patch(request: web.Request, resource: APIResource, namespace: str, nam
     failed = rules.check_preconditions(current, {"uid": obj["metadata"].get("uid") or None})
     if failed is not None:  # a uid in the object is a precondition too (the generic registry's Update)
         return conflict(resource, name, failed)
-    new = rules.prepare_for_update(obj, current)
+    new = track(request, resource.api_version, resource.kind, current, rules.prepare_for_update(obj, current))
     _validate_update(request, resource, new, current, options)
     stored = _finish_update(request, resource, new, current, options)
     return _answer(render_object(resource, stored), 200, options)
@@ -548,10 +557,15 @@ async def write_status(request: web.Request, resource: APIResource, namespace: s
     failed = rules.check_preconditions(current, {"uid": obj["metadata"].get("uid") or None})
     if failed is not None:  # a uid in the object is a precondition too (the generic registry's Update)
         return conflict(resource, name, failed)
-    new = rules.prepare_for_status_update(obj, current)
+    new = track(request, resource.api_version, resource.kind, current,
+                rules.prepare_for_status_update(obj, current), "status")
     if options.dry_run:
         return _answer(render_object(resource, _dry_run_object(new, current)), 200, options)
-    if "status" in new and isinstance(new["status"], dict):
+    managed = new["metadata"].get("managedFields")
+    if managed != current["metadata"].get("managedFields"):  # one write: the status and who wrote it
+        stored = store.apply({**current, "metadata": {**current["metadata"], "managedFields": managed or []},
+                              "status": new["status"] if isinstance(new.get("status"), dict) else {}})
+    elif "status" in new and isinstance(new["status"], dict):
         stored = store.update_status(resource.kind, namespace, name, new["status"])
     else:
         stored = store.update_status(resource.kind, namespace, name, {})
@@ -593,6 +607,7 @@ async def write_scale(request: web.Request, resource: APIResource, namespace: st
         return field_invalid(scale_resource, name, [("spec.replicas", message)])
     obj = dict(current)
     obj["spec"] = {**(current.get("spec") or {}), "replicas": replicas}
+    obj = track(request, resource.api_version, resource.kind, current, obj, "scale")
     if options.dry_run:
         return _answer(scale_object(obj), 200, options)
     stored = store.apply(obj)

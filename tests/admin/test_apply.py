@@ -1,0 +1,146 @@
+"""Server-side apply and managedFields through the admin API (admin/apply.py, admin/managed.py)
+over a real Store, through aiohttp_client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from ingressd.admin import build_admin_app
+
+DEPLOYMENTS = "/apis/apps/v1/namespaces/default/deployments"
+APPLY = {"Content-Type": "application/apply-patch+yaml"}
+MERGE = {"Content-Type": "application/merge-patch+json"}
+
+MANIFEST = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+      - name: c
+        image: ingressd/echo:1.0
+"""
+
+
+@pytest.fixture
+async def client(aiohttp_client, store):
+    return await aiohttp_client(build_admin_app(store, CollectorRegistry(), lambda: (True, "")))
+
+
+def managers(obj: dict) -> dict[str, dict]:
+    return {f"{e['manager']}/{e['operation']}" + (f"/{e['subresource']}" if e.get("subresource") else ""): e
+            for e in obj["metadata"].get("managedFields", [])}
+
+
+async def test_apply_creates_then_updates_with_an_apply_entry(client, store):
+    resp = await client.patch(DEPLOYMENTS + "/api?fieldManager=kubectl", data=MANIFEST, headers=APPLY)
+    assert resp.status == 201, await resp.text()
+    body = await resp.json()
+    entry = managers(body)["kubectl/Apply"]
+    assert (entry["apiVersion"], entry["fieldsType"]) == ("apps/v1", "FieldsV1")
+    assert entry["fieldsV1"]["f:spec"]["f:replicas"] == {}
+    assert entry["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"c"}']["f:image"] == {}
+    assert store.get("Deployment", "default", "api")["spec"]["replicas"] == 2
+    resp = await client.patch(DEPLOYMENTS + "/api?fieldManager=kubectl", data=MANIFEST.replace("replicas: 2", "replicas: 4"),
+                              headers=APPLY)
+    assert resp.status == 200 and (await resp.json())["spec"]["replicas"] == 4
+
+
+async def test_json_bodies_apply_too(client):
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"a": "1"}}
+    resp = await client.patch("/api/v1/namespaces/default/configmaps/cfg?fieldManager=me", data=json.dumps(body),
+                              headers=APPLY)
+    assert resp.status == 201 and (await resp.json())["data"] == {"a": "1"}
+
+
+async def test_a_second_applier_conflicts_then_forces(client, store):
+    await client.patch(DEPLOYMENTS + "/api?fieldManager=kubectl", data=MANIFEST, headers=APPLY)
+    other = MANIFEST.replace("replicas: 2", "replicas: 3")
+    resp = await client.patch(DEPLOYMENTS + "/api?fieldManager=other", data=other, headers=APPLY)
+    assert resp.status == 409
+    body = await resp.json()
+    assert (body["reason"], body["code"]) == ("Conflict", 409)
+    assert body["message"] == 'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas'
+    assert body["details"]["causes"] == [{"reason": "FieldManagerConflict", "message": 'conflict with "kubectl"',
+                                          "field": ".spec.replicas"}]
+    assert store.get("Deployment", "default", "api")["spec"]["replicas"] == 2
+    resp = await client.patch(DEPLOYMENTS + "/api?fieldManager=other&force=true", data=other, headers=APPLY)
+    assert resp.status == 200
+    owners = managers(await resp.json())
+    assert "f:replicas" in owners["other/Apply"]["fieldsV1"]["f:spec"]
+    assert "f:replicas" not in owners["kubectl/Apply"]["fieldsV1"]["f:spec"]
+
+
+async def test_fields_an_applier_drops_are_removed(client, store):
+    with_label = MANIFEST.replace("name: api\n", "name: api\n  labels: {team: a}\n", 1)
+    await client.patch(DEPLOYMENTS + "/api?fieldManager=kubectl", data=with_label, headers=APPLY)
+    assert store.get("Deployment", "default", "api")["metadata"]["labels"] == {"team": "a"}
+    await client.patch(DEPLOYMENTS + "/api?fieldManager=kubectl", data=MANIFEST, headers=APPLY)
+    assert not store.get("Deployment", "default", "api")["metadata"].get("labels")
+
+
+@pytest.mark.parametrize(("query", "headers", "status", "message"), [
+    ("", APPLY, 422, 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'),
+    ("?fieldManager=" + "x" * 129, APPLY, 422,
+     'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Too long: may not be more than 128 bytes'),
+    ("?fieldManager=m&force=maybe", APPLY, 400, 'strconv.ParseBool: parsing "maybe": invalid syntax'),
+    ("?force=true", MERGE, 422,
+     'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch'),
+])
+async def test_apply_option_errors(client, query, headers, status, message):
+    resp = await client.patch(DEPLOYMENTS + "/web" + query, data=MANIFEST.replace("api", "web"), headers=headers)
+    assert resp.status == status
+    assert (await resp.json())["message"] == message
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ("a: [", "error decoding YAML"),
+    ("- 1\n- 2", "the body of the request must be a YAML or JSON object"),
+    ("metadata: {managedFields: []}", "metadata.managedFields must be nil"),
+    ("kind: Service", "the kind in the data (Service) does not match the expected kind (Deployment)"),
+])
+async def test_bad_apply_bodies_are_400(client, data, message):
+    resp = await client.patch(DEPLOYMENTS + "/web?fieldManager=m", data=data, headers=APPLY)
+    assert resp.status == 400
+    assert (await resp.json())["message"].startswith(message)
+
+
+async def test_every_write_records_an_update_entry(client, store):
+    resp = await client.post(DEPLOYMENTS, data=MANIFEST, headers={"Content-Type": "application/yaml",
+                                                                  "User-Agent": "kubectl/v1.32.0 (linux/amd64) x"})
+    assert resp.status == 201
+    created = managers(await resp.json())["kubectl/Update"]
+    assert created["fieldsV1"]["f:spec"]["f:template"]["f:metadata"]["f:labels"] == {".": {}, "f:app": {}}
+    resp = await client.patch(DEPLOYMENTS + "/api?fieldManager=kubectl-label", data='{"metadata":{"labels":{"x":"y"}}}',
+                              headers=MERGE)
+    assert managers(await resp.json())["kubectl-label/Update"]["fieldsV1"] == \
+        {"f:metadata": {"f:labels": {".": {}, "f:x": {}}}}
+    resp = await client.patch(DEPLOYMENTS + "/api/scale?fieldManager=kubectl-scale", data='{"spec":{"replicas":5}}',
+                              headers=MERGE)
+    assert resp.status == 200
+    stored = store.get("Deployment", "default", "api")
+    scale = managers(stored)["kubectl-scale/Update/scale"]
+    assert scale["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
+    assert "f:replicas" not in managers(stored)["kubectl/Update"]["fieldsV1"]["f:spec"]
+    resp = await client.patch(DEPLOYMENTS + "/api/status?fieldManager=ctl", data='{"status":{"replicas":5}}',
+                              headers=MERGE)
+    assert resp.status == 200
+    assert managers(await resp.json())["ctl/Update/status"]["fieldsV1"] == {"f:status": {"f:replicas": {}}}
+    # the applier now conflicts with the scale, naming the subresource
+    resp = await client.patch(DEPLOYMENTS + "/api?fieldManager=kubectl", data=MANIFEST, headers=APPLY)
+    assert resp.status == 409
+    assert (await resp.json())["message"] == ('Apply failed with 1 conflict: conflict with "kubectl-scale" with '
+                                              'subresource "scale" using apps/v1: .spec.replicas')
+
+
+async def test_apply_on_subresources_is_415_for_now(client):
+    resp = await client.patch(DEPLOYMENTS + "/web/scale?fieldManager=m", data="spec: {replicas: 1}", headers=APPLY)
+    assert resp.status == 415
