@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from ingressd.admin.apply import apply_patch as server_side_apply
 from ingressd.admin.http import (
     json_response,
     method_not_allowed,
@@ -38,7 +39,6 @@ from ingressd.admin.http import (
     status_response,
 )
 from ingressd.admin.keys import STORE_KEY
-from ingressd.admin.apply import apply_patch as server_side_apply
 from ingressd.admin.label_selector import LabelSelectorError, parse_label_selector
 from ingressd.admin.managed import ManagerError, track
 from ingressd.admin.resources import APIResource
@@ -53,6 +53,7 @@ from ingressd.apimachinery.patch import (
 )
 from ingressd.apimachinery.scale import scale_object
 from ingressd.cluster.namespaces import admission_error
+from ingressd.kinds import SERVED_KINDS
 from ingressd.objects.load import Manifest
 from ingressd.objects.validate import validate
 
@@ -305,6 +306,8 @@ def _validate(request: web.Request, resource: APIResource, obj: dict, options: O
     """`ingressd validate`'s checks for this one object, with the stored objects its cross-object
     checks read: errors are 422 Invalid, warnings become `Warning` headers (kubectl prints them)."""
     meta = obj["metadata"]
+    if resource.kind not in SERVED_KINDS:
+        return  # Events: recorded by components, not a kind manifests (or `ingressd validate`) hold
     me = (resource.kind, meta.get("namespace") or "", meta.get("name", ""))
     store = _store(request)
     context = [Manifest(other, "<stored>", 0)
@@ -398,7 +401,11 @@ async def create(request: web.Request, resource: APIResource, namespace: str, op
     if not meta.get("name"):
         prefix = meta.get("generateName")
         if isinstance(prefix, str) and prefix:
-            meta["name"] = rules.generate_name(prefix)
+            # kube-apiserver 1.32 (RetryGenerateName) draws again when a generated name is taken.
+            for _ in range(8):
+                meta["name"] = rules.generate_name(prefix)
+                if _store(request).get(resource.kind, namespace, meta["name"]) is None:
+                    break
         else:
             return field_invalid(resource, "", [("metadata.name", "Required value: name or generateName is required")])
     if meta.get("resourceVersion"):

@@ -392,3 +392,12 @@ async def test_a_dry_run_create_answers_the_object_as_it_would_be_stored(client,
     assert resp.status == 201 and body["metadata"]["uid"] and body["metadata"]["creationTimestamp"]
     assert body["spec"]["revisionHistoryLimit"] == 10  # defaulted
     assert store.get("Deployment", "default", "dry") is None
+
+
+async def test_an_event_is_created_without_manifest_warnings(client, store):
+    event = {"apiVersion": "v1", "kind": "Event", "metadata": {"generateName": "web."},
+             "involvedObject": {"kind": "Deployment", "name": "web", "namespace": "default"},
+             "reason": "Tested", "message": "hello", "type": "Normal"}
+    resp = await client.post("/api/v1/namespaces/default/events", json=event)
+    assert resp.status == 201 and "Warning" not in resp.headers
+    assert [e["reason"] for e in store.list("Event", "default")] == ["Tested"]
