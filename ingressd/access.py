@@ -27,11 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingressd.apimachinery.access import (
-    CONTEXT_NAME, KubeconfigError, is_token_text, kubeconfig_document, merge_kubeconfig, token_for_server)
+    CONTEXT_NAME,
+    KubeconfigError,
+    is_token_text,
+    kubeconfig_document,
+    merge_kubeconfig,
+    token_for_server,
+)
 
 __all__ = ["AccessError", "TokenSearch", "add_credential_flags", "add_kubeconfig_parser", "admin_server_url",
-           "admin_tls", "cmd_kubeconfig", "credentials", "find_token", "kubeconfig_path", "load_or_create_token", "token_path", "unauthorized_message",
-           "write_kubeconfig"]
+           "admin_tls", "cmd_kubeconfig", "credentials", "find_token", "kubeconfig_path", "load_or_create_token",
+           "token_path", "unauthorized_message", "write_kubeconfig"]
 
 TOKEN_FILE = "admin-token"
 KUBECONFIG_FILE = "kubeconfig"
@@ -314,12 +320,20 @@ def cmd_kubeconfig(args: argparse.Namespace) -> int:
         sys.stdout.write(path.read_text(encoding="utf-8"))
         return 0
     target = kubeconfig_files(args.kubeconfig)[0]
+    lock = target.with_name(target.name + ".lock")  # as kubectl and kind lock a kubeconfig they write
     try:
-        merged = merge_kubeconfig(read_kubeconfig(target), ours, str(target))
-        existed = target.exists()
-        mode = target.stat().st_mode & 0o777 if existed else 0o600
         target.parent.mkdir(parents=True, exist_ok=True)
-        _write_private(target, _dump(merged), mode)
+        try:
+            os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise AccessError(f"{target} is being written by another program ({lock} exists; remove it if "
+                              "nothing is)") from None
+        try:
+            merged = merge_kubeconfig(read_kubeconfig(target), ours, str(target))
+            mode = target.stat().st_mode & 0o777 if target.exists() else 0o600
+            _write_private(target, _dump(merged), mode)
+        finally:
+            lock.unlink(missing_ok=True)
     except (AccessError, KubeconfigError) as exc:
         print(f"ingressd kubeconfig: {exc}; left unchanged", file=sys.stderr)
         return 1

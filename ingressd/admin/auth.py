@@ -9,16 +9,31 @@ The token is the app's TOKEN_KEY; None turns authentication off (unit tests of o
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
-from ingressd.admin.http import json_response, method_not_allowed, read_json_body, status_response
-from ingressd.apimachinery.access import bearer_token, is_public_path, token_matches, unauthorized_status
+from ingressd.admin.http import (
+    json_response,
+    method_not_allowed,
+    read_json_body,
+    status_response,
+)
+from ingressd.apimachinery.access import (
+    bearer_token,
+    is_public_path,
+    token_matches,
+    unauthorized_status,
+)
 from ingressd.apimachinery.protobuf import ProtobufError, decode_object
 from ingressd.apimachinery.reviews import (
-    AUTHENTICATION, AUTHORIZATION, ReviewError, self_subject_access_review, self_subject_review,
-    self_subject_rules_review)
+    AUTHENTICATION,
+    AUTHORIZATION,
+    ReviewError,
+    self_subject_access_review,
+    self_subject_review,
+    self_subject_rules_review,
+)
 
 __all__ = ["TOKEN_KEY", "add_routes", "require_token"]
 
@@ -38,7 +53,7 @@ async def require_token(request: web.Request, handler) -> web.StreamResponse:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 _REVIEWS = {

@@ -48,6 +48,8 @@ async def plan(spec: LoadSpec, admin_url: str | None, overrides: Mapping[str, fl
                                      unauthorized=unauthorized)
     except AdminError as exc:
         if admin_required or any(name in ALIASES for name in overrides):
+            if unauthorized is not None and str(exc) == unauthorized:
+                raise BenchError(unauthorized) from None  # it runs: the token is what is missing
             raise BenchError(f"{exc} (is `ingressd run` serving its admin port there?)") from None
         if not overrides:
             notes.append(f"no expected shares: {exc}; pass --admin URL or --expect NAME=SHARE")

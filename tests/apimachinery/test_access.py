@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 
 from ingressd.apimachinery.access import (
-    KubeconfigError, bearer_token, is_public_path, is_token_text, kubeconfig_document, merge_kubeconfig,
-    same_server, token_for_server, token_matches)
+    KubeconfigError,
+    bearer_token,
+    is_public_path,
+    is_token_text,
+    kubeconfig_document,
+    merge_kubeconfig,
+    same_server,
+    token_for_server,
+    token_matches,
+)
 
 TOKEN = "a" * 43
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from ingressd.apimachinery.reviews import (
-    ReviewError, self_subject_access_review, self_subject_review, self_subject_rules_review)
+    ReviewError,
+    self_subject_access_review,
+    self_subject_review,
+    self_subject_rules_review,
+)
 
 SSAR = "SelfSubjectAccessReview"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
-import ssl
 import os
 import shutil
+import ssl
 import stat
 import subprocess
 import urllib.request
@@ -254,6 +254,12 @@ def test_merge_creates_the_file_and_honours_kubeconfig(instance, tmp_path):
     result = run_cli("kubeconfig", "--merge", "--kubeconfig", str(broken), cwd=work, env=clean_env())
     assert result.returncode == 1 and f"{broken} is not valid YAML" in result.stderr
     assert broken.read_text() == "clusters: [unclosed\n"
+    assert not (tmp_path / "broken.lock").exists()
+    lock = tmp_path / "second.lock"
+    lock.touch()
+    result = run_cli("kubeconfig", "--merge", "--kubeconfig", str(second), cwd=work, env=clean_env())
+    assert result.returncode == 1 and f"{second} is being written by another program ({lock} exists" in result.stderr
+    assert yaml.safe_load(second.read_text()) == KIND_CONFIG
 
 
 # -- real kubectl --------------------------------------------------------------------------------
