@@ -11,8 +11,8 @@
   dependents) or Orphan (dependents lose their ownerReference), `gracePeriodSeconds`,
   `preconditions`; DELETE on a collection: deletecollection with label and field selectors.
 - `…/status` (PUT, PATCH) writes only status; `…/scale` (PUT, PATCH) only spec.replicas.
-- `dryRun=All` on every write: checked and answered, nothing stored. `fieldValidation` is accepted
-  (Ignore, Warn, Strict); unknown fields are not yet rejected under Strict (needs the OpenAPI schema).
+- `dryRun=All` on every write: checked and answered, nothing stored. `fieldValidation` Strict,
+  Warn (the default) or Ignore, with the upstream schema (admin/fieldvalidation.py).
 
 Every write of a kind ingressd validates passes `ingressd validate`'s checks first (422 Invalid).
 The store notifies its subscribers, so the control loop reacts as to a file edit.
@@ -25,10 +25,10 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from urllib.parse import quote
 
 from aiohttp import web
 
+from ingressd.admin import fieldvalidation
 from ingressd.admin.apply import apply_patch as server_side_apply
 from ingressd.admin.http import (
     json_response,
@@ -146,8 +146,7 @@ def _options(request: web.Request, resource: APIResource) -> Options:
     if validation and validation not in FIELD_VALIDATION:
         raise WriteError(_invalid_options(kind, "fieldValidation", f'Unsupported value: "{validation}": supported '
                                                                    'values: "", "Ignore", "Strict", "Warn"'))
-    # TODO(issue 12): Strict/Warn need the OpenAPI schema to find unknown fields; accepted, not enforced.
-    return Options(bool(dry_run), validation or "Strict")
+    return Options(bool(dry_run), validation or fieldvalidation.DEFAULT)
 
 
 def _invalid_options(kind: str, field: str, message: str) -> web.Response:
@@ -302,9 +301,15 @@ _CONTEXT_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _validate(request: web.Request, resource: APIResource, obj: dict, options: Options) -> None:
+def _validate(request: web.Request, resource: APIResource, obj: dict, options: Options,
+              current: dict | None = None) -> None:
     """`ingressd validate`'s checks for this one object, with the stored objects its cross-object
-    checks read: errors are 422 Invalid, warnings become `Warning` headers (kubectl prints them)."""
+    checks read: errors are 422 Invalid, warnings become `Warning` headers (kubectl prints them).
+    First the schema's decoding checks and fieldValidation (admin/fieldvalidation.py): 400 for a
+    wrong type or, under Strict, unknown fields; else unknown fields are dropped from `obj`."""
+    schema_error = fieldvalidation.admit(obj, options.field_validation, options.warnings, current)
+    if schema_error is not None:
+        raise WriteError(schema_error)
     meta = obj["metadata"]
     if resource.kind not in SERVED_KINDS:
         return  # Events: recorded by components, not a kind manifests (or `ingressd validate`) hold
@@ -329,7 +334,7 @@ def _validate(request: web.Request, resource: APIResource, obj: dict, options: O
 def _validate_update(request: web.Request, resource: APIResource, new: dict, old: dict, options: Options) -> None:
     """The object checks, then what an update may not change (on the defaulted object, as the
     registry sees it)."""
-    _validate(request, resource, new, options)
+    _validate(request, resource, new, options, current=old)
     errors = rules.update_errors(default_object(copy.deepcopy(new)), old)
     if errors:
         raise WriteError(field_invalid(resource, new["metadata"].get("name", ""), errors))
@@ -343,8 +348,9 @@ def _answer(body: dict, status: int, options: Options) -> web.Response:
 
 
 def _header_text(text: str) -> str:
-    return quote(text.replace('"', "'"), safe=" !#$%&'()*+,-./:;<=>?@[]^_`{|}~") if not text.isascii() else \
-        text.replace('"', "'").replace("\n", " ")
+    """The warn-text of a Warning header, a quoted-string as the API server writes it (`"` and `\\`
+    escaped with a backslash: kubectl prints `unknown field "spec.replica"`)."""
+    return fieldvalidation.warning_text(text)
 
 
 def _store(request: web.Request):
