@@ -94,10 +94,11 @@ class Store:
     # -- restore -----------------------------------------------------------------------------
 
     def restore(self, objects: list[dict], resource_version: int) -> None:
-        """Fill an empty store with objects as they were stored before (uid, resourceVersion,
-        creationTimestamp, generation and status kept) and continue the resourceVersion counter
-        from `resource_version` (never below the newest object's). No subscriber is called and no
-        watch history exists before it: a watch from an older resourceVersion is "too old"."""
+        """Fill an empty store with `objects` (handed over, not copied) as they were stored before
+        (uid, resourceVersion, creationTimestamp, generation and status kept) and continue the
+        resourceVersion counter from `resource_version` (never below the newest object's). No
+        subscriber is called and no watch history exists before it: a watch from an older
+        resourceVersion is "too old"."""
         if self.resource_version or any(self._objects.values()):
             raise RuntimeError("restore() fills an empty store only")
         newest = resource_version
@@ -109,7 +110,7 @@ class Store:
             rv = int(meta["resourceVersion"])
             newest = max(newest, rv)
             key = (_namespace_key(kind, meta.get("namespace")), meta["name"])
-            self._objects.setdefault(kind, {})[key] = copy.deepcopy(obj)
+            self._objects.setdefault(kind, {})[key] = obj  # never changed in place, as every stored object
         self.resource_version = newest
         self._history_floor = newest
         for kind in self._objects:
