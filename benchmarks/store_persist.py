@@ -6,13 +6,14 @@ and `Store.apply`, with persistence off, on (WAL, synchronous=NORMAL: what `ingr
 and on with synchronous=FULL (an fsync per write), in a temporary state dir (or --dir, to measure
 another disk). Prints µs per write and a JSON line.
 
-    python benchmarks/store_persist.py [--writes 5000] [--dir DIR]
+    python benchmarks/store_persist.py [--writes 5000] [--rounds 3] [--dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -81,17 +82,23 @@ def measure(writes: int, directory: Path | None, synchronous: str | None) -> dic
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--writes", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are printed (default 3)")
     parser.add_argument("--dir", help="a directory on the disk to measure (default: a temporary one)")
     args = parser.parse_args()
-    results = []
-    for synchronous in (None, "NORMAL", "FULL"):
-        with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-            writes = args.writes if synchronous != "FULL" else max(args.writes // 10, 100)
-            results.append(measure(writes, Path(tmp) / "state", synchronous))
-    print(f"{'persistence':<12} {'update_status µs':>17} {'apply µs':>10}")
+    rounds: dict[str, list[dict]] = {}
+    for _ in range(args.rounds):
+        for synchronous in (None, "NORMAL", "FULL"):
+            with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+                writes = args.writes if synchronous != "FULL" else max(args.writes // 10, 100)
+                result = measure(writes, Path(tmp) / "state", synchronous)
+                rounds.setdefault(result["persistence"], []).append(result)
+    results = [{"persistence": name,
+                "update_status_us": statistics.median(r["update_status_us"] for r in runs),
+                "apply_us": statistics.median(r["apply_us"] for r in runs)} for name, runs in rounds.items()]
+    print(f"{'persistence':<12} {'update_status µs':>17} {'apply µs':>10}   (medians of {args.rounds} rounds)")
     for r in results:
         print(f"{r['persistence']:<12} {r['update_status_us']:>17} {r['apply_us']:>10}")
-    print(json.dumps({"writes": args.writes, "results": results}))
+    print(json.dumps({"writes": args.writes, "rounds": args.rounds, "results": results}))
     return 0
 
 

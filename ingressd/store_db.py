@@ -58,7 +58,7 @@ CREATE TABLE objects (
     resource_version INTEGER NOT NULL,
     body TEXT NOT NULL,
     PRIMARY KEY (kind, namespace, name)
-) WITHOUT ROWID;
+);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE manifest_objects (
     kind TEXT NOT NULL,
