@@ -55,12 +55,12 @@ def test_namespace_lifecycle(running):
     made = config.parent / "made.yaml"
     made.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: made}\n---\n"
                     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: made}\ndata: {k: v}\n")
-    kubectl(config, "create", "--validate=false", "-f", str(made))  # (no /openapi yet)
+    kubectl(config, "create", "-f", str(made))
     assert "configmap/c" in kubectl(config, "get", "cm", "-n", "made", "-o", "name").stdout
     assert _namespaces(config)["made"] == "Active"
     stray = config.parent / "stray.yaml"
     stray.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: nowhere}\n")
-    refused = kubectl(config, "create", "--validate=false", "-f", str(stray), check=False)
+    refused = kubectl(config, "create", "-f", str(stray), check=False)
     assert refused.returncode == 1
     assert refused.stderr == (f'Error from server (NotFound): error when creating "{stray}": '
                               'namespaces "nowhere" not found\n')
