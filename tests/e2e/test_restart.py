@@ -332,3 +332,34 @@ def test_the_python_client_finds_what_it_created_after_a_restart_and_its_old_wat
             assert int(updated.metadata.resource_version) > int(listed)
     finally:
         assert second.stop() == 0, second.stderr()
+
+
+def test_what_kubectl_created_and_scaled_is_there_after_a_restart_and_serves(tmp_path):
+    from tests.kube import instance_kubeconfig, kubectl, require_kubectl
+
+    require_kubectl()
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(CONFIG_MAPS.format(name="from-file", value="1"))
+    first = start(tmp_path, "run1", manifest)
+    try:
+        config = instance_kubeconfig(first.state_dir, tmp_path / "run1" / "kubeconfig", first.admin_port)
+        created = tmp_path / "created-with-kubectl.yaml"  # not a manifest of ingressd's: kubectl sends it
+        created.write_text(echo_app_yaml("web", "web.test"))
+        kubectl(config, "create", "-f", str(created))
+        kubectl(config, "scale", "deployment", "web", "--replicas=2")
+        kubectl(config, "rollout", "status", "deployment/web", "--timeout=30s")
+        wait_status(first.http_port, "/", "web.test", 200, timeout=20)
+        before = json.loads(kubectl(config, "get", "deployment", "web", "-o", "json").stdout)
+    finally:
+        assert first.stop() == 0, first.stderr()
+    second = start(tmp_path, "run2", manifest)
+    try:
+        config = instance_kubeconfig(second.state_dir, tmp_path / "run2" / "kubeconfig", second.admin_port)
+        after = json.loads(kubectl(config, "get", "deployment", "web", "-o", "json").stdout)
+        assert (after["metadata"]["uid"], after["spec"]["replicas"]) == (before["metadata"]["uid"], 2)
+        kubectl(config, "rollout", "status", "deployment/web", "--timeout=30s")
+        wait_status(second.http_port, "/", "web.test", 200, timeout=20)
+        pods = kubectl(config, "get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.containerStatuses[0].restartCount}")
+        assert pods.stdout.split() == ["1", "1"]
+    finally:
+        assert second.stop() == 0, second.stderr()
