@@ -154,6 +154,25 @@ def known_kinds() -> dict[str, list[str]]:
     return document()["kinds"]
 
 
+@functools.cache
+def _by_type_name() -> dict[str, str]:
+    """Go type name (DeploymentSpec) -> definition; the first wins when two groups share one."""
+    out: dict[str, str] = {}
+    for name in sorted(definitions()):
+        out.setdefault(name.rsplit(".", 1)[1], name)
+    return out
+
+
+def field_description(type_name: str, field: str) -> str:
+    """The upstream description of `type_name`.`field` (`"ReplicaSetSpec", "replicas"`): the Go
+    SwaggerDoc kube-apiserver 1.32 also puts in Table column definitions; "" when unknown."""
+    name = _by_type_name().get(type_name)
+    if name is None:
+        return ""
+    prop = (definitions()[name].get("properties") or {}).get(field) or {}
+    return prop.get("description", "")
+
+
 def suggest(word: str, candidates, limit: int | None = None) -> str | None:
     """The closest candidate by edit distance (case differences cost nothing extra when the
     words are otherwise equal), if close enough to be a typo: at most a third of the word's

@@ -152,3 +152,15 @@ def test_drop_fields():
 ])
 def test_suggest(word, candidates, expected):
     assert schema.suggest(word, candidates) == expected
+
+
+@pytest.mark.parametrize("type_name, field, start", [
+    ("ReplicaSetSpec", "replicas", "Replicas is the number of desired replicas."),
+    ("ObjectMeta", "name", "Name must be unique within a namespace."),
+    ("PodSpec", "nodeName", "NodeName indicates in which node this pod is scheduled."),
+    ("NoSuchType", "x", ""),
+    ("PodSpec", "noSuchField", ""),
+])
+def test_field_description(type_name, field, start):
+    text = schema.field_description(type_name, field)
+    assert text.startswith(start) and (text == "") == (start == "")
