@@ -116,12 +116,15 @@ def test_a_second_instance_on_the_same_state_dir_is_refused(tmp_path):
     manifest.write_text(echo_app_yaml("keep", APP_HOST))
     first = start(tmp_path, "run1", manifest)
     try:
+        kubeconfig = tmp_path / "state" / "kubeconfig"
+        written = kubeconfig.read_bytes() if kubeconfig.exists() else None
         (tmp_path / "run2").mkdir()
         second = Ingressd(["-f", str(manifest)], tmp_path / "run2", state_dir=str(tmp_path / "state"))
         assert second.proc.wait(30) == 2
         store = tmp_path / "state" / "store.db"
         assert f"ingressd: {store} is in use by another ingressd running with the same --state-dir" in second.stderr()
         assert http_get(first.admin_port, "/healthz")[0] == 200
+        assert (kubeconfig.read_bytes() if kubeconfig.exists() else None) == written  # the first one's, untouched
     finally:
         first.stop()
 
