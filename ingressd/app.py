@@ -24,7 +24,9 @@ from ingressd.accesslog import AccessLog, open_access_log
 from ingressd.admin.app import build_admin_app
 from ingressd.admin.canaries import canary_documents
 from ingressd.cluster.autoscaling import Autoscaling, AutoscalingOptions
-from ingressd.cluster.clock import RealClock
+from ingressd.apimachinery.apply import (ManagedFieldsError, decode_managed, owned_by, reapplied_config,
+                                         server_side_apply)
+from ingressd.cluster.clock import RealClock, format_timestamp
 from ingressd.cluster.hpa import HPAConfig
 from ingressd.cluster.node_plan import NodeFlags, autoscaler_config, initial_nodes, node_group
 from ingressd.cluster.nodes import complete_node, group_settings
@@ -116,6 +118,9 @@ def builtin_ingress_class(name: str) -> dict:
             "spec": {"controller": "k8s.io/ingress-nginx"}}
 
 
+FILE_MANAGER = "ingressd-file"  # the field manager of what the manifest files apply
+
+
 def manifest_key(obj: dict) -> tuple[str, str, str]:
     meta = obj.get("metadata") or {}
     kind = obj.get("kind", "")
@@ -159,6 +164,9 @@ class Ingressd:
         self.admin_runner: web.AppRunner | None = None
         self.ready = False
         self.applied: dict[tuple[str, str, str], dict] = {}
+        # Objects the files define that existed before the files did (created through the API):
+        # removing them from the files leaves them. Kept in memory only.
+        self.adopted: set[tuple[str, str, str]] = set()
         self.snapshots = SnapshotBuilder(options.ingress_class, options.configmap)
         self._reconcile_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -193,16 +201,43 @@ class Ingressd:
         changed = 0
         for key, obj in desired.items():
             if self.applied.get(key) != obj:
-                self.store.apply(complete_node(obj, self.clock.now()) if key[0] == "Node" else obj)
+                self.apply_file_object(key, obj, self.applied.get(key))
                 changed += 1
         for key in list(self.applied):
             if key not in desired:
-                self.store.delete(*key)
+                if key in self.adopted:  # not the files' to delete: they only stop managing it
+                    self.adopted.discard(key)
+                else:
+                    self.store.delete(*key)
                 changed += 1
         self.applied = desired
         if self.db is not None:
             self.db.save_manifest_objects(desired)
         return changed + self.ensure_namespaces(desired.values())
+
+    def apply_file_object(self, key: tuple[str, str, str], obj: dict, previous: dict | None) -> None:
+        """Server-side apply of one object the files define, as field manager `ingressd-file` with
+        force (README "Files and the API together"): it changes only what the file owns, and a
+        field another writer took over (`kubectl scale`) stays theirs until the file changes it."""
+        kind = key[0]
+        config = complete_node(obj, self.clock.now()) if kind == "Node" else obj
+        live = self.store.get(*key)
+        if live is None:
+            previous = None
+        elif previous is None:
+            self.adopted.add(key)
+        else:
+            config = reapplied_config(kind, previous, config, owned_by(live, FILE_MANAGER))
+        api_version = obj.get("apiVersion", "")
+        if live is not None:
+            live = {**live, "apiVersion": api_version, "kind": kind}
+            try:
+                decode_managed(live)
+            except ManagedFieldsError:  # unreadable: reset, as kube-apiserver does
+                live["metadata"] = {k: v for k, v in live["metadata"].items() if k != "managedFields"}
+        # A file may set status (Nodes do), so nothing is reset as on the API's main resource.
+        self.store.apply(server_side_apply(kind, api_version, live, config, FILE_MANAGER,
+                                           format_timestamp(self.clock.now()), force=True))
 
     def ensure_namespaces(self, objects=()) -> int:
         """The system namespaces, and those `objects` use without defining them (`ingressd validate`

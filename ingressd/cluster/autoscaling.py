@@ -11,11 +11,13 @@ Periods (the upstream defaults; flags shorten them for demos): metrics-server `-
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ingressd.apimachinery.apply import CONTROLLER_MANAGER, record_update
 from ingressd.cluster import hpa as hpa_math
 from ingressd.cluster import vpa as vpa_math
 from ingressd.cluster.actions import execute
@@ -26,7 +28,7 @@ from ingressd.cluster.labels import selector_matches
 from ingressd.cluster.metrics_server import MetricsServer, PodStats
 from ingressd.cluster.quantity import parse_quantity
 from ingressd.cluster.store import Store
-from ingressd.kinds import SCALABLE_KINDS
+from ingressd.kinds import SCALABLE_KINDS, SERVED_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +190,12 @@ class Autoscaling:
             if result is None:
                 continue
             if result.rescale and target is not None:
+                old_target = copy.deepcopy(target)
                 target.setdefault("spec", {})["replicas"] = result.desired_replicas
-                self.store.apply(target)  # what PATCH .../scale does
+                # What PATCH .../scale does, recorded as upstream's HPA controller is (so a file's
+                # replicas stays the HPA's until the file changes it).
+                self.store.apply(record_update(target["kind"], SERVED_KINDS.get(target["kind"], ""), old_target,
+                                               target, CONTROLLER_MANAGER, format_timestamp(now), "scale"))
             self.store.update_status("HorizontalPodAutoscaler", meta["namespace"], meta["name"], result.status)
             for event_type, reason, message in result.events:
                 self._hpa_events.record(hpa, reason, message, event_type)
