@@ -5,7 +5,8 @@
   one the update is unconditional); a missing object is created only for kinds whose upstream
   strategy allows create-on-update (Service, Endpoints, Event), else 404.
 - PATCH on an object: JSON merge patch, JSON patch and strategic merge patch
-  (ingressd.apimachinery.patch); server-side apply is 415 for now.
+  (ingressd.apimachinery.patch); server-side apply (`application/apply-patch+yaml`) in
+  admin/apply.py. Every write records its manager in `metadata.managedFields` (admin/managed.py).
 - DELETE on an object: `propagationPolicy` Background (the garbage collector then removes the
   dependents), Foreground (the object stays, terminating, until the collector removed its
   dependents) or Orphan (dependents lose their ownerReference), `gracePeriodSeconds`,
