@@ -103,7 +103,7 @@ def test_scale_subresource_conflict_names_it():
     live = ap.server_side_apply("Deployment", "apps/v1", None, dep, "kubectl", "T1")
     scaled = ap.record_update("Deployment", "apps/v1", live, {**live, "spec": {"replicas": 5}}, "kubectl-scale", "T2",
                               "scale")
-    entry = [e for e in scaled["metadata"]["managedFields"] if e["manager"] == "kubectl-scale"][0]
+    entry = next(e for e in scaled["metadata"]["managedFields"] if e["manager"] == "kubectl-scale")
     assert entry == {"manager": "kubectl-scale", "operation": "Update", "apiVersion": "apps/v1", "time": "T2",
                      "subresource": "scale", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}
     with pytest.raises(ap.ApplyConflict) as caught:
