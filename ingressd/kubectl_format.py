@@ -358,7 +358,22 @@ def format_table(rows: list[list[str]]) -> str:
     return "\n".join("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows) + "\n"
 
 
+def without_managed_fields(obj):
+    """What kubectl prints by default (without --show-managed-fields): no metadata.managedFields,
+    in an object or a list's items."""
+    if not isinstance(obj, dict):
+        return obj
+    out = obj
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        out = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+    if isinstance(obj.get("items"), list):
+        out = {**out, "items": [without_managed_fields(item) for item in obj["items"]]}
+    return out
+
+
 def dump(obj, output: str) -> str:
+    obj = without_managed_fields(obj)
     if output == "json":
         return json.dumps(obj, indent=4) + "\n"
     import yaml  # a dependency of ingressd anyway; only loaded for -o yaml

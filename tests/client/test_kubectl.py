@@ -373,3 +373,12 @@ def test_routes_table_shows_the_catch_all_a_resource_backend_and_canaries():
     ]
     assert routes_table(routes, wide=True)[1][8:] == ["default/c", "v2:http", "0/1"]
     assert routes_table(routes, wide=True)[2][8:] == ["<none>", "<none>", "<none>"]
+
+
+def test_json_and_yaml_output_leave_managed_fields_out_as_kubectl_does():
+    from ingressd.kubectl_format import dump
+
+    obj = {"kind": "ConfigMap", "metadata": {"name": "a", "managedFields": [{"manager": "m"}]}}
+    listed = {"kind": "List", "items": [obj]}
+    assert "managedFields" not in dump(obj, "json") and "managedFields" not in dump(listed, "yaml")
+    assert obj["metadata"]["managedFields"] == [{"manager": "m"}]  # the caller's object is not changed
