@@ -43,6 +43,7 @@ from ingressd.admin.keys import STORE_KEY
 from ingressd.admin.label_selector import LabelSelectorError, parse_label_selector
 from ingressd.admin.managed import ManagerError, track
 from ingressd.admin.resources import APIResource
+from ingressd.apimachinery import protobuf
 from ingressd.apimachinery import writes as rules
 from ingressd.apimachinery.defaults import default_object
 from ingressd.apimachinery.patch import (
@@ -228,6 +229,11 @@ async def _body(request: web.Request) -> dict:
     content_type = _content_type(request)
     if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
         body = await _yaml_body(request)
+    elif content_type == "application/vnd.kubernetes.protobuf" and protobuf.readable(await request.read()):
+        try:  # kubectl create namespace|configmap: typed clients send protobuf
+            body = protobuf.decode_object(await request.read())
+        except protobuf.ProtobufError as exc:
+            raise bad_request(f"the request body is not valid protobuf: {exc}") from None
     elif content_type not in ("", "application/json", "text/plain"):
         raise WriteError(unsupported_media_type(BODY_TYPES))
     else:

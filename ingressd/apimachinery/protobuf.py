@@ -10,7 +10,7 @@ error naming its number, never silently dropped. Pure: bytes in, a JSON-shaped d
 
 from __future__ import annotations
 
-__all__ = ["MAGIC", "ProtobufError", "decode_object"]
+__all__ = ["MAGIC", "ProtobufError", "decode_object", "readable"]
 
 MAGIC = b"k8s\x00"
 
@@ -86,6 +86,11 @@ KINDS = {
     ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): {
         1: ("metadata", OBJECT_META), 2: ("spec", {1: ("namespace", STRING)}), 3: ("status", "ignored")},
     ("authentication.k8s.io/v1", "SelfSubjectReview"): {1: ("metadata", OBJECT_META), 2: ("status", "ignored")},
+    # `kubectl create namespace` and `kubectl create configmap --from-literal` (typed clients).
+    ("v1", "Namespace"): {1: ("metadata", OBJECT_META), 2: ("spec", {1: ("finalizers", STRINGS)}),
+                          3: ("status", "ignored")},
+    ("v1", "ConfigMap"): {1: ("metadata", OBJECT_META), 2: ("data", "map"), 3: ("binaryData", "unsupported"),
+                          4: ("immutable", BOOL)},
 }
 
 
@@ -130,6 +135,18 @@ def _decode(data: bytes, schema: dict, path: str) -> dict:
                 decoded = None if not decoded.get("seconds") and not decoded.get("nanos") else decoded
             out[name] = decoded
     return out
+
+
+def readable(body: bytes) -> bool:
+    """Whether `body` is the protobuf envelope of a kind this module reads (else: 415 for writes)."""
+    try:
+        envelope = dict(fields(body[len(MAGIC):])) if body.startswith(MAGIC) else {}
+        type_meta = envelope.get(1, b"")
+        meta = _decode(type_meta, {1: ("apiVersion", STRING), 2: ("kind", STRING)}, "typeMeta") \
+            if isinstance(type_meta, bytes) else {}
+    except ProtobufError:
+        return False
+    return (meta.get("apiVersion", ""), meta.get("kind", "")) in KINDS
 
 
 def decode_object(body: bytes) -> dict:

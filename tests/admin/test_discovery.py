@@ -248,3 +248,17 @@ async def test_unknown_subresource_paths_are_404(client, path):
 async def test_custom_metrics_without_a_namespace_is_404(client):
     resp = await client.get("/apis/custom.metrics.k8s.io/v1beta2/pods/web-0/requests_per_second")
     assert resp.status == 404 and (await resp.json())["reason"] == "NotFound"
+
+
+async def test_kubectl_create_namespace_and_configmap(kubeconfig):
+    """kubectl's typed `create namespace` and `create configmap` send protobuf."""
+    assert (await kubectl_async(kubeconfig, "create", "namespace", "shop")).stdout == "namespace/shop created\n"
+    made = await kubectl_async(kubeconfig, "create", "configmap", "c", "-n", "shop", "--from-literal=k=v")
+    assert made.stdout == "configmap/c created\n"
+    out = (await kubectl_async(kubeconfig, "get", "ns", "shop", "-o", "jsonpath={.status.phase} "
+                                                                   "{.spec.finalizers} {.metadata.labels}")).stdout
+    assert out == 'Active ["kubernetes"] {"kubernetes.io/metadata.name":"shop"}'
+    data = (await kubectl_async(kubeconfig, "get", "cm", "c", "-n", "shop", "-o", "jsonpath={.data.k}")).stdout
+    assert data == "v"
+    refused = await kubectl_async(kubeconfig, "create", "configmap", "x", "-n", "nowhere", check=False)
+    assert refused.stderr == 'error: failed to create configmap: namespaces "nowhere" not found\n'
