@@ -50,12 +50,8 @@ def test_namespace_lifecycle(running):
                                    "kube-system": "Active", "shop": "Active", "team": "Active"}
     wait_status(instance.http_port, "/", "shop.localtest.me", 200, 30)
 
-    # `kubectl create namespace NAME` sends protobuf, which the admin API does not read (415): files
-    # go as JSON.
-    made = config.parent / "made.yaml"
-    made.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: made}\n---\n"
-                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: made}\ndata: {k: v}\n")
-    kubectl(config, "create", "-f", str(made))
+    kubectl(config, "create", "namespace", "made")
+    kubectl(config, "create", "configmap", "c", "-n", "made", "--from-literal=k=v")
     assert "configmap/c" in kubectl(config, "get", "cm", "-n", "made", "-o", "name").stdout
     assert _namespaces(config)["made"] == "Active"
     stray = config.parent / "stray.yaml"
