@@ -4,6 +4,7 @@ User-Agent's product, as kube-apiserver derives it) and what they now own
 
 from __future__ import annotations
 
+import copy
 import time
 
 from aiohttp import web
@@ -15,6 +16,7 @@ from ingressd.apimachinery.apply import (
     manager_from_user_agent,
     record_update,
 )
+from ingressd.apimachinery.defaults import default_object
 from ingressd.cluster.clock import format_timestamp
 
 
@@ -59,7 +61,18 @@ def track(request: web.Request, api_version: str, kind: str, old: dict | None, n
     """`new` with managedFields after this request's manager wrote it (old: the stored object,
     None on create). Unreadable stored managedFields are reset, as kube-apiserver does."""
     manager = field_manager(request)
+    # Upstream records an update after defaulting, so its manager owns the defaulted fields too
+    # (strategy, imagePullPolicy, …); the store defaults the object the same way when it stores it.
     try:
-        return record_update(kind, api_version, old, new, manager, now(), subresource)
+        seen = default_object(copy.deepcopy(new))
+    except Exception:  # noqa: BLE001 - a malformed object: validation answers it; own what was sent
+        seen = new
+    try:
+        recorded = record_update(kind, api_version, old, seen, manager, now(), subresource)
     except ManagedFieldsError:
-        return record_update(kind, api_version, None, new, manager, now(), subresource)
+        recorded = record_update(kind, api_version, None, seen, manager, now(), subresource)
+    managed = recorded["metadata"].get("managedFields")
+    meta = {k: v for k, v in (new.get("metadata") or {}).items() if k != "managedFields"}
+    if managed:
+        meta["managedFields"] = managed
+    return {**new, "metadata": meta}

@@ -144,3 +144,12 @@ async def test_every_write_records_an_update_entry(client, store):
 async def test_apply_on_subresources_is_415_for_now(client):
     resp = await client.patch(DEPLOYMENTS + "/web/scale?fieldManager=m", data="spec: {replicas: 1}", headers=APPLY)
     assert resp.status == 415
+
+
+async def test_an_update_manager_owns_the_defaulted_fields_too(client):
+    resp = await client.post(DEPLOYMENTS + "?fieldManager=kubectl-create", data=MANIFEST,
+                             headers={"Content-Type": "application/yaml"})
+    fields = managers(await resp.json())["kubectl-create/Update"]["fieldsV1"]
+    assert {"f:revisionHistoryLimit", "f:progressDeadlineSeconds", "f:strategy"} <= set(fields["f:spec"])
+    container = fields["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"c"}']
+    assert {"f:imagePullPolicy", "f:terminationMessagePath"} <= set(container)
