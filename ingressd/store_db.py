@@ -10,6 +10,9 @@ Schema (PRAGMA application_id marks the file as ingressd's, PRAGMA user_version 
 
     objects(kind, namespace, name, resource_version, body)   one row per object, body its JSON
     meta(key, value)                                         resource_version: the store's counter
+                                                             as of the last delete (the counter is
+                                                             the greater of it and the newest row's:
+                                                             one page less to write per change)
     manifest_objects(kind, namespace, name, body)            what the manifest files applied (the
                                                              app deletes an object a file no longer
                                                              has only if a file created it)
@@ -215,8 +218,9 @@ class StoreDB:
         oldest_event = (time.time() if now is None else now) - event_ttl
         expired: list[Key] = []
         try:
-            loaded.resource_version = int(self._db.execute(
-                "SELECT value FROM meta WHERE key='resource_version'").fetchone()[0])
+            loaded.resource_version = max(
+                int(self._db.execute("SELECT value FROM meta WHERE key='resource_version'").fetchone()[0]),
+                self._db.execute("SELECT coalesce(max(resource_version), 0) FROM objects").fetchone()[0])
             rows = self._db.execute(
                 "SELECT kind, namespace, name, body FROM objects ORDER BY resource_version").fetchall()
             manifest_rows = self._db.execute("SELECT kind, namespace, name, body FROM manifest_objects").fetchall()
@@ -274,7 +278,8 @@ class StoreDB:
                     db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)",
                                (*key, int(obj["metadata"]["resourceVersion"]),
                                 json.dumps(obj, separators=(",", ":"))))
-            if self._store is not None:
+            if self._store is not None and any(obj is None for obj in self._pending.values()):
+                # A delete takes a resourceVersion no row keeps. (Other changes' are their rows'.)
                 db.execute("UPDATE meta SET value=? WHERE key='resource_version'", (str(self._store.resource_version),))
             db.execute("COMMIT")
         except sqlite3.Error as exc:
