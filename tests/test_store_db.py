@@ -258,3 +258,29 @@ def test_events_older_than_the_event_ttl_are_dropped_not_restored(tmp_path):
 def _stamp(seconds: float) -> str:
     from ingressd.cluster.clock import format_timestamp
     return format_timestamp(seconds)
+
+
+@pytest.mark.parametrize("steps", [
+    ["apply a", "apply b", "delete b"],
+    ["apply a", "delete a"],
+    ["apply a", "apply b", "delete b", "update a"],
+    ["apply a", "delete a", "apply a", "apply b", "delete b", "delete a"],
+])
+def test_the_counter_after_a_reopen_is_the_counter_before_it(tmp_path, steps):
+    store, db = restarted(tmp_path)
+    values = iter(range(100))
+    for step in steps:
+        verb, name = step.split()
+        if verb == "apply":
+            store.apply(config_map(name))
+        elif verb == "update":
+            store.apply(config_map(name, str(next(values))))
+        else:
+            store.delete("ConfigMap", "default", name)
+    counter = store.resource_version
+    db.close()
+    store, db = restarted(tmp_path)
+    try:
+        assert store.resource_version == counter
+    finally:
+        db.close()
