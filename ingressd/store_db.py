@@ -133,6 +133,11 @@ class StoreDB:
                                f"{exc.strerror or exc}") from None
         existed = self.path.exists() and self.path.stat().st_size > 0
         try:
+            # Secrets are among the objects: readable by this user only (SQLite gives the WAL the same mode).
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise StoreDBError(f"ingressd: cannot create {self.path}: {exc.strerror or exc}") from None
+        try:
             self._db = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StoreDBError(f"ingressd: cannot open {self.path}: {exc}") from None

@@ -284,3 +284,13 @@ def test_the_counter_after_a_reopen_is_the_counter_before_it(tmp_path, steps):
         assert store.resource_version == counter
     finally:
         db.close()
+
+
+def test_the_file_and_its_wal_are_readable_by_their_owner_only(tmp_path):
+    store, db = restarted(tmp_path / "state")
+    try:
+        store.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "c2VjcmV0"}})
+        for name in (FILE_NAME, FILE_NAME + "-wal"):
+            assert (tmp_path / "state" / name).stat().st_mode & 0o777 == 0o600, name
+    finally:
+        db.close()
