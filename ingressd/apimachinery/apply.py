@@ -141,6 +141,28 @@ def _with_managed(obj: dict, managed: list[dict]) -> dict:
     return {**obj, "metadata": meta}
 
 
+def _untimed(entries: list | None) -> list:
+    return [{k: v for k, v in e.items() if k != "time"} if isinstance(e, dict) else e for e in entries or ()]
+
+
+def _settled(old: dict | None, new: dict) -> dict:
+    """kube-apiserver's IgnoreManagedFieldsTimestampsTransformer: a write that changes nothing but
+    managedFields times keeps the old times (so it stays a no-op: no new resourceVersion)."""
+    if old is None:
+        return new
+    old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
+    if _untimed(old_meta.get("managedFields")) != _untimed(new_meta.get("managedFields")):
+        return new
+    if _without_managed(old) != _without_managed(new):
+        return new
+    return _with_managed(new, old_meta.get("managedFields") or [])
+
+
+def _without_managed(obj: dict) -> dict:
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+    return {**{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}, "metadata": meta}
+
+
 def _strip_fields(fields: fs.Set, reset: tuple[str, ...]) -> fs.Set:
     return {k: v for k, v in fields.items() if k[2:] not in reset or not k.startswith("f:")}
 
@@ -177,7 +199,7 @@ def record_update(kind: str, api_version: str, old: dict | None, new: dict, mana
             updated.append((entry, fs.difference(fs.difference(fields, changed), removed)))
     if not found and changed:
         updated.append((_entry(manager, UPDATE, api_version, now, subresource), fs.difference(changed, removed)))
-    return _with_managed(new, encode_managed(updated))
+    return _settled(old, _with_managed(new, encode_managed(updated)))
 
 
 # -- Apply -----------------------------------------------------------------------------------------
@@ -226,7 +248,7 @@ def server_side_apply(kind: str, api_version: str, live: dict | None, config: di
     if conflicts and not force:
         raise ApplyConflict(conflicts)
     result.insert(0, (_entry(manager, APPLY, api_version, now), applied))
-    return _with_managed(merged, encode_managed(result))
+    return _settled(live, _with_managed(merged, encode_managed(result)))
 
 
 # -- merge and removal -----------------------------------------------------------------------------

@@ -180,3 +180,14 @@ def test_files_and_the_api_together():
 def test_unreadable_managed_fields_are_an_error(bad):
     with pytest.raises(ap.ManagedFieldsError):
         ap.decode_managed(bad)
+
+
+def test_a_no_op_keeps_the_old_times():  # IgnoreManagedFieldsTimestampsTransformer
+    config = pod({"name": "a", "image": "x"})
+    first = ap.server_side_apply("Pod", "v1", None, config, "m", "T1")
+    again = ap.server_side_apply("Pod", "v1", first, config, "m", "T2")
+    assert again["metadata"]["managedFields"][0]["time"] == "T1"
+    changed = ap.server_side_apply("Pod", "v1", first, pod({"name": "a", "image": "y"}), "m", "T3")
+    assert changed["metadata"]["managedFields"][0]["time"] == "T3"
+    same = ap.record_update("Pod", "v1", changed, changed, "m", "T4")
+    assert same["metadata"]["managedFields"] == changed["metadata"]["managedFields"]
