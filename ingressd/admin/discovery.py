@@ -20,7 +20,7 @@ from ingressd.apimachinery import discovery, health
 from ingressd.apimachinery.version import version_info
 
 # Paths on the admin port besides the API (GET /'s listing).
-OTHER_PATHS = ("/healthz", "/livez", "/metrics", "/readyz")
+OTHER_PATHS = ("/healthz", "/livez", "/metrics", "/openapi/v2", "/openapi/v3", "/readyz")
 
 
 def add_routes(app: web.Application, readiness=None) -> None:

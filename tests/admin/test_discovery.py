@@ -262,3 +262,10 @@ async def test_kubectl_create_namespace_and_configmap(kubeconfig):
     assert data == "v"
     refused = await kubectl_async(kubeconfig, "create", "configmap", "x", "-n", "nowhere", check=False)
     assert refused.stderr == 'error: failed to create configmap: namespaces "nowhere" not found\n'
+
+
+async def test_root_lists_every_path(client):
+    paths = (await (await client.get("/")).json())["paths"]
+    assert {"/api", "/api/v1", "/apis", "/apis/apps/v1", "/healthz", "/livez", "/readyz", "/metrics", "/version",
+            "/openapi/v2", "/openapi/v3"} <= set(paths)
+    assert paths == sorted(paths)
