@@ -314,9 +314,7 @@ def _validate(request: web.Request, resource: APIResource, obj: dict, options: O
     checks read: errors are 422 Invalid, warnings become `Warning` headers (kubectl prints them).
     First the schema's decoding checks and fieldValidation (admin/fieldvalidation.py): 400 for a
     wrong type or, under Strict, unknown fields; else unknown fields are dropped from `obj`."""
-    schema_error = fieldvalidation.admit(obj, options.field_validation, options.warnings, current)
-    if schema_error is not None:
-        raise WriteError(schema_error)
+    _check_fields(request, obj, options, current)
     meta = obj["metadata"]
     if resource.kind not in SERVED_KINDS:
         return  # Events: recorded by components, not a kind manifests (or `ingressd validate`) hold
@@ -336,6 +334,14 @@ def _validate(request: web.Request, resource: APIResource, obj: dict, options: O
     options.warnings += [f"{p.field}: {p.message}" if p.field else p.message for p in problems if not p.is_error]
     if errors:
         raise WriteError(field_invalid(resource, meta.get("name", ""), errors))
+
+
+def _check_fields(request: web.Request, obj: dict, options: Options, current: dict | None) -> None:
+    """The schema's decoding checks and fieldValidation (admin/fieldvalidation.py)."""
+    schema_error = fieldvalidation.admit(obj, options.field_validation, options.warnings, current,
+                                         patch=request.method == "PATCH")
+    if schema_error is not None:
+        raise WriteError(schema_error)
 
 
 def _validate_update(request: web.Request, resource: APIResource, new: dict, old: dict, options: Options) -> None:
@@ -571,6 +577,7 @@ async def write_status(request: web.Request, resource: APIResource, namespace: s
             return not_found(resource, name)
     _check_name(obj, name)
     _check_namespace(obj, resource, namespace)
+    _check_fields(request, obj, options, render_object(resource, current))
     want = obj["metadata"].get("resourceVersion")
     if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
         return conflict(resource, name, MODIFIED)
@@ -612,6 +619,7 @@ async def write_scale(request: web.Request, resource: APIResource, namespace: st
     scale = _check_type(scale, scale_resource, "Scale", "autoscaling/v1")
     _check_name(scale, name)
     _check_namespace(scale, resource, namespace)
+    _check_fields(request, scale, options, scale_object(current))
     want = scale["metadata"].get("resourceVersion")
     if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
         return conflict(resource, name, MODIFIED)

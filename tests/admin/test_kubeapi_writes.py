@@ -259,14 +259,16 @@ async def test_patch_scale_statefulset(client, store):
     assert sts["spec"]["replicas"] == 0 and sts["metadata"]["labels"] == {"a": "b"}
 
 
-@pytest.mark.parametrize("replicas", [-1, 1.5, "3", True])
-async def test_patch_scale_invalid_replicas_is_422(client, store, replicas):
+@pytest.mark.parametrize("replicas, field", [(-1, "spec.replicas"), (1.5, "patch"), ("3", "patch"), (True, "patch")])
+async def test_patch_scale_invalid_replicas_is_422(client, store, replicas, field):
+    """A negative count fails validation; a value that does not decode into the Scale fails the
+    patcher's decoding, which kube-apiserver reports as 422 Invalid on the field `patch`."""
     resp = await client.patch("/apis/apps/v1/namespaces/default/deployments/web/scale",
                               data=json.dumps({"spec": {"replicas": replicas}}), headers=MERGE)
     assert resp.status == 422
     body = await resp.json()
     assert (body["kind"], body["reason"], body["code"]) == ("Status", "Invalid", 422)
-    assert body["details"]["causes"][0]["field"] == "spec.replicas"
+    assert body["details"]["causes"][0]["field"] == field
     assert store.get("Deployment", "default", "web")["spec"]["replicas"] == 2
 
 

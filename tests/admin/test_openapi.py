@@ -148,13 +148,36 @@ async def test_patch_and_update_are_checked_too(client):
     assert (await client.post(DEPLOYMENTS, json=deployment())).status == 201
     patched = await client.patch(DEPLOYMENTS + "/api?fieldValidation=Strict", data=json.dumps({"spec": {"replica": 2}}),
                                  headers={"Content-Type": "application/merge-patch+json"})
-    assert patched.status == 400
-    assert (await patched.json())["message"].endswith('strict decoding error: unknown field "spec.replica"')
+    assert patched.status == 400  # the patchers' wording: no "cannot be handled as" prefix
+    assert (await patched.json())["message"] == 'strict decoding error: unknown field "spec.replica"'
+    typed = await client.patch(DEPLOYMENTS + "/api", data=json.dumps({"spec": {"paused": "no"}}),
+                               headers={"Content-Type": "application/merge-patch+json"})
+    assert typed.status == 422
+    status = await typed.json()
+    assert status["details"]["causes"][0]["field"] == "patch"
+    assert status["message"].startswith('Deployment.apps "" is invalid: patch: Invalid value: "{')
+    assert status["message"].endswith(
+        "json: cannot unmarshal string into Go struct field DeploymentSpec.spec.paused of type bool")
     smp = await client.patch(DEPLOYMENTS + "/api", data=json.dumps({"spec": {"replica": 2}}),
                              headers={"Content-Type": "application/strategic-merge-patch+json"})
     assert smp.status == 200 and '299 - "unknown field \\"spec.replica\\""' in smp.headers.getall("Warning")
     put = await client.put(DEPLOYMENTS + "/api?fieldValidation=Strict", json=deployment(paused="no"))
     assert put.status == 400
+
+
+async def test_status_and_scale_writes_are_checked(client):
+    assert (await client.post(DEPLOYMENTS, json=deployment())).status == 201
+    scale = await client.put(DEPLOYMENTS + "/api/scale?fieldValidation=Strict",
+                             json={"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "api"},
+                                   "spec": {"replica": 2}})
+    assert scale.status == 400
+    assert (await scale.json())["message"] == (
+        'Scale in version "v1" cannot be handled as a Scale: strict decoding error: unknown field "spec.replica"')
+    status = await client.patch(DEPLOYMENTS + "/api/status?fieldValidation=Strict",
+                                data=json.dumps({"status": {"readyReplica": 1}}),
+                                headers={"Content-Type": "application/merge-patch+json"})
+    assert status.status == 400
+    assert (await status.json())["message"] == 'strict decoding error: unknown field "status.readyReplica"'
 
 
 # -- the real kubectl -----------------------------------------------------------------------------
