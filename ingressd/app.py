@@ -165,7 +165,7 @@ class Ingressd:
         self.ready = False
         self.applied: dict[tuple[str, str, str], dict] = {}
         # Objects the files define that existed before the files did (created through the API):
-        # removing them from the files leaves them. Kept in memory only.
+        # removing them from the files leaves them. Kept in store.db with what the files applied.
         self.adopted: set[tuple[str, str, str]] = set()
         self.snapshots = SnapshotBuilder(options.ingress_class, options.configmap)
         self._reconcile_wanted = asyncio.Event()
@@ -213,6 +213,7 @@ class Ingressd:
         self.applied = desired
         if self.db is not None:
             self.db.save_manifest_objects(desired)
+            self.db.save_adopted(self.adopted)
         return changed + self.ensure_namespaces(desired.values())
 
     def apply_file_object(self, key: tuple[str, str, str], obj: dict, previous: dict | None) -> None:
@@ -607,6 +608,7 @@ class Ingressd:
                                f"move the file away (mv {self.db.path} {self.db.path}.bad) to start with an "
                                "empty store") from None
         self.applied = loaded.manifest_objects
+        self.adopted = loaded.adopted & set(self.applied)
         self.db.attach(self.store)
         if not loaded.empty:
             expired = f"; {loaded.expired_events} Events older than 1h dropped" if loaded.expired_events else ""

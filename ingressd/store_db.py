@@ -12,7 +12,10 @@ Schema (PRAGMA application_id marks the file as ingressd's, PRAGMA user_version 
     meta(key, value)                                         resource_version: the store's counter
                                                              as of the last delete (the counter is
                                                              the greater of it and the newest row's:
-                                                             one page less to write per change)
+                                                             one page less to write per change);
+                                                             adopted_manifest_objects: JSON list of
+                                                             the keys the files define but did not
+                                                             create (they existed before)
     manifest_objects(kind, namespace, name, body)            what the manifest files applied (the
                                                              app deletes an object a file no longer
                                                              has only if a file created it)
@@ -90,6 +93,7 @@ class Loaded:
     objects: list[dict] = field(default_factory=list)
     resource_version: int = 0
     manifest_objects: dict[Key, dict] = field(default_factory=dict)
+    adopted: set[Key] = field(default_factory=set)  # manifest objects the files did not create
     expired_events: int = 0  # Events older than the TTL, dropped from the file instead of restored
 
     @property
@@ -229,8 +233,16 @@ class StoreDB:
             rows = self._db.execute(
                 "SELECT kind, namespace, name, body FROM objects ORDER BY resource_version").fetchall()
             manifest_rows = self._db.execute("SELECT kind, namespace, name, body FROM manifest_objects").fetchall()
+            adopted = self._db.execute("SELECT value FROM meta WHERE key='adopted_manifest_objects'").fetchone()
         except (sqlite3.Error, TypeError, ValueError) as exc:
             raise self._unusable(exc) from None
+        if adopted is not None:
+            try:
+                keys = json.loads(adopted[0])
+                loaded.adopted = {(k, ns, n) for k, ns, n in keys
+                                  if isinstance(k, str) and isinstance(ns, str) and isinstance(n, str)}
+            except (ValueError, TypeError) as exc:
+                raise self._unusable(f"table meta, adopted_manifest_objects: not a list of keys ({exc})") from None
         for table, batch in (("objects", rows), ("manifest_objects", manifest_rows)):
             for kind, namespace, name, body in batch:
                 where = f"{kind} {namespace + '/' if namespace else ''}{name}"
@@ -300,6 +312,23 @@ class StoreDB:
             self._failing = ""
         self._pending.clear()
         self.writes += 1
+        return True
+
+    def save_adopted(self, keys: set[Key]) -> bool:
+        """Replace the record of the manifest objects the files did not create."""
+        value = json.dumps(sorted(keys), separators=(",", ":"))
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key='adopted_manifest_objects'").fetchone()
+            if (row[0] if row else "[]") == value:
+                return True
+            self._db.execute("BEGIN")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('adopted_manifest_objects', ?)", (value,))
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._warn(f"ingressd: cannot write {self.path}: {exc}")
+            return False
         return True
 
     def save_manifest_objects(self, objects: dict[Key, dict]) -> bool:

@@ -112,6 +112,18 @@ def test_what_the_manifest_files_applied_is_remembered(tmp_path):
         db.close()
 
 
+def test_the_manifest_objects_the_files_did_not_create_are_remembered(tmp_path):
+    db = StoreDB(tmp_path)
+    assert db.load().adopted == set()
+    assert db.save_adopted({("ConfigMap", "default", "a"), ("Namespace", "", "x")})
+    db.close()
+    db = StoreDB(tmp_path)
+    assert db.load().adopted == {("ConfigMap", "default", "a"), ("Namespace", "", "x")}
+    db.save_adopted(set())
+    assert db.load().adopted == set()
+    db.close()
+
+
 def test_a_new_file_is_versioned_and_in_wal_mode(tmp_path):
     StoreDB(tmp_path / "state").close()
     db = sqlite3.connect(tmp_path / "state" / FILE_NAME)

@@ -165,3 +165,29 @@ def test_python_client_server_side_apply(files_cluster):
     forced = api.patch_namespaced_config_map("py", "default", body, field_manager="second", force=True,
                                              _content_type="application/apply-patch+yaml")
     assert forced.data == {"k": "w"}
+
+
+def test_what_the_files_did_not_create_is_remembered_across_a_restart(ingressd, tmp_path):
+    require_kubectl()
+    manifests = tmp_path / "m"
+    manifests.mkdir()
+    app = manifests / "app.yaml"
+    app.write_text(FILE_CONFIGMAP.format(name="from-file"))
+    proc = ingressd("-f", str(manifests))
+    proc.wait_healthy()
+    (tmp_path / "kube").mkdir()
+    kc = instance_kubeconfig(proc.state_dir, tmp_path / "kube" / "config", proc.admin_port)
+    made = tmp_path / "kube" / "adopted.yaml"
+    made.write_text(FILE_CONFIGMAP.format(name="adopted").replace("from: file", "from: api"))
+    kubectl(kc, "create", "-f", str(made))
+    app.write_text(FILE_CONFIGMAP.format(name="from-file") + FILE_CONFIGMAP.format(name="adopted"))
+    _wait(lambda: (_get(kc, "configmap", "adopted") or {}).get("data") == {"from": "file"}, what="the file's data")
+    proc.stop()
+
+    app.write_text(FILE_CONFIGMAP.format(name="other"))  # both gone from the files while stopped
+    proc = ingressd("-f", str(manifests))
+    proc.wait_healthy()
+    kc = instance_kubeconfig(proc.state_dir, tmp_path / "kube" / "config2", proc.admin_port)
+    _wait(lambda: _get(kc, "configmap", "other") is not None, what="the new file's ConfigMap")
+    assert _get(kc, "configmap", "from-file") is None
+    assert _get(kc, "configmap", "adopted")["data"] == {"from": "file"}
