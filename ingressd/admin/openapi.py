@@ -1,6 +1,6 @@
 """`/openapi/v2`, `/openapi/v3` and `/openapi/v3/{api/v1|apis/GROUP/VERSION}` on the admin port, as
-kube-apiserver (kube-openapi's handlers) serves them: JSON (a protobuf-only Accept is 406 Not
-Acceptable: client-go's OpenAPISchema() asks for protobuf only and kubectl falls back to v3), an
+kube-apiserver (kube-openapi's handlers) serves them: v2 as JSON or as gnostic protobuf (what
+client-go's OpenAPISchema() asks for), v3 as JSON (a protobuf-only Accept is 406), an
 ETag of the document's hash with If-None-Match → 304, and for v3 documents the `?hash=` query:
 the current hash is cached `public, immutable` (Expires a year ahead), another hash redirects
 (301) to the current one.
@@ -32,10 +32,11 @@ def add_routes(app: web.Application) -> None:
 
 def _not_acceptable() -> web.Response:
     return status_response(406, "NotAcceptable",
-                           'only the following media types are accepted: application/json')
+                           "only the following media types are accepted: application/json")
 
 
-def _document(request: web.Request, served: openapi.Served, cache_control: str | None = None) -> web.Response:
+def _document(request: web.Request, served: openapi.Served, cache_control: str | None = None,
+              content_type: str = "application/json") -> web.Response:
     headers = {"ETag": served.etag, "Vary": "Accept", "X-Varied-Accept": request.headers.get("Accept", "")}
     if cache_control:
         headers["Cache-Control"] = cache_control
@@ -44,12 +45,17 @@ def _document(request: web.Request, served: openapi.Served, cache_control: str |
     match = request.headers.get("If-None-Match")
     if match and served.etag in [tag.strip() for tag in match.split(",")]:
         return web.Response(status=304, headers=headers)
-    return web.Response(body=served.body, content_type="application/json", headers=headers)
+    return web.Response(body=served.body, headers={**headers, "Content-Type": content_type})
 
 
 async def _v2(request: web.Request) -> web.Response:
-    if not openapi.accepts_json(request.headers.get("Accept")):
+    media = openapi.v2_media(request.headers.get("Accept"))
+    if media is None:
         return _not_acceptable()
+    if media == openapi.V2_PROTOBUF:
+        # kube-openapi answers protobuf as application/octet-stream (the @ of the media type is not
+        # a MIME token: client-go could not parse it back)
+        return _document(request, openapi.v2_protobuf(KUBERNETES_GIT_VERSION), content_type="application/octet-stream")
     return _document(request, openapi.v2(KUBERNETES_GIT_VERSION))
 
 

@@ -19,14 +19,16 @@ import json
 import re
 from dataclasses import dataclass
 
+from ingressd.apimachinery.openapi_proto import encode_document
 from ingressd.apimachinery.schema import document
 
 V2_REF = "#/definitions/"
 V3_REF = "#/components/schemas/"
 
 JSON = "application/json"
-# What kubectl and client-go ask for first; ingressd answers JSON only.
+# client-go's OpenAPISchema() asks for v2 as protobuf only (the older name too); v3 is served as JSON.
 V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+V2_PROTOBUF_OLD = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
 V3_PROTOBUF = "application/com.github.proto-openapi.spec.v3@v1.0+protobuf"
 
 
@@ -59,6 +61,13 @@ def v2(version: str) -> Served:
         "securityDefinitions": {"BearerToken": {"description": "Bearer Token authentication", "in": "header",
                                                 "name": "authorization", "type": "apiKey"}},
     })
+
+
+@functools.cache
+def v2_protobuf(version: str) -> Served:
+    """The v2 document as gnostic's openapi_v2.Document (apimachinery/openapi_proto.py)."""
+    body = encode_document(json.loads(v2(version).body))
+    return Served(body, hashlib.sha512(body).hexdigest().upper())
 
 
 def group_version_of(path: str) -> str | None:
@@ -221,12 +230,13 @@ def _operation(op: dict, parameters: dict) -> dict:
 # -- content negotiation --------------------------------------------------------------------------
 
 
-def accepts_json(accept: str | None) -> bool:
-    """True when the Accept header lets the answer be JSON (absent, */*, application/*, JSON)."""
-    if not accept or not accept.strip():
-        return True
-    for clause in accept.split(","):
+def _clauses(accept: str | None) -> list[str]:
+    """The media types of an Accept header, best first (by q; ties keep their order); [] when absent."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, clause in enumerate((accept or "").split(",")):
         media, *params = [part.strip() for part in clause.split(";")]
+        if not media:
+            continue
         quality = 1.0
         for param in params:
             name, _, value = param.partition("=")
@@ -235,6 +245,26 @@ def accepts_json(accept: str | None) -> bool:
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
-        if quality > 0 and media.lower() in ("*/*", "application/*", JSON):
-            return True
-    return False
+        if quality > 0:
+            ranked.append((-quality, index, media.lower()))
+    return [media for _, _, media in sorted(ranked)]
+
+
+def accepts_json(accept: str | None) -> bool:
+    """True when the Accept header lets the answer be JSON (absent, */*, application/*, JSON)."""
+    if not accept or not accept.strip():
+        return True
+    return any(media in ("*/*", "application/*", JSON) for media in _clauses(accept))
+
+
+def v2_media(accept: str | None) -> str | None:
+    """The media type /openapi/v2 answers with: JSON or gnostic protobuf, the first the Accept
+    header allows; None when it allows neither (406)."""
+    if not accept or not accept.strip():
+        return JSON
+    for media in _clauses(accept):
+        if media in ("*/*", "application/*", JSON):
+            return JSON
+        if media in (V2_PROTOBUF, V2_PROTOBUF_OLD):
+            return V2_PROTOBUF
+    return None

@@ -48,12 +48,17 @@ async def test_v2_is_json_with_an_etag(client):
     assert again.status == 304
 
 
-async def test_v2_protobuf_only_is_not_acceptable(client):
+async def test_v2_protobuf_as_client_go_asks_for_it(client):
     resp = await client.get("/openapi/v2", headers={"Accept": openapi.V2_PROTOBUF})
-    assert resp.status == 406
-    assert (await resp.json())["reason"] == "NotAcceptable"
-    both = await client.get("/openapi/v2", headers={"Accept": f"{openapi.V2_PROTOBUF}, application/json;q=0.5"})
-    assert both.status == 200
+    assert resp.status == 200 and resp.headers["Content-Type"] == "application/octet-stream"
+    body = await resp.read()
+    assert body == openapi.v2_protobuf("v1.32.0").body and body.startswith(b"\x0a\x032.0")
+    assert (await client.get("/openapi/v2", headers={"If-None-Match": resp.headers["ETag"],
+                                                     "Accept": openapi.V2_PROTOBUF})).status == 304
+    json_first = await client.get("/openapi/v2", headers={"Accept": f"application/json, {openapi.V2_PROTOBUF}"})
+    assert json_first.content_type == "application/json"
+    yaml = await client.get("/openapi/v2", headers={"Accept": "application/yaml"})
+    assert yaml.status == 406 and (await yaml.json())["reason"] == "NotAcceptable"
 
 
 async def test_v3_index_names_each_group_version_with_its_hash(client):
@@ -221,6 +226,13 @@ async def test_kubectl_explain(kubeconfig):
     assert "ingressClassName\t<string>" in done.stdout and "pathType\t<string> -required-" in done.stdout
     done = await run(kubeconfig, "explain", "vpa.spec.updatePolicy.updateMode")
     assert "KIND:       VerticalPodAutoscaler" in done.stdout
+
+
+async def test_kubectl_explain_from_openapi_v2(kubeconfig):
+    done = await run(kubeconfig, "explain", "deployment.spec.replicas", "--output=plaintext-openapiv2")
+    assert "FIELD:    replicas <integer>" in done.stdout and "Number of desired pods." in done.stdout
+    done = await run(kubeconfig, "explain", "vpa.spec", "--output=plaintext-openapiv2")
+    assert "KIND:     VerticalPodAutoscaler" in done.stdout
 
 
 async def test_kubectl_apply_strict_then_validate_false(kubeconfig, store, tmp_path):
