@@ -6,6 +6,7 @@ FieldManagerConflict causes."""
 
 from __future__ import annotations
 
+import json
 import sys
 from types import ModuleType
 
@@ -16,6 +17,7 @@ from ingressd.admin.http import render_object, status_response
 from ingressd.admin.managed import ManagerError, field_manager, invalid_manager, now
 from ingressd.admin.resources import APIResource
 from ingressd.apimachinery import writes as rules
+from ingressd.apimachinery.scale import scale_object
 from ingressd.apimachinery.apply import (
     ApplyConflict,
     ManagedFieldsError,
@@ -51,17 +53,22 @@ async def _config(request: web.Request, writes: ModuleType) -> dict:
     return body
 
 
+def _apply_options(request: web.Request, writes: ModuleType) -> tuple[bool, str]:
+    """(force, manager); ManagerError or WriteError as kube-apiserver answers bad ones."""
+    force = parse_force(request, writes)
+    if not request.query.get("fieldManager"):
+        # ValidatePatchOptions: kubectl defaults it, controllers must set it.
+        raise invalid_manager("PatchOptions", "fieldManager", "Required value: is required for apply patch")
+    return force, field_manager(request)
+
+
 async def apply_patch(request: web.Request, resource: APIResource, namespace: str, name: str,
                       options) -> web.Response:
     # An apply goes through admin/writes.py's shared steps (type, name and namespace checks,
     # validation, storing, answers); writes.py dispatches here, so it is looked up, not imported.
     writes = sys.modules["ingressd.admin.writes"]
     try:
-        force = parse_force(request, writes)
-        if not request.query.get("fieldManager"):
-            # ValidatePatchOptions: kubectl defaults it, controllers must set it.
-            raise invalid_manager("PatchOptions", "fieldManager", "Required value: is required for apply patch")
-        manager = field_manager(request)
+        force, manager = _apply_options(request, writes)
     except ManagerError as e:
         return e.response
     config = writes._check_type(await _config(request, writes), resource)
@@ -109,4 +116,73 @@ async def apply_patch(request: web.Request, resource: APIResource, namespace: st
         new["metadata"]["managedFields"] = managed
     writes._validate_update(request, resource, new, current, options)
     stored = writes._finish_update(request, resource, new, current, options)
+    return writes._answer(render_object(resource, stored), 200, options)
+
+
+async def apply_subresource(request: web.Request, resource: APIResource, namespace: str, name: str, options,
+                            subresource: str) -> web.Response:
+    """Server-side apply to …/status (the configuration's status only) or …/scale (an
+    autoscaling/v1 Scale: its spec.replicas, owned as the parent's .spec.replicas); the manager's
+    entry names the subresource. The object must exist (404)."""
+    writes = sys.modules["ingressd.admin.writes"]
+    try:
+        force, manager = _apply_options(request, writes)
+    except ManagerError as e:
+        return e.response
+    body = await _config(request, writes)
+    scale_resource = APIResource("autoscaling", "v1", resource.plural, "Scale")
+    if subresource == "scale":
+        config = writes._check_type(body, scale_resource, "Scale", "autoscaling/v1")
+    else:
+        config = writes._check_type(body, resource)
+    writes._check_name(config, name)
+    writes._check_namespace(config, resource, namespace)
+    if config["metadata"].get("managedFields") is not None:
+        raise writes.bad_request("metadata.managedFields must be nil")
+    store = writes._store(request)
+    current = store.get(resource.kind, namespace, name)
+    if current is None:
+        return writes.not_found(resource, name)
+    want = config["metadata"].get("resourceVersion")
+    if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
+        return writes.conflict(resource, name, writes.MODIFIED)
+    shaped: dict = {"apiVersion": resource.api_version, "kind": resource.kind, "metadata": {}}
+    if subresource == "scale":
+        spec = config.get("spec")
+        replicas = spec.get("replicas") if isinstance(spec, dict) else None
+        if replicas is not None:
+            if isinstance(replicas, bool) or not isinstance(replicas, int):
+                return writes.field_invalid(scale_resource, name, [
+                    ("spec.replicas", f"Invalid value: {json.dumps(replicas)}: must be an integer")])
+            if replicas < 0:
+                return writes.field_invalid(scale_resource, name, [
+                    ("spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")])
+            shaped["spec"] = {"replicas": replicas}
+    elif "status" in config:
+        shaped["status"] = config["status"]
+    live = {"apiVersion": resource.api_version, "kind": resource.kind, **current}
+    try:
+        applied = server_side_apply(resource.kind, resource.api_version, live, shaped, manager, now(),
+                                    force=force, subresource=subresource)
+    except ApplyConflict as e:
+        return status_response(409, "Conflict", e.message,
+                               {**writes._details(resource, name), "causes": e.causes()})
+    except ManagedFieldsError:
+        raise writes.bad_request("the object's managedFields cannot be read") from None
+    meta = {**current["metadata"], "managedFields": applied["metadata"].get("managedFields") or []}
+    if subresource == "scale":
+        new = {**current, "metadata": meta, "spec": {**(current.get("spec") or {}),
+                                                      "replicas": (applied.get("spec") or {}).get("replicas", 0)}}
+    else:
+        new = {**current, "metadata": meta}
+        if isinstance(applied.get("status"), dict):
+            new["status"] = applied["status"]
+        else:
+            new.pop("status", None)
+    if options.dry_run:
+        stored = writes._dry_run_object(new, current)
+    else:
+        stored = store.apply(new)
+    if subresource == "scale":
+        return writes._answer(scale_object(stored), 200, options)
     return writes._answer(render_object(resource, stored), 200, options)

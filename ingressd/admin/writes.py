@@ -31,6 +31,7 @@ from aiohttp import web
 
 from ingressd.admin import fieldvalidation
 from ingressd.admin.apply import apply_patch as server_side_apply
+from ingressd.admin.apply import apply_subresource
 from ingressd.admin.http import (
     json_response,
     method_not_allowed,
@@ -493,8 +494,6 @@ async def _patch_document(request: web.Request, resource: APIResource, kind: str
     """The patch of the request as a function of the current object (415/400 raised first)."""
     content_type = _content_type(request)
     accepted = _patch_types(resource) if kind == resource.kind else PATCH_TYPES
-    if content_type == APPLY_PATCH:  # server-side apply on …/status and …/scale: not served yet
-        raise WriteError(unsupported_media_type(tuple(t for t in accepted if t != APPLY_PATCH)))
     if content_type not in accepted:
         raise WriteError(unsupported_media_type(accepted))
     if "force" in request.query:
@@ -564,6 +563,8 @@ async def patch(request: web.Request, resource: APIResource, namespace: str, nam
 async def write_status(request: web.Request, resource: APIResource, namespace: str, name: str,
                        options: Options) -> web.Response:
     store = _store(request)
+    if request.method == "PATCH" and _content_type(request) == APPLY_PATCH:
+        return await apply_subresource(request, resource, namespace, name, options, "status")
     if request.method == "PATCH":
         apply_patch = await _patch_document(request, resource, resource.kind)
         current = store.get(resource.kind, namespace, name)
@@ -604,6 +605,8 @@ async def write_status(request: web.Request, resource: APIResource, namespace: s
 async def write_scale(request: web.Request, resource: APIResource, namespace: str, name: str,
                       options: Options) -> web.Response:
     store = _store(request)
+    if request.method == "PATCH" and _content_type(request) == APPLY_PATCH:
+        return await apply_subresource(request, resource, namespace, name, options, "scale")
     if request.method == "PATCH":
         apply_patch = await _patch_document(request, resource, "Scale")
         current = store.get(resource.kind, namespace, name)

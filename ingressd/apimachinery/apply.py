@@ -206,10 +206,11 @@ def record_update(kind: str, api_version: str, old: dict | None, new: dict, mana
 
 
 def server_side_apply(kind: str, api_version: str, live: dict | None, config: dict, manager: str, now: str,
-                      force: bool = False, reset: tuple[str, ...] = ()) -> dict:
+                      force: bool = False, reset: tuple[str, ...] = (), subresource: str = "") -> dict:
     """The object after `manager` applied `config` to `live` (None: it is created), with its
     managedFields; `reset`: top-level fields this endpoint ignores (`status` on the main resource
-    of a kind with a status subresource). Raises ApplyConflict."""
+    of a kind with a status subresource); `subresource` (status, scale): the endpoint applied
+    to, part of the manager's identity. Raises ApplyConflict."""
     config = {k: v for k, v in config.items() if k not in reset}
     base = live if live is not None else {}
     managers = decode_managed(live)
@@ -219,7 +220,7 @@ def server_side_apply(kind: str, api_version: str, live: dict | None, config: di
         existing = _strip_fields(fs.object_set(kind, live), reset + ("status",))
         if existing:
             managers = [(_entry(BEFORE_FIRST_APPLY, UPDATE, api_version, now), existing)]
-    ours = _identifier(_entry(manager, APPLY, api_version, now))
+    ours = _identifier(_entry(manager, APPLY, api_version, now, subresource))
     last: fs.Set = {}
     others: list[tuple[dict, fs.Set]] = []
     for entry, fields in managers:
@@ -247,7 +248,7 @@ def server_side_apply(kind: str, api_version: str, live: dict | None, config: di
         result.append((entry, fs.difference(fields, removed)))
     if conflicts and not force:
         raise ApplyConflict(conflicts)
-    result.insert(0, (_entry(manager, APPLY, api_version, now), applied))
+    result.insert(0, (_entry(manager, APPLY, api_version, now, subresource), applied))
     return _settled(live, _with_managed(merged, encode_managed(result)))
 
 

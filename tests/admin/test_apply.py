@@ -141,9 +141,34 @@ async def test_every_write_records_an_update_entry(client, store):
                                               'subresource "scale" using apps/v1: .spec.replicas')
 
 
-async def test_apply_on_subresources_is_415_for_now(client):
-    resp = await client.patch(DEPLOYMENTS + "/web/scale?fieldManager=m", data="spec: {replicas: 1}", headers=APPLY)
-    assert resp.status == 415
+async def test_apply_to_the_scale_and_status_subresources(client, store):
+    scale = "apiVersion: autoscaling/v1\nkind: Scale\nmetadata: {name: web}\nspec: {replicas: 4}"
+    # web was stored without managedFields: its fields are before-first-apply's
+    resp = await client.patch(DEPLOYMENTS + "/web/scale?fieldManager=autoscaler", data=scale, headers=APPLY)
+    assert resp.status == 409
+    assert (await resp.json())["message"] == ('Apply failed with 1 conflict: conflict with "before-first-apply" '
+                                              'using apps/v1: .spec.replicas')
+    resp = await client.patch(DEPLOYMENTS + "/web/scale?fieldManager=autoscaler&force=true", data=scale, headers=APPLY)
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["spec"]["replicas"] == 4
+    stored = store.get("Deployment", "default", "web")
+    assert stored["spec"]["replicas"] == 4
+    assert managers(stored)["autoscaler/Apply/scale"]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
+    resp = await client.patch(DEPLOYMENTS + "/web/scale?fieldManager=other", data="spec: {replicas: 1}",
+                              headers=APPLY)
+    assert resp.status == 409
+    assert (await resp.json())["message"] == ('Apply failed with 1 conflict: conflict with "autoscaler" with '
+                                              'subresource "scale": .spec.replicas')
+    resp = await client.patch(DEPLOYMENTS + "/web/scale?fieldManager=m", data="spec: {replicas: -1}", headers=APPLY)
+    assert resp.status == 422
+    resp = await client.patch(DEPLOYMENTS + "/web/status?fieldManager=ctl",
+                              data="status: {observedGeneration: 7}\nspec: {replicas: 9}", headers=APPLY)
+    assert resp.status == 200
+    stored = store.get("Deployment", "default", "web")
+    assert stored["status"]["observedGeneration"] == 7 and stored["spec"]["replicas"] == 4
+    assert managers(stored)["ctl/Apply/status"]["fieldsV1"] == {"f:status": {"f:observedGeneration": {}}}
+    resp = await client.patch(DEPLOYMENTS + "/nope/status?fieldManager=ctl", data="status: {}", headers=APPLY)
+    assert resp.status == 404
 
 
 async def test_an_update_manager_owns_the_defaulted_fields_too(client):
