@@ -17,12 +17,12 @@ from ingressd.admin.http import render_object, status_response
 from ingressd.admin.managed import ManagerError, field_manager, invalid_manager, now
 from ingressd.admin.resources import APIResource
 from ingressd.apimachinery import writes as rules
-from ingressd.apimachinery.scale import scale_object
 from ingressd.apimachinery.apply import (
     ApplyConflict,
     ManagedFieldsError,
     server_side_apply,
 )
+from ingressd.apimachinery.scale import scale_object
 
 # strconv.ParseBool, which decodes PatchOptions.force from the query.
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
