@@ -62,6 +62,18 @@ def _apply_options(request: web.Request, writes: ModuleType) -> tuple[bool, str]
     return force, field_manager(request)
 
 
+def _checked(body: dict, api_version: str, writes: ModuleType) -> dict:
+    """The field manager's first checks of an applied configuration, in its order."""
+    given = body.get("apiVersion")
+    if given != api_version:
+        shown = given if isinstance(given, str) else "" if given is None else json.dumps(given)
+        raise writes.bad_request("Incorrect version specified in apply patch. "
+                                 f"Specified patch version: {shown}, expected: {api_version}")
+    if isinstance(body.get("metadata"), dict) and body["metadata"].get("managedFields") is not None:
+        raise writes.bad_request("metadata.managedFields must be nil")
+    return body
+
+
 async def apply_patch(request: web.Request, resource: APIResource, namespace: str, name: str,
                       options) -> web.Response:
     # An apply goes through admin/writes.py's shared steps (type, name and namespace checks,
@@ -71,11 +83,9 @@ async def apply_patch(request: web.Request, resource: APIResource, namespace: st
         force, manager = _apply_options(request, writes)
     except ManagerError as e:
         return e.response
-    config = writes._check_type(await _config(request, writes), resource)
+    config = writes._check_type(_checked(await _config(request, writes), resource.api_version, writes), resource)
     writes._check_name(config, name)
     writes._check_namespace(config, resource, namespace)
-    if config["metadata"].get("managedFields") is not None:
-        raise writes.bad_request("metadata.managedFields must be nil")
     store = writes._store(request)
     current = store.get(resource.kind, namespace, name)
     want = config["metadata"].pop("resourceVersion", None)
@@ -129,7 +139,8 @@ async def apply_subresource(request: web.Request, resource: APIResource, namespa
         force, manager = _apply_options(request, writes)
     except ManagerError as e:
         return e.response
-    body = await _config(request, writes)
+    body = _checked(await _config(request, writes), "autoscaling/v1" if subresource == "scale" else
+                    resource.api_version, writes)
     scale_resource = APIResource("autoscaling", "v1", resource.plural, "Scale")
     if subresource == "scale":
         config = writes._check_type(body, scale_resource, "Scale", "autoscaling/v1")
@@ -137,8 +148,6 @@ async def apply_subresource(request: web.Request, resource: APIResource, namespa
         config = writes._check_type(body, resource)
     writes._check_name(config, name)
     writes._check_namespace(config, resource, namespace)
-    if config["metadata"].get("managedFields") is not None:
-        raise writes.bad_request("metadata.managedFields must be nil")
     store = writes._store(request)
     current = store.get(resource.kind, namespace, name)
     if current is None:

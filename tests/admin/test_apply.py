@@ -104,8 +104,11 @@ async def test_apply_option_errors(client, query, headers, status, message):
 @pytest.mark.parametrize(("data", "message"), [
     ("a: [", "error decoding YAML"),
     ("- 1\n- 2", "the body of the request must be a YAML or JSON object"),
-    ("metadata: {managedFields: []}", "metadata.managedFields must be nil"),
-    ("kind: Service", "the kind in the data (Service) does not match the expected kind (Deployment)"),
+    ("kind: Deployment", "Incorrect version specified in apply patch. Specified patch version: , expected: apps/v1"),
+    ("apiVersion: apps/v1beta1", "Incorrect version specified in apply patch. Specified patch version: apps/v1beta1, "
+                                 "expected: apps/v1"),
+    ("apiVersion: apps/v1\nmetadata: {managedFields: []}", "metadata.managedFields must be nil"),
+    ("apiVersion: apps/v1\nkind: Service", "the kind in the data (Service) does not match the expected kind (Deployment)"),
 ])
 async def test_bad_apply_bodies_are_400(client, data, message):
     resp = await client.patch(DEPLOYMENTS + "/web?fieldManager=m", data=data, headers=APPLY)
@@ -154,20 +157,23 @@ async def test_apply_to_the_scale_and_status_subresources(client, store):
     stored = store.get("Deployment", "default", "web")
     assert stored["spec"]["replicas"] == 4
     assert managers(stored)["autoscaler/Apply/scale"]["fieldsV1"] == {"f:spec": {"f:replicas": {}}}
-    resp = await client.patch(DEPLOYMENTS + "/web/scale?fieldManager=other", data="spec: {replicas: 1}",
-                              headers=APPLY)
+    resp = await client.patch(DEPLOYMENTS + "/web/scale?fieldManager=other",
+                              data="apiVersion: autoscaling/v1\nspec: {replicas: 1}", headers=APPLY)
     assert resp.status == 409
     assert (await resp.json())["message"] == ('Apply failed with 1 conflict: conflict with "autoscaler" with '
                                               'subresource "scale": .spec.replicas')
-    resp = await client.patch(DEPLOYMENTS + "/web/scale?fieldManager=m", data="spec: {replicas: -1}", headers=APPLY)
+    resp = await client.patch(DEPLOYMENTS + "/web/scale?fieldManager=m", data="apiVersion: autoscaling/v1\nspec: {replicas: -1}",
+                              headers=APPLY)
     assert resp.status == 422
     resp = await client.patch(DEPLOYMENTS + "/web/status?fieldManager=ctl",
-                              data="status: {observedGeneration: 7}\nspec: {replicas: 9}", headers=APPLY)
+                              data="apiVersion: apps/v1\nstatus: {observedGeneration: 7}\nspec: {replicas: 9}",
+                              headers=APPLY)
     assert resp.status == 200
     stored = store.get("Deployment", "default", "web")
     assert stored["status"]["observedGeneration"] == 7 and stored["spec"]["replicas"] == 4
     assert managers(stored)["ctl/Apply/status"]["fieldsV1"] == {"f:status": {"f:observedGeneration": {}}}
-    resp = await client.patch(DEPLOYMENTS + "/nope/status?fieldManager=ctl", data="status: {}", headers=APPLY)
+    resp = await client.patch(DEPLOYMENTS + "/nope/status?fieldManager=ctl", data="apiVersion: apps/v1\nstatus: {}",
+                              headers=APPLY)
     assert resp.status == 404
 
 
