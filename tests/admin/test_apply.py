@@ -105,8 +105,8 @@ async def test_apply_option_errors(client, query, headers, status, message):
     ("a: [", "error decoding YAML"),
     ("- 1\n- 2", "the body of the request must be a YAML or JSON object"),
     ("kind: Deployment", "Incorrect version specified in apply patch. Specified patch version: , expected: apps/v1"),
-    ("apiVersion: apps/v1beta1", "Incorrect version specified in apply patch. Specified patch version: apps/v1beta1, "
-                                 "expected: apps/v1"),
+    ("apiVersion: apps/v1beta1",
+     "Incorrect version specified in apply patch. Specified patch version: apps/v1beta1, expected: apps/v1"),
     ("apiVersion: apps/v1\nmetadata: {managedFields: []}", "metadata.managedFields must be nil"),
     ("apiVersion: apps/v1\nkind: Service", "the kind in the data (Service) does not match the expected kind (Deployment)"),
 ])
