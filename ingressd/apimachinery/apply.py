@@ -170,19 +170,30 @@ def _strip_fields(fields: fs.Set, reset: tuple[str, ...]) -> fs.Set:
 # -- Update ----------------------------------------------------------------------------------------
 
 
-_SUBRESOURCE_FIELDS = {"status": "status"}
+_SUBRESOURCE_PARTS = {"status": ("status",), "scale": ("spec", "replicas")}
+
+
+def _part(obj: dict, path: tuple[str, ...]) -> dict:
+    """`obj` reduced to the value at `path` (nothing when it is absent)."""
+    node: Any = obj
+    for name in path:
+        if not isinstance(node, dict) or name not in node:
+            return {}
+        node = node[name]
+    for name in reversed(path):
+        node = {name: node}
+    return node
 
 
 def record_update(kind: str, api_version: str, old: dict | None, new: dict, manager: str, now: str,
                   subresource: str = "") -> dict:
     """`new` with the managedFields of `old` after `manager` wrote it (operation Update)."""
     managers = decode_managed(old)
-    if subresource in _SUBRESOURCE_FIELDS and old is not None:
-        # A subresource write changes only its part: compare that alone (a kubelet's pod status
-        # write then costs a walk of the status, not of the whole pod).
-        field = _SUBRESOURCE_FIELDS[subresource]
-        changed, removed = fs.compare(kind, {field: old.get(field)} if field in old else {},
-                                      {field: new.get(field)} if field in new else {})
+    if subresource in _SUBRESOURCE_PARTS and old is not None:
+        # A subresource write changes only its part: compare that alone (a status write then
+        # costs a walk of the status, not of the whole object; a scale one, one field).
+        part = _SUBRESOURCE_PARTS[subresource]
+        changed, removed = fs.compare(kind, _part(old, part), _part(new, part))
     else:
         changed, removed = fs.compare(kind, old, new)
     ours = _identifier(_entry(manager, UPDATE, api_version, now, subresource))
