@@ -274,3 +274,15 @@ def test_two_hpas_on_the_same_pods_are_ambiguous_and_neither_scales():
     assert (active["status"], active["reason"], active["message"]) == ("False", "AmbiguousSelector", message)
     assert {e["reason"] for e in c.events("AmbiguousSelector")} == {"AmbiguousSelector"}
     assert any(e["message"] == message for e in c.events("FailedComputeMetricsReplicas"))
+
+
+def test_hpa_rescales_are_recorded_as_kube_controller_managers_scale_updates():
+    c = Cluster(metric_resolution=15, hpa_sync_period=15)
+    c.store.apply(web(replicas=1))
+    c.store.apply(hpa(max_replicas=4))
+    c.settle()
+    c.cores["web"] = 0.2
+    c.advance(45)
+    entries = c.store.get("Deployment", "default", "web")["metadata"]["managedFields"]
+    assert [(e["manager"], e["operation"], e["subresource"], e["fieldsV1"]) for e in entries] == \
+        [("kube-controller-manager", "Update", "scale", {"f:spec": {"f:replicas": {}}})]
