@@ -315,6 +315,10 @@ def _merge_map(original: dict, patch: dict, kind: str, path: tuple[str, ...]) ->
             if key not in retain:
                 del original[key]
     orders: dict[str, Any] = {}
+    # The lists as they were, for `$setElementOrder` (server-only items keep their relative place).
+    before = {key[len(SET_ELEMENT_ORDER):]: list(original.get(key[len(SET_ELEMENT_ORDER):]) or [])
+              for key in patch if key.startswith(SET_ELEMENT_ORDER)
+              and isinstance(original.get(key[len(SET_ELEMENT_ORDER):]), list)}
     for key, value in patch.items():
         if key.startswith(DELETE_FROM_PRIMITIVE_LIST):
             field = key[len(DELETE_FROM_PRIMITIVE_LIST):]
@@ -348,7 +352,8 @@ def _merge_map(original: dict, patch: dict, kind: str, path: tuple[str, ...]) ->
             original[key] = copy.deepcopy(value)
     for field, order in orders.items():
         if isinstance(original.get(field), list):
-            original[field] = _apply_order(original[field], order, list_strategy(kind, path + (field,)))
+            original[field] = _apply_order(original[field], order, before.get(field, []),
+                                           list_strategy(kind, path + (field,)))
     return original
 
 
@@ -400,22 +405,38 @@ def _merge_list(original: list, patch: list, kind: str, path: tuple[str, ...]) -
     return out
 
 
-def _apply_order(items: list, order: list, strategy: tuple[str | None, str] | None) -> list:
-    """`$setElementOrder`: the items named in `order` come in that order; items the patch does not
-    name (added by someone else) keep their place relative to the ones before them."""
+def _apply_order(items: list, order: list, server: list, strategy: tuple[str | None, str] | None) -> list:
+    """`$setElementOrder` as upstream's normalizeElementOrder: the merged items the order names, in
+    that order, interleaved with the items only the server had (in their original order): a
+    named item goes before a server-only one when both were in the original list and it came
+    first there; otherwise the server-only item goes first."""
     key = strategy[0] if strategy else None
 
-    def ident(item: Any) -> Any:
-        return item.get(key) if key is not None and isinstance(item, dict) else item
+    def ident(item: Any) -> str:
+        value = item.get(key) if key is not None and isinstance(item, dict) else item
+        return json.dumps(value, sort_keys=True)
 
-    wanted = [ident(o) if isinstance(o, dict) else o for o in order]
-    rank = {json.dumps(w, sort_keys=True): i for i, w in enumerate(wanted)}
-    named = sorted((i for i in items if json.dumps(ident(i), sort_keys=True) in rank),
-                   key=lambda i: rank[json.dumps(ident(i), sort_keys=True)])
+    rank = {ident(o): i for i, o in enumerate(order)}
+    server_rank = {ident(o): i for i, o in enumerate(server)}
+    named = sorted((i for i in items if ident(i) in rank), key=lambda i: rank[ident(i)])
+    server_only = sorted((i for i in items if ident(i) not in rank), key=lambda i: server_rank.get(ident(i), len(server)))
     out: list = []
-    it = iter(named)
-    for item in items:
-        out.append(next(it) if json.dumps(ident(item), sort_keys=True) in rank else item)
+    left = right = 0
+    while left < len(named) or right < len(server_only):
+        if right >= len(server_only):
+            out.append(named[left])
+            left += 1
+        elif left >= len(named):
+            out.append(server_only[right])
+            right += 1
+        else:
+            li, ri = server_rank.get(ident(named[left])), server_rank.get(ident(server_only[right]))
+            if li is not None and ri is not None and li < ri:
+                out.append(named[left])
+                left += 1
+            else:
+                out.append(server_only[right])
+                right += 1
     return out
 
 
