@@ -33,3 +33,23 @@ def test_cluster_scoped_owner():
     node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n", "uid": "uid-n"}}
     lease = {"kind": "Lease", "metadata": {"name": "n", "namespace": "kube-node-lease", "ownerReferences": [owner_reference(node)]}}
     assert delete_orphans([node, lease]) == []
+
+
+def _foreground_owner(finalizers=("foregroundDeletion",)):
+    owner = builders.deployment("web")
+    owner["metadata"].update(uid="uid-web", deletionTimestamp="2026-01-01T00:00:00Z", finalizers=list(finalizers))
+    return owner
+
+
+def test_foreground_deletion_deletes_the_dependents_first():
+    owner = _foreground_owner()
+    rs = builders.pod("rs", owner=owner)
+    going = builders.pod("going", owner=owner, deleting=True)
+    assert delete_orphans([owner, rs, going]) == [("delete", "Pod", "default", "rs")]
+
+
+def test_foreground_deletion_ends_when_no_dependent_is_left():
+    assert delete_orphans([_foreground_owner()]) == [("delete", "Deployment", "default", "web")]
+    owner = _foreground_owner(("foregroundDeletion", "example.com/hold"))
+    (verb, obj), = delete_orphans([owner])
+    assert verb == "apply" and obj["metadata"]["finalizers"] == ["example.com/hold"]
