@@ -97,9 +97,11 @@ async def serve_write(request: web.Request, resource: APIResource, namespace: st
         if name is None:
             if request.method == "POST":
                 return await create(request, resource, ns, options)
-            if request.method == "DELETE":
+            if request.method == "DELETE" and "deletecollection" in resource.verbs:
                 return await delete_collection(request, resource, namespace, options, field_selector)
-            return method_not_allowed(COLLECTION_METHODS)
+            # Namespaces have no deletecollection: their collection allows what it serves.
+            return method_not_allowed(COLLECTION_METHODS if "deletecollection" in resource.verbs
+                                      else tuple(m for m in COLLECTION_METHODS if m != "DELETE"))
         if request.method == "PUT":
             return await update(request, resource, ns, name, options)
         if request.method == "PATCH":

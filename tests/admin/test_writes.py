@@ -401,3 +401,9 @@ async def test_an_event_is_created_without_manifest_warnings(client, store):
     resp = await client.post("/api/v1/namespaces/default/events", json=event)
     assert resp.status == 201 and "Warning" not in resp.headers
     assert [e["reason"] for e in store.list("Event", "default")] == ["Tested"]
+
+
+async def test_namespaces_have_no_deletecollection(client, store):
+    resp = await client.delete("/api/v1/namespaces")
+    assert resp.status == 405 and resp.headers["Allow"] == "GET, HEAD, POST"
+    assert store.get("Namespace", "", "default") is not None
