@@ -29,23 +29,33 @@ def test_kubectl_can_i():
         "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
         "metadata": {"creationTimestamp": None},
         "spec": {"resourceAttributes": {"namespace": "default", "verb": "create", "group": "apps",
-                                        "resource": "deployments"}}}
+                                        "resource": "deployments"}},
+        "status": {"allowed": False}}  # Go's JSON of the zero status: allowed has no omitempty
+
+
+# An absent struct is Go's zero struct: metadata {creationTimestamp: null}, status as JSON writes it.
+META = {"creationTimestamp": None}
 
 
 @pytest.mark.parametrize("body, expected", [
     (envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview", message((2, message((1, b"default"))))),
-     {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview", "spec": {"namespace": "default"}}),
+     {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview", "metadata": META,
+      "spec": {"namespace": "default"}, "status": {"incomplete": False}}),
     (envelope("authentication.k8s.io/v1", "SelfSubjectReview", message((1, b""))),
-     {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {}}),
+     {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": META,
+      "status": {"userInfo": {}}}),
     (envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview",
               message((2, message((2, message((1, b"/healthz"), (2, b"get"))))))),
-     {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-      "spec": {"nonResourceAttributes": {"path": "/healthz", "verb": "get"}}}),
+     {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "metadata": META,
+      "spec": {"nonResourceAttributes": {"path": "/healthz", "verb": "get"}}, "status": {"allowed": False}}),
     (envelope("authorization.k8s.io/v1", "SelfSubjectAccessReview",
               message((2, message((1, message((9, message((1, b"app=web")))))))),
               ),
-     {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-      "spec": {"resourceAttributes": {"labelSelector": {"rawSelector": "app=web"}}}}),
+     {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "metadata": META,
+      "spec": {"resourceAttributes": {"labelSelector": {"rawSelector": "app=web"}}}, "status": {"allowed": False}}),
+    # meta/v1 kinds are read whatever group-version the envelope names (kube-apiserver registers them in each)
+    (envelope("apps/v1", "DeleteOptions", bytes([1 << 3, 0])),
+     {"apiVersion": "apps/v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}),
 ])
 def test_decodes(body, expected):
     assert decode_object(body) == expected
@@ -56,13 +66,24 @@ def test_decodes(body, expected):
     (b"k8s\x00\x0a\x05ab", "field 1: truncated"),
     (b"k8s\x00\x0b", "field 1: unsupported wire type 3"),
     (b"k8s\x00\x80", "truncated varint"),
-    (envelope("v1", "Pod", b""), "Pod in v1: ingressd reads this kind as JSON only (Content-Type: application/json)"),
+    (envelope("autoscaling.k8s.io/v1", "VerticalPodAutoscaler", b""),
+     ("VerticalPodAutoscaler in autoscaling.k8s.io/v1: ingressd reads this kind as JSON only (Content-Type: "
+      "application/json)")),
     (envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview", message((7, b"x"))),
      "the object: field 7 is not one ingressd knows"),
     (envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview", message((2, message((5, b"x"))))),
      "spec: field 5 is not one ingressd knows"),
-    (envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview", message((1, message((13, b""))))),
-     "metadata.ownerReferences: not supported in protobuf requests; send JSON"),
+    (envelope("authorization.k8s.io/v1", "SelfSubjectRulesReview", message((1, message((15, b""))))),
+     "metadata: field 15 is not one ingressd knows"),
+    (envelope("v1", "ConfigMap", bytes([1 << 3, 1])), "metadata: expected a message, got a number"),
+    (envelope("v1", "Namespace", message((1, bytes([1 << 3 | 0, 5])))), "metadata.name: expected a string, got a number"),
+    (envelope("v1", "Service", message((2, message((1, message((4, message((1, b"1"))))))))),
+     "spec.ports.targetPort: expected a number"),
+    (envelope("v1", "Pod", message((2, message((2, message((8, message((1, message((1, b"cpu"), (2, b""))))))))))),
+     "spec.containers.resources.limits[cpu]: a quantity needs its string (field 1)"),
+    (envelope("v1", "Event", message((1, message((8, message((1, b"x"))))))),
+     "metadata.creationTimestamp: not a Timestamp (field 1)"),
+    (b"k8s\x00\x0a\x00\x1a\x04gzip", "contentEncoding b'gzip' is not supported"),
 ])
 def test_refuses(body, message_):
     with pytest.raises(ProtobufError) as raised:
