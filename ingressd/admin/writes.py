@@ -223,8 +223,9 @@ def _patch_error(e: PatchError) -> web.Response:
 # -- shared steps ----------------------------------------------------------------------------------
 
 
-# Request bodies ingressd decodes: JSON, and YAML as kube-apiserver also accepts. Protobuf (what
-# kubectl's typed clients send first) is answered 415, upon which client-go falls back to JSON.
+# Request bodies ingressd decodes: JSON, YAML as kube-apiserver also accepts, and protobuf (what
+# kubectl's typed clients send: create deployment|service|secret|ingress|..., autoscale) for every
+# kind of the built-in groups (apimachinery/protobuf.py); a CRD's protobuf (VPA) is 415 as upstream.
 BODY_TYPES = ("application/json", "application/yaml")
 
 
@@ -233,7 +234,7 @@ async def _body(request: web.Request) -> dict:
     if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
         body = await _yaml_body(request)
     elif content_type == "application/vnd.kubernetes.protobuf" and protobuf.readable(await request.read()):
-        try:  # kubectl create namespace|configmap: typed clients send protobuf
+        try:  # decoded to the JSON Go would have written for the same object
             body = protobuf.decode_object(await request.read())
         except protobuf.ProtobufError as exc:
             raise bad_request(f"the request body is not valid protobuf: {exc}") from None
