@@ -7,7 +7,6 @@ cluster-autoscaler shells. `kubectl describe` and `get events` read them back.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 from ingressd.cluster.clock import format_timestamp
@@ -19,6 +18,9 @@ _API_VERSIONS = {
     "Deployment": "apps/v1", "ReplicaSet": "apps/v1", "StatefulSet": "apps/v1",
     "HorizontalPodAutoscaler": "autoscaling/v2", "VerticalPodAutoscaler": "autoscaling.k8s.io/v1",
 }
+
+
+_last_ns = 0  # the last name suffix given, so two events in one nanosecond still sort in order
 
 
 class EventRecorder:
@@ -45,7 +47,7 @@ class EventRecorder:
             existing["lastTimestamp"] = now
             self._store.apply(existing)
             return
-        event_name = f"{name}.{uuid.uuid4().hex[:16]}"
+        event_name = f"{name}.{self._suffix()}"
         reference = {"apiVersion": involved.get("apiVersion") or _API_VERSIONS.get(kind, "v1"), "kind": kind,
                      "namespace": namespace, "name": name, "uid": uid}
         if field_path:
@@ -67,6 +69,15 @@ class EventRecorder:
             "reportingInstance": self.host,
         })
         self._names[key] = (namespace, event_name)
+
+    def _suffix(self) -> str:
+        """client-go's `<name>.<hex of the time in ns>`: names sort in the order events happened, so
+        lists (and `kubectl describe`, which keeps list order for equal timestamps) read in order.
+        Strictly increasing across every recorder of the process."""
+        global _last_ns
+        stamp = max(int(self._now() * 1e9), _last_ns + 1)
+        _last_ns = stamp
+        return f"{stamp:x}"
 
     def forget(self, uid: str) -> None:
         """Drop the aggregation keys of an object that is gone (its Events stay in the store)."""

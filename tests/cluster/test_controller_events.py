@@ -68,3 +68,14 @@ def test_a_deployment_rollout_leaves_the_events_describe_shows(store, clock):
     rs = store.list("ReplicaSet")[0]["metadata"]["name"]
     assert messages == [f"Scaled down replica set {rs} from 2 to 1", f"Scaled up replica set {rs} from 0 to 2"]
     assert runner.run_once() == 0  # recording events is not an action: the cluster settles
+
+
+def test_event_names_sort_in_the_order_events_happened(store, clock):
+    from ingressd.cluster.events import EventRecorder
+
+    kubelet, scheduler = EventRecorder(store, clock.now, "kubelet"), EventRecorder(store, clock.now, "default-scheduler")
+    pod = {"kind": "Pod", "metadata": {"name": "web-0", "namespace": "default", "uid": "u"}}
+    for recorder, reason in [(scheduler, "Scheduled"), (kubelet, "Pulled"), (kubelet, "Created"), (kubelet, "Started")]:
+        recorder.record(pod, reason, reason)  # all within one clock reading
+    assert [e["reason"] for e in store.list("Event")] == ["Scheduled", "Pulled", "Created", "Started"]
+    assert all(e["metadata"]["name"].startswith("web-0.") for e in store.list("Event"))
