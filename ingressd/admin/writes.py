@@ -452,8 +452,8 @@ async def create(request: web.Request, resource: APIResource, namespace: str, op
 
 
 async def update(request: web.Request, resource: APIResource, namespace: str, name: str,
-                 options: Options) -> web.Response:
-    obj = _check_type(await _body(request), resource)
+                 options: Options, body: dict | None = None) -> web.Response:
+    obj = _check_type(body if body is not None else await _body(request), resource)
     _check_name(obj, name)
     _check_namespace(obj, resource, namespace)
     current = _store(request).get(resource.kind, namespace, name)
@@ -654,9 +654,15 @@ async def write_scale(request: web.Request, resource: APIResource, namespace: st
 async def _delete_options(request: web.Request, options: Options) -> tuple[int | None, str | None, dict | None]:
     """(gracePeriodSeconds, propagationPolicy, preconditions) from the query and the DeleteOptions
     body; a body's `dryRun` (where kubectl puts it) sets `options.dry_run`."""
-    body, error = await read_json_body(request)
-    if error is not None:
-        raise WriteError(error)
+    if _content_type(request) == "application/vnd.kubernetes.protobuf":  # client-go's typed Delete
+        try:
+            body = protobuf.decode_object(await request.read())
+        except protobuf.ProtobufError as exc:
+            raise bad_request(f"the request body is not valid protobuf: {exc}") from None
+    else:
+        body, error = await read_json_body(request)
+        if error is not None:
+            raise WriteError(error)
     body = body if isinstance(body, dict) else {}
     dry_run = body.get("dryRun")
     if dry_run is not None:
