@@ -78,18 +78,8 @@ async def read_json_body(request: web.Request) -> tuple[Any, web.Response | None
 
 
 def render_object(resource: APIResource, obj: dict) -> dict:
-    """The object as served: apiVersion/kind first; Secrets reduced to metadata and type."""
-    if resource.kind == "Secret":
-        metadata = dict(obj.get("metadata") or {})
-        annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k != LAST_APPLIED}
-        if annotations:
-            metadata["annotations"] = annotations
-        else:
-            metadata.pop("annotations", None)
-        out = {"apiVersion": resource.api_version, "kind": resource.kind, "metadata": metadata}
-        if "type" in obj:
-            out["type"] = obj["type"]
-        return out
+    """The object as served: apiVersion/kind first. Secrets are served whole, data included, as
+    kube-apiserver serves them to an authorized client (the API requires the instance's token)."""
     out = {"apiVersion": resource.api_version, "kind": resource.kind}
     out.update((k, v) for k, v in obj.items() if k not in ("apiVersion", "kind"))
     return out

@@ -4,8 +4,7 @@ inspect what ingressd derived (pods, endpoint slices, ...) and poke at it.
 Served: list/get (with `labelSelector`, a few `fieldSelector` paths and `watch=true`
 streams), `DELETE` of pods (graceful), `pods/{name}/log`, and the `scale` subresource
 of Deployments and StatefulSets (GET, merge-PATCH of spec.replicas). Every error is a
-Kubernetes `Status` object. Secrets are returned without their data: the admin port is
-not an auth boundary.
+Kubernetes `Status` object.
 """
 
 from __future__ import annotations

@@ -231,6 +231,19 @@ def default_service(obj: dict, allocate_ip: Callable[[], str] | None = None) -> 
         spec.setdefault("ipFamilyPolicy", "SingleStack")
 
 
+def merge_string_data(secret: dict) -> None:
+    """v1 → internal conversion: `stringData` is write-only, merged into `data` (base64), its keys
+    winning; it is never stored or served."""
+    import base64
+
+    string_data = secret.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = secret.get("data") if isinstance(secret.get("data"), dict) else {}
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+        secret["data"] = data
+
+
 def default_hpa(obj: dict) -> None:
     """autoscaling/v2 as of 1.32: minReplicas 1, CPU at 80 % without metrics, and a behavior that
     is given gets every unset rule field (scale-down's window stays unset: the controller flag)."""
@@ -292,6 +305,7 @@ def default_object(obj: dict, allocate_service_ip: Callable[[], str] | None = No
     elif kind == "Secret":
         if not obj.get("type"):
             obj["type"] = "Opaque"
+        merge_string_data(obj)
     elif kind == "PersistentVolumeClaim":
         default_pvc(obj)
     elif kind == "EndpointSlice":

@@ -129,17 +129,17 @@ async def test_replicasets_and_configmaps_and_endpoints_list_empty(client):
         assert (body["kind"], body["items"]) == (kind, [])
 
 
-async def test_secrets_never_carry_data(client):
+async def test_secrets_are_served_whole_with_string_data_merged_into_data(client):
+    """As kube-apiserver to an authorized client: data and the last-applied annotation (kubectl
+    apply needs it); stringData is write-only, stored merged into data."""
     for path in ["/api/v1/namespaces/default/secrets", "/api/v1/secrets"]:
         body = await (await client.get(path)).json()
         assert body["kind"] == "SecretList"
         [secret] = body["items"]
-        assert set(secret) == {"apiVersion", "kind", "metadata", "type"}
-        assert secret["metadata"]["annotations"] == {"team": "a"}
-    resp = await client.get("/api/v1/namespaces/default/secrets/tls")
-    body = await resp.json()
-    text = await resp.text()
-    assert "c2VjcmV0" not in text and "secret\"" not in text
+        assert set(secret) == {"apiVersion", "kind", "metadata", "type", "data"}
+        assert secret["data"] == {"tls.crt": "Y2VydA==", "tls.key": "c2VjcmV0", "extra": "c2VjcmV0"}
+        assert set(secret["metadata"]["annotations"]) == {"team", "kubectl.kubernetes.io/last-applied-configuration"}
+    body = await (await client.get("/api/v1/namespaces/default/secrets/tls")).json()
     assert body["type"] == "kubernetes.io/tls"
     assert body["metadata"]["labels"] == {"app": "web"}
 

@@ -93,6 +93,9 @@ def test_image_tag(image, tag):
     ({"kind": "Service", "spec": {"clusterIP": "None"}}, "spec.ipFamilyPolicy", "SingleStack"),
     # others
     ({"kind": "Secret"}, "type", "Opaque"),
+    ({"kind": "Secret", "data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "new"}}, "data",
+     {"a": "eA==", "b": "bmV3"}),  # stringData is merged into data, its keys winning
+    ({"kind": "Secret", "stringData": {"b": "new"}}, "stringData", None),  # and never stored
     ({"kind": "PersistentVolumeClaim", "spec": {}}, "status.phase", "Pending"),
     ({"kind": "HorizontalPodAutoscaler", "spec": {}}, "spec.minReplicas", 1),
     ({"kind": "HorizontalPodAutoscaler", "spec": {}}, "spec.metrics", [
