@@ -73,9 +73,9 @@ def test_typed_kubectl_commands_have_their_effect(running, tmp_path):
     unverified.verify_mode = ssl.CERT_NONE
 
     def served_serial() -> int:
-        with socket.create_connection(("127.0.0.1", instance.https_port), timeout=5) as raw:
-            with unverified.wrap_socket(raw, server_hostname="secure.localtest.me") as sock:
-                return x509.load_der_x509_certificate(sock.getpeercert(binary_form=True)).serial_number
+        with socket.create_connection(("127.0.0.1", instance.https_port), timeout=5) as raw, \
+                unverified.wrap_socket(raw, server_hostname="secure.localtest.me") as sock:
+            return x509.load_der_x509_certificate(sock.getpeercert(binary_form=True)).serial_number
 
     want = x509.load_pem_x509_certificate(cert).serial_number
     _wait(lambda: served_serial() == want, 10, "the HTTPS host serves the certificate of kubectl create secret tls")
