@@ -31,8 +31,6 @@ import datetime
 import json
 import struct
 
-from ingressd.apimachinery.proto_schema import KINDS, MESSAGES
-
 __all__ = ["MAGIC", "ProtobufError", "decode_message", "decode_object", "fields", "readable"]
 
 MAGIC = b"k8s\x00"
@@ -43,8 +41,20 @@ TIME, MICRO_TIME, DURATION, FIELDS_V1 = (_META + n for n in ("Time", "MicroTime"
 QUANTITY = "k8s.io.apimachinery.pkg.api.resource.Quantity"
 INT_OR_STRING = "k8s.io.apimachinery.pkg.util.intstr.IntOrString"
 RAW_EXTENSION = "k8s.io.apimachinery.pkg.runtime.RawExtension"
-# meta/v1 kinds (DeleteOptions, Status, ...) are registered in every group-version.
-_META_KINDS = {kind: message for (_, kind), message in KINDS.items() if message.startswith(_META)}
+# The generated tables, loaded on the first protobuf body (importing them takes ~20 ms).
+MESSAGES: dict[str, dict[int, tuple[str, str, str]]] = {}
+KINDS: dict[tuple[str, str], str] = {}
+_META_KINDS: dict[str, str] = {}  # meta/v1 kinds (DeleteOptions, Status, ...): in every group-version
+
+
+def _load() -> None:
+    if MESSAGES:
+        return
+    from ingressd.apimachinery import proto_schema
+
+    KINDS.update(proto_schema.KINDS)
+    _META_KINDS.update({kind: message for (_, kind), message in KINDS.items() if message.startswith(_META)})
+    MESSAGES.update(proto_schema.MESSAGES)  # last: its being filled says all are
 _VARINT_TYPES = {"bool", "int32", "int64", "uint32", "uint64"}
 
 
@@ -254,6 +264,7 @@ def decode_message(data: bytes, message: str, path: str = "", depth: int = 0):
     """The JSON (a dict, or a list for a named slice) of `data` read as the proto `message`."""
     if depth > MAX_DEPTH:
         raise ProtobufError(f"{path}: nested too deeply")
+    _load()
     schema = MESSAGES[message]
     seen: dict[int, list[int | bytes]] = {}
     known = {1} if 0 in schema else schema  # a named slice (ExtraValue) wraps its items as field 1
@@ -334,6 +345,7 @@ def _envelope(body: bytes) -> tuple[str, str, bytes]:
 
 
 def _message_of(api_version: str, kind: str) -> str | None:
+    _load()
     return KINDS.get((api_version, kind)) or _META_KINDS.get(kind)
 
 
