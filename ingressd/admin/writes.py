@@ -227,19 +227,23 @@ def _patch_error(e: PatchError) -> web.Response:
 # kubectl's typed clients send: create deployment|service|secret|ingress|..., autoscale) for every
 # kind of the built-in groups (apimachinery/protobuf.py); a CRD's protobuf (VPA) is 415 as upstream.
 BODY_TYPES = ("application/json", "application/yaml")
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 
 
-async def _body(request: web.Request) -> dict:
+async def _body(request: web.Request, kind: str = "") -> dict:
+    """The request's object; `kind`: what the resource holds (a protobuf decoding error names it)."""
     content_type = _content_type(request)
     if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
         body = await _yaml_body(request)
-    elif content_type == "application/vnd.kubernetes.protobuf" and protobuf.readable(await request.read()):
+    elif content_type == PROTOBUF:
         try:  # decoded to the JSON Go would have written for the same object
-            body = protobuf.decode_object(await request.read())
+            body = protobuf.request_body(await request.read(), kind)
+        except protobuf.UnknownKind:
+            raise WriteError(unsupported_media_type(BODY_TYPES)) from None
         except protobuf.ProtobufError as exc:
-            raise bad_request(f"the request body is not valid protobuf: {exc}") from None
+            raise bad_request(str(exc)) from None
     elif content_type not in ("", "application/json", "text/plain"):
-        raise WriteError(unsupported_media_type(BODY_TYPES))
+        raise WriteError(unsupported_media_type(BODY_TYPES + (PROTOBUF,) if protobuf.reads(kind) else BODY_TYPES))
     else:
         body, error = await read_json_body(request)
         if error is not None:
@@ -418,7 +422,7 @@ def _namespace_lifecycle(request: web.Request, verb: str, resource: APIResource,
 
 async def create(request: web.Request, resource: APIResource, namespace: str, options: Options,
                  body: dict | None = None) -> web.Response:
-    obj = _check_type(body if body is not None else await _body(request), resource)
+    obj = _check_type(body if body is not None else await _body(request, resource.kind), resource)
     _check_namespace(obj, resource, namespace)
     meta = obj["metadata"]
     if not meta.get("name"):
@@ -453,7 +457,7 @@ async def create(request: web.Request, resource: APIResource, namespace: str, op
 
 async def update(request: web.Request, resource: APIResource, namespace: str, name: str,
                  options: Options, body: dict | None = None) -> web.Response:
-    obj = _check_type(body if body is not None else await _body(request), resource)
+    obj = _check_type(body if body is not None else await _body(request, resource.kind), resource)
     _check_name(obj, name)
     _check_namespace(obj, resource, namespace)
     current = _store(request).get(resource.kind, namespace, name)
@@ -575,7 +579,7 @@ async def write_status(request: web.Request, resource: APIResource, namespace: s
             return not_found(resource, name)
         obj = _check_type(_apply(apply_patch, render_object(resource, current)), resource)
     else:
-        obj = _check_type(await _body(request), resource)
+        obj = _check_type(await _body(request, resource.kind), resource)
         current = store.get(resource.kind, namespace, name)
         if current is None:
             return not_found(resource, name)
@@ -617,7 +621,7 @@ async def write_scale(request: web.Request, resource: APIResource, namespace: st
             return not_found(resource, name)
         scale = _apply(apply_patch, scale_object(current))
     else:
-        scale = await _body(request)
+        scale = await _body(request, "Scale")
         current = store.get(resource.kind, namespace, name)
         if current is None:
             return not_found(resource, name)
@@ -654,11 +658,11 @@ async def write_scale(request: web.Request, resource: APIResource, namespace: st
 async def _delete_options(request: web.Request, options: Options) -> tuple[int | None, str | None, dict | None]:
     """(gracePeriodSeconds, propagationPolicy, preconditions) from the query and the DeleteOptions
     body; a body's `dryRun` (where kubectl puts it) sets `options.dry_run`."""
-    if _content_type(request) == "application/vnd.kubernetes.protobuf":  # client-go's typed Delete
+    if _content_type(request) == PROTOBUF:  # client-go's typed Delete
         try:
-            body = protobuf.decode_object(await request.read())
+            body = protobuf.request_body(await request.read(), "DeleteOptions")
         except protobuf.ProtobufError as exc:
-            raise bad_request(f"the request body is not valid protobuf: {exc}") from None
+            raise bad_request(str(exc)) from None
     else:
         body, error = await read_json_body(request)
         if error is not None:

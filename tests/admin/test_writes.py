@@ -334,14 +334,19 @@ async def test_an_update_may_not_change_what_upstream_keeps_immutable(client, st
     assert resp.status == 200
 
 
-async def test_yaml_bodies_are_read_and_protobuf_is_415(client, store):
+async def test_yaml_bodies_are_read_and_bad_protobuf_is_400(client, store):
     resp = await client.post(CONFIGMAPS, data="metadata:\n  name: y\ndata:\n  a: b\n",
                              headers={"Content-Type": "application/yaml"})
     assert resp.status == 201 and store.get("ConfigMap", "default", "y")["data"] == {"a": "b"}
     resp = await client.post(CONFIGMAPS, data=b"k8s\x00...", headers={"Content-Type": "application/vnd.kubernetes.protobuf"})
+    assert resp.status == 400  # as kube-apiserver's decoder words it (apimachinery/protobuf.py request_body)
+    assert (await resp.json())["message"] == (
+        "the object provided is unrecognized (6b3873002e2e2e: field 5: unsupported wire type 6)")
+    resp = await client.post(CONFIGMAPS, data=b"<x/>", headers={"Content-Type": "text/xml"})
     assert resp.status == 415
     assert (await resp.json())["message"] == (
-        "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml")
+        "the body of the request was in an unknown format - accepted media types include: application/json, "
+        "application/yaml, application/vnd.kubernetes.protobuf")
 
 
 async def test_cross_object_checks_see_the_stored_objects_and_warn_in_headers(client):
