@@ -56,7 +56,7 @@ def _v1_answer(response: web.Response) -> web.Response:
 
 
 async def _converted_body(request: web.Request, current: dict | None) -> dict:
-    body = writes._check_type(await writes._body(request), V1_RESOURCE)
+    body = writes._check_type(await writes._body(request, KIND), V1_RESOURCE)
     return to_v2(body, current)
 
 

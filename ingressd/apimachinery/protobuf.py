@@ -31,7 +31,8 @@ import datetime
 import json
 import struct
 
-__all__ = ["MAGIC", "ProtobufError", "decode_message", "decode_object", "fields", "readable"]
+__all__ = ["MAGIC", "ProtobufError", "UnknownKind", "decode_message", "decode_object", "fields", "readable",
+           "reads", "request_body"]
 
 MAGIC = b"k8s\x00"
 MAX_DEPTH = 64  # far beyond any served kind's nesting; a deeper body is refused, not recursed into
@@ -60,6 +61,10 @@ _VARINT_TYPES = {"bool", "int32", "int64", "uint32", "uint64"}
 
 class ProtobufError(ValueError):
     """Bytes that are not the protobuf of a kind ingressd reads; the message says where."""
+
+
+class UnknownKind(ProtobufError):
+    """A well-formed envelope of a kind without protobuf tables (a CRD's: kube-apiserver's 415)."""
 
 
 def _varint(data: bytes, i: int) -> tuple[int, int]:
@@ -105,6 +110,14 @@ def fields(data: bytes) -> list[tuple[int, int | bytes]]:
     return out
 
 
+def _fields(data: bytes, where: str) -> list[tuple[int, int | bytes]]:
+    """fields(), its errors saying where."""
+    try:
+        return fields(data)
+    except ProtobufError as exc:
+        raise ProtobufError(f"{where or 'the object'}: {exc}") from None
+
+
 def _signed(value: int, bits: int) -> int:
     value &= (1 << bits) - 1
     return value - (1 << bits) if value >> (bits - 1) else value
@@ -137,7 +150,7 @@ _ZERO = {"string": "", "bytes": "", "bool": False, "double": 0.0, "float": 0.0}
 
 def _timestamp(data: bytes, where: str) -> tuple[int, int]:
     seconds = nanos = 0
-    for number, value in fields(data):
+    for number, value in _fields(data, where):
         if number not in (1, 2) or not isinstance(value, int):
             raise ProtobufError(f"{where}: not a Timestamp (field {number})")
         if number == 1:
@@ -190,7 +203,7 @@ def _special(type_: str, data: bytes, where: str):
             return None
         seconds, nanos = _timestamp(data, where)
         return _rfc3339(seconds, nanos, type_ == MICRO_TIME, where)
-    values: dict[int, int | bytes] = dict(fields(data))
+    values: dict[int, int | bytes] = dict(_fields(data, where))
     if type_ == DURATION:
         return go_duration(_signed(_int(values.get(1, 0), where), 64))
     if type_ == QUANTITY:
@@ -268,7 +281,7 @@ def decode_message(data: bytes, message: str, path: str = "", depth: int = 0):
     schema = MESSAGES[message]
     seen: dict[int, list[int | bytes]] = {}
     known = {1} if 0 in schema else schema  # a named slice (ExtraValue) wraps its items as field 1
-    for number, value in fields(data):
+    for number, value in _fields(data, path):
         if number not in known:
             raise ProtobufError(f"{path or 'the object'}: field {number} is not one ingressd knows")
         seen.setdefault(number, []).append(value)
@@ -310,7 +323,7 @@ def _map(entries: list[int | bytes], type_: str, where: str, depth: int) -> dict
         if not isinstance(entry, bytes):
             raise ProtobufError(f"{where}: expected a map entry")
         key, value = b"", None
-        for number, item in fields(entry):
+        for number, item in _fields(entry, where):
             if number == 1:
                 key = item
             elif number == 2:
@@ -349,6 +362,12 @@ def _message_of(api_version: str, kind: str) -> str | None:
     return KINDS.get((api_version, kind)) or _META_KINDS.get(kind)
 
 
+def reads(kind: str) -> bool:
+    """Whether protobuf bodies of `kind` are read (every built-in kind; not a CRD's such as VPA)."""
+    _load()
+    return any(known == kind for _, known in KINDS)
+
+
 def readable(body: bytes) -> bool:
     """Whether `body` is the protobuf envelope of a kind this module reads (else: 415 for writes)."""
     try:
@@ -363,6 +382,31 @@ def decode_object(body: bytes) -> dict:
     api_version, kind, raw = _envelope(body)
     message = _message_of(api_version, kind)
     if message is None:
-        raise ProtobufError(f"{kind or 'an object'} in {api_version or 'no apiVersion'}: ingressd reads this "
-                            "kind as JSON only (Content-Type: application/json)")
+        raise UnknownKind(f"{kind or 'an object'} in {api_version or 'no apiVersion'}: ingressd reads this "
+                          "kind as JSON only (Content-Type: application/json)")
     return {"kind": kind, "apiVersion": api_version, **decode_message(raw, message)}
+
+
+def _summary(body: bytes, limit: int = 30) -> str:
+    """kube-apiserver's summarizeData: hex of the first bytes of a body that is not JSON."""
+    if not body:
+        return "<empty>"
+    return body[:limit].hex() + (" ..." if len(body) > limit else "")
+
+
+def request_body(body: bytes, expected_kind: str) -> dict:
+    """decode_object for a write to a resource of `expected_kind`, its errors worded as
+    kube-apiserver's decoder words them (400 BadRequest): `ConfigMap in version "v1" cannot be
+    handled as a ConfigMap: ...` once the envelope names a kind, else `the object provided is
+    unrecognized (<hex>: ...)`. UnknownKind passes through (the caller's 415)."""
+    try:
+        api_version, kind, _ = _envelope(body)
+    except ProtobufError as exc:
+        raise ProtobufError(f"the object provided is unrecognized ({_summary(body)}: {exc})") from None
+    try:
+        return decode_object(body)
+    except UnknownKind:
+        raise
+    except ProtobufError as exc:
+        version = api_version.rsplit("/", 1)[-1]
+        raise ProtobufError(f'{kind} in version "{version}" cannot be handled as a {expected_kind}: {exc}') from None

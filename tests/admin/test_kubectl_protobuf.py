@@ -106,7 +106,13 @@ async def test_bad_protobuf_is_400(client):
     resp = await client.post("/apis/apps/v1/namespaces/default/deployments", data=body, headers=PROTOBUF)
     assert resp.status == 400
     assert (await resp.json())["message"] == (
-        "the request body is not valid protobuf: metadata: expected a message, got a number")
+        'Deployment in version "v1" cannot be handled as a Deployment: metadata: expected a message, got a number')
+    vpa = b"k8s\x00\x0a\x2e\x0a\x15autoscaling.k8s.io/v1\x12\x15VerticalPodAutoscaler\x12\x00"
+    resp = await client.post("/apis/autoscaling.k8s.io/v1/namespaces/default/verticalpodautoscalers", data=vpa,
+                             headers=PROTOBUF)
+    assert resp.status == 415  # a CRD: JSON and YAML only, as kube-apiserver serves CRDs
+    assert (await resp.json())["message"] == ("the body of the request was in an unknown format - accepted media "
+                                              "types include: application/json, application/yaml")
 
 
 async def test_delete_options_in_protobuf(client, store):

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ingressd.apimachinery.protobuf import ProtobufError, decode_object
+from ingressd.apimachinery.protobuf import (
+    ProtobufError,
+    UnknownKind,
+    decode_object,
+    reads,
+    request_body,
+)
 
 # `kubectl auth can-i create deployments` (kubectl 1.32), as sent: -v=9's request body.
 CAN_I = bytes.fromhex(
@@ -89,3 +95,25 @@ def test_refuses(body, message_):
     with pytest.raises(ProtobufError) as raised:
         decode_object(body)
     assert str(raised.value) == message_
+
+
+@pytest.mark.parametrize("body, expected_kind, message_", [
+    (b"", "ConfigMap", ("the object provided is unrecognized (<empty>: the body does not start with the "
+                        "Kubernetes protobuf prefix k8s\\0)")),
+    (b"k8s\x00" + b"\x0b" * 40, "ConfigMap",
+     ("the object provided is unrecognized (6b3873000b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b ...: "
+      "field 1: unsupported wire type 3)")),
+    (envelope("apps/v1", "Deployment", message((1, b"\x08"))), "Deployment",
+     'Deployment in version "v1" cannot be handled as a Deployment: metadata: truncated varint'),
+])
+def test_request_body_errors_as_kube_apiserver_words_them(body, expected_kind, message_):
+    with pytest.raises(ProtobufError) as raised:
+        request_body(body, expected_kind)
+    assert str(raised.value) == message_
+
+
+def test_unknown_kinds():
+    with pytest.raises(UnknownKind):
+        request_body(envelope("autoscaling.k8s.io/v1", "VerticalPodAutoscaler", b""), "VerticalPodAutoscaler")
+    assert reads("Deployment") and reads("Scale") and reads("DeleteOptions")
+    assert not reads("VerticalPodAutoscaler")
