@@ -60,6 +60,13 @@ def start_ingressd(workdir: Path, manifest: Path, *extra: str) -> tuple[subproce
     return proc, http_port, admin_port
 
 
+def admin_headers(workdir: Path) -> dict[str, str]:
+    """The Authorization header the admin API of `start_ingressd(workdir, ...)` wants: its bearer
+    token, kept in <state-dir>/admin-token (nothing while the instance has not made one)."""
+    token = workdir / "state" / "admin-token"
+    return {"Authorization": f"Bearer {token.read_text().strip()}"} if token.exists() else {}
+
+
 def wait_serving(proc: subprocess.Popen, port: int, host: str, workdir: Path, timeout: float = 30) -> bool:
     """True once `host` answers 200 through ingressd; False (and says where the logs are) if not."""
     deadline = time.monotonic() + timeout

@@ -26,7 +26,8 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import HOST, Terminated, install_signal_handlers, start_ingressd, stop_process, wait_serving  # noqa: E402
+from harness import (HOST, Terminated, admin_headers, install_signal_handlers, start_ingressd, stop_process,
+                     wait_serving)  # noqa: E402
 APP_HOST = "steady.localtest.me"
 
 
@@ -107,18 +108,18 @@ class Load:
         conn.close()
 
 
-def delete_a_pod(admin_port: int, rand: random.Random) -> str | None:
+def delete_a_pod(admin_port: int, rand: random.Random, headers: dict[str, str]) -> str | None:
     """Delete one live pod of the Deployment through the admin API, as `kubectl delete pod` does."""
     conn = http.client.HTTPConnection(HOST, admin_port, timeout=5)
     try:
-        conn.request("GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dsteady")
+        conn.request("GET", "/api/v1/namespaces/default/pods?labelSelector=app%3Dsteady", headers=headers)
         pods = json.loads(conn.getresponse().read())["items"]
         live = [p["metadata"]["name"] for p in pods
                 if not p["metadata"].get("deletionTimestamp") and p.get("status", {}).get("phase") == "Running"]
         if not live:
             return None
         name = rand.choice(live)
-        conn.request("DELETE", f"/api/v1/namespaces/default/pods/{name}")
+        conn.request("DELETE", f"/api/v1/namespaces/default/pods/{name}", headers=headers)
         conn.getresponse().read()
         return name
     finally:
@@ -155,7 +156,7 @@ def main() -> int:
             ends = time.monotonic() + opts.phase_seconds
             while time.monotonic() < ends:
                 if phase == "delete pods":
-                    name = delete_a_pod(admin_port, rand)
+                    name = delete_a_pod(admin_port, rand, admin_headers(workdir))
                     if name:
                         deleted.append(name)
                 time.sleep(min(opts.delete_every, max(ends - time.monotonic(), 0)))
