@@ -134,3 +134,14 @@ def test_go_json_rules(message, data, expected):
 ])
 def test_go_duration(nanoseconds, text):
     assert go_duration(nanoseconds) == text
+
+
+def test_every_served_built_in_kind_has_a_table():
+    from ingressd.apimachinery import proto_schema
+    from ingressd.kinds import KINDS
+
+    built_in = [k for k in KINDS if not k.group.endswith(".k8s.io") or k.group in (
+        "networking.k8s.io", "discovery.k8s.io")]
+    assert {k.kind for k in KINDS} - {k.kind for k in built_in} == {"VerticalPodAutoscaler"}  # a CRD: JSON only
+    assert [k.kind for k in built_in if (k.api_version, k.kind) not in proto_schema.KINDS] == []
+    assert [k.kind for k in built_in if not readable(_envelope(k.api_version, k.kind, b""))] == []
