@@ -228,6 +228,8 @@ def _special(type_: str, data: bytes, where: str):
         return json.loads(raw)
     except ValueError:
         raise ProtobufError(f"{where}: the embedded object is not JSON; send the request as JSON") from None
+    except RecursionError:
+        raise ProtobufError(f"{where}: the embedded JSON is nested too deeply") from None
 
 
 def _int(value: int | bytes, where: str) -> int:

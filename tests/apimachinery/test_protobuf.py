@@ -19,10 +19,18 @@ CAN_I = bytes.fromhex(
     " 651a046170707322 002a0b6465706c6f 796d656e74733200 3a001a0808001200 1a0020001a002200".replace(" ", ""))
 
 
+def _varint(n: int) -> bytes:
+    out = b""
+    while n > 0x7F:
+        out += bytes([n & 0x7F | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
 def message(*fields: tuple[int, bytes]) -> bytes:
     out = b""
     for number, value in fields:
-        out += bytes([number << 3 | 2, len(value)]) + value
+        out += _varint(number << 3 | 2) + _varint(len(value)) + value
     return out
 
 
@@ -90,6 +98,8 @@ def test_decodes(body, expected):
     (envelope("v1", "Event", message((1, message((8, message((1, b"x"))))))),
      "metadata.creationTimestamp: not a Timestamp (field 1)"),
     (b"k8s\x00\x0a\x00\x1a\x04gzip", "contentEncoding b'gzip' is not supported"),
+    (envelope("v1", "ConfigMap", message((1, message((17, message((7, message((1, b"[" * 100_000))))))))),
+     "metadata.managedFields.fieldsV1: the embedded JSON is nested too deeply"),
 ])
 def test_refuses(body, message_):
     with pytest.raises(ProtobufError) as raised:
