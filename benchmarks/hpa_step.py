@@ -27,7 +27,8 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import HOST, Terminated, install_signal_handlers, start_ingressd, stop_process, wait_serving  # noqa: E402
+from harness import (HOST, Terminated, admin_headers, install_signal_handlers, start_ingressd, stop_process,
+                     wait_serving)  # noqa: E402
 
 APP_HOST = "hpa.localtest.me"
 HPA_PATH = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/cpu"
@@ -139,9 +140,9 @@ async def load(url: str, phases: list[tuple[float, float]], timeline: Timeline) 
             await asyncio.wait(tasks, timeout=30)
 
 
-async def sample(admin: str, timeline: Timeline, stop: asyncio.Event) -> None:
+async def sample(admin: str, timeline: Timeline, stop: asyncio.Event, headers: dict[str, str]) -> None:
     """Once a second: the HPA's status and the Deployment's ready replicas."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2), headers=headers) as session:
         while not stop.is_set():
             bucket = timeline.bucket(time.monotonic())
             try:
@@ -161,10 +162,11 @@ async def sample(admin: str, timeline: Timeline, stop: asyncio.Event) -> None:
                 pass
 
 
-async def run_load(port: int, admin: str, phases: list[tuple[float, float]]) -> Timeline:
+async def run_load(port: int, admin: str, phases: list[tuple[float, float]],
+                   headers: dict[str, str] | None = None) -> Timeline:
     timeline = Timeline()
     stop = asyncio.Event()
-    sampler = asyncio.create_task(sample(admin, timeline, stop))
+    sampler = asyncio.create_task(sample(admin, timeline, stop, headers or {}))
     await load(f"http://{HOST}:{port}/", phases, timeline)
     stop.set()
     await sampler
@@ -246,7 +248,7 @@ def main() -> int:
     try:
         if not wait_serving(proc, http_port, APP_HOST, workdir):
             return 1
-        timeline = asyncio.run(run_load(http_port, f"http://{HOST}:{admin_port}", phases))
+        timeline = asyncio.run(run_load(http_port, f"http://{HOST}:{admin_port}", phases, admin_headers(workdir)))
     except (KeyboardInterrupt, Terminated):
         return 130
     finally:
