@@ -12,7 +12,7 @@ import json
 
 from aiohttp import web
 
-from ingressd.admin import writes
+from ingressd.admin import fieldvalidation, writes
 from ingressd.admin.http import (
     json_response,
     method_not_allowed,
@@ -23,7 +23,7 @@ from ingressd.admin.http import (
 from ingressd.admin.keys import STORE_KEY
 from ingressd.admin.label_selector import LabelSelectorError, parse_label_selector
 from ingressd.admin.resources import APIResource, find_resource
-from ingressd.apimachinery.hpa_v1 import to_v1, to_v2
+from ingressd.apimachinery.hpa_v1 import to_v1, to_v2, unknown_fields
 
 PREFIX = "/apis/autoscaling/v1"
 KIND = "HorizontalPodAutoscaler"
@@ -55,8 +55,16 @@ def _v1_answer(response: web.Response) -> web.Response:
     return answer
 
 
-async def _converted_body(request: web.Request, current: dict | None) -> dict:
+async def _converted_body(request: web.Request, options: writes.Options, current: dict | None) -> dict:
+    """The v2 object of the v1 body; fields v1 does not have are fieldValidation's as on any write."""
     body = writes._check_type(await writes._body(request, KIND), V1_RESOURCE)
+    unknown = unknown_fields(body)
+    if unknown and options.field_validation == fieldvalidation.STRICT:
+        listed = ", ".join(f'unknown field "{path}"' for path in unknown)
+        raise writes.WriteError(status_response(400, "BadRequest", f'{KIND} in version "v1" cannot be handled as a '
+                                                                   f"{KIND}: strict decoding error: {listed}"))
+    if options.field_validation == fieldvalidation.WARN:
+        options.warnings.extend(f'unknown field "{path}"' for path in unknown)
     return to_v2(body, current)
 
 
@@ -85,7 +93,7 @@ async def _collection(request: web.Request) -> web.Response:
     if request.method == "POST" and namespace is not None:
         try:
             options = writes._options(request, _v2())
-            body = await _converted_body(request, None)
+            body = await _converted_body(request, options, None)
             return _v1_answer(await writes.create(request, _v2(), namespace, options, body=body))
         except writes.WriteError as e:
             return e.response
@@ -110,7 +118,7 @@ async def _object(request: web.Request) -> web.Response:
         if request.method == "DELETE":
             return _v1_answer(await writes.serve_write(request, _v2(), namespace, name))
         options = writes._options(request, _v2())
-        body = await _converted_body(request, current)
+        body = await _converted_body(request, options, current)
         return _v1_answer(await writes.update(request, _v2(), namespace, name, options, body=body))
     except writes.WriteError as e:
         return e.response

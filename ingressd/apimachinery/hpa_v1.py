@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["V1", "V2", "to_v1", "to_v2"]
+__all__ = ["V1", "V2", "to_v1", "to_v2", "unknown_fields"]
 
 V1, V2 = "autoscaling/v1", "autoscaling/v2"
 
@@ -26,6 +26,33 @@ def _cpu(metrics) -> dict | None:
         if metric.get("type") == "Resource" and isinstance(resource, dict) and resource.get("name") == "cpu":
             return resource
     return None
+
+
+_PACKAGE = "k8s.io.api.autoscaling.v1."
+
+
+def unknown_fields(obj: dict) -> list[str]:
+    """Paths of the fields of a v1 object's spec and status that autoscaling/v1 does not have
+    (spec.metrics is v2's): what the conversion would drop, for fieldValidation to report
+    (metadata is checked on the converted object). Field names from the generated protobuf tables."""
+    from ingressd.apimachinery.proto_schema import MESSAGES
+
+    out: list[str] = []
+
+    def walk(value, message: str, path: str) -> None:
+        if not isinstance(value, dict) or message not in MESSAGES:
+            return
+        fields = {name: type_ for name, type_, _ in MESSAGES[message].values()}
+        for key, item in value.items():
+            where = f"{path}.{key}"
+            if key not in fields:
+                out.append(where)
+            else:
+                walk(item, fields[key], where)
+
+    for key in ("spec", "status"):
+        walk(obj.get(key), f"{_PACKAGE}HorizontalPodAutoscaler{key.capitalize()}", key)
+    return out
 
 
 def to_v2(obj: dict, current: dict | None = None) -> dict:

@@ -123,3 +123,18 @@ async def test_delete_options_in_protobuf(client, store):
     resp = await client.delete("/apis/apps/v1/namespaces/default/deployments/web", data=body, headers=PROTOBUF)
     assert resp.status == 200
     assert store.get("Deployment", "default", "web") is not None  # a dry run
+
+
+async def test_autoscaling_v1_field_validation(client, store):
+    hpa = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h"},
+           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                    "maxReplicas": 3, "metrics": []}}
+    strict = await client.post(f"{HPA_V1}?fieldValidation=Strict", json=hpa)
+    assert strict.status == 400
+    assert (await strict.json())["message"] == ('HorizontalPodAutoscaler in version "v1" cannot be handled as a '
+                                                'HorizontalPodAutoscaler: strict decoding error: unknown field '
+                                                '"spec.metrics"')
+    warned = await client.post(HPA_V1, json=hpa)
+    assert warned.status == 201
+    assert warned.headers.getall("Warning") == ['299 - "unknown field \\"spec.metrics\\""']
+    assert (await warned.json())["spec"]["targetCPUUtilizationPercentage"] == 80  # v2 defaulting, seen as v1

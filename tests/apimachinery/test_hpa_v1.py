@@ -66,3 +66,15 @@ def test_to_v2(v1, current, v2):
 ])
 def test_to_v1(v2, v1):
     assert to_v1(v2) == v1
+
+
+@pytest.mark.parametrize("obj, unknown", [
+    ({"spec": {"scaleTargetRef": REF, "maxReplicas": 3, "targetCPUUtilizationPercentage": 50}}, []),
+    ({"spec": {"scaleTargetRef": {**REF, "namespace": "x"}, "maxReplicas": 3, "metrics": [CPU_50]},
+      "status": {"currentReplicas": 1, "conditions": []}, "metadata": {"whatever": 1}},
+     ["spec.scaleTargetRef.namespace", "spec.metrics", "status.conditions"]),
+])
+def test_unknown_fields(obj, unknown):
+    from ingressd.apimachinery.hpa_v1 import unknown_fields
+
+    assert unknown_fields(obj) == unknown
