@@ -138,3 +138,34 @@ async def test_autoscaling_v1_field_validation(client, store):
     assert warned.status == 201
     assert warned.headers.getall("Warning") == ['299 - "unknown field \\"spec.metrics\\""']
     assert (await warned.json())["spec"]["targetCPUUtilizationPercentage"] == 80  # v2 defaulting, seen as v1
+
+
+async def test_python_client_autoscaling_v1(aiohttp_server, app, store):
+    import asyncio
+
+    kubernetes = pytest.importorskip("kubernetes")
+    server = await aiohttp_server(app, host="127.0.0.1")
+    config = kubernetes.client.Configuration()
+    config.host = f"http://127.0.0.1:{server.port}"
+    m = kubernetes.client
+
+    def run():
+        with m.ApiClient(config) as api:
+            v1 = m.AutoscalingV1Api(api)
+            made = v1.create_namespaced_horizontal_pod_autoscaler("default", m.V1HorizontalPodAutoscaler(
+                metadata=m.V1ObjectMeta(name="web"),
+                spec=m.V1HorizontalPodAutoscalerSpec(
+                    scale_target_ref=m.V1CrossVersionObjectReference(api_version="apps/v1", kind="Deployment",
+                                                                     name="web"),
+                    min_replicas=1, max_replicas=4, target_cpu_utilization_percentage=60)))
+            made.spec.max_replicas = 5
+            replaced = v1.replace_namespaced_horizontal_pod_autoscaler("web", "default", made)
+            listed = v1.list_horizontal_pod_autoscaler_for_all_namespaces()
+            v1.delete_namespaced_horizontal_pod_autoscaler("web", "default")
+            return made, replaced, listed
+
+    made, replaced, listed = await asyncio.to_thread(run)
+    assert made.api_version == "autoscaling/v1" and made.spec.target_cpu_utilization_percentage == 60
+    assert replaced.spec.max_replicas == 5 and replaced.metadata.generation == 2
+    assert [(i.metadata.name, i.spec.max_replicas) for i in listed.items] == [("web", 5)]
+    assert store.get("HorizontalPodAutoscaler", "default", "web") is None
