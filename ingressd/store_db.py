@@ -21,12 +21,13 @@ Schema (PRAGMA application_id marks the file as ingressd's, PRAGMA user_version 
                                                              has only if a file created it)
 
 Durability: each store change is committed at once, in the store's own write call, so it is on
-disk before an API request that made it is answered. The journal is WAL with synchronous=NORMAL:
-a commit is a write into the WAL file without fsync, so a crash or kill of ingressd loses nothing
-(the operating system has the data); a power loss or kernel crash can lose the last commits
-before the WAL was checkpointed (SQLite keeps the file consistent either way). `--state-dir` on a
-disk with a battery-backed cache, or synchronous=FULL (`StoreDB(..., synchronous="FULL")`), closes
-that gap at the cost of an fsync per write (see benchmarks/store_persist.py).
+disk before an API request that made it is answered; the app's synchronous controller passes
+commit once per pass (`batch()`): no request can be answered in between. The journal is WAL with
+synchronous=NORMAL: a commit is a write into the WAL file without fsync, so a crash or kill of
+ingressd loses nothing (the operating system has the data); a power loss or kernel crash can lose
+the last commits before the WAL was checkpointed (SQLite keeps the file consistent either way).
+synchronous=FULL (`StoreDB(..., synchronous="FULL")`) closes that gap at the cost of an fsync
+per commit (see benchmarks/store_persist.py).
 
 The connection holds SQLite's exclusive lock for as long as ingressd runs (locking_mode=EXCLUSIVE),
 so a second ingressd with the same state dir is refused instead of interleaving its writes.
@@ -41,9 +42,10 @@ from __future__ import annotations
 
 import json
 import os
+import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,6 +131,7 @@ class StoreDB:
         self._unsubscribe: Callable[[], None] | None = None
         self._pending: dict[Key, dict | None] = {}  # changes not yet committed (after a failed write)
         self._failing = ""  # the last write error reported ("" when writes succeed)
+        self._batches = 0  # open batch() blocks: changes wait for the outermost one to end
         self.writes = 0  # commits (for benchmarks and tests)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -279,7 +282,21 @@ class StoreDB:
 
     def _on_change(self, event_type: str, obj: dict) -> None:
         self._pending[object_key(obj)] = None if event_type == "DELETED" else obj
-        self.flush()
+        if not self._batches:
+            self.flush()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Commit the changes made inside once, at the end (one transaction instead of one per
+        change). Only for synchronous code: nothing can answer an API request before the block
+        ends, so "on disk when the API answers" still holds."""
+        self._batches += 1
+        try:
+            yield
+        finally:
+            self._batches -= 1
+            if not self._batches:
+                self.flush()
 
     def flush(self) -> bool:
         """Commit the pending changes in one transaction; False (reported once) if that failed."""

@@ -306,3 +306,29 @@ def test_the_file_and_its_wal_are_readable_by_their_owner_only(tmp_path):
             assert (tmp_path / "state" / name).stat().st_mode & 0o777 == 0o600, name
     finally:
         db.close()
+
+
+def test_a_batch_commits_once_at_its_end_even_when_it_raises(tmp_path):
+    store, db = restarted(tmp_path)
+    try:
+        with db.batch():
+            store.apply(config_map("a"))
+            with db.batch():
+                store.apply(config_map("b"))
+            assert db.writes == 0 and not db.healthy  # pending until the outermost batch ends
+            store.delete("ConfigMap", "default", "a")
+        assert db.writes == 1 and db.healthy
+        with pytest.raises(RuntimeError):
+            with db.batch():
+                store.apply(config_map("c"))
+                raise RuntimeError("a controller bug")
+        assert db.writes == 2
+        counter = store.resource_version
+    finally:
+        db.close()
+    store, db = restarted(tmp_path)
+    try:
+        assert [o["metadata"]["name"] for o in store.list("ConfigMap")] == ["b", "c"]
+        assert store.resource_version == counter
+    finally:
+        db.close()
