@@ -7,6 +7,7 @@ is handed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -364,7 +365,8 @@ class Ingressd:
         for _ in range(100):
             self._reconcile_wanted.clear()
             try:
-                self.runner.run_until_quiescent()
+                with self.store_batch():  # one commit of store.db for the pass
+                    self.runner.run_until_quiescent()
             except NotQuiescent as exc:
                 self.warn(f"ingressd: controllers did not settle: {exc}")
             self.refresh_routing()
@@ -436,7 +438,8 @@ class Ingressd:
         """metrics-server, HPA, VPA and cluster autoscaler, each on its period."""
         while True:
             now = self.clock.now()
-            self.autoscaling.tick(now)
+            with self.store_batch():
+                self.autoscaling.tick(now)
             await asyncio.sleep(min(max(self.autoscaling.next_due() - self.clock.now(), 0.05), 1.0))
 
     def setup_nodes(self) -> None:
@@ -593,6 +596,10 @@ class Ingressd:
                       "(--admin-bind) and answers plain HTTP too: a client using http:// sends its bearer token "
                       "across the network unencrypted, and whoever sees it can delete pods and scale workloads. "
                       "Bind it to 127.0.0.1 unless this network is trusted.")
+
+    def store_batch(self):
+        """Store changes made synchronously inside are committed to store.db once, at the end."""
+        return self.db.batch() if self.db is not None else contextlib.nullcontext()
 
     def _open_store_db(self) -> None:
         """The store as the last run with this state dir left it (`ingressd.store_db`); the
