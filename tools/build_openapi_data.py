@@ -69,8 +69,13 @@ def _closure(definitions: dict, roots) -> set[str]:
     return seen
 
 
+# Served besides the kinds registry: (group, version, kind, plural) of other views (admin/hpa_v1.py).
+OTHER_VIEWS = (("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers"),)
+
+
 def _served_gvks() -> set[tuple[str, str, str]]:
     gvks = {(k.group, k.version, k.kind) for k in KINDS}
+    gvks |= {(g, v, k) for g, v, k, _ in OTHER_VIEWS} | {(g, v, k + "List") for g, v, k, _ in OTHER_VIEWS}
     gvks |= {(k.group, k.version, k.kind + "List") for k in KINDS}
     gvks |= {(r.group, r.version, r.kind) for r in REVIEW_RESOURCES}
     return gvks
@@ -133,11 +138,12 @@ def _all_kinds(definitions: dict) -> dict[str, list[str]]:
 
 def _served_path(path: str) -> bool:
     """Upstream paths of the served resources (collections, objects, status, scale, log, watch)."""
-    for k in KINDS:
-        prefix = f"/apis/{k.group}/{k.version}" if k.group else f"/api/{k.version}"
+    served = [(k.group, k.version, k.plural) for k in KINDS] + [(g, v, plural) for g, v, _, plural in OTHER_VIEWS]
+    for group, version, plural in served:
+        prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
         for base in (prefix, prefix + "/watch"):
             for scope in ("", "/namespaces/{namespace}"):
-                collection = f"{base}{scope}/{k.plural}"
+                collection = f"{base}{scope}/{plural}"
                 subresources = "|".join(("status", "scale", "log"))
                 if re.fullmatch(re.escape(collection) + rf"(/\{{name\}}(/({subresources}))?)?", path):
                     return True

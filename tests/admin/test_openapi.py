@@ -65,7 +65,7 @@ async def test_v3_index_names_each_group_version_with_its_hash(client):
     resp = await client.get("/openapi/v3")
     index = await resp.json()
     assert set(index["paths"]) >= {"api/v1", "apis/apps/v1", "apis/autoscaling/v2", "apis/networking.k8s.io/v1",
-                                   "apis/discovery.k8s.io/v1", "apis/autoscaling.k8s.io/v1"}
+                                   "apis/discovery.k8s.io/v1", "apis/autoscaling.k8s.io/v1", "apis/autoscaling/v1"}
     url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
     assert url.startswith("/openapi/v3/apis/apps/v1?hash=")
     doc = await client.get(url)
@@ -226,6 +226,8 @@ async def test_kubectl_explain(kubeconfig):
     assert "ingressClassName\t<string>" in done.stdout and "pathType\t<string> -required-" in done.stdout
     done = await run(kubeconfig, "explain", "vpa.spec.updatePolicy.updateMode")
     assert "KIND:       VerticalPodAutoscaler" in done.stdout
+    done = await run(kubeconfig, "explain", "hpa.spec.targetCPUUtilizationPercentage", "--api-version=autoscaling/v1")
+    assert "FIELD: targetCPUUtilizationPercentage <integer>" in done.stdout  # the v1 view (admin/hpa_v1.py)
 
 
 async def test_kubectl_explain_from_openapi_v2(kubeconfig):
