@@ -123,6 +123,13 @@ def reconcile_deployment(deployment: dict, replicasets: list[dict], pods: list[d
     actions += _clean_up_history(deployment, old_rss)
 
     created = new_name if new_rs is None and scale_up_new else None
+    current = revision(new_rs) if new_rs is not None else (max_old_revision + 1 if created else 0)
+    annotations = meta.get("annotations") or {}
+    if current and annotations.get(REVISION) != str(current):
+        # SetDeploymentRevision: the Deployment names its current revision, as `kubectl describe`
+        # and `rollout history` show it.
+        actions.append(apply_object({**deployment, "metadata": {**meta, "annotations": {**annotations,
+                                                                                         REVISION: str(current)}}}))
     new_status = deployment_status(deployment, owned, new_rs, now, created)
     if new_status != status:
         actions.append(set_status(deployment, new_status))

@@ -79,3 +79,18 @@ def test_event_names_sort_in_the_order_events_happened(store, clock):
         recorder.record(pod, reason, reason)  # all within one clock reading
     assert [e["reason"] for e in store.list("Event")] == ["Scheduled", "Pulled", "Created", "Started"]
     assert all(e["metadata"]["name"].startswith("web-0.") for e in store.list("Event"))
+
+
+def test_a_deployment_names_its_current_revision(store, clock):
+    runner, kubelet = Runner(store, clock, random.Random(1)), FakeKubelet(store, clock)
+
+    def revision():
+        return store.get("Deployment", "default", "web")["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+
+    store.apply(builders.deployment("web", replicas=1))
+    settle(runner, kubelet)
+    assert revision() == "1"
+    store.apply(builders.deployment("web", replicas=1, containers=[builders.container(env={"VERSION": "2"})]))
+    settle(runner, kubelet)
+    assert revision() == "2"
+    assert store.get("Deployment", "default", "web")["metadata"]["generation"] == 2  # an annotation is no spec change
