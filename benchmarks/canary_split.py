@@ -191,6 +191,12 @@ class Ingressd:
     admin_port: int
     stderr_path: Path
     argv: list[str] = field(default_factory=list)
+    state_dir: Path | None = None
+
+    def token(self) -> str | None:
+        """The admin API's bearer token (<state-dir>/admin-token), once the instance has made it."""
+        path = self.state_dir / "admin-token" if self.state_dir else None
+        return path.read_text().strip() if path is not None and path.exists() else None
 
     def stderr_tail(self, lines: int = 30) -> str:
         try:
@@ -243,7 +249,7 @@ def start_ingressd(workdir: Path, opts: argparse.Namespace) -> Ingressd:
     with open(stderr_path, "wb") as err, open(workdir / "access.log", "wb") as out:
         popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=REPO, env=env,
                                  start_new_session=True)
-    proc = Ingressd(popen, http_port, admin_port, stderr_path, argv)
+    proc = Ingressd(popen, http_port, admin_port, stderr_path, argv, workdir / "state")
     print(f"ingressd: {' '.join(argv)}", file=sys.stderr)
     return proc
 
@@ -256,7 +262,9 @@ def wait_ready(proc: Ingressd, timeout: float) -> None:
         return None if status == 200 else f"/healthz {status} {body[:80]!r}"
 
     def canaries_listed():
-        status, body = http_get(proc.admin_port, "/ingressd/v1/canaries", "127.0.0.1")
+        token = proc.token()
+        status, body = http_get(proc.admin_port, "/ingressd/v1/canaries", "127.0.0.1",
+                                headers={"Authorization": f"Bearer {token}"} if token else None)
         if status != 200:
             return f"/ingressd/v1/canaries answered {status}"
         hosts = {item.get("host") for item in json.loads(body).get("items", [])}
@@ -317,7 +325,7 @@ async def run_scenarios(proc: Ingressd, scenarios: list[Scenario], opts: argpars
             requests=requests, concurrency=opts.concurrency, timeout=opts.timeout,
         )
         try:
-            report = await bench(spec, f"http://127.0.0.1:{proc.admin_port}", admin_required=True)
+            report = await bench(spec, f"http://127.0.0.1:{proc.admin_port}", admin_required=True, token=proc.token())
         except BenchError as exc:
             raise RuntimeError(f"{sc.name}: {exc}") from None
         outcomes.append(evaluate(sc, report))

@@ -36,10 +36,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def http_get(port: int, path: str = "/", host: str = HOST, timeout: float = 2.0) -> tuple[int, bytes]:
+def http_get(port: int, path: str = "/", host: str = HOST, timeout: float = 2.0,
+             headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        conn.request("GET", path, headers={"Host": host})
+        conn.request("GET", path, headers={"Host": host, **(headers or {})})
         resp = conn.getresponse()
         return resp.status, resp.read()
     finally:
