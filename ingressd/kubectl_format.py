@@ -10,6 +10,7 @@ from calendar import timegm
 from typing import TYPE_CHECKING
 
 from ingressd.cluster.labels import format_label_selector
+from ingressd.apimachinery.tables import human_duration  # one HumanDuration, the server's
 
 if TYPE_CHECKING:
     from ingressd.kubectl import Kind
@@ -22,34 +23,6 @@ def _parse_time(stamp: str | None) -> float | None:
         return float(timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")))
     except ValueError:
         return None
-
-
-def human_duration(seconds: float) -> str:
-    """kubectl's duration.HumanDuration."""
-    s = int(seconds)
-    if s < 0:
-        return "<invalid>"
-    if s < 120:
-        return f"{s}s"
-    m = s // 60
-    if m < 10:
-        return f"{m}m{s % 60}s" if s % 60 else f"{m}m"
-    if m < 180:
-        return f"{m}m"
-    h = s // 3600
-    if h < 8:
-        return f"{h}h{m % 60}m" if m % 60 else f"{h}h"
-    if h < 48:
-        return f"{h}h"
-    if h < 24 * 8:
-        return f"{h // 24}d{h % 24}h" if h % 24 else f"{h // 24}d"
-    if h < 24 * 365 * 2:
-        return f"{h // 24}d"
-    y = h // (24 * 365)
-    if y < 8:
-        d = (h // 24) % 365
-        return f"{y}y{d}d" if d else f"{y}y"
-    return f"{y}y"
 
 
 def _age(obj: dict, now: float, field: str = "creationTimestamp") -> str:
