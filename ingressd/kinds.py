@@ -16,6 +16,7 @@ from dataclasses import dataclass
 STORED_VERBS: tuple[str, ...] = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 # Namespaces have no deletecollection (upstream's namespace REST storage does not implement it).
 NAMESPACE_VERBS: tuple[str, ...] = ("create", "delete", "get", "list", "patch", "update", "watch")
+GATEWAY_GROUP = "gateway.networking.k8s.io"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class KindInfo:
     status: bool = False  # has a `status` subresource (as upstream: get, patch, update)
     log: bool = False  # has `log` (pods)
     verbs: tuple[str, ...] = STORED_VERBS
+    # Served upstream by a CustomResourceDefinition (VPA, Gateway API): no protobuf, no strategic
+    # merge patch, unstructured conversion; its schema (and `default:`s) come from the CRD.
+    custom_resource: bool = False
 
     @property
     def subresources(self) -> tuple[str, ...]:
@@ -85,10 +89,23 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("apps", "v1", "StatefulSet", "statefulsets", ("sts",), scale=True, categories=("all",), status=True),
     KindInfo("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", ("hpa",),
              categories=("all",), status=True),
-    KindInfo("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers", ("vpa",), status=True),
+    KindInfo("autoscaling.k8s.io", "v1", "VerticalPodAutoscaler", "verticalpodautoscalers", ("vpa",), status=True,
+             custom_resource=True),
     KindInfo("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
     KindInfo("networking.k8s.io", "v1", "Ingress", "ingresses", ("ing",), status=True),
     KindInfo("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced=False),
+    # The Gateway API (kubernetes-sigs/gateway-api v1.2.1 standard channel CRDs): names, short
+    # names, categories, scope and subresources as those CRDs declare them. Each at its storage
+    # version; v1 kinds first so discovery prefers v1 for the group. ReferenceGrant's CRD has no
+    # status subresource.
+    KindInfo(GATEWAY_GROUP, "v1", "GatewayClass", "gatewayclasses", ("gc",), namespaced=False,
+             categories=("gateway-api",), status=True, custom_resource=True),
+    KindInfo(GATEWAY_GROUP, "v1", "Gateway", "gateways", ("gtw",), categories=("gateway-api",), status=True,
+             custom_resource=True),
+    KindInfo(GATEWAY_GROUP, "v1", "HTTPRoute", "httproutes", categories=("gateway-api",), status=True,
+             custom_resource=True),
+    KindInfo(GATEWAY_GROUP, "v1beta1", "ReferenceGrant", "referencegrants", ("refgrant",),
+             categories=("gateway-api",), custom_resource=True),
 )
 
 _BY_KIND: dict[str, KindInfo] = {k.kind: k for k in KINDS}
@@ -118,6 +135,10 @@ STORED_KINDS: frozenset[str] = frozenset(k.kind for k in KINDS if k.kind != "Eve
 # kind -> apiVersion, for the kinds manifests may hold (validation warns about any other kind
 # and the store keeps only these).
 SERVED_KINDS: dict[str, str] = {k.kind: k.api_version for k in KINDS if k.kind in STORED_KINDS}
+
+# Kinds served upstream as custom resources (CRDs).
+CUSTOM_RESOURCE_KINDS: frozenset[str] = frozenset(k.kind for k in KINDS if k.custom_resource)
+CUSTOM_RESOURCE_GROUPS: frozenset[str] = frozenset(k.group for k in KINDS if k.custom_resource)
 
 # Kinds with a `scale` subresource (autoscaling/v1 Scale): what HPAs, VPAs and `scale` may target.
 SCALABLE_KINDS: frozenset[str] = frozenset(k.kind for k in KINDS if k.scale)

@@ -49,6 +49,16 @@ UPSTREAM = [
     ("EndpointSlice", "discovery.k8s.io/v1", "endpointslices", (), True, (), (), "qgS0xkrxYAI="),
     ("Ingress", "networking.k8s.io/v1", "ingresses", ("ing",), True, ("status",), (), "39NQlfNR+bo="),
     ("IngressClass", "networking.k8s.io/v1", "ingressclasses", (), False, (), (), "l/iqIbDgFyQ="),
+    # The Gateway API v1.2.1 standard CRDs (category gateway-api; ReferenceGrant has no status);
+    # hashes of their storage versions, computed as for any CRD.
+    ("GatewayClass", "gateway.networking.k8s.io/v1", "gatewayclasses", ("gc",), False, ("status",), ("gateway-api",),
+     "YwVCumQdey0="),
+    ("Gateway", "gateway.networking.k8s.io/v1", "gateways", ("gtw",), True, ("status",), ("gateway-api",),
+     "vTT6VZ2LmOo="),
+    ("HTTPRoute", "gateway.networking.k8s.io/v1", "httproutes", (), True, ("status",), ("gateway-api",),
+     "s9TOoTqdPlk="),
+    ("ReferenceGrant", "gateway.networking.k8s.io/v1beta1", "referencegrants", ("refgrant",), True, (),
+     ("gateway-api",), "yiMy9EZI11Y="),
 ]
 
 
@@ -115,7 +125,7 @@ def test_the_derived_tables_hold_only_registry_kinds():
     assert set(SERVED_KINDS) == STORED_KINDS == {k.kind for k in KINDS} - {"Event"}
     assert SCALABLE_KINDS == {k.kind for k in KINDS if k.scale} == {"Deployment", "ReplicaSet", "StatefulSet"}
     # Cluster-scoped: the served ones, plus upstream kinds only named so their problems print no namespace.
-    assert {k for k in CLUSTER_SCOPED_KINDS if kind_info(k)} == {"Node", "Namespace", "IngressClass"}
+    assert {k for k in CLUSTER_SCOPED_KINDS if kind_info(k)} == {"Node", "Namespace", "IngressClass", "GatewayClass"}
     assert {"Namespace", "ClusterRole", "PersistentVolume", "List"} <= CLUSTER_SCOPED_KINDS
     assert not is_cluster_scoped("Widget")
 

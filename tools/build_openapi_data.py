@@ -1,13 +1,16 @@
 """Build ingressd/apimachinery/openapi_data/kubernetes-openapi.json.gz: the part of the upstream
 Kubernetes OpenAPI v2 document (swagger.json of a release branch) that ingressd serves, plus the
-VerticalPodAutoscaler CRD's schema published as kube-apiserver publishes a CRD's.
+VerticalPodAutoscaler CRD's and the Gateway API CRDs' schemas published as kube-apiserver publishes
+a CRD's.
 
-    python tools/build_openapi_data.py SWAGGER_JSON VPA_CRD_YAML
+    python tools/build_openapi_data.py SWAGGER_JSON VPA_CRD_YAML GATEWAY_CRD_DIR
 
 SWAGGER_JSON: kubernetes/kubernetes api/openapi-spec/swagger.json of release-1.32 (the copy the
 official Python client v32.0.1 ships as kubernetes/swagger.json.unprocessed is that file).
 VPA_CRD_YAML: kubernetes/autoscaler vertical-pod-autoscaler/deploy/vpa-v1-crd-gen.yaml
 (tag vertical-pod-autoscaler/v1.3.0).
+GATEWAY_CRD_DIR: a directory holding kubernetes-sigs/gateway-api config/crd/standard/
+gateway.networking.k8s.io_{gatewayclasses,gateways,httproutes,referencegrants}.yaml (tag v1.2.1).
 Not shipped; run by hand when the served kinds or the emulated Kubernetes version change.
 """
 
@@ -29,6 +32,9 @@ from ingressd.kinds import KINDS
 OUT = Path(__file__).resolve().parent.parent / "ingressd" / "apimachinery" / "openapi_data" / "kubernetes-openapi.json.gz"
 KUBERNETES_VERSION = "v1.32"
 VPA_GROUP = "autoscaling.k8s.io"
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+GATEWAY_TAG = "v1.2.1"
+GATEWAY_PLURALS = ("gatewayclasses", "gateways", "httproutes", "referencegrants")
 # Meta types every group-version document carries (its operations answer or take them).
 EXTRA_ROOTS = (
     "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
@@ -81,18 +87,19 @@ def _served_gvks() -> set[tuple[str, str, str]]:
     return gvks
 
 
-def _vpa_definitions(crd_yaml: str) -> dict:
-    """The CRD's v1 schema as kube-apiserver publishes it (builder.BuildOpenAPIV2): named by the
-    reversed group, metadata a reference to ObjectMeta, the GVK extension, and a List type."""
+def _crd_definitions(crd_yaml: str, kind: str, version: str) -> dict:
+    """A CRD's schema at `version` as kube-apiserver publishes it (builder.BuildOpenAPIV2): named by
+    the reversed group, metadata a reference to ObjectMeta, the GVK extension, and a List type."""
     for doc in yaml.safe_load_all(crd_yaml):
-        if not doc or doc["spec"]["names"]["kind"] != "VerticalPodAutoscaler":
+        if not doc or doc["spec"]["names"]["kind"] != kind:
             continue
-        version = next(v for v in doc["spec"]["versions"] if v["name"] == "v1")
-        schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
-        prefix = ".".join(reversed(VPA_GROUP.split(".")))  # io.k8s.autoscaling
-        kind = doc["spec"]["names"]["kind"]
-        list_kind = doc["spec"]["names"]["listKind"]
-        gvk = [{"group": VPA_GROUP, "kind": kind, "version": "v1"}]
+        group = doc["spec"]["group"]
+        names = doc["spec"]["names"]
+        served = next(v for v in doc["spec"]["versions"] if v["name"] == version)
+        schema = copy.deepcopy(served["schema"]["openAPIV3Schema"])
+        prefix = ".".join(reversed(group.split(".")))  # io.k8s.autoscaling, io.k8s.networking.gateway
+        list_kind = names["listKind"]
+        gvk = [{"group": group, "kind": kind, "version": version}]
         schema["properties"]["metadata"] = {
             "$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta",
             "description": "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
@@ -106,9 +113,9 @@ def _vpa_definitions(crd_yaml: str) -> dict:
             "properties": {
                 "apiVersion": schema["properties"]["apiVersion"],
                 "items": {
-                    "description": "List of verticalpodautoscalers. More info: https://git.k8s.io/community/contributors/devel/api-conventions.md",
+                    "description": f"List of {names['plural']}. More info: https://git.k8s.io/community/contributors/devel/api-conventions.md",
                     "type": "array",
-                    "items": {"$ref": f"#/definitions/{prefix}.v1.{kind}"},
+                    "items": {"$ref": f"#/definitions/{prefix}.{version}.{kind}"},
                 },
                 "kind": schema["properties"]["kind"],
                 "metadata": {
@@ -116,12 +123,16 @@ def _vpa_definitions(crd_yaml: str) -> dict:
                     "description": "Standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
                 },
             },
-            "x-kubernetes-group-version-kind": [{"group": VPA_GROUP, "kind": list_kind, "version": "v1"}],
+            "x-kubernetes-group-version-kind": [{"group": group, "kind": list_kind, "version": version}],
         }
         if not schema["required"]:
             del schema["required"]
-        return {f"{prefix}.v1.{kind}": schema, f"{prefix}.v1.{list_kind}": listing}
-    raise SystemExit("no VerticalPodAutoscaler CRD in the file")
+        return {f"{prefix}.{version}.{kind}": schema, f"{prefix}.{version}.{list_kind}": listing}
+    raise SystemExit(f"no {kind} CRD in the file")
+
+
+def _vpa_definitions(crd_yaml: str) -> dict:
+    return _crd_definitions(crd_yaml, "VerticalPodAutoscaler", "v1")
 
 
 def _all_kinds(definitions: dict) -> dict[str, list[str]]:
@@ -133,6 +144,9 @@ def _all_kinds(definitions: dict) -> dict[str, list[str]]:
             version = f"{g['group']}/{g['version']}" if g.get("group") else g["version"]
             kinds.setdefault(g["kind"], set()).add(version)
     kinds.setdefault("VerticalPodAutoscaler", set()).add(f"{VPA_GROUP}/v1")
+    for k in KINDS:
+        if k.group == GATEWAY_GROUP:
+            kinds.setdefault(k.kind, set()).add(k.api_version)
     return {kind: sorted(versions) for kind, versions in sorted(kinds.items())}
 
 
@@ -173,7 +187,46 @@ def _vpa_paths(paths: dict) -> dict:
     return out
 
 
-def main(swagger_path: str, crd_path: str) -> None:
+def _gateway_paths(paths: dict) -> dict:
+    """The Gateway API kinds' operations as kube-apiserver publishes a CRD's: a built-in kind's
+    paths of the same scope (Ingress for the namespaced ones, Node for the cluster-scoped
+    GatewayClass) with the kind's names and types; no strategic merge patch; /status only for the
+    kinds whose CRD has the subresource."""
+    out: dict = {}
+    templates = {
+        True: ("/apis/networking.k8s.io/v1/", "ingresses", "io.k8s.api.networking.v1.Ingress", "Ingress",
+               "NetworkingV1", '"networking_v1"', '"group": "networking.k8s.io", "kind": "Ingress", "version": "v1"',
+               '"group": "networking.k8s.io", "kind": "IngressList", "version": "v1"'),
+        False: ("/api/v1/", "nodes", "io.k8s.api.core.v1.Node", "Node", "CoreV1", '"core_v1"',
+                '"group": "", "kind": "Node", "version": "v1"', '"group": "", "kind": "NodeList", "version": "v1"'),
+    }
+    for info in (k for k in KINDS if k.group == GATEWAY_GROUP):
+        prefix, plural, type_name, kind, op, tag, gvk, list_gvk = templates[info.namespaced]
+        selected = {p: v for p, v in paths.items() if p.startswith(prefix) and re.search(rf"/{plural}(/|$)", p)
+                    and (info.status or not p.endswith("/status"))}
+        text = json.dumps(selected)
+        version_title = info.version[0].upper() + info.version[1:]
+        definition = f"io.k8s.networking.gateway.{info.version}.{info.kind}"
+        for old, new in ((prefix, f"/apis/{GATEWAY_GROUP}/{info.version}/"),
+                         (f"/{plural}", f"/{info.plural}"),
+                         (type_name, definition),
+                         (gvk, f'"group": "{GATEWAY_GROUP}", "kind": "{info.kind}", "version": "{info.version}"'),
+                         (list_gvk, f'"group": "{GATEWAY_GROUP}", "kind": "{info.kind}List", "version": "{info.version}"'),
+                         (op, f"GatewayNetworking{version_title}"),
+                         (tag, f'"gatewayNetworking_{info.version}"'),
+                         (f"{kind}List", f"{info.kind}List"),
+                         (kind, info.kind),
+                         (plural, info.plural)):
+            text = text.replace(old, new)
+        for path, item in json.loads(text).items():
+            patch = item.get("patch")
+            if patch:
+                patch["consumes"] = [c for c in patch["consumes"] if c != "application/strategic-merge-patch+json"]
+            out[path] = item
+    return out
+
+
+def main(swagger_path: str, crd_path: str, gateway_dir: str) -> None:
     raw = Path(swagger_path).read_bytes()
     swagger = json.loads(raw)
     definitions = swagger["definitions"]
@@ -183,6 +236,8 @@ def main(swagger_path: str, crd_path: str) -> None:
                     for g in d.get("x-kubernetes-group-version-kind", ()))]
     crd_text = Path(crd_path).read_text()
     out_paths = {path: item for path, item in sorted(swagger["paths"].items()) if _served_path(path)}
+    gateway_texts = {plural: (Path(gateway_dir) / f"{GATEWAY_GROUP}_{plural}.yaml").read_text()
+                     for plural in GATEWAY_PLURALS}
     used_parameters = sorted(set(re.findall(r'"#/parameters/([^"]+)"', json.dumps(out_paths))))
     referenced: set[str] = set()
     _refs([out_paths, [swagger["parameters"][name] for name in used_parameters]], referenced)
@@ -190,6 +245,9 @@ def main(swagger_path: str, crd_path: str) -> None:
     out_defs = {name: definitions[name] for name in sorted(keep)}
     out_defs.update(_vpa_definitions(crd_text))
     out_paths.update(_vpa_paths(out_paths))
+    for info in (k for k in KINDS if k.group == GATEWAY_GROUP):
+        out_defs.update(_crd_definitions(gateway_texts[info.plural], info.kind, info.version))
+    out_paths.update(_gateway_paths(out_paths))
     data = {
         "swagger": "2.0",
         "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
@@ -199,6 +257,9 @@ def main(swagger_path: str, crd_path: str) -> None:
             "vertical-pod-autoscaler": {"file": "vertical-pod-autoscaler/deploy/vpa-v1-crd-gen.yaml",
                                         "tag": "vertical-pod-autoscaler/v1.3.0",
                                         "sha256": hashlib.sha256(crd_text.encode()).hexdigest()},
+            **{f"gateway-api/{plural}": {"file": f"config/crd/standard/{GATEWAY_GROUP}_{plural}.yaml",
+                                        "tag": GATEWAY_TAG, "sha256": hashlib.sha256(text.encode()).hexdigest()}
+               for plural, text in gateway_texts.items()},
         },
         "paths": dict(sorted(out_paths.items())),
         "parameters": {name: swagger["parameters"][name] for name in used_parameters},

@@ -18,9 +18,10 @@ from ingressd.admin.resources import APIResource
 from ingressd.apimachinery.negotiation import NotAcceptable, conversion_mismatch, internal_type, negotiate
 from ingressd.apimachinery.tables import (
     TableOptionsError, check_include_object, partial_object_metadata, partial_object_metadata_list, table)
+from ingressd.kinds import CUSTOM_RESOURCE_GROUPS as _CRD_GROUPS
 
 # Served as custom resources upstream (a CRD): kube-apiserver converts them as unstructured objects.
-CUSTOM_RESOURCE_GROUPS = frozenset({"autoscaling.k8s.io"})
+CUSTOM_RESOURCE_GROUPS = _CRD_GROUPS  # autoscaling.k8s.io, gateway.networking.k8s.io
 
 
 @dataclass

@@ -56,6 +56,7 @@ from ingressd.apimachinery.patch import (
 )
 from ingressd.apimachinery.scale import scale_object
 from ingressd.cluster.namespaces import admission_error
+from ingressd.kinds import CUSTOM_RESOURCE_KINDS as _CRD_KINDS
 from ingressd.kinds import SERVED_KINDS
 from ingressd.objects.load import Manifest
 from ingressd.objects.validate import validate
@@ -71,7 +72,7 @@ APPLY_PATCH = "application/apply-patch+yaml"
 # The order kube-apiserver lists them in its 415 message. Server-side apply is not served yet.
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH)
 # Custom resources have no Go types, hence no strategic merge patch (kube-apiserver answers 415).
-CUSTOM_RESOURCE_KINDS = frozenset({"VerticalPodAutoscaler"})
+CUSTOM_RESOURCE_KINDS = _CRD_KINDS  # VPA, the Gateway API kinds
 
 FIELD_VALIDATION = ("Ignore", "Strict", "Warn")
 WARNING_HEADER = "Warning"

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 STATUS_SUBRESOURCE_KINDS: frozenset[str] = frozenset({
     "Pod", "Service", "Node", "PersistentVolumeClaim", "Deployment", "ReplicaSet", "StatefulSet",
     "HorizontalPodAutoscaler", "VerticalPodAutoscaler", "Ingress", "Namespace",
+    "GatewayClass", "Gateway", "HTTPRoute",  # their CRDs' `subresources: {status: {}}`
 })
 
 # Kinds whose strategy AllowCreateOnUpdate(): a PUT to a missing object creates it; for every
