@@ -4,14 +4,20 @@ Every write passes through it (files, API, controllers), as every write to a rea
 so `kubectl get -o yaml` shows what a cluster would show and controllers read the same values a
 cluster's would (a Deployment's `strategy`, a StatefulSet's `updateStrategy`, probe thresholds).
 Sources: k8s.io/kubernetes pkg/apis/{core,apps,autoscaling,discovery}/v1*/defaults.go and the
-`+default=` tags of k8s.io/api (declarative defaults). `default_object` changes its argument in
+`+default=` tags of k8s.io/api (declarative defaults). Custom resources (the VPA, the Gateway API
+kinds) are defaulted from their CRD schemas' `default:` values, as apiextensions-apiserver's
+structural defaulting does (`default_from_schema`). `default_object` changes its argument in
 place, is idempotent and never overrides a value that is set.
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from collections.abc import Callable, Iterable
+
+from ingressd.apimachinery import schema as openapi_schema
+from ingressd.kinds import kind_info
 
 SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")  # kube-apiserver's default --service-cluster-ip-range
 DEFAULT_TERMINATION_GRACE = 30
@@ -287,10 +293,52 @@ def default_node(obj: dict) -> None:
         status["allocatable"] = dict(status["capacity"])
 
 
+def default_from_schema(value: object, schema: dict) -> None:
+    """Structural defaulting (apiextensions-apiserver pkg/apiserver/schema/defaulting): every
+    property the schema gives a `default` and `value` lacks (or holds null where the schema is not
+    nullable) gets a copy of it, then every property, map value and array item is defaulted in turn
+    (defaults inside a default included). In place."""
+    schema, _ = openapi_schema.resolve(schema)
+    if isinstance(value, dict):
+        properties = schema.get("properties")
+        if isinstance(properties, dict):
+            for key, prop in properties.items():
+                if not isinstance(prop, dict) or "default" not in prop:
+                    continue
+                if key not in value or (value[key] is None and not prop.get("nullable")):
+                    value[key] = copy.deepcopy(prop["default"])
+            for key, item in value.items():
+                prop = properties.get(key)
+                if isinstance(prop, dict):
+                    default_from_schema(item, prop)
+        elif isinstance(schema.get("additionalProperties"), dict):
+            for item in value.values():
+                default_from_schema(item, schema["additionalProperties"])
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for item in value:
+            default_from_schema(item, schema["items"])
+
+
+def default_custom_resource(obj: dict) -> None:
+    """A custom resource's defaults from its CRD's schema (none when the schema is not shipped)."""
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return
+    name = openapi_schema.definition_name(api_version, kind)
+    if name is not None:
+        schema = dict(openapi_schema.definitions()[name])
+        # metadata is ObjectMeta (a built-in type: no `default:`s); only the CRD's own schema counts.
+        schema["properties"] = {k: v for k, v in schema.get("properties", {}).items() if k != "metadata"}
+        default_from_schema(obj, schema)
+
+
 def default_object(obj: dict, allocate_service_ip: Callable[[], str] | None = None) -> dict:
     """Fill in what kube-apiserver defaults for `obj`'s kind; returns `obj`."""
     kind = obj.get("kind")
-    if kind == "Pod":
+    info = kind_info(kind) if isinstance(kind, str) else None
+    if info is not None and info.custom_resource:
+        default_custom_resource(obj)
+    elif kind == "Pod":
         default_pod(obj)
     elif kind == "Deployment":
         default_deployment(obj)

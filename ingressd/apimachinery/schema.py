@@ -229,6 +229,11 @@ def check(obj: dict, api_version: str | None = None, kind: str | None = None) ->
     return out
 
 
+def resolve(schema: dict) -> tuple[dict, str | None]:
+    """A schema node with its `$ref` followed: (the node, the definition's name or None)."""
+    return _resolve(schema)
+
+
 def _resolve(schema: dict) -> tuple[dict, str | None]:
     ref = schema.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/definitions/"):
