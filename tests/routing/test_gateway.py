@@ -1,0 +1,372 @@
+"""Table tests of the pure Gateway API model (ingressd.routing.gateway / gateway_match /
+gateway_status); each row names the upstream conformance test (conformance/tests/*.go) it
+translates."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ingressd.routing.gateway import build_gateway_model, intersect_hostnames, parse_duration
+from ingressd.routing.gateway_match import match_gateway, replace_prefix
+from ingressd.routing.gateway_status import gateway_statuses
+from tests.routing.gateway_world import (APP, BASE_SERVICES, INFRA, backend, gateway, gateway_class, grant,
+                                         route)
+
+NOW = "2026-12-04T22:00:00Z"
+
+
+def model(routes, gateways=None, grants=(), services=BASE_SERVICES, secrets=(), namespaces=()):
+    gws = gateways if gateways is not None else [gateway("same-namespace")]
+    return build_gateway_model([gateway_class()], gws, routes, grants, services, secrets, namespaces)
+
+
+def ask(m, host, target="/", method="GET", headers=None, port=80, rng=None):
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    return match_gateway(m.ports[port], host, target, method, headers.get, "http", rng)
+
+
+def served(result):
+    if result is None or result.rule is None:
+        return None
+    if result.status:
+        return result.status
+    return result.backend.ref.service
+
+
+# ---- matching and precedence ----------------------------------------------------------------
+
+MATCHING = route("matching", [
+    {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}, {"headers": [{"name": "version", "value": "one"}]}],
+     "backendRefs": [backend("infra-backend-v1")]},
+    {"matches": [{"path": {"type": "PathPrefix", "value": "/v2"}}, {"headers": [{"name": "version", "value": "two"}]}],
+     "backendRefs": [backend("infra-backend-v2")]},
+])
+EXACT = route("exact-matching", [
+    {"matches": [{"path": {"type": "Exact", "value": "/one"}}], "backendRefs": [backend("infra-backend-v1")]},
+    {"matches": [{"path": {"type": "Exact", "value": "/two"}}], "backendRefs": [backend("infra-backend-v2")]},
+])
+HEADERS = route("header-matching", [
+    {"matches": [{"headers": [{"name": "version", "value": "one"}]}], "backendRefs": [backend("infra-backend-v1")]},
+    {"matches": [{"headers": [{"name": "version", "value": "two"}]}], "backendRefs": [backend("infra-backend-v2")]},
+    {"matches": [{"headers": [{"name": "version", "value": "two"}, {"name": "color", "value": "orange"}]}],
+     "backendRefs": [backend("infra-backend-v1")]},
+    {"matches": [{"headers": [{"name": "color", "type": "RegularExpression", "value": "bl.e"}]}],
+     "backendRefs": [backend("infra-backend-v3")]},
+], hostnames=["headers.example.com"])
+QUERY = route("query-param-matching", [
+    {"matches": [{"queryParams": [{"name": "animal", "value": "whale"}]}], "backendRefs": [backend("infra-backend-v1")]},
+    {"matches": [{"queryParams": [{"name": "animal", "value": "dolphin"}]}], "backendRefs": [backend("infra-backend-v2")]},
+    {"matches": [{"queryParams": [{"name": "animal", "value": "dolphin"}, {"name": "color", "value": "blue"}]}],
+     "backendRefs": [backend("infra-backend-v3")]},
+], hostnames=["query.example.com"])
+METHOD = route("method-matching", [
+    {"matches": [{"method": "POST"}], "backendRefs": [backend("infra-backend-v1")]},
+    {"matches": [{"method": "GET"}], "backendRefs": [backend("infra-backend-v2")]},
+], hostnames=["method.example.com"])
+ACROSS_A = route("matching-part1", [
+    {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}, {"path": {"type": "PathPrefix", "value": "/v2"},
+                  "headers": [{"name": "version", "value": "two"}]}], "backendRefs": [backend("infra-backend-v1")]}],
+    hostnames=["example.com", "example.net"], created="2026-01-01T00:00:00Z")
+ACROSS_B = route("matching-part2", [
+    {"matches": [{"path": {"type": "PathPrefix", "value": "/v2"}}], "backendRefs": [backend("infra-backend-v2")]}],
+    hostnames=["example.com"], created="2026-01-01T00:00:01Z")
+REGEX = route("regex", [
+    {"matches": [{"path": {"type": "RegularExpression", "value": r"/regex/\d+"}}],
+     "backendRefs": [backend("infra-backend-v3")]}], hostnames=["regex.example.com"])
+WILD = route("wild", [{"backendRefs": [backend("infra-backend-v2")]}], hostnames=["*.wildcard.io"])
+WILD_LONG = route("wild-long", [{"backendRefs": [backend("infra-backend-v3")]}], hostnames=["*.a.wildcard.io"])
+EXACT_HOST = route("exact-host", [{"backendRefs": [backend("infra-backend-v1")]}], hostnames=["x.a.wildcard.io"])
+
+WORLD = model([MATCHING, EXACT, HEADERS, QUERY, METHOD, ACROSS_A, ACROSS_B, REGEX, WILD, WILD_LONG, EXACT_HOST])
+
+ROWS = [
+    # (upstream test, host, target, method, headers, expected backend or status)
+    ("HTTPRouteMatching", "any.host", "/", "GET", {}, "infra-backend-v1"),
+    ("HTTPRouteMatching", "any.host", "/example", "GET", {}, "infra-backend-v1"),
+    ("HTTPRouteMatching", "any.host", "/v2", "GET", {}, "infra-backend-v2"),
+    ("HTTPRouteMatching", "any.host", "/v2/example", "GET", {}, "infra-backend-v2"),
+    ("HTTPRouteMatching", "any.host", "/v2example", "GET", {}, "infra-backend-v1"),
+    ("HTTPRouteMatching", "any.host", "/", "GET", {"version": "two"}, "infra-backend-v2"),
+    ("HTTPRouteExactPathMatching", "any.host", "/one", "GET", {}, "infra-backend-v1"),
+    ("HTTPRouteExactPathMatching", "any.host", "/two", "GET", {}, "infra-backend-v2"),
+    ("HTTPRouteHeaderMatching", "headers.example.com", "/", "GET", {"Version": "one"}, "infra-backend-v1"),
+    ("HTTPRouteHeaderMatching", "headers.example.com", "/", "GET", {"version": "two"}, "infra-backend-v2"),
+    ("HTTPRouteHeaderMatching", "headers.example.com", "/", "GET", {"version": "two", "color": "orange"},
+     "infra-backend-v1"),
+    ("HTTPRouteHeaderMatching", "headers.example.com", "/", "GET", {"color": "blue"}, "infra-backend-v3"),
+    ("HTTPRouteHeaderMatching", "headers.example.com", "/", "GET", {"color": "red"}, 404),
+    ("HTTPRouteQueryParamMatching", "query.example.com", "/?animal=whale", "GET", {}, "infra-backend-v1"),
+    ("HTTPRouteQueryParamMatching", "query.example.com", "/?animal=dolphin", "GET", {}, "infra-backend-v2"),
+    ("HTTPRouteQueryParamMatching", "query.example.com", "/?animal=dolphin&color=blue", "GET", {}, "infra-backend-v3"),
+    ("HTTPRouteQueryParamMatching", "query.example.com", "/?ANIMAL=Whale", "GET", {}, 404),
+    ("HTTPRouteMethodMatching", "method.example.com", "/", "POST", {}, "infra-backend-v1"),
+    ("HTTPRouteMethodMatching", "method.example.com", "/", "GET", {}, "infra-backend-v2"),
+    ("HTTPRouteMethodMatching", "method.example.com", "/", "HEAD", {}, 404),
+    ("HTTPRouteMatchingAcrossRoutes", "example.com", "/", "GET", {}, "infra-backend-v1"),
+    ("HTTPRouteMatchingAcrossRoutes", "example.com", "/v2", "GET", {}, "infra-backend-v2"),
+    ("HTTPRouteMatchingAcrossRoutes", "example.com", "/v2", "GET", {"version": "two"}, "infra-backend-v1"),
+    ("HTTPRouteMatchingAcrossRoutes", "example.net", "/v2", "GET", {}, "infra-backend-v1"),
+    ("HTTPRouteMatching (RegularExpression, extended)", "regex.example.com", "/regex/42", "GET", {}, "infra-backend-v3"),
+    ("HTTPRouteMatching (RegularExpression, extended)", "regex.example.com", "/regex/x", "GET", {}, 404),
+    ("HTTPRouteListenerHostnameMatching (wildcard)", "foo.wildcard.io", "/", "GET", {}, "infra-backend-v2"),
+    ("HTTPRouteListenerHostnameMatching (longest wildcard)", "y.a.wildcard.io", "/", "GET", {}, "infra-backend-v3"),
+    ("HTTPRouteListenerHostnameMatching (exact over wildcard)", "X.A.wildcard.io:80", "/", "GET", {},
+     "infra-backend-v1"),
+    ("HTTPRouteListenerHostnameMatching (no bare suffix)", "wildcard.io", "/", "GET", {}, "infra-backend-v1"),
+]
+
+
+@pytest.mark.parametrize("upstream,host,target,method,headers,expected", ROWS, ids=[f"{r[0]}:{r[1]}{r[2]}" for r in ROWS])
+def test_matching(upstream, host, target, method, headers, expected):
+    result = ask(WORLD, host, target, method, headers)
+    assert (served(result) or 404) == expected, result.why
+
+
+def test_no_route_for_host_means_ingress_may_serve():
+    m = model([WILD])
+    assert ask(m, "elsewhere.example", "/") is None
+
+
+# ---- redirects and rewrites ----------------------------------------------------------------
+
+def redirect_rule(value, path="/"):
+    return {"matches": [{"path": {"type": "PathPrefix", "value": path}}],
+            "filters": [{"type": "RequestRedirect", "requestRedirect": value}]}
+
+
+REDIRECTS = model([route("redirect", [
+    redirect_rule({"hostname": "example.org"}, "/hostname-redirect"),
+    redirect_rule({"hostname": "example.org", "statusCode": 301}, "/host-and-status"),
+    redirect_rule({"scheme": "https"}, "/scheme-redirect"),
+    redirect_rule({"scheme": "https", "port": 8443}, "/scheme-and-port"),
+    redirect_rule({"port": 8083}, "/port-redirect"),
+    redirect_rule({"path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/replacement-prefix"}},
+                  "/original-prefix"),
+    redirect_rule({"path": {"type": "ReplaceFullPath", "replaceFullPath": "/full-path-replacement"}}, "/full"),
+    redirect_rule({"statusCode": 308, "scheme": "http", "port": 80}, "/same"),
+])])
+
+REDIRECT_ROWS = [
+    ("HTTPRouteRedirectHostAndStatus", "/hostname-redirect", 302, "http://example.org/hostname-redirect"),
+    ("HTTPRouteRedirectHostAndStatus", "/host-and-status", 301, "http://example.org/host-and-status"),
+    ("HTTPRouteRedirectScheme", "/scheme-redirect", 302, "https://example.com/scheme-redirect"),
+    ("HTTPRouteRedirectPortAndScheme", "/scheme-and-port", 302, "https://example.com:8443/scheme-and-port"),
+    ("HTTPRouteRedirectPort", "/port-redirect?q=1", 302, "http://example.com:8083/port-redirect?q=1"),
+    ("HTTPRouteRedirectPath", "/original-prefix/lemon", 302, "http://example.com/replacement-prefix/lemon"),
+    ("HTTPRouteRedirectPath", "/full/path", 302, "http://example.com/full-path-replacement"),
+    ("HTTPRouteRedirectPortAndScheme", "/same", 308, "http://example.com/same"),
+]
+
+
+@pytest.mark.parametrize("upstream,target,status,location", REDIRECT_ROWS, ids=[r[1] for r in REDIRECT_ROWS])
+def test_redirects(upstream, target, status, location):
+    result = ask(REDIRECTS, "example.com:80", target)
+    assert (result.status, result.location) == (status, location)
+
+
+@pytest.mark.parametrize("upstream,path,prefix,replacement,expected", [
+    ("HTTPRouteRewritePath", "/prefix/one/two", "/prefix/one", "/one", "/one/two"),
+    ("HTTPRouteRewritePath", "/strip-prefix/three", "/strip-prefix", "/", "/three"),
+    ("HTTPRouteRewritePath", "/strip-prefix", "/strip-prefix", "/", "/"),
+    ("HTTPRouteRewritePath", "/prefix/one", "/prefix/one", "/one", "/one"),
+    ("HTTPRouteRewritePath", "/prefix/one/", "/prefix/one/", "/one", "/one/"),
+])
+def test_replace_prefix(upstream, path, prefix, replacement, expected):
+    assert replace_prefix(path, prefix, replacement) == expected
+
+
+def test_url_rewrite_host_and_path():  # HTTPRouteRewriteHost + HTTPRouteRewritePath
+    m = model([route("rewrite", [
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/prefix/one"}}],
+         "filters": [{"type": "URLRewrite", "urlRewrite": {"hostname": "one.example.org", "path": {
+             "type": "ReplacePrefixMatch", "replacePrefixMatch": "/one"}}}],
+         "backendRefs": [backend("infra-backend-v1")]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/full/one"}}],
+         "filters": [{"type": "URLRewrite", "urlRewrite": {"path": {
+             "type": "ReplaceFullPath", "replaceFullPath": "/one"}}}],
+         "backendRefs": [backend("infra-backend-v1")]}])])
+    r = ask(m, "x", "/prefix/one/two?a=b")
+    assert (r.upstream_path, r.upstream_host) == ("/one/two?a=b", "one.example.org")
+    assert ask(m, "x", "/full/one/two").upstream_path == "/one"
+
+
+def test_header_modifiers_and_mirror_and_timeouts():
+    m = model([route("mods", [{
+        "filters": [
+            {"type": "RequestHeaderModifier", "requestHeaderModifier": {
+                "set": [{"name": "X-Header-Set", "value": "set-overwrites-values"}],
+                "add": [{"name": "X-Header-Add", "value": "add-appends-values"}], "remove": ["X-Header-Remove"]}},
+            {"type": "ResponseHeaderModifier", "responseHeaderModifier": {"set": [{"name": "X-R", "value": "1"}]}},
+            {"type": "RequestMirror", "requestMirror": {"backendRef": backend("infra-backend-v2"), "percent": 50}}],
+        "backendRefs": [backend("infra-backend-v1")], "timeouts": {"request": "500ms", "backendRequest": "1s"}}])])
+    r = ask(m, "x", "/")
+    rule = r.rule
+    assert rule.request_headers.set == (("X-Header-Set", "set-overwrites-values"),)
+    assert rule.request_headers.remove == ("X-Header-Remove",)
+    assert rule.response_headers.set == (("X-R", "1"),)
+    assert [(mi.backend.ref.service, mi.fraction) for mi in rule.mirrors] == [("infra-backend-v2", 0.5)]
+    assert (rule.request_timeout, rule.backend_timeout) == (0.5, 1.0)
+
+
+# ---- weights and unresolvable backends ------------------------------------------------------
+
+def test_weights_are_drawn_with_the_rng():  # HTTPRouteWeight
+    m = model([route("weighted", [{"backendRefs": [backend("infra-backend-v1", weight=70),
+                                                   backend("infra-backend-v2", weight=30),
+                                                   backend("infra-backend-v3", weight=0)]}])])
+    rng = random.Random(7)
+    counts = {}
+    for _ in range(2000):
+        name = served(ask(m, "x", "/", rng=rng))
+        counts[name] = counts.get(name, 0) + 1
+    assert set(counts) == {"infra-backend-v1", "infra-backend-v2"}
+    assert 0.65 < counts["infra-backend-v1"] / 2000 < 0.75
+    again = random.Random(7)
+    assert served(ask(m, "x", "/", rng=random.Random(7))) == served(ask(m, "x", "/", rng=again))
+    described = ask(m, "x", "/")  # explain: no draw, the odds
+    assert described.weights == (("gateway-conformance-infra/infra-backend-v1:8080", 0.7),
+                                 ("gateway-conformance-infra/infra-backend-v2:8080", 0.3))
+
+
+@pytest.mark.parametrize("upstream,ref,grants,expected_status,reason", [
+    ("HTTPRouteInvalidNonExistentBackendRef", backend("nonexistent"), (), 500, "BackendNotFound"),
+    ("HTTPRouteInvalidBackendRefUnknownKind", backend("infra-backend-v1", kind="NonExistent", group="unknownkind.example.com"),
+     (), 500, "InvalidKind"),
+    ("HTTPRouteInvalidCrossNamespaceBackendRef", backend("app-backend-v1", namespace=APP), (), 500, "RefNotPermitted"),
+    ("HTTPRouteReferenceGrant", backend("app-backend-v1", namespace=APP), (grant(APP, INFRA, to_name="app-backend-v1"),),
+     "app-backend-v1", "ResolvedRefs"),
+    ("HTTPRouteReferenceGrant (grant names another Service)", backend("app-backend-v1", namespace=APP),
+     (grant(APP, INFRA, to_name="other"),), 500, "RefNotPermitted"),
+])
+def test_backend_refs(upstream, ref, grants, expected_status, reason):
+    r = route("refs", [{"backendRefs": [ref]}])
+    m = model([r], grants=grants)
+    assert served(ask(m, "x", "/")) == expected_status
+    status = gateway_statuses(m, [gateway_class()], [gateway("same-namespace")], [r], NOW)
+    cond = status[("HTTPRoute", INFRA, "refs")]["parents"][0]["conditions"]
+    assert [c["type"] for c in cond] == ["Accepted", "ResolvedRefs"]
+    assert cond[0]["status"] == "True"  # an unresolvable backend does not stop the route being accepted
+    assert cond[1]["reason"] == reason
+
+
+def test_partially_invalid_weights_answer_500_in_proportion():  # HTTPRoute spec: 500 for the invalid share
+    m = model([route("half", [{"backendRefs": [backend("infra-backend-v1", weight=1), backend("missing", weight=1)]}])])
+    rng = random.Random(1)
+    results = [served(ask(m, "x", "/", rng=rng)) for _ in range(400)]
+    assert 150 < results.count(500) < 250 and results.count("infra-backend-v1") + results.count(500) == 400
+
+
+def test_no_backend_refs_is_500():
+    assert served(ask(model([route("none", [{}])]), "x", "/")) == 500
+
+
+# ---- attachment and status ---------------------------------------------------------------
+
+LISTENERS = [
+    {"name": "listener-1", "port": 80, "protocol": "HTTP", "hostname": "bar.com"},
+    {"name": "listener-2", "port": 80, "protocol": "HTTP", "hostname": "foo.bar.com"},
+    {"name": "listener-3", "port": 80, "protocol": "HTTP", "hostname": "*.bar.com"},
+    {"name": "listener-4", "port": 80, "protocol": "HTTP", "hostname": "*.foo.com"},
+]
+
+
+def parent_condition(routes, name, gateways, namespaces=(), grants=()):
+    m = model(routes, gateways=gateways, namespaces=namespaces, grants=grants)
+    status = gateway_statuses(m, [gateway_class()], gateways, routes, NOW)
+    return m, status, status.get(("HTTPRoute", routes[0]["metadata"]["namespace"], name))
+
+
+@pytest.mark.parametrize("upstream,route_kwargs,gw_listeners,accepted,reason", [
+    ("HTTPRouteInvalidParentRefNotMatchingSectionName",
+     {"parents": (("same-namespace", "nonexistent"),)}, None, "False", "NoMatchingParent"),
+    ("HTTPRouteInvalidParentRefNotMatchingListenerPort",
+     {"parents": (("same-namespace", None, {"port": 81}),)}, None, "False", "NoMatchingParent"),
+    ("HTTPRouteHostnameIntersection (no intersection)",
+     {"hostnames": ["specific.but.wrong.com", "wildcard.io"]}, LISTENERS, "False", "NoMatchingListenerHostname"),
+    ("HTTPRouteHostnameIntersection", {"hostnames": ["very.specific.com", "*.foo.com"]}, LISTENERS, "True", "Accepted"),
+    ("HTTPRouteInvalidCrossNamespaceParentRef", {"namespace": "gateway-conformance-web-backend",
+                                                   "parents": (("same-namespace", None, {"namespace": INFRA}),)}, None, "False",
+     "NotAllowedByListeners"),
+    ("HTTPRouteDisallowedKind", {}, [{"name": "tcp", "port": 80, "protocol": "HTTP",
+                                      "allowedRoutes": {"kinds": [{"kind": "TCPRoute"}]}}], "False",
+     "NotAllowedByListeners"),
+    ("HTTPRouteInvalidReferenceGrant / unsupported filter", {"rules": [{"filters": [{"type": "ExtensionRef"}]}]}, None,
+     "False", "UnsupportedValue"),
+])
+def test_parent_status(upstream, route_kwargs, gw_listeners, accepted, reason):
+    rules = route_kwargs.pop("rules", [{"backendRefs": [backend("infra-backend-v1")]}])
+    r = route("r", rules, **route_kwargs)
+    _, _, status = parent_condition([r], "r", [gateway("same-namespace", listeners=gw_listeners)])
+    parent = status["parents"][0]
+    assert parent["controllerName"] == "ingressd.io/gateway-controller"
+    assert parent["parentRef"]["name"] == "same-namespace"
+    cond = parent["conditions"][0]
+    assert (cond["type"], cond["status"], cond["reason"], cond["observedGeneration"]) == ("Accepted", accepted, reason, 1)
+
+
+def test_gateway_and_class_status():  # GatewayClassObservedGenerationBump, GatewayObservedGenerationBump, ListenerStatus
+    r = route("r", [{"backendRefs": [backend("infra-backend-v1")]}], hostnames=["very.specific.com", "*.foo.com"])
+    gws = [gateway("same-namespace", listeners=LISTENERS)]
+    m, status, _ = parent_condition([r], "r", gws)
+    gc = status[("GatewayClass", "", "ingressd")]["conditions"][0]
+    assert (gc["type"], gc["status"], gc["reason"]) == ("Accepted", "True", "Accepted")
+    gw = status[("Gateway", INFRA, "same-namespace")]
+    assert gw["addresses"] == [{"type": "IPAddress", "value": "127.0.0.1"}]
+    assert [(c["type"], c["status"]) for c in gw["conditions"]] == [("Accepted", "True"), ("Programmed", "True")]
+    assert {ls["name"]: ls["attachedRoutes"] for ls in gw["listeners"]} == {
+        "listener-1": 0, "listener-2": 0, "listener-3": 0, "listener-4": 1}
+    assert gw["listeners"][0]["supportedKinds"] == [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}]
+    # served only on the intersection: *.foo.com
+    assert served(ask(m, "x.foo.com", "/")) == "infra-backend-v1"
+    assert ask(m, "very.specific.com", "/") is None
+
+
+def test_listener_conditions_conflicts_tls_and_unbound_port():
+    listeners = [{"name": "a", "port": 80, "protocol": "HTTP"}, {"name": "b", "port": 80, "protocol": "HTTPS",
+                                                                 "tls": {"certificateRefs": [{"name": "missing"}]}},
+                 {"name": "c", "port": 8081, "protocol": "UDP"}, {"name": "d", "port": 8082, "protocol": "HTTP"}]
+    gws = [gateway("g", listeners=listeners)]
+    m = model([], gateways=gws)
+    status = gateway_statuses(m, [gateway_class()], gws, [], NOW, unbound={8082: "port 8082 is in use"})
+    by = {ls["name"]: {c["type"]: (c["status"], c["reason"]) for c in ls["conditions"]}
+          for ls in status[("Gateway", INFRA, "g")]["listeners"]}
+    assert by["a"]["Conflicted"] == ("True", "ProtocolConflict")
+    assert by["b"]["ResolvedRefs"] == ("False", "InvalidCertificateRef")
+    assert by["c"]["Accepted"] == ("False", "UnsupportedProtocol")
+    assert by["d"]["Programmed"] == ("False", "PortUnavailable")
+
+
+def test_transition_time_is_kept_while_the_status_holds():
+    gws = [gateway("same-namespace")]
+    m = model([], gateways=gws)
+    first = gateway_statuses(m, [gateway_class()], gws, [], NOW)
+    gws[0]["status"] = first[("Gateway", INFRA, "same-namespace")]
+    again = gateway_statuses(m, [gateway_class()], gws, [], "2026-12-04T23:00:00Z")
+    assert again[("Gateway", INFRA, "same-namespace")] == first[("Gateway", INFRA, "same-namespace")]
+
+
+def test_other_controllers_are_left_alone():
+    other = gateway_class("other", "example.com/other")
+    gws = [gateway("theirs", cls="other")]
+    m = build_gateway_model([other], gws, [route("r", [{}], parents=(("theirs", None),))], [], BASE_SERVICES)
+    assert m.ports == {} and gateway_statuses(m, [other], gws, [], NOW) == {}
+
+
+@pytest.mark.parametrize("listener,route_hosts,expected", [
+    ("", [], ()),
+    ("foo.com", [], ("foo.com",)),
+    ("*.foo.com", ["a.foo.com", "b.bar.com"], ("a.foo.com",)),
+    ("a.foo.com", ["*.foo.com"], ("a.foo.com",)),
+    ("*.foo.com", ["*.a.foo.com"], ("*.a.foo.com",)),
+    ("*.foo.com", ["foo.com"], None),
+])
+def test_intersect_hostnames(listener, route_hosts, expected):  # HTTPRouteHostnameIntersection
+    assert intersect_hostnames(listener, route_hosts) == expected
+
+
+@pytest.mark.parametrize("value,seconds", [("10s", 10.0), ("500ms", 0.5), ("1h1m", 3660.0), ("0s", 0.0),
+                                           ("1.5s", None), ("", None), ("10", None)])
+def test_parse_duration(value, seconds):
+    assert parse_duration(value) == seconds
