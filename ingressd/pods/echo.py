@@ -23,7 +23,10 @@ absent) and `DELETE /kv/<key>` keep a small key-value file, `echo-kv.json`, in t
 directory, so data outlives the pod. Without a volume the store lives in memory, like a container's
 own filesystem.
 
-Responses carry `X-Echo-Pod: <pod>` so a client can tell replicas apart without parsing JSON.
+Responses carry `X-Echo-Pod: <pod>` so a client can tell replicas apart without parsing JSON. A
+request may ask for response headers, as the Gateway API conformance suite's echo-basic allows:
+`X-Echo-Set-Header: Name1:value1,Name2:value2` (repeatable) sets each on the response, the name's
+case kept (ResponseHeaderModifier tests need headers that come from the backend).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import errno
 import json
 import os
 import random
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -321,7 +325,28 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         payload["volumes"] = dict(config.volumes)
     if failed:
         payload["error"] = "injected by ECHO_ERROR_RATE"
-    return web.json_response(payload, status=500 if failed else 200, headers={"X-Echo-Pod": config.pod})
+    response = web.json_response(payload, status=500 if failed else 200, headers={"X-Echo-Pod": config.pod})
+    for name, value in requested_headers(request.headers.getall("X-Echo-Set-Header", ())):
+        response.headers[name] = value
+    return response
+
+
+def requested_headers(values) -> list[tuple[str, str]]:
+    """(name, value) pairs asked for by X-Echo-Set-Header values ("Name:value,Name2:value2"); a
+    name given twice gets its values joined with "," (as echo-basic); empty or nameless items and
+    names that are not HTTP tokens are skipped."""
+    out: dict[str, str] = {}
+    for listed in values:
+        for item in listed.split(","):
+            name, _, value = item.strip().partition(":")
+            name, value = name.strip(), value.strip()
+            if not name or not _TOKEN.fullmatch(name):
+                continue
+            out[name] = f"{out[name]},{value}" if name in out else value
+    return list(out.items())
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 async def _kv(request: web.Request, state: EchoState) -> web.Response:

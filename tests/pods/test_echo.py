@@ -14,6 +14,7 @@ from ingressd.pods.echo import (
     EchoServer,
     build_echo_app,
     container_ports,
+    requested_headers,
 )
 from ingressd.pods.images import is_echo_image, split_image
 
@@ -40,6 +41,26 @@ async def test_echo_reports_pod_and_request(client):
 async def test_repeated_headers_are_joined(client):
     resp = await client.get("/", headers=[("X-Multi", "a"), ("X-Multi", "b")])
     assert (await resp.json())["headers"]["X-Multi"] == "a, b"
+
+
+@pytest.mark.parametrize(("values", "want"), [
+    ([], []),
+    (["Header1:Value1"], [("Header1", "Value1")]),
+    (["Header2:Value2, Header3:Value3"], [("Header2", "Value2"), ("Header3", "Value3")]),
+    (["x-Mixed:a", "x-Mixed:b"], [("x-Mixed", "a,b")]),
+    ([""], []),
+    (["no-colon"], [("no-colon", "")]),
+    ([":nameless", "bad name:x"], []),
+])
+def test_requested_headers_as_echo_basic(values, want):
+    assert requested_headers(values) == want
+
+
+async def test_echo_sets_requested_response_headers(client):
+    resp = await client.get("/", headers={"X-Echo-Set-Header": "X-Header-Set:some-value,another:v"})
+    assert resp.status == 200
+    assert resp.headers["X-Header-Set"] == "some-value"
+    assert (b"another", b"v") in resp.raw_headers  # the case asked for
 
 
 async def test_large_streamed_body_is_counted(client):
