@@ -10,6 +10,7 @@ from calendar import timegm
 from typing import TYPE_CHECKING
 
 from ingressd.cluster.labels import format_label_selector
+from ingressd.apimachinery import crd_columns
 from ingressd.apimachinery.tables import human_duration  # one HumanDuration, the server's
 
 if TYPE_CHECKING:
@@ -289,6 +290,21 @@ def _vpa_row(obj: dict, now: float, wide: bool) -> list[str]:
             target.get("cpu", ""), target.get("memory", ""), provided, _age(obj, now)]
 
 
+def _crd_table(columns: tuple[crd_columns.PrinterColumn, ...]) -> tuple:
+    """A CRD's additionalPrinterColumns as kubectl prints them: headers upper-cased, priority 1
+    columns only with -o wide, a null cell <none>."""
+    def age(stamp: str, now: float) -> str:
+        created = _parse_time(stamp)
+        return "<invalid>" if created is None else human_duration(now - created)
+
+    def row(obj: dict, now: float, wide: bool) -> list[str]:
+        cells = [crd_columns.cell(obj, c, now, age) for c in columns if wide or c.priority == 0]
+        return [metadata_of(obj).get("name", ""), *("<none>" if c is None else str(c) for c in cells)]
+
+    return (["NAME", *(c.name.upper() for c in columns if c.priority == 0)],
+            [c.name.upper() for c in columns if c.priority], row)
+
+
 def _generic_row(obj: dict, now: float, wide: bool) -> list[str]:
     return [metadata_of(obj).get("name", ""), _age(obj, now)]
 
@@ -308,6 +324,7 @@ _TABLES = {
     "Node": (["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
              ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"], _node_row),
     "VerticalPodAutoscaler": (["NAME", "MODE", "CPU", "MEM", "PROVIDED", "AGE"], [], _vpa_row),
+    **{kind: _crd_table(columns) for kind, columns in crd_columns.GATEWAY_COLUMNS.items()},
 }
 
 

@@ -4,8 +4,8 @@ k9s, Headlamp) asks for `application/json;as=Table;v=v1;g=meta.k8s.io`.
 One printer per served kind, with upstream's column definitions (name, type, format,
 description, priority: priority 1 columns are what `kubectl get -o wide` adds) and cells computed
 as kube-apiserver 1.32 computes them (pkg/printers/internalversion/printers.go; the
-VerticalPodAutoscaler from its CRD's additionalPrinterColumns, as the CRD table convertor prints
-them; any other kind with the API server's default NAME / CREATED AT). Pure: the clock is the
+VerticalPodAutoscaler and the Gateway API kinds from their CRDs' additionalPrinterColumns, as the
+CRD table convertor prints them (apimachinery/crd_columns.py); any other kind with the API server's default NAME / CREATED AT). Pure: the clock is the
 `now` argument (seconds since the epoch), so every cell is a table test.
 """
 
@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from ingressd.apimachinery import crd_columns
 from ingressd.apimachinery.field_docs import FIELD_DOCS
 from ingressd.cluster.labels import format_label_selector
 
@@ -680,6 +681,12 @@ def _event_row(obj: dict, now: float) -> list:
             first, count, _meta(obj).get("name", "")]
 
 
+@dataclass(frozen=True)
+class Printer:
+    columns: tuple[Column, ...]
+    row: Callable[[dict, float], tuple[list, list | None]]  # (cells, row conditions)
+
+
 # -- VerticalPodAutoscaler: its CRD's additionalPrinterColumns, printed as the CRD table convertor does
 
 def _crd_column(name: str, kind: str, json_path: str) -> Column:
@@ -709,6 +716,19 @@ def _vpa_row(obj: dict, now: float) -> list:
             provided[0] if provided else None, age]
 
 
+# -- the Gateway API kinds: their CRDs' additionalPrinterColumns (crd_columns.GATEWAY_COLUMNS) ----
+
+
+def _crd_age(stamp: str, now: float) -> str:
+    return since(stamp, now) if parse_timestamp(stamp) is not None else "<invalid>"
+
+
+def _crd_printer(columns: tuple[crd_columns.PrinterColumn, ...]) -> Printer:
+    definitions = (NAME, *(Column(c.name, c.type, c.column_description, c.priority) for c in columns))
+    return Printer(definitions, _plain(lambda obj, now: [_meta(obj).get("name", ""), *(
+        crd_columns.cell(obj, c, now, _crd_age) for c in columns)]))
+
+
 # -- any other kind: the API server's default table convertor --------------------------------------
 
 DEFAULT_COLUMNS = (NAME, Column("Created At", "date", _doc("ObjectMeta.creationTimestamp")))
@@ -722,10 +742,6 @@ def _plain(row: Callable[[dict, float], list]) -> Callable[[dict, float], tuple[
     return lambda obj, now: (row(obj, now), None)
 
 
-@dataclass(frozen=True)
-class Printer:
-    columns: tuple[Column, ...]
-    row: Callable[[dict, float], tuple[list, list | None]]  # (cells, row conditions)
 
 
 PRINTERS: dict[str, Printer] = {
@@ -746,6 +762,7 @@ PRINTERS: dict[str, Printer] = {
     "Node": Printer(NODE_COLUMNS, _plain(_node_row)),
     "Namespace": Printer(NAMESPACE_COLUMNS, _plain(_namespace_row)),
     "Event": Printer(EVENT_COLUMNS, _plain(_event_row)),
+    **{kind: _crd_printer(columns) for kind, columns in crd_columns.GATEWAY_COLUMNS.items()},
 }
 DEFAULT_PRINTER = Printer(DEFAULT_COLUMNS, _plain(_default_row))
 
