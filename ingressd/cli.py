@@ -226,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_kubectl_parsers(sub)
 
+    from ingressd.convert import add_convert_parser
+
+    add_convert_parser(sub)
+
     validate = sub.add_parser("validate", help="check manifests; print FILE:LINE problems")
     validate.add_argument("-f", "--filename", dest="paths", action="append", metavar="PATH",
                           help="manifest file or directory; repeatable; default: the bundled demo")
@@ -408,6 +412,10 @@ def main(argv: list[str] | None = None) -> int:
         from ingressd.kubectl import run_command
 
         return run_command(args)
+    if args.command == "convert":
+        from ingressd.convert import run_convert
+
+        return run_convert(args)
     if args.command == "bench":
         from ingressd.bench import run_bench
 
