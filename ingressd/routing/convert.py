@@ -296,12 +296,14 @@ class _Converter:
                                    filters, [_only(canary)]))
             elif cfg.by_header_pattern:
                 rules.append(_rule(path_match, [{"type": "RegularExpression", "name": header,
-                                                 "value": cfg.by_header_pattern}], filters, [_only(canary)]))
+                                                 "value": f".*(?:{cfg.by_header_pattern}).*"}], filters,
+                                   [_only(canary)]))
                 self.find(APPROXIMATE, (route.ingress_namespace, route.ingress_name), *where,
                           ANNOTATION + "canary-by-header-pattern",
-                          "a RegularExpression header match: nginx searches the PCRE pattern anywhere in the value"
-                          " and sends a request whose pattern fails to compile to main; Gateway regex syntax and"
-                          " anchoring are implementation-specific", {"backend"})
+                          "a RegularExpression header match .*(?:pattern).* (Gateway regexes match the whole value;"
+                          " nginx searches the PCRE pattern anywhere in it); the regex dialect is"
+                          " implementation-specific, and a pattern that does not compile sends nginx's requests to"
+                          " main while the Gateway rejects the rule", {"backend"})
             else:
                 rules.append(_rule(path_match, [{"type": "Exact", "name": header, "value": "always"}],
                                    filters, [_only(canary)]))
