@@ -26,7 +26,9 @@ own filesystem.
 Responses carry `X-Echo-Pod: <pod>` so a client can tell replicas apart without parsing JSON. A
 request may ask for response headers, as the Gateway API conformance suite's echo-basic allows:
 `X-Echo-Set-Header: Name1:value1,Name2:value2` (repeatable) sets each on the response, the name's
-case kept (ResponseHeaderModifier tests need headers that come from the backend).
+case kept (ResponseHeaderModifier tests need headers that come from the backend), and a query
+parameter `delay=<Go duration>` (at most 60s) delays the answer, as echo-basic's (timeout tests);
+a bad one is a 400.
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ from dataclasses import dataclass, field
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ingressd.cluster.quantity import parse_quantity
-from ingressd.pods.images import split_image
+from ingressd.duration import parse_duration
 from ingressd.pods.cpu_model import ProcessorSharing
+from ingressd.pods.images import split_image
 
 DEFAULT_PORT = 8080
+MAX_DELAY_SECONDS = 60.0  # ?delay= bound: a request cannot hold a pod's handler for long
 DEFAULT_MEMORY_MI = 20.0
 DEFAULT_MEMORY_PER_REQUEST_MI = 1.0
 MIB = 2**20
@@ -301,6 +305,16 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         await state.cpu.consume(config.cpu_ms / 1000)
     if config.latency_ms > 0:
         await asyncio.sleep(config.latency_ms / 1000)
+    delay = request.query.get("delay")
+    if delay:
+        try:
+            seconds = parse_duration(delay)
+            if not 0 <= seconds <= MAX_DELAY_SECONDS:
+                raise ValueError(f"delay must be between 0s and {MAX_DELAY_SECONDS:g}s, got {delay!r}")
+        except ValueError as exc:
+            return web.json_response({"error": str(exc), "pod": config.pod}, status=400,
+                                     headers={"X-Echo-Pod": config.pod})
+        await asyncio.sleep(seconds)
     failed = config.error_rate > 0 and state.rand.random() < config.error_rate
 
     path, _, query = request.raw_path.partition("?")

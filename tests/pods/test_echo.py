@@ -63,6 +63,21 @@ async def test_echo_sets_requested_response_headers(client):
     assert (b"another", b"v") in resp.raw_headers  # the case asked for
 
 
+async def test_delay_query_parameter_delays_the_answer(client):
+    start = time.monotonic()
+    resp = await client.get("/?delay=200ms")
+    assert resp.status == 200
+    assert time.monotonic() - start >= 0.19
+    assert (await resp.json())["query"] == "delay=200ms"
+
+
+@pytest.mark.parametrize("delay", ["soon", "-1s", "61s"])
+async def test_bad_delay_is_a_400(client, delay):
+    resp = await client.get("/", params={"delay": delay})
+    assert resp.status == 400
+    assert "delay" in (await resp.json())["error"] or "duration" in (await resp.json())["error"]
+
+
 async def test_large_streamed_body_is_counted(client):
     async def chunks():
         for _ in range(64):
