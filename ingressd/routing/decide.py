@@ -14,6 +14,7 @@ size limit, then the balancer (`balancer.lua`: the alternative backend, then aff
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -22,12 +23,15 @@ from ingressd.routing.annotations import LocationConfig
 from ingressd.routing.balancer import Balancers
 from ingressd.routing.canary import CanaryDecision, decide_canary
 from ingressd.routing.endpoints import Endpoint
+from ingressd.routing.gateway import PortTable
+from ingressd.routing.gateway_decide import GatewayForward, MirrorTarget
+from ingressd.routing.gateway_match import GatewayMatch, match_gateway
 from ingressd.routing.podnames import PodTarget
 from ingressd.routing.snapshot import Snapshot
 from ingressd.routing.table import BackendRef, Location, RouteMatch
 from ingressd.routing.variables import expand, parse_cookies
 
-__all__ = ["Answer", "Balancers", "Forward", "Request", "RequestView", "decide", "parse_cookies",
+__all__ = ["Answer", "Balancers", "Forward", "GatewayForward", "Request", "RequestView", "decide", "parse_cookies",
            "set_cookie_header"]
 
 POD_CONFIG = LocationConfig(proxy_body_size=0)  # per-pod names: no Ingress, so no body limit
@@ -43,6 +47,10 @@ class RequestView(Protocol):
     content_length: int | None  # as declared; None with chunked or no body
     client_ip: str
     https_port: int  # the HTTPS listener's port, for redirects to it
+    # Read only when Gateway API listeners exist: the Gateway listener port the request came in on
+    # (80 for --http-port, 443 for --https-port, else the port itself), and the method (str or bytes).
+    listener_port: int
+    method: str | bytes
 
     def header(self, lname: str) -> str | None: ...  # by lowercase name; None when absent
 
@@ -53,11 +61,12 @@ class Request:
     """A request described rather than received (`explain`, tests)."""
 
     __slots__ = ("host", "path", "method", "scheme", "headers", "cookies", "client_ip", "content_length",
-                 "https_port")
+                 "https_port", "listener_port")
 
     def __init__(self, host: str, path: str = "/", *, method: str = "GET", scheme: str = "http",
                  headers: Mapping[str, str] | None = None, cookies: Mapping[str, str] | None = None,
-                 client_ip: str = "127.0.0.1", content_length: int | None = None, https_port: int = 443) -> None:
+                 client_ip: str = "127.0.0.1", content_length: int | None = None, https_port: int = 443,
+                 listener_port: int | None = None) -> None:
         self.host = host
         self.path = path
         self.method = method
@@ -69,6 +78,7 @@ class Request:
         self.client_ip = client_ip
         self.content_length = content_length
         self.https_port = https_port
+        self.listener_port = listener_port if listener_port is not None else 443 if scheme == "https" else 80
 
     def header(self, lname: str) -> str | None:
         return self.headers.get(lname)
@@ -80,16 +90,18 @@ class Request:
 class Answer:
     """ingressd answers the request itself."""
 
-    __slots__ = ("status", "headers", "reason", "match", "close", "upstream")
+    __slots__ = ("status", "headers", "reason", "match", "close", "upstream", "gateway")
 
     def __init__(self, status: int, reason: str, match: RouteMatch | None = None,
-                 headers: tuple[tuple[str, str], ...] = (), close: bool = False, upstream: str = "") -> None:
+                 headers: tuple[tuple[str, str], ...] = (), close: bool = False, upstream: str = "",
+                 gateway: GatewayMatch | None = None) -> None:
         self.status = status
         self.reason = reason  # a sentence for `explain`
         self.match = match  # the rule that answered (None for 404: no rule)
         self.headers = headers
         self.close = close  # close the connection after the answer (413: the body is not read)
         self.upstream = upstream  # $proxy_upstream_name when the balancer was reached (503: no endpoints)
+        self.gateway = gateway  # the HTTPRoute decision when an HTTPRoute answered
 
     @property
     def location(self) -> Location | None:
@@ -101,7 +113,7 @@ class Forward:
 
     __slots__ = ("match", "location", "config", "backend", "endpoints", "upstream_name", "main_upstream",
                  "alternative", "balance_config", "canary", "canary_skipped", "canary_probability", "pod",
-                 "affinity_cookie", "hash_key")
+                 "affinity_cookie", "hash_key", "gateway")
 
     def __init__(self, match: RouteMatch, config: LocationConfig, backend: BackendRef,
                  endpoints: tuple[Endpoint, ...], pod: PodTarget | None = None) -> None:
@@ -119,6 +131,7 @@ class Forward:
         self.pod = pod  # a per-pod name of a headless Service
         self.affinity_cookie: str | None = None  # the session-affinity cookie's value (cookie affinity)
         self.hash_key: str | None = None  # upstream-hash-by expanded for this request
+        self.gateway: GatewayForward | None = None  # what an HTTPRoute rule adds (headers, mirrors, timeouts)
 
     @property
     def upstream_path(self) -> str:
@@ -135,7 +148,18 @@ def _undrawn(low: int, high: int) -> int:
 
 def decide(snapshot: Snapshot, request: RequestView, rng=None) -> Answer | Forward:
     """Route `request`; `rng` (random.Random) draws canary weights — None describes a weight
-    draw as a probability (main serves in the decision) instead of making it."""
+    draw as a probability (main serves in the decision) instead of making it.
+
+    Gateway API first: on a Gateway listener port, a host some HTTPRoute attaches to is routed by
+    the HTTPRoutes alone (404 when none of their rules matches); other hosts fall to the Ingress
+    rules as before. Without Gateway listeners this costs one attribute test."""
+    ports = snapshot.gateway.ports
+    if ports:
+        table = ports.get(request.listener_port)
+        if table is not None:
+            decision = _decide_gateway(snapshot, table, request, rng)
+            if decision is not None:
+                return decision
     match = snapshot.table.match(request.host, request.path)
     if match is None:
         target = snapshot.pods.resolve(request.host)
@@ -176,6 +200,49 @@ def decide(snapshot: Snapshot, request: RequestView, rng=None) -> Answer | Forwa
         forward.affinity_cookie = request.cookie(balance.session_cookie_name)
     elif balance.upstream_hash_by:
         forward.hash_key = expand(balance.upstream_hash_by, request)
+    return forward
+
+
+GATEWAY_CONFIG = LocationConfig()  # what HTTPRoute traffic runs with, timeouts aside
+
+
+def _decide_gateway(snapshot: Snapshot, table: PortTable, request: RequestView, rng) -> Answer | Forward | None:
+    method = request.method
+    if method.__class__ is bytes:
+        method = method.decode("latin-1")
+    gm = match_gateway(table, request.host, request.path, method, request.header, request.scheme, rng)
+    if gm is None:
+        return None
+    rule = gm.rule
+    if rule is None:
+        return Answer(404, gm.why, gateway=gm)
+    ref = gm.backend.ref if gm.backend is not None else None
+    cfg = GATEWAY_CONFIG
+    if rule.backend_timeout:
+        cfg = dataclasses.replace(cfg, proxy_read_timeout=rule.backend_timeout,
+                                  proxy_send_timeout=rule.backend_timeout)
+    loc = Location(rule.route_ns, rule.route_name, gm.hostname, rule.path, rule.path_type, ref, cfg)
+    match = RouteMatch(loc, gm.upstream_path or request.path)
+    if gm.status:
+        headers = (("Location", gm.location),) if gm.location else ()
+        return Answer(gm.status, gm.why, match, headers, gateway=gm)
+    endpoints = snapshot.endpoints.resolve(ref)
+    if not endpoints:
+        return Answer(503, f"{gm.why}: " + _no_endpoints(ref, endpoints), match, upstream=ref.upstream_name,
+                      gateway=gm)
+    mirrors = []
+    for mirror in rule.mirrors:
+        mref = mirror.backend.ref
+        if mref is None or mirror.fraction <= 0:
+            continue
+        if mirror.fraction < 1 and (rng is None or rng.random() >= mirror.fraction):
+            continue
+        mirror_endpoints = snapshot.endpoints.resolve(mref)
+        if mirror_endpoints:
+            mirrors.append(MirrorTarget(mref, mirror_endpoints, mirror.fraction))
+    forward = Forward(match, cfg, ref, endpoints)
+    forward.gateway = GatewayForward(gm, rule.request_headers, rule.response_headers, gm.upstream_host,
+                                     tuple(mirrors), rule.request_timeout or None, rule.backend_timeout or None)
     return forward
 
 

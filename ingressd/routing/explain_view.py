@@ -48,6 +48,30 @@ def _rule_doc(snapshot: Snapshot, request: Request, loc: Location) -> dict:
             "otherPaths": siblings}
 
 
+def _header_ops_doc(ops) -> dict:
+    return {"set": [list(p) for p in ops.set], "add": [list(p) for p in ops.add], "remove": list(ops.remove)}
+
+
+def http_route_document(gm) -> dict:
+    """The HTTPRoute part of an explanation (`httpRoute`): which route, rule and match served, why,
+    the hostname bucket, and what the rule does (filters, weights, mirrors, timeouts)."""
+    rule = gm.rule
+    doc: dict = {"hostname": gm.hostname, "why": gm.why}
+    if rule is None:
+        return doc
+    doc.update(route=rule.route, rule=rule.rule_index, match=rule.match_index, ruleName=rule.rule_name,
+               matches=rule.describe(), requestHeaders=_header_ops_doc(rule.request_headers),
+               responseHeaders=_header_ops_doc(rule.response_headers),
+               mirrors=[{"backend": (f"{m.backend.ref.namespace}/{m.backend.ref.service}:{m.backend.ref.port}"
+                                     if m.backend.ref else None), "fraction": m.fraction} for m in rule.mirrors],
+               timeouts={"request": rule.request_timeout, "backendRequest": rule.backend_timeout})
+    if gm.weights:
+        doc["weights"] = [{"backend": name, "probability": p} for name, p in gm.weights]
+    if gm.upstream_host:
+        doc["upstreamHost"] = gm.upstream_host
+    return doc
+
+
 def request_document(request: Request) -> dict:
     return {"method": request.method, "scheme": request.scheme, "host": request.host, "path": request.path,
             "headers": dict(request.headers), "cookies": dict(request.cookies),
@@ -63,9 +87,18 @@ def explain_document(snapshot: Snapshot, request: Request, balancers: Balancers 
     decision = decide(snapshot, request, None)
     doc: dict = {"kind": "Explanation", "apiVersion": "ingressd.io/v1", "request": request_document(request),
                  "predicted": predicted}
+    gm = decision.gateway.match if isinstance(decision, Forward) and decision.gateway else \
+        decision.gateway if isinstance(decision, Answer) else None
+    if gm is not None:
+        doc["httpRoute"] = http_route_document(gm)
     if isinstance(decision, Answer):
         doc["outcome"] = {"action": "answer", "status": decision.status, "reason": decision.reason,
                           "headers": [list(h) for h in decision.headers]}
+        if gm is not None:
+            doc["rule"] = None
+            if decision.match is not None and decision.match.location.backend is not None:
+                doc["main"] = _backend_doc(snapshot, decision.match.location.backend)
+            return doc
         if decision.match is None:
             doc["rule"] = None
             doc["hostsServed"] = sorted({loc.host or "*" for loc in snapshot.table.locations})
@@ -82,6 +115,9 @@ def explain_document(snapshot: Snapshot, request: Request, balancers: Balancers 
         doc["rule"] = None
         doc["podName"] = {"namespace": target.namespace, "service": target.service,
                           **_endpoint_docs((target.endpoint,))[0]}
+    elif gm is not None:
+        doc["rule"] = None
+        doc["main"] = _backend_doc(snapshot, loc.backend)
     else:
         doc["rule"] = _rule_doc(snapshot, request, loc)
         doc["main"] = _backend_doc(snapshot, loc.backend)
@@ -148,6 +184,9 @@ def explain_lines(doc: dict) -> tuple[list[str], int]:
              + (f", Content-Length {req['contentLength']}" if req.get("contentLength") is not None else "")]
     outcome = doc["outcome"]
     rule = doc.get("rule")
+    route = doc.get("httpRoute")
+    if route is not None:
+        return _http_route_lines(doc, route, lines)
     if rule is None and "podName" not in doc:
         lines.append(f"no rule matches: the default backend answers 404 "
                      f"(hosts served: {', '.join(doc.get('hostsServed') or []) or 'none'})")
@@ -200,6 +239,42 @@ def explain_lines(doc: dict) -> tuple[list[str], int]:
         lines.append(f"upstream-hash-by: {balancing['hashBy']!r} = {balancing['hashKey']!r}")
     first = balancing["first"]
     lines.append(f"first endpoint: {_endpoint_text(first) if first else 'chosen at request time'}: {balancing['why']}")
+    lines.append(f"outcome: forwarded to upstream {outcome['upstream']}, path {outcome['path']!r}")
+    return lines, 0
+
+
+def _http_route_lines(doc: dict, route: dict, lines: list[str]) -> tuple[list[str], int]:
+    outcome = doc["outcome"]
+    if "route" not in route:
+        lines.append(f"no HTTPRoute rule matches: {route['why']}")
+        return lines, 1
+    lines.append(f"matched: HTTPRoute {route['route']} rule {route['rule']} match {route['match']} "
+                 f"({route['matches']}), hostname {route['hostname'] or '*'!r}")
+    for side, key in (("request", "requestHeaders"), ("response", "responseHeaders")):
+        ops = route[key]
+        for verb in ("set", "add"):
+            lines += [f"  {side} header {verb} {name}: {value}" for name, value in ops[verb]]
+        lines += [f"  {side} header remove {name}" for name in ops["remove"]]
+    if route.get("upstreamHost"):
+        lines.append(f"  upstream Host: {route['upstreamHost']}")
+    for mirror in route["mirrors"]:
+        lines.append(f"  mirror to {mirror['backend'] or '(unresolved)'} ({mirror['fraction']:.0%} of requests)")
+    timeouts = route["timeouts"]
+    if timeouts["request"] is not None or timeouts["backendRequest"] is not None:
+        lines.append(f"  timeouts: request {timeouts['request']}, backendRequest {timeouts['backendRequest']}")
+    for w in route.get("weights", ()):
+        lines.append(f"  weight: {w['backend']} with probability {w['probability']:.2%}")
+    if outcome["action"] == "answer":
+        location = next((v for k, v in outcome["headers"] if k == "Location"), None)
+        lines.append(f"answered by ingressd: {outcome['status']}"
+                     + (f" redirect to {location}" if location else "") + f": {outcome['reason']}")
+        return lines, 0
+    main = doc["main"]
+    lines.append(f"backend: service {main['namespace']}/{main['service']} port {main['port']} "
+                 f"(upstream {main['upstream']})")
+    lines.append(_endpoints_line(main))
+    if "upstreamPath" in doc:
+        lines.append(f"  rewritten upstream path: {doc['upstreamPath']!r}")
     lines.append(f"outcome: forwarded to upstream {outcome['upstream']}, path {outcome['path']!r}")
     return lines, 0
 

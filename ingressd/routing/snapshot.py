@@ -17,10 +17,13 @@ from typing import Protocol
 from ingressd.routing.annotations import LocationConfig
 from ingressd.routing.controller_config import ClientLimits, controller_config
 from ingressd.routing.endpoints import EndpointIndex, build_endpoint_index
+from ingressd.routing.gateway import EMPTY_MODEL, GatewayModel, build_gateway_model
 from ingressd.routing.podnames import PodNameIndex, build_pod_name_index
 from ingressd.routing.table import RouteTable, build_route_table
 from ingressd.routing.tls import TlsTable, build_tls_table, hsts_value
 
+# What the Gateway API model reads, in build_gateway_model's argument order.
+GATEWAY_INPUTS = ("GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant", "Service", "Secret", "Namespace")
 DEFAULT_HSTS = "max-age=31536000; includeSubDomains"  # ingress-nginx: hsts on, a year, subdomains
 
 
@@ -34,6 +37,7 @@ class Snapshot:
     pods: PodNameIndex = field(default_factory=PodNameIndex)
     hsts: str | None = DEFAULT_HSTS  # the Strict-Transport-Security value on HTTPS answers; None: off
     limits: ClientLimits = field(default_factory=ClientLimits)  # the ConfigMap's client-* keys
+    gateway: GatewayModel = EMPTY_MODEL  # the Gateway API listeners, route tables and their status facts
 
 
 class ObjectSource(Protocol):
@@ -102,11 +106,13 @@ class SnapshotBuilder:
                          lambda: self._tls(source))
         endpoints, pods = self._part("endpoints", (v("Service"), v("EndpointSlice"), v("Endpoints")),
                                      lambda: self._endpoints(source))
+        gateway = self._part("gateway", tuple(v(kind) for kind in GATEWAY_INPUTS), lambda: self._gateway(source))
         last = self._last
         if last is not None and last.table is table and last.endpoints is endpoints and last.tls is tls \
-                and last.pods is pods and last.hsts == settings.hsts and last.limits == settings.limits:
+                and last.pods is pods and last.hsts == settings.hsts and last.limits == settings.limits \
+                and last.gateway is gateway:
             return last, self._new_warnings
-        self._last = Snapshot(table, endpoints, tls, pods, settings.hsts, settings.limits)
+        self._last = Snapshot(table, endpoints, tls, pods, settings.hsts, settings.limits, gateway)
         return self._last, self._new_warnings
 
     def _part(self, name: str, key: tuple, make: Callable[[], object]):
@@ -149,6 +155,16 @@ class SnapshotBuilder:
         self._warn("tls", [f"ingressd: warning: Ingress {ns}/{name}: {where}: {message}"
                            for ns, name, where, message in table.warnings])
         return table
+
+    def _gateway(self, source: ObjectSource) -> GatewayModel:
+        """The Gateway API model; rebuilt when a Gateway API object, a Service (backendRefs name
+        Service ports), a Secret (certificateRefs) or a Namespace (allowedRoutes selectors) changes."""
+        if not any(source.list(kind) for kind in ("GatewayClass", "Gateway")):
+            self._warn("gateway", [])
+            return EMPTY_MODEL
+        model = build_gateway_model(*(source.list(kind) for kind in GATEWAY_INPUTS))
+        self._warn("gateway", [f"ingressd: warning: {p}" for p in model.problems])
+        return model
 
     def _endpoints(self, source: ObjectSource) -> tuple[EndpointIndex, PodNameIndex]:
         """The endpoint index and the per-pod name index, from the same objects."""

@@ -80,6 +80,43 @@ WORLD: list[dict] = [
     _canary("c-sticky-canary", "c-sticky.test", canary_by_header="X-Canary"),
 ]
 
+G = "gateway.networking.k8s.io"
+
+
+def _http_route(name: str, hostnames: list[str], rules: list[dict]) -> dict:
+    return {"apiVersion": f"{G}/v1", "kind": "HTTPRoute", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"parentRefs": [{"name": "gw"}], "hostnames": hostnames, "rules": rules}}
+
+
+def _to(service: str, **match) -> dict:
+    return {"matches": [match], "backendRefs": [{"name": service, "port": 80}]}
+
+
+# Gateway API: HTTPRoutes on the HTTP listener (port 80 = --http-port). They win for the hosts they
+# attach to (overlap.test has an Ingress to the canary too); other hosts fall to the Ingresses.
+WORLD += [
+    {"apiVersion": f"{G}/v1", "kind": "GatewayClass", "metadata": {"name": "ingressd"},
+     "spec": {"controllerName": "ingressd.io/gateway-controller"}},
+    {"apiVersion": f"{G}/v1", "kind": "Gateway", "metadata": {"name": "gw", "namespace": "default"},
+     "spec": {"gatewayClassName": "ingressd", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}},
+    _http_route("gw-route", ["gw.test"], [
+        _to("web"),
+        _to("canary", path={"type": "Exact", "value": "/exact"}),
+        _to("canary", headers=[{"name": "X-Version", "value": "two"}]),
+        _to("canary", method="POST"),
+        _to("canary", queryParams=[{"name": "v", "value": "2"}]),
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/old"}}], "filters": [
+            {"type": "RequestRedirect", "requestRedirect": {"hostname": "new.test", "statusCode": 301,
+                                                            "path": {"type": "ReplacePrefixMatch",
+                                                                     "replacePrefixMatch": "/new"}}}]},
+        _to("nosuch", path={"type": "PathPrefix", "value": "/missing"}),
+        _to("empty", path={"type": "PathPrefix", "value": "/empty"}),
+    ]),
+    _http_route("gw-narrow", ["gwnarrow.test"], [_to("web", path={"type": "Exact", "value": "/only"})]),
+    _http_route("gw-overlap", ["overlap.test"], [_to("web")]),
+    _ingress("overlap", "overlap.test", service="canary"),
+]
+
 MAIN = ("forward", "default-web-80")
 CANARY = ("forward", "default-canary-80")
 MAIN_PINNED = f"INGRESSCOOKIE=abc|{backend_key('default-web-80')}"
@@ -134,6 +171,16 @@ ROWS: list[Row] = [
     Row("per-pod name of a headless Service", "db-0.db.default.svc.cluster.local", ("forward", "default-db-8080")),
     Row("per-pod name, short form", "db-0.db.default", ("forward", "default-db-8080")),
     Row("per-pod name of a pod that does not exist", "db-7.db.default.svc", ("answer", 404, None)),
+    Row("HTTPRoute: PathPrefix /", "gw.test", MAIN, path="/anything"),
+    Row("HTTPRoute: Exact path wins over prefix", "gw.test", CANARY, path="/exact"),
+    Row("HTTPRoute: header match", "gw.test", CANARY, headers={"X-Version": "two"}),
+    Row("HTTPRoute: method match", "gw.test", CANARY, method="POST"),
+    Row("HTTPRoute: query param match", "gw.test", CANARY, path="/?v=2"),
+    Row("HTTPRoute: RequestRedirect", "gw.test", ("answer", 301, "http://new.test/new/x?q=1"), path="/old/x?q=1"),
+    Row("HTTPRoute: BackendNotFound answers 500", "gw.test", ("answer", 500, None), path="/missing"),
+    Row("HTTPRoute: no ready endpoints answers 503", "gw.test", ("answer", 503, None), path="/empty"),
+    Row("HTTPRoute: no rule matches: 404", "gwnarrow.test", ("answer", 404, None), path="/other"),
+    Row("HTTPRoute wins over an Ingress for its host", "overlap.test", MAIN),
 ]
 
 
