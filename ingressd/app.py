@@ -38,6 +38,7 @@ from ingressd.metrics import ContainerMetrics, ProxyMetrics
 from ingressd.listeners import (Listener, bind_errors_message, is_loopback_bind, listeners, port_clash_message,
                                 url_host)
 from ingressd.local_tls import local_ca_secrets
+from ingressd.objects.gateway import BUILTIN_GATEWAY_CLASS, builtin_gateway_class
 from ingressd.kinds import STORED_KINDS, is_cluster_scoped
 from ingressd.objects.load import LoadResult, Manifest, find_manifest_files
 from ingressd.objects.manifests import load_paths
@@ -193,12 +194,14 @@ class Ingressd:
         for m in manifests:
             if m.obj.get("kind") in STORED_KINDS:  # anything else was a validation warning
                 desired[manifest_key(m.obj)] = m.obj
-        for secret in local_ca_secrets([o for k, o in desired.items() if k[0] == "Ingress"],
+        for secret in local_ca_secrets([o for k, o in desired.items() if k[0] in ("Ingress", "Gateway")],
                                        [o for k, o in desired.items() if k[0] == "Secret"], self.options.certs_dir):
             desired[manifest_key(secret)] = secret  # issued from the local CA (ingressd.io/local-ca)
         own_class = ("IngressClass", "", self.options.ingress_class)
         if own_class not in desired:  # as installing ingress-nginx creates it
             desired[own_class] = builtin_ingress_class(self.options.ingress_class)
+        if ("GatewayClass", "", BUILTIN_GATEWAY_CLASS) not in desired:  # the bundled Gateway API class
+            desired[("GatewayClass", "", BUILTIN_GATEWAY_CLASS)] = builtin_gateway_class()
         changed = 0
         for key, obj in desired.items():
             if self.applied.get(key) != obj:

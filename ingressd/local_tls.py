@@ -39,8 +39,26 @@ def _covers(cert_pem: bytes, hosts: list[str]) -> bool:
     return set(hosts) <= names
 
 
+def _gateway_tls(gateway: dict) -> list[tuple[str, str, list[str]]]:
+    """(namespace, Secret name, hosts) of each HTTPS listener's Secret certificateRefs: the
+    listener's hostname (a wildcard stays one), or "localhost" for a listener without one."""
+    ns = (gateway.get("metadata") or {}).get("namespace") or "default"
+    out = []
+    for listener in (gateway.get("spec") or {}).get("listeners") or []:
+        if not isinstance(listener, dict) or listener.get("protocol") != "HTTPS":
+            continue
+        tls = listener.get("tls") if isinstance(listener.get("tls"), dict) else {}
+        host = listener.get("hostname") if isinstance(listener.get("hostname"), str) else "localhost"
+        for ref in tls.get("certificateRefs") or []:
+            if isinstance(ref, dict) and isinstance(ref.get("name"), str) and ref.get("group", "") == "" \
+                    and ref.get("kind", "Secret") == "Secret":
+                out.append((ref.get("namespace") or ns, ref["name"], [host]))
+    return out
+
+
 def local_ca_secrets(ingresses: list[dict], secrets: list[dict], certs_dir: str | Path) -> list[dict]:
-    """The Secrets to add for annotated Ingresses whose TLS Secret is absent."""
+    """The Secrets to add for annotated Ingresses (and Gateways: their HTTPS listeners'
+    certificateRefs, for the listeners' hostnames) whose TLS Secret is absent."""
     present = {((s.get("metadata") or {}).get("namespace") or "default", (s.get("metadata") or {}).get("name"))
                for s in secrets}
     wanted: dict[tuple[str, str], list[str]] = {}
@@ -48,6 +66,12 @@ def local_ca_secrets(ingresses: list[dict], secrets: list[dict], certs_dir: str 
         if not wants_local_ca(ing):
             continue
         ns = (ing.get("metadata") or {}).get("namespace") or "default"
+        if ing.get("kind") == "Gateway":
+            for ref_ns, name, hosts in _gateway_tls(ing):
+                if (ref_ns, name) not in present:
+                    wanted.setdefault((ref_ns, name), [])
+                    wanted[(ref_ns, name)] += [h for h in hosts if h not in wanted[(ref_ns, name)]]
+            continue
         for entry in (ing.get("spec") or {}).get("tls") or []:
             name = entry.get("secretName") if isinstance(entry, dict) else None
             hosts = [h for h in (entry.get("hosts") or []) if isinstance(h, str)] if name else []

@@ -24,6 +24,7 @@ from ingressd.objects.core import (
     service_ports,
 )
 from ingressd.kinds import SCALABLE_KINDS, SERVED_KINDS
+from ingressd.objects.gateway import check_gateway_api
 from ingressd.objects.load import Manifest
 from ingressd.objects.namespaces import check_namespace
 from ingressd.objects.networking import (
@@ -137,6 +138,10 @@ _CHECKS: dict[str, Callable[[Report, dict], None]] = {
     "Node": check_node,
     "PersistentVolumeClaim": check_persistent_volume_claim,
     "Namespace": check_namespace,
+    "GatewayClass": check_gateway_api,
+    "Gateway": check_gateway_api,
+    "HTTPRoute": check_gateway_api,
+    "ReferenceGrant": check_gateway_api,
 }
 
 
