@@ -13,7 +13,9 @@ import time
 from random import getrandbits as _getrandbits  # request ids need uniqueness, not secrecy (as nginx's $request_id)
 
 from ingressd.proxy.errors import simple_response
-from ingressd.proxy.headers import DROP_RESPONSE_HSTS, client_response_head, upstream_request_head
+from ingressd.proxy.headers import (DROP_RESPONSE_HSTS, client_response_head, modify_request_headers,
+                                    modify_response_headers, upstream_request_head)
+from ingressd.proxy.mirror import MIRROR_BODY_LIMIT, mirror_head
 from ingressd.proxy.request_body import RequestBody
 from ingressd.proxy.tls import upstream_tls
 from ingressd.routing.decide import Answer, decide, parse_cookies, set_cookie_header
@@ -89,6 +91,9 @@ class Exchange:
     sent = False
     tried: tuple[str, ...] = ()
     traffic: list | None = None  # [started, in flight] of the pod this request is at (PodTraffic)
+    gateway = None  # the HTTPRoute part of the decision (ingressd.routing.gateway_decide.GatewayForward)
+    deadline = 0.0  # HTTPRoute timeouts.request: monotonic time after which the answer is 504
+    mirrors: tuple = ()  # HTTPRoute RequestMirror targets still to copy this request to
 
     def __init__(self, conn, method: bytes, target: bytes, headers, hmap: dict[bytes, bytes], version: str,
                  keep_alive: bool, upgrade: bool, request_length: int) -> None:
@@ -176,6 +181,9 @@ class Exchange:
         self.backend = d.backend
         self.endpoints = d.endpoints
         self.balance_cfg = d.balance_config
+        gw = d.gateway
+        if gw is not None:
+            self.gateway_prepare(gw)
         if d.pod is not None:  # a per-pod name: straight to that pod, nothing else applies
             self.backend = None  # its endpoint is the pod itself, never re-resolved through a Service
             rid = hmap.get(b"x-request-id")
@@ -204,6 +212,31 @@ class Exchange:
             return
         self.connect_next()
 
+    def gateway_prepare(self, gw) -> None:
+        """What an HTTPRoute rule does besides routing: request header operations, the Host
+        rewrite, the request deadline and the mirror copies (sent with the first attempt)."""
+        self.gateway = gw
+        if gw.request_headers:
+            self.headers = modify_request_headers(self.headers, gw.request_headers)
+        if gw.host:
+            self.host_b = gw.host.encode("latin-1")
+        if gw.request_timeout:
+            self.deadline = self.started + gw.request_timeout
+        self.mirrors = gw.mirrors
+
+    def send_mirrors(self, head: bytes) -> None:
+        mirrors, self.mirrors = self.mirrors, ()
+        body = b""
+        if self.body is not None:
+            if self.body.size > MIRROR_BODY_LIMIT:
+                return
+            body = b"".join(self.body.chunks())
+        elif not self.body_done or self.chunked_in:
+            return  # a streamed body cannot be copied without holding it: no copy
+        copy = mirror_head(head)
+        for target in mirrors:
+            self.server.mirrors.send(target.endpoints, copy, body)
+
     # ---- the request as ingressd.routing.decide.RequestView --------------------------------
 
     @property
@@ -217,6 +250,10 @@ class Exchange:
     @property
     def https_port(self) -> int:
         return self.server.https_port
+
+    @property
+    def listener_port(self) -> int:
+        return self.conn.gateway_port
 
     def cookies_all(self) -> dict[str, str]:
         cookies = self.cookies
@@ -428,6 +465,8 @@ class Exchange:
             upgrade=self.upgrade_value if self.upgrading else None,
         )
         up.write(head)
+        if self.mirrors:
+            self.send_mirrors(head)
         self.sent = True
         if body is not None:
             self.body_iter = body.chunks()
@@ -449,6 +488,8 @@ class Exchange:
         One sweeper for all exchanges instead of a timer per request keeps the hot path cheap;
         the deadlines are in whole seconds anyway.
         """
+        if self.deadline and now >= self.deadline and not self.finished:
+            return self.request_timed_out()
         if self.finished or self.up is None:
             return
         cfg = self.cfg
@@ -459,6 +500,18 @@ class Exchange:
                 self.close_tunnel()
             else:
                 self.upstream_failed("upstream timed out while reading the response", "timeout")
+
+    def request_timed_out(self) -> None:
+        """HTTPRoute timeouts.request elapsed: 504 if nothing was answered yet, else the
+        connection is cut (the response cannot be completed in time)."""
+        self.deadline = 0.0
+        self.server.log_upstream_error(
+            f"HTTPRoute timeouts.request elapsed, upstream {self.upstream_name}, host {self.host!r}, "
+            f"request \"{self.method.decode('latin-1')} {self.path}\"")
+        self.drop_upstream()
+        if self.head_sent:
+            return self.abort_client()
+        self.respond(504, close=not self.body_done)
 
     def upstream_write_paused(self) -> None:
         self.conn.pause("upstream")
@@ -562,6 +615,8 @@ class Exchange:
         self.upstream_statuses.append(str(status))
         # HSTS (https, hsts on) replaces the upstream's header; with hsts off the upstream's passes.
         hsts_line = self.server.hsts_line if self.conn.scheme_b == b"https" else b""
+        if self.gateway is not None and self.gateway.response_headers:
+            headers = modify_response_headers(headers, self.gateway.response_headers)
         parts, cl = client_response_head(status, headers, DROP_RESPONSE_HSTS) if hsts_line \
             else client_response_head(status, headers)
         if status == 101:

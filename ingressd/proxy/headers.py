@@ -158,3 +158,35 @@ def client_response_head(
             if name.lower() not in drop:
                 parts += [name, b": ", value, b"\r\n"]
     return parts, content_length
+
+
+def modify_request_headers(headers: list[tuple[bytes, bytes, bytes]], ops) -> list[tuple[bytes, bytes, bytes]]:
+    """An HTTPRoute RequestHeaderModifier (ingressd.routing.gateway.HeaderOps) on the received
+    (lowercase name, name, value) headers: `set` replaces every value of a name, `add` appends to
+    the existing value (comma-joined, one line) or adds the header, `remove` drops it. Names
+    match case-insensitively; a set or added header keeps the route's spelling."""
+    return [(name.lower(), name, value) for name, value in
+            _modify([(name, value) for _, name, value in headers], ops)]
+
+
+def modify_response_headers(headers: list[tuple[bytes, bytes]], ops) -> list[tuple[bytes, bytes]]:
+    """An HTTPRoute ResponseHeaderModifier on the upstream's (name, value) headers."""
+    return _modify(headers, ops)
+
+
+def _modify(headers: list[tuple[bytes, bytes]], ops) -> list[tuple[bytes, bytes]]:
+    out = list(headers)
+    for name, value in ops.set:
+        b_name, lname = name.encode("latin-1"), name.lower().encode("latin-1")
+        out = [h for h in out if h[0].lower() != lname] + [(b_name, value.encode("latin-1"))]
+    for name, value in ops.add:
+        b_name, lname = name.encode("latin-1"), name.lower().encode("latin-1")
+        at = next((i for i, h in enumerate(out) if h[0].lower() == lname), None)
+        if at is None:
+            out.append((b_name, value.encode("latin-1")))
+        else:
+            out[at] = (out[at][0], out[at][1] + b"," + value.encode("latin-1"))
+    if ops.remove:
+        gone = {name.lower().encode("latin-1") for name in ops.remove}
+        out = [h for h in out if h[0].lower() not in gone]
+    return out

@@ -19,6 +19,7 @@ from ingressd.metrics import ProxyMetrics
 from ingressd.proxy.errors import simple_response
 from ingressd.proxy.exchange import Exchange
 from ingressd.proxy.headers import connection_forwarding_headers
+from ingressd.proxy.mirror import Mirrors
 from ingressd.proxy.traffic import PodTraffic
 from ingressd.proxy.upstream import UpstreamPool
 from ingressd.routing.decide import Balancers
@@ -41,9 +42,11 @@ class _HeadRejected(Exception):
 class ClientConnection(asyncio.Protocol):
     """One client TCP (or TLS) connection; requests are answered in order."""
 
-    def __init__(self, server: ProxyServer, scheme: bytes) -> None:
+    def __init__(self, server: ProxyServer, scheme: bytes, gateway_port: int | None = None) -> None:
         self.server = server
         self.scheme_b = scheme
+        # The Gateway listener port this connection came in on: 80 for --http-port, 443 for --https-port.
+        self.gateway_port = gateway_port if gateway_port is not None else 443 if scheme == b"https" else 80
         self.server_port_b = b""
         self.forwarding = b""
         self.transport = None
@@ -372,7 +375,7 @@ class ClientConnection(asyncio.Protocol):
                 if self.transport is not None:
                     self.transport.close()
             return
-        if ex.up is not None:
+        if ex.up is not None or ex.deadline:
             ex.check_timeouts(now)  # proxy-read-timeout / proxy-send-timeout
         if not ex.body_done and not ex.finished and not self.paused and \
                 now - max(ex.last_body_read, ex.started, self.read_resumed) >= limits.client_body_timeout:
@@ -459,6 +462,7 @@ class ProxyServer:
         self.now = time.monotonic()  # refreshed by the sweeper: a clock for the coarse timeouts
         self.connections: set[ClientConnection] = set()
         self.connects: set[asyncio.Task] = set()  # upstream connects in progress
+        self.mirrors = Mirrors()  # HTTPRoute RequestMirror copies in flight
         self.servers: list[asyncio.base_events.Server] = []
         self._on_error = on_error
         self._error_log = error_log
@@ -516,11 +520,13 @@ class ProxyServer:
                 {"message": "ingressd proxy error", "exception": exc})
 
     async def listen(self, host: str, port: int, ssl: ssl_module.SSLContext | None = None,
-                     scheme: str = "http") -> asyncio.base_events.Server:
+                     scheme: str = "http", gateway_port: int | None = None) -> asyncio.base_events.Server:
+        """Accept on host:port; `gateway_port` is the Gateway listener port the connections count as
+        (default 80 for http, 443 for https; a Gateway listener on another port: that port)."""
         loop = asyncio.get_running_loop()
         scheme_b = scheme.encode()
         srv = await loop.create_server(
-            lambda: ClientConnection(self, scheme_b), host, port, ssl=ssl, reuse_address=True, backlog=1024
+            lambda: ClientConnection(self, scheme_b, gateway_port), host, port, ssl=ssl, reuse_address=True, backlog=1024
         )
         self.servers.append(srv)
         if self._sweeper is None:
@@ -530,6 +536,7 @@ class ProxyServer:
     async def close(self) -> None:
         for task in list(self.connects):
             task.cancel()
+        self.mirrors.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
