@@ -40,6 +40,7 @@ import yaml
 from ingressd.bench.stats import chi_square_gof
 from ingressd.routing.canary import CanaryConfig, decide_canary
 from ingressd.routing.convert import Conversion, Finding
+from ingressd.routing.hosts import normalize_host
 from ingressd.routing.paths import EXACT, compile_path_regex
 from ingressd.routing.table import Location, build_route_table, is_canary
 
@@ -193,6 +194,18 @@ def build_probes(objects: list[dict], tls_hosts: set[str], samples: int, seed: i
         feats = features | ({"cookie"} if cookies else set())
         probes.append(Probe(scheme, host, path, headers, cookies, frozenset(feats), "random"))
     return probes
+
+
+def original_tls_hosts(objects: list[dict]) -> set[str]:
+    """Hosts in a spec.tls of a non-canary Ingress: the original serves them over HTTPS with their
+    certificate (the converted configuration must too)."""
+    hosts = set()
+    for ing in objects:
+        if ing.get("kind") == "Ingress" and not is_canary(ing):
+            for entry in (ing.get("spec") or {}).get("tls") or []:
+                if isinstance(entry, dict) and entry.get("secretName"):
+                    hosts.update(normalize_host(h) for h in entry.get("hosts") or [] if isinstance(h, str) and h)
+    return hosts
 
 
 def weighted(objects: list[dict], probe: Probe, ingress_class: str = "nginx") -> tuple[str, str, float] | None:
@@ -399,8 +412,7 @@ def verify(objects: list[dict], paths: list[str], conversion: Conversion, *, sam
         services = [(o.get("metadata", {}).get("namespace") or "default", o.get("metadata", {}).get("name", ""))
                     for o in objects if o.get("kind") == "Service"]
         client = Client(services, context)
-        tls_hosts = {listener["hostname"] for o in conversion.objects if o["kind"] == "Gateway"
-                     for listener in o["spec"]["listeners"] if listener["protocol"] == "HTTPS"}
+        tls_hosts = original_tls_hosts(objects)
         probes = build_probes(objects, tls_hosts, samples, seed, ingress_class)
         original, converted = instances
         _wait_backends(client, original, converted, probes, timeout)
@@ -437,13 +449,23 @@ def verify(objects: list[dict], paths: list[str], conversion: Conversion, *, sam
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _wait_backends(client: Client, a: Instance, b: Instance, probes: list[Probe], timeout: float) -> None:
-    """Pods start after the process is healthy: wait until no probe answers 502/503 on either side
-    (or `timeout` passes; what still differs then is reported)."""
+def _wait_backends(client: Client, a: Instance, b: Instance, probes: list[Probe], timeout: float,
+                   settle: float = 5.0) -> None:
+    """Pods start after the process is healthy: wait until no probe answers 502/503 (or fails) on
+    either side, or the set of those that do has not changed for `settle` seconds (a backend that
+    never becomes ready), or `timeout` passes; what still differs then is reported."""
     deadline = time.monotonic() + timeout
     first = [p for p in probes if p.origin == "rules" and not p.headers and not p.cookies]
+    previous: frozenset | None = None
+    since = time.monotonic()
     while time.monotonic() < deadline:
-        if all(client.send(inst, p).status not in (0, 502, 503) for p in first for inst in (a, b)):
+        failing = frozenset((i, inst.label) for i, p in enumerate(first) for inst in (a, b)
+                            if client.send(inst, p).status in (0, 502, 503))
+        if not failing:
+            return
+        if failing != previous:
+            previous, since = failing, time.monotonic()
+        elif time.monotonic() - since >= settle:
             return
         time.sleep(0.25)
 
