@@ -292,14 +292,14 @@ def _vpa_row(obj: dict, now: float, wide: bool) -> list[str]:
 
 def _crd_table(columns: tuple[crd_columns.PrinterColumn, ...]) -> tuple:
     """A CRD's additionalPrinterColumns as kubectl prints them: headers upper-cased, priority 1
-    columns only with -o wide, a null cell <none>."""
+    columns only with -o wide, a null cell blank (kubectl prints nothing for it)."""
     def age(stamp: str, now: float) -> str:
         created = _parse_time(stamp)
         return "<invalid>" if created is None else human_duration(now - created)
 
     def row(obj: dict, now: float, wide: bool) -> list[str]:
         cells = [crd_columns.cell(obj, c, now, age) for c in columns if wide or c.priority == 0]
-        return [metadata_of(obj).get("name", ""), *("<none>" if c is None else str(c) for c in cells)]
+        return [metadata_of(obj).get("name", ""), *("" if c is None else str(c) for c in cells)]
 
     return (["NAME", *(c.name.upper() for c in columns if c.priority == 0)],
             [c.name.upper() for c in columns if c.priority], row)
@@ -573,7 +573,10 @@ def routes_table(routes: list[dict], wide: bool = False) -> list[list[str]]:
         if canary is not None:
             kind = canary.get("kind") or "weight"
             policy = kind + (f" {canary.get('weight')}/{canary.get('weightTotal')}" if "weight" in kind else "")
-        row = [item.get("host") or "*", item.get("path") or "/", item.get("pathType") or "", item.get("ingress") or "",
+        owner = item.get("ingress") or ""
+        if item.get("kind") == "HTTPRoute":  # Gateway API rows name their HTTPRoute and listener port
+            owner = f"httproute/{owner}:{item.get('listenerPort')}"
+        row = [item.get("host") or "*", item.get("path") or "/", item.get("pathType") or "", owner,
                backend(item), policy, f"{item.get('ready', 0)}/{item.get('total', 0)}", "yes" if item.get("tls") else "no"]
         if wide:
             row += (["<none>"] * 3 if canary is None else

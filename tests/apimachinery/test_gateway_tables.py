@@ -90,6 +90,6 @@ def test_ingressd_get_columns(kind, header, wide):
 def test_ingressd_get_rows():
     _, _, row = _TABLES["Gateway"]
     assert row({"metadata": meta("new"), "spec": {"gatewayClassName": "x"}}, NOW, False) == \
-        ["new", "x", "<none>", "<none>", "10m"]
+        ["new", "x", "", "", "10m"]  # kubectl prints a null cell blank
     _, _, row = _TABLES["GatewayClass"]
     assert row(GATEWAY_CLASS, NOW, True) == ["ingressd", "ingressd.io/gateway-controller", "True", "10m", "ingressd's own"]
