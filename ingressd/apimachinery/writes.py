@@ -180,6 +180,9 @@ def update_errors(new: dict, old: dict) -> list[tuple[str, str]]:
     if kind == "Service" and old_ip and new_ip and new_ip != old_ip and new_spec.get("type") != "ExternalName":
         # An empty clusterIP keeps the allocated one (the store does that); another one is refused.
         errors.append(("spec.clusterIPs[0]", f'Invalid value: []string{{"{new_ip}"}}: may not change once set'))
+    if kind == "GatewayClass" and "controllerName" in old_spec and new_spec.get("controllerName") != old_spec["controllerName"]:
+        # the CRD's CEL rule `self == oldSelf` on spec.controllerName, worded as a CEL failure
+        errors.append(("spec.controllerName", 'Invalid value: "string": Value is immutable'))
     return errors
 
 

@@ -141,3 +141,26 @@ async def test_write_validation(cluster, tmp_path):
            "with '/' when type one of ['Exact', 'PathPrefix']" in done.stderr
     assert "spec.rules[0].filters: Invalid value: \"array\": May specify either httpRouteFilterRequestRedirect or " \
            "httpRouteFilterRequestRewrite, but not both" in done.stderr
+
+
+async def test_status_subresource_and_immutable_controller(cluster, tmp_path):
+    store, config = cluster
+    klass = tmp_path / "class.yaml"
+    klass.write_text("apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: mine}\n"
+                     "spec: {controllerName: example.com/gateway}\n")
+    await kubectl_async(config, "apply", "-f", str(klass))
+    # status is a subresource: a main-resource write keeps it, /status sets it
+    await kubectl_async(config, "patch", "gatewayclass", "mine", "--subresource=status", "--type=merge", "-p",
+                        '{"status":{"conditions":[{"type":"Accepted","status":"True","reason":"Accepted","message":"ok",'
+                        '"lastTransitionTime":"2026-01-01T00:00:00Z"}]}}')
+    assert await rows(config, "get", "gc", "mine") == [["NAME", "CONTROLLER", "ACCEPTED", "AGE"],
+                                                       ["mine", "example.com/gateway", "True", "2m"]]
+    done = await kubectl_async(config, "patch", "gatewayclass", "mine", "--type=merge", "-p",
+                               '{"spec":{"controllerName":"other.io/x"}}', check=False)
+    assert done.returncode != 0
+    assert 'spec.controllerName: Invalid value: "string": Value is immutable' in done.stderr
+    # ReferenceGrant has no status subresource (as its CRD)
+    done = await kubectl_async(config, "get", "--raw",
+                               "/apis/gateway.networking.k8s.io/v1beta1/namespaces/default/referencegrants/x/status",
+                               check=False)
+    assert "NotFound" in done.stderr or "not found" in done.stderr

@@ -107,6 +107,11 @@ POD_SPEC = {"containers": [{"name": "c", "image": "a:1"}], "restartPolicy": "Alw
                "previously negative)"))]),
     ({"kind": "Service", "spec": {"clusterIP": "10.96.0.9"}}, {"kind": "Service", "spec": {"clusterIP": "10.96.0.8"}},
      [("spec.clusterIPs[0]", 'Invalid value: []string{"10.96.0.9"}: may not change once set')]),
+    # the GatewayClass CRD's CEL rule on spec.controllerName (self == oldSelf)
+    ({"kind": "GatewayClass", "spec": {"controllerName": "b.io/x"}}, {"kind": "GatewayClass", "spec": {"controllerName": "a.io/x"}},
+     [("spec.controllerName", 'Invalid value: "string": Value is immutable')]),
+    ({"kind": "GatewayClass", "spec": {"controllerName": "a.io/x", "description": "new"}},
+     {"kind": "GatewayClass", "spec": {"controllerName": "a.io/x"}}, []),
 ])
 def test_update_errors(new, old, want):
     assert update_errors(new, old) == want
