@@ -100,6 +100,11 @@ async def test_explain(cluster):
     assert re.search(r"^  headers\s+<\[\]Object>", out, re.M)
     out = (await kubectl_async(config, "explain", "gateway.spec.listeners.protocol")).stdout
     assert "FIELD: protocol <string>" in out
+    out = (await kubectl_async(config, "explain", "gc.spec")).stdout
+    assert "KIND:       GatewayClass" in out
+    assert re.search(r"^  controllerName\s+<string> -required-", out, re.M)
+    out = (await kubectl_async(config, "explain", "refgrant.spec.to")).stdout
+    assert "VERSION:    v1beta1" in out and "FIELD: to <[]Object>" in out
 
 
 BAD_ROUTE = """apiVersion: gateway.networking.k8s.io/v1
