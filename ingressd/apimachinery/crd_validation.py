@@ -72,25 +72,25 @@ def _walk(value: object, schema: dict, path: tuple, out: list[Finding]) -> None:
         if isinstance(schema.get("maxLength"), int) and len(value) > schema["maxLength"]:
             out.append((path, f"Too long: may not be more than {schema['maxLength']} bytes"))
         if isinstance(schema.get("minLength"), int) and len(value) < schema["minLength"]:
-            out.append((path, f"Invalid value: {_go_value(value)}: {where} in body should be at least "
-                              f"{schema['minLength']} chars long"))
+            out.append((path, (f"Invalid value: {_go_value(value)}: {where} in body should be at least "
+                              f"{schema['minLength']} chars long")))
         pattern = schema.get("pattern")
         regex = _regex(pattern) if isinstance(pattern, str) else None
         if regex is not None and not regex.search(value):
             out.append((path, f"Invalid value: {_go_value(value)}: {where} in body should match '{pattern}'"))
     elif kind in ("integer", "number") and (_is_int(value) or (kind == "number" and isinstance(value, float))):
         if isinstance(schema.get("minimum"), (int, float)) and value < schema["minimum"]:
-            out.append((path, f"Invalid value: {_go_value(value)}: {where} in body should be greater than or "
-                              f"equal to {schema['minimum']}"))
+            out.append((path, (f"Invalid value: {_go_value(value)}: {where} in body should be greater than or "
+                              f"equal to {schema['minimum']}")))
         if isinstance(schema.get("maximum"), (int, float)) and value > schema["maximum"]:
-            out.append((path, f"Invalid value: {_go_value(value)}: {where} in body should be less than or "
-                              f"equal to {schema['maximum']}"))
+            out.append((path, (f"Invalid value: {_go_value(value)}: {where} in body should be less than or "
+                              f"equal to {schema['maximum']}")))
     elif kind == "array" and isinstance(value, list):
         if isinstance(schema.get("maxItems"), int) and len(value) > schema["maxItems"]:
             out.append((path, f"Too many: {len(value)}: must have at most {schema['maxItems']} items"))
         if isinstance(schema.get("minItems"), int) and len(value) < schema["minItems"]:
-            out.append((path, f"Invalid value: {len(value)}: {where} in body should have at least "
-                              f"{schema['minItems']} items"))
+            out.append((path, (f"Invalid value: {len(value)}: {where} in body should have at least "
+                              f"{schema['minItems']} items")))
         _duplicates(value, schema, path, out)
         items = schema.get("items")
         if isinstance(items, dict):

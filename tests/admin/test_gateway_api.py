@@ -96,13 +96,13 @@ async def test_explain(cluster):
     assert "GROUP:      gateway.networking.k8s.io" in out
     assert "KIND:       HTTPRoute" in out
     assert "FIELD: matches <[]Object>" in out
-    assert re.search(r"^  path\s+<Object>", out, re.M)
-    assert re.search(r"^  headers\s+<\[\]Object>", out, re.M)
+    assert re.search(r"^  path\s+<Object>", out, re.MULTILINE)
+    assert re.search(r"^  headers\s+<\[\]Object>", out, re.MULTILINE)
     out = (await kubectl_async(config, "explain", "gateway.spec.listeners.protocol")).stdout
     assert "FIELD: protocol <string>" in out
     out = (await kubectl_async(config, "explain", "gc.spec")).stdout
     assert "KIND:       GatewayClass" in out
-    assert re.search(r"^  controllerName\s+<string> -required-", out, re.M)
+    assert re.search(r"^  controllerName\s+<string> -required-", out, re.MULTILINE)
     out = (await kubectl_async(config, "explain", "refgrant.spec.to")).stdout
     assert "VERSION:    v1beta1" in out and "FIELD: to <[]Object>" in out
 
@@ -149,7 +149,7 @@ async def test_write_validation(cluster, tmp_path):
 
 
 async def test_status_subresource_and_immutable_controller(cluster, tmp_path):
-    store, config = cluster
+    _, config = cluster
     klass = tmp_path / "class.yaml"
     klass.write_text("apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: mine}\n"
                      "spec: {controllerName: example.com/gateway}\n")

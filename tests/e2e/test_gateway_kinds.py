@@ -42,7 +42,7 @@ def test_kinds_served_by_a_running_instance(running, tmp_path):
                    ["httproute.gateway.networking.k8s.io/web"]]
     route = json.loads(kubectl(config, "get", "httproute", "web", "-o", "json", "--show-managed-fields").stdout)
     assert route["spec"]["rules"][0]["backendRefs"][0]["weight"] == 1  # the CRD default
-    assert [m["manager"] for m in route["metadata"]["managedFields"]][0] == "ingressd-file"
+    assert route["metadata"]["managedFields"][0]["manager"] == "ingressd-file"
     secret = json.loads(kubectl(config, "get", "secret", "gateway-tls", "-o", "json").stdout)
     assert secret["type"] == "kubernetes.io/tls"
     # ingressd's own get prints the same columns
