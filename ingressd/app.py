@@ -34,6 +34,7 @@ from ingressd.cluster.nodes import complete_node, group_settings
 from ingressd.cluster.namespaces import SYSTEM_NAMESPACES, namespace_object, used_namespaces
 from ingressd.cluster.runner import NotQuiescent, Runner
 from ingressd.cluster.store import Store
+from ingressd.gateway_listeners import GatewayListeners
 from ingressd.metrics import ContainerMetrics, ProxyMetrics
 from ingressd.listeners import (Listener, bind_errors_message, is_loopback_bind, listeners, port_clash_message,
                                 url_host)
@@ -50,7 +51,7 @@ from ingressd.proxy.tls import SniContexts
 from ingressd.routing.decide import Request
 from ingressd.routing.endpoints import build_endpoint_index
 from ingressd.routing.explain_view import explain_document
-from ingressd.routing.routes_view import RouteRow, route_changes, route_documents, route_rows
+from ingressd.routing.routes_view import RouteRow, gateway_route_rows, route_changes, route_documents, route_rows
 from ingressd.routing.snapshot import SnapshotBuilder
 from ingressd.store_db import StoreDB, StoreDBError
 
@@ -163,6 +164,7 @@ class Ingressd:
         self.metrics.registry.register(ContainerMetrics(self.kubelet.stats))
         self.access_log: AccessLog | None = None  # opened by start(); stays None with --access-log off
         self.proxy: ProxyServer | None = None
+        self.gateway_listeners: GatewayListeners | None = None  # Gateway listener ports beyond 80/443, status
         self.admin_runner: web.AppRunner | None = None
         self.ready = False
         self.applied: dict[tuple[str, str, str], dict] = {}
@@ -377,6 +379,8 @@ class Ingressd:
             if not self._reconcile_wanted.is_set():
                 break
         self.refresh_routing()
+        if self.gateway_listeners is not None:
+            await self.gateway_listeners.sync()
 
     def refresh_routing(self) -> None:
         """Swap in the routing snapshot for the store now (the builder rebuilds only the parts
@@ -388,7 +392,8 @@ class Ingressd:
         if state is old:
             return
         self.proxy.swap(state)
-        if (state.table is not old.table or state.tls is not old.tls) and self._routes_shown is not None:
+        if (state.table is not old.table or state.tls is not old.tls or state.gateway is not old.gateway) \
+                and self._routes_shown is not None:
             self.print_route_changes()
 
     def route_rows(self) -> tuple[RouteRow, ...]:
@@ -396,7 +401,8 @@ class Ingressd:
         state = self.proxy.state
         every = build_endpoint_index(self.store.list("Service"), self.store.list("EndpointSlice"),
                                      self.store.list("Endpoints"), not_ready=True)
-        return route_rows(state.table, state.endpoints, state.tls, every)
+        return route_rows(state.table, state.endpoints, state.tls, every) + \
+            gateway_route_rows(state.gateway, state.endpoints, every)
 
     def explain(self, request: Request) -> dict:
         """GET /ingressd/v1/explain: the proxy's decision for `request` on its live snapshot."""
@@ -565,6 +571,7 @@ class Ingressd:
             self.ports["https"] = self.proxy.https_port = srv.sockets[0].getsockname()[1]
         except OSError as exc:
             failures.append((https, exc))
+        self.gateway_listeners = GatewayListeners(self.proxy, self.store, self.clock, opts.bind, sni, self.warn)
         try:
             self.admin_token = load_or_create_token(opts.state_dir, warn=self.warn)  # kept: never logged
             admin_ssl, admin_ca = admin_tls(opts.state_dir, opts.admin_bind)  # kubectl sends tokens over TLS only

@@ -56,16 +56,22 @@ class RouteRow:
     ready: int
     total: int
     tls: bool
+    kind: str = "Ingress"  # or "HTTPRoute": then `ingress` is the HTTPRoute's "namespace/name"
+    listener_port: int | None = None  # HTTPRoute rows: the Gateway listener port
+    detail: str = ""  # HTTPRoute rows: "rule R match M: <the match>", and what the rule does
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return self.host, self.path, self.path_type
+    def key(self) -> tuple:
+        return self.host, self.path, self.path_type, self.kind, self.listener_port, self.detail
 
     def document(self) -> dict:
-        return {"host": self.host, "path": self.path, "pathType": self.path_type, "ingress": self.ingress,
-                "service": self.service, "port": self.port,
-                "canary": None if self.canary is None else self.canary.document(),
-                "ready": self.ready, "total": self.total, "tls": self.tls}
+        doc = {"host": self.host, "path": self.path, "pathType": self.path_type, "ingress": self.ingress,
+               "service": self.service, "port": self.port,
+               "canary": None if self.canary is None else self.canary.document(),
+               "ready": self.ready, "total": self.total, "tls": self.tls}
+        if self.kind != "Ingress":
+            doc.update(kind=self.kind, route=self.ingress, listenerPort=self.listener_port, detail=self.detail)
+        return doc
 
 
 def canary_kind(cfg: CanaryConfig) -> str:
@@ -114,6 +120,44 @@ def route_rows(table: RouteTable, endpoints: EndpointIndex, tls: TlsTable,
     return tuple(rows)
 
 
+def gateway_route_rows(model, endpoints: EndpointIndex, all_endpoints: EndpointIndex | None = None
+                       ) -> tuple[RouteRow, ...]:
+    """One row per (HTTPRoute rule, match) per hostname per Gateway listener port, in the order
+    a request meets them (hosts sorted, routes without hostnames last; rules in precedence order)."""
+    rows: list[RouteRow] = []
+    for port in sorted(model.ports):
+        table = model.ports[port]
+        buckets = sorted(table.exact.items()) + [("*" + suffix, rules) for suffix, rules in table.wildcard]
+        if table.any_host:
+            buckets.append(("", table.any_host))
+        for host, rules in buckets:
+            for rule in rules:
+                first = next((b for b in rule.backends if b.ref is not None), None)
+                ref = first.ref if first is not None else None
+                ready, total = _counts(ref, endpoints, all_endpoints)
+                does = []
+                if rule.redirect is not None:
+                    does.append(f"redirect {rule.redirect.status}")
+                if len(rule.backends) > 1:
+                    weights = sum(b.weight for b in rule.backends) or 1
+                    does.append("weights " + ", ".join(
+                        f"{b.ref.service if b.ref else '<unresolved>'} {b.weight * 100 // weights}%"
+                        for b in rule.backends))
+                if any(b.ref is None for b in rule.backends) or not rule.backends and rule.redirect is None:
+                    does.append("500 for unresolved backendRefs")
+                if rule.rewrite_path or rule.rewrite_host:
+                    does.append("rewrite")
+                if rule.mirrors:
+                    does.append("mirror")
+                detail = f"rule {rule.rule_index} match {rule.match_index}: {rule.describe()}" + \
+                    (f"; {', '.join(does)}" if does else "")
+                rows.append(RouteRow(host, rule.path, rule.path_type, rule.route,
+                                     ref.namespace if ref else rule.route_ns, ref.service if ref else None,
+                                     ref.port if ref else None, None, ready, total, table.protocol == "HTTPS",
+                                     "HTTPRoute", port, detail))
+    return tuple(rows)
+
+
 def route_documents(rows: tuple[RouteRow, ...]) -> list[dict]:
     return [row.document() for row in rows]
 
@@ -122,11 +166,16 @@ def route_documents(rows: tuple[RouteRow, ...]) -> list[dict]:
 
 
 def _where(row: RouteRow) -> str:
+    if row.kind != "Ingress":
+        return f"HTTPRoute {row.ingress} :{row.listener_port} {row.host or CATCH_ALL}{row.path} {row.path_type} " \
+               f"({row.detail})"
     return f"{row.host or CATCH_ALL}{row.path} {row.path_type}"
 
 
 def _backend(row: RouteRow) -> str:
     if row.service is None:
+        if row.kind != "Ingress":
+            return "no backend (answered by ingressd)"
         return f"{row.ingress} (not a Service backend: 503)"
     return f"{row.namespace}/{row.service}:{row.port}"
 

@@ -20,7 +20,7 @@ from ingressd.routing.endpoints import EndpointIndex, build_endpoint_index
 from ingressd.routing.gateway import EMPTY_MODEL, GatewayModel, build_gateway_model
 from ingressd.routing.podnames import PodNameIndex, build_pod_name_index
 from ingressd.routing.table import RouteTable, build_route_table
-from ingressd.routing.tls import TlsTable, build_tls_table, hsts_value
+from ingressd.routing.tls import TlsTable, build_tls_table, hsts_value, with_gateway_certificates
 
 # What the Gateway API model reads, in build_gateway_model's argument order.
 GATEWAY_INPUTS = ("GatewayClass", "Gateway", "HTTPRoute", "ReferenceGrant", "Service", "Secret", "Namespace")
@@ -102,11 +102,12 @@ class SnapshotBuilder:
         v = source.kind_version
         table = self._part("routes", (v("Ingress"), v("IngressClass"), self.ingress_class, settings),
                            lambda: self._routes(source, settings.location_defaults))
-        tls = self._part("tls", (v("Ingress"), v("IngressClass"), v("Secret"), self.ingress_class),
-                         lambda: self._tls(source))
+        gateway_key = tuple(v(kind) for kind in GATEWAY_INPUTS)
+        gateway = self._part("gateway", gateway_key, lambda: self._gateway(source))
+        tls = self._part("tls", (v("Ingress"), v("IngressClass"), v("Secret"), self.ingress_class, gateway_key),
+                         lambda: self._tls(source, gateway))
         endpoints, pods = self._part("endpoints", (v("Service"), v("EndpointSlice"), v("Endpoints")),
                                      lambda: self._endpoints(source))
-        gateway = self._part("gateway", tuple(v(kind) for kind in GATEWAY_INPUTS), lambda: self._gateway(source))
         last = self._last
         if last is not None and last.table is table and last.endpoints is endpoints and last.tls is tls \
                 and last.pods is pods and last.hsts == settings.hsts and last.limits == settings.limits \
@@ -149,9 +150,11 @@ class SnapshotBuilder:
     def _routes(self, source: ObjectSource, defaults: LocationConfig) -> RouteTable:
         return build_route_table(source.list("Ingress"), source.list("IngressClass"), self.ingress_class, defaults)
 
-    def _tls(self, source: ObjectSource) -> TlsTable:
-        table = build_tls_table(source.list("Ingress"), source.list("Secret"), source.list("IngressClass"),
-                                self.ingress_class)
+    def _tls(self, source: ObjectSource, gateway: GatewayModel) -> TlsTable:
+        secrets = source.list("Secret")
+        table = build_tls_table(source.list("Ingress"), secrets, source.list("IngressClass"), self.ingress_class)
+        certificates = [c for t in gateway.ports.values() for c in t.certificates]
+        table = with_gateway_certificates(table, certificates, secrets)
         self._warn("tls", [f"ingressd: warning: Ingress {ns}/{name}: {where}: {message}"
                            for ns, name, where, message in table.warnings])
         return table

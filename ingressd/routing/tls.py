@@ -34,18 +34,20 @@ class TlsTable:
     certificates: dict[str, TlsCertificate] = field(default_factory=dict)  # host or "*.rest" -> certificate
     tls_hosts: frozenset[str] = frozenset()  # hosts and "*.rest" patterns that count as TLS
     warnings: list[tuple[str, str, str, str]] = field(default_factory=list)  # (ns, ingress, field, message)
+    fallback: TlsCertificate | None = None  # a Gateway HTTPS listener without hostname: for any other name
 
     def certificate_for(self, server_name: str | None) -> TlsCertificate | None:
-        """Exact SNI name, then its wildcard; None means the default certificate."""
+        """Exact SNI name, then its wildcard, then a hostname-less Gateway listener's certificate;
+        None means the default certificate."""
         if not server_name:
-            return None
+            return self.fallback
         name = normalize_host(server_name)
         cert = self.certificates.get(name)
         if cert is None:
             parent = wildcard_parent(name)
             if parent is not None:
                 cert = self.certificates.get("*." + parent)
-        return cert
+        return cert if cert is not None else self.fallback
 
     def is_tls_host(self, host: str) -> bool:
         if not self.tls_hosts:
@@ -55,6 +57,29 @@ class TlsTable:
             return True
         parent = wildcard_parent(name)
         return parent is not None and "*." + parent in self.tls_hosts
+
+
+def with_gateway_certificates(table: TlsTable, certificates, secrets: Iterable[dict]) -> TlsTable:
+    """`table` plus the certificates of Gateway HTTPS listeners ((hostname or "", secret namespace,
+    secret name), as GatewayModel port tables list them): an Ingress's certificate keeps its host;
+    a listener without hostname serves its certificate for names nothing else covers."""
+    if not certificates:
+        return table
+    by_name = {((s.get("metadata") or {}).get("namespace") or "default", (s.get("metadata") or {}).get("name")): s
+               for s in secrets}
+    merged = TlsTable(dict(table.certificates), table.tls_hosts, list(table.warnings), table.fallback)
+    for hostname, ns, name in certificates:
+        secret = by_name.get((ns, name))
+        checked = check_tls_secret(secret) if secret is not None else "not found"
+        if isinstance(checked, str):
+            continue  # the listener's ResolvedRefs condition says why
+        cert = TlsCertificate(f"{ns}/{name}", checked[0], checked[1], (hostname,) if hostname else ())
+        if hostname:
+            merged.certificates.setdefault(normalize_host(hostname) if not hostname.startswith("*.")
+                                           else hostname, cert)
+        elif merged.fallback is None:
+            merged.fallback = cert
+    return merged
 
 
 def _secret_bytes(secret: dict, key: str) -> bytes | None:
