@@ -169,3 +169,17 @@ async def test_status_subresource_and_immutable_controller(cluster, tmp_path):
                                "/apis/gateway.networking.k8s.io/v1beta1/namespaces/default/referencegrants/x/status",
                                check=False)
     assert "NotFound" in done.stderr or "not found" in done.stderr
+
+
+async def test_discovery_documents(cluster):
+    _, config = cluster
+    group = json.loads((await kubectl_async(config, "get", "--raw", "/apis/gateway.networking.k8s.io")).stdout)
+    assert [v["version"] for v in group["versions"]] == ["v1", "v1beta1"]
+    assert group["preferredVersion"]["version"] == "v1"
+    v1 = json.loads((await kubectl_async(config, "get", "--raw", "/apis/gateway.networking.k8s.io/v1")).stdout)
+    assert [(r["name"], r.get("shortNames"), r["namespaced"], r.get("categories")) for r in v1["resources"]] == [
+        ("gatewayclasses", ["gc"], False, ["gateway-api"]), ("gatewayclasses/status", None, False, None),
+        ("gateways", ["gtw"], True, ["gateway-api"]), ("gateways/status", None, True, None),
+        ("httproutes", None, True, ["gateway-api"]), ("httproutes/status", None, True, None)]
+    v1beta1 = json.loads((await kubectl_async(config, "get", "--raw", "/apis/gateway.networking.k8s.io/v1beta1")).stdout)
+    assert [r["name"] for r in v1beta1["resources"]] == ["referencegrants"]  # no status subresource
