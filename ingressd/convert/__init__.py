@@ -39,7 +39,9 @@ def add_convert_parser(sub: argparse._SubParsersAction) -> None:
                    help="with --verify: requests per side for each weighted canary split (default 200)")
     p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                    help="with --verify: how long each configuration may take to start (default 60)")
-    p.add_argument("--converted", default=None, metavar="PATH", help=argparse.SUPPRESS)  # test hook: verify these
+    p.add_argument("--converted", default=None, metavar="PATH",
+                   help="with --verify: verify the Gateway API manifests under PATH (e.g. edited output of -o)"
+                        " instead of a fresh conversion")
 
 
 def _load(paths: list[str], stderr: TextIO) -> list[dict] | None:
@@ -85,7 +87,7 @@ def run_convert(args: argparse.Namespace, stdout: TextIO | None = None, stderr: 
         print(f"ingressd convert: no Ingress in {', '.join(args.paths)}", file=stderr)
         return EXIT_USAGE
     conversion = convert(objects, args.ingress_class)
-    if args.converted:  # test hook: verify hand-made converted manifests instead
+    if args.converted:  # verify these manifests (hand-edited, or deliberately wrong in tests) instead
         loaded = _load([args.converted], stderr)
         if loaded is None:
             return EXIT_USAGE

@@ -45,6 +45,7 @@ DEFAULTS = LocationConfig()
 OUTCOME_ASPECTS = ("status", "backend", "location", "path")
 ALL = frozenset(OUTCOME_ASPECTS)
 ANNOTATION = "nginx.ingress.kubernetes.io/"
+LOCAL_CA = "ingressd.io/local-ca"  # the same key as ingressd.local_tls.ANNOTATION
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,10 @@ class _Converter:
                                              frozenset(affects), when))
 
     def _tls_hosts(self) -> dict[str, tuple[str, str]]:
-        """TLS host -> (namespace, Secret) of the oldest served Ingress listing it."""
+        """TLS host -> (namespace, Secret) of the oldest served Ingress listing it (and in
+        self.local_ca whether that Ingress has ingressd issue the Secret)."""
         hosts: dict[str, tuple[str, str]] = {}
+        self.local_ca: dict[str, bool] = {}
         for ing in oldest_first(self.served):
             if is_canary(ing):
                 continue
@@ -156,8 +159,10 @@ class _Converter:
             for entry in _list(_spec(ing).get("tls")):
                 secret = entry.get("secretName") if isinstance(entry, dict) else None
                 for host in _list(entry.get("hosts") if isinstance(entry, dict) else None):
-                    if isinstance(host, str) and host and secret:
-                        hosts.setdefault(normalize_host(host), (ns, secret))
+                    if isinstance(host, str) and host and secret and normalize_host(host) not in hosts:
+                        hosts[normalize_host(host)] = (ns, secret)
+                        self.local_ca[normalize_host(host)] = str((_meta(ing).get("annotations") or {}).get(
+                            LOCAL_CA, "")).lower() == "true"
         return hosts
 
     # --- the conversion ---------------------------------------------------------------------------
@@ -208,6 +213,11 @@ class _Converter:
                       " certificate; the Gateway has no HTTPS listener for it")
             return http["name"], None
         secret_ns, secret = tls
+        if self.local_ca.get(host):
+            gateway["metadata"].setdefault("annotations", {})[LOCAL_CA] = "true"
+            self.find(NOTE, owner, host, None, LOCAL_CA,
+                      f"Secret {secret} is issued by ingressd's local CA: the Gateway carries {LOCAL_CA} so"
+                      " ingressd issues it for the HTTPS listeners too; on a cluster provide the Secret")
         ref: dict[str, Any] = {"kind": "Secret", "name": secret}
         if secret_ns != gateway["metadata"]["namespace"]:
             ref["namespace"] = secret_ns

@@ -16,7 +16,7 @@ def test_convert_prints_gateway_api_manifests_and_the_findings(tmp_path):
     objects = [o for o in yaml.safe_load_all(out.stdout) if o]
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
         ("Gateway", "nginx"), ("HTTPRoute", "demo-api-localtest-me"), ("HTTPRoute", "demo-demo-localtest-me")]
-    assert "# 9 finding(s):" in out.stdout
+    assert "# 11 finding(s):" in out.stdout
     assert "inexpressible default/demo api.localtest.me: nginx.ingress.kubernetes.io/proxy-body-size" in out.stdout
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["objects"] == {"Gateway": 1, "HTTPRoute": 2}

@@ -233,3 +233,12 @@ def test_report_is_json_ready():
     assert report["objects"] == {"Gateway": 1, "HTTPRoute": 1}
     (finding,) = [f for f in report["findings"] if f["severity"] == APPROXIMATE]
     assert finding["ingress"] == "default/canary" and finding["affects"] == ["backend"] and finding["when"] == "cookie"
+
+
+def test_local_ca_ingress_makes_a_local_ca_gateway():
+    ing = ingress(tls="a-tls")
+    ing["metadata"]["annotations"]["ingressd.io/local-ca"] = "true"
+    conv = convert([ing])
+    assert conv.objects[0]["metadata"]["annotations"] == {"ingressd.io/local-ca": "true"}
+    assert (NOTE, "ingressd.io/local-ca") in findings(conv)
+    assert "annotations" not in convert([ingress(tls="a-tls")]).objects[0]["metadata"]
