@@ -21,8 +21,12 @@ maps granular unless upstream marks them atomic (label selectors, Service and Po
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
+
+from ingressd.apimachinery import schema as openapi_schema
+from ingressd.kinds import GATEWAY_GROUP, kind_info
 
 MEMBER = "."
 Set = dict  # the tree described above
@@ -60,11 +64,40 @@ FREE_FORM_MAPS = frozenset({"labels", "annotations", "nodeSelector", "data", "st
                             "limits", "requests", "capacity", "allocatable", "matchLabels"})
 
 
+@functools.cache
+def _crd_node(kind: str, path: tuple[str, ...]) -> dict | None:
+    """The shipped CRD schema node of the field at `path` (field names only; list items are
+    stepped through) of a Gateway API `kind`; None for other kinds or an unknown field."""
+    info = kind_info(kind)
+    if info is None or info.group != GATEWAY_GROUP:
+        return None
+    name = openapi_schema.definition_name(info.api_version, kind)
+    if name is None:
+        return None
+    node: dict = openapi_schema.definitions()[name]
+    for field in path:
+        node, _ = openapi_schema.resolve(node)
+        if node.get("type") == "array" and isinstance(node.get("items"), dict):
+            node, _ = openapi_schema.resolve(node["items"])
+        properties = node.get("properties")
+        if not isinstance(properties, dict) or not isinstance(properties.get(field), dict):
+            return {}
+        node = properties[field]
+    return openapi_schema.resolve(node)[0]
+
+
 def list_type(kind: str, path: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     """("map", keys) for an associative list, ("set", ()) for a set, ("atomic", ()) otherwise,
-    for the list at `path` (field names only) of a `kind` object."""
+    for the list at `path` (field names only) of a `kind` object. The Gateway API kinds' from
+    their CRD schemas' x-kubernetes-list-type (and -list-map-keys), as for any custom resource."""
     if not path:
         return ("atomic", ())
+    crd = _crd_node(kind, path) if path[0] != "metadata" else None
+    if crd is not None:
+        how = crd.get("x-kubernetes-list-type")
+        if how == "map":
+            return ("map", tuple(crd.get("x-kubernetes-list-map-keys") or ()))
+        return ("set", ()) if how == "set" else ("atomic", ())
     field = path[-1]
     parent = path[-2] if len(path) > 1 else ""
     if path == ("metadata", "finalizers"):
@@ -89,6 +122,9 @@ def map_is_atomic(kind: str, path: tuple[str, ...]) -> bool:
     """Maps and structs upstream marks atomic (`x-kubernetes-map-type: atomic`)."""
     if not path:
         return False
+    crd = _crd_node(kind, path) if path[0] != "metadata" else None
+    if crd is not None:
+        return crd.get("x-kubernetes-map-type") == "atomic"
     field = path[-1]
     if field == "selector" and len(path) >= 2 and path[-2] == "spec":
         return True  # metav1.LabelSelector (structType=atomic) and Service's selector (mapType=atomic)

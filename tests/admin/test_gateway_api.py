@@ -183,3 +183,22 @@ async def test_discovery_documents(cluster):
         ("httproutes", None, True, ["gateway-api"]), ("httproutes/status", None, True, None)]
     v1beta1 = json.loads((await kubectl_async(config, "get", "--raw", "/apis/gateway.networking.k8s.io/v1beta1")).stdout)
     assert [r["name"] for r in v1beta1["resources"]] == ["referencegrants"]  # no status subresource
+
+
+async def test_server_side_apply_uses_the_crd_list_types(cluster):
+    _, config = cluster
+    done = await kubectl_async(config, "apply", "--server-side", "-f", str(EXAMPLE))
+    assert done.stdout.splitlines()[0] == "gateway.gateway.networking.k8s.io/demo serverside-applied"
+    gateway = json.loads((await kubectl_async(config, "get", "gateway", "demo", "-o", "json",
+                                              "--show-managed-fields")).stdout)
+    [entry] = gateway["metadata"]["managedFields"]
+    # spec.listeners is x-kubernetes-list-type map keyed by name: one owned item per listener
+    listeners = entry["fieldsV1"]["f:spec"]["f:listeners"]
+    assert sorted(listeners) == ['k:{"name":"http"}', 'k:{"name":"https"}']
+    assert listeners['k:{"name":"https"}']["f:tls"]["f:certificateRefs"] == {}  # atomic
+    # another manager changes one listener's port; the applier keeps owning the rest
+    await kubectl_async(config, "patch", "gateway", "demo", "--type=json", "-p",
+                        '[{"op":"replace","path":"/spec/listeners/0/port","value":8080}]')
+    conflict = await kubectl_async(config, "apply", "--server-side", "-f", str(EXAMPLE), check=False)
+    assert conflict.returncode != 0
+    assert '.spec.listeners[name="http"].port' in conflict.stderr
