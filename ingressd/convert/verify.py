@@ -57,6 +57,7 @@ class Probe:
     cookies: tuple[tuple[str, str], ...] = ()
     features: frozenset[str] = frozenset()  # "cookie", "case", "query"
     origin: str = "rules"  # "rules" | "random"
+    rule_host: str | None = None  # the rule host it stands for ("" hostless, "*.a.b"); None: `host`
 
     def describe(self) -> str:
         extra = "".join(f" -H '{k}: {v}'" for k, v in self.headers)
@@ -154,12 +155,12 @@ def build_probes(objects: list[dict], tls_hosts: set[str], samples: int, seed: i
     for loc in table.locations:
         by_host.setdefault(loc.host, []).append(loc)
     probes: list[Probe] = []
-    pool: list[tuple[str, str, frozenset[str]]] = []
+    pool: list[tuple[str, str, frozenset[str], str]] = []
     variants_pool: list[tuple[tuple, tuple]] = [((), ())]
-    for host in sorted(by_host):
-        if not host or host.startswith("*"):
-            continue  # hostless/wildcard rules: reached by the unknown host below / not enumerated
-        locations = by_host[host]
+    for rule_host in sorted(by_host):
+        # hostless rules answer any other host; a wildcard one host under it
+        host = UNKNOWN_HOST if not rule_host else "probe" + rule_host[1:] if rule_host[:1] == "*" else rule_host
+        locations = by_host[rule_host]
         regex_host = any(loc.config.use_regex or (loc.config.rewrite_target and loc.config.rewrite_target != loc.path)
                          for loc in locations)
         schemes = ["http", "https"] if host in tls_hosts else ["http"]
@@ -170,7 +171,7 @@ def build_probes(objects: list[dict], tls_hosts: set[str], samples: int, seed: i
         if any(loc.config.app_root for loc in locations):
             paths += [("/", frozenset(), None), ("/?q=1", frozenset({"query"}), None)]
         for path, features, loc in paths:
-            pool.append((host, path, features))
+            pool.append((host, path, features, rule_host))
             variants = [((), ())]
             if loc is not None and loc.canary is not None and loc.canary.backend is not None:
                 variants = canary_variants(loc.canary.canary)
@@ -178,21 +179,26 @@ def build_probes(objects: list[dict], tls_hosts: set[str], samples: int, seed: i
             for scheme in schemes:
                 for headers, cookies in variants:
                     feats = features | ({"cookie"} if cookies else set())
-                    probes.append(Probe(scheme, host, path, headers, cookies, frozenset(feats)))
-    probes.append(Probe("http", UNKNOWN_HOST, "/"))
+                    probes.append(Probe(scheme, host, path, headers, cookies, frozenset(feats),
+                                        rule_host=rule_host))
+    if "" not in by_host:
+        probes.append(Probe("http", UNKNOWN_HOST, "/"))
     rng = random.Random(seed)
-    hosts = sorted({h for h, _, _ in pool} | {UNKNOWN_HOST})
+    hosts = sorted({h for h, _, _, _ in pool} | {UNKNOWN_HOST})
+    rule_hosts = {h: rh for h, _, _, rh in pool}
     for _ in range(samples if pool else 0):
-        host, path, features = rng.choice(pool)
+        host, path, features, rule_host = rng.choice(pool)
         if rng.random() < 0.1:
             host = rng.choice(hosts)
+            rule_host = rule_hosts.get(host)
         if rng.random() < 0.5:
             path = path.split("?")[0].rstrip("/") + f"/r{rng.randrange(1000)}"
             features = features - {"query"}
         headers, cookies = rng.choice(variants_pool)
         scheme = "https" if host in tls_hosts and rng.random() < 0.5 else "http"
         feats = features | ({"cookie"} if cookies else set())
-        probes.append(Probe(scheme, host, path, headers, cookies, frozenset(feats), "random"))
+        probes.append(Probe(scheme, host, path, headers, cookies, frozenset(feats), "random",
+                            None if rule_host == host else rule_host))
     return probes
 
 
@@ -208,8 +214,10 @@ def original_tls_hosts(objects: list[dict]) -> set[str]:
     return hosts
 
 
-def weighted(objects: list[dict], probe: Probe, ingress_class: str = "nginx") -> tuple[str, str, float] | None:
-    """(main Service, canary Service, canary share) when the original routes `probe` by a weight draw."""
+def weighted(objects: list[dict], probe: Probe, ingress_class: str = "nginx",
+             tls_hosts: set[str] = frozenset()) -> tuple[str, str, float] | None:
+    """(main Service, canary Service, canary share) when the original routes `probe` by a weight draw
+    (not when it answers first: app-root, a rewrite to a URL, the redirect to HTTPS)."""
     ingresses = [o for o in objects if o.get("kind") == "Ingress"]
     table = build_route_table(ingresses, [o for o in objects if o.get("kind") == "IngressClass"], ingress_class)
     match = table.match(probe.host, probe.path)
@@ -218,6 +226,9 @@ def weighted(objects: list[dict], probe: Probe, ingress_class: str = "nginx") ->
     loc = match.location
     route = loc.canary
     if route.backend is None or loc.backend is None:
+        return None
+    if probe.scheme == "http" and not probe.path.startswith("/.well-known/acme-challenge") and (
+            loc.config.force_ssl_redirect or loc.config.ssl_redirect and loc.host in tls_hosts):
         return None
     headers = {k.lower().replace("_", "-"): v for k, v in probe.headers}
     cookies = {k.lower(): v for k, v in probe.cookies}
@@ -245,8 +256,9 @@ def rule_path(objects: list[dict], probe: Probe, ingress_class: str = "nginx") -
 
 
 def explain_known(findings: list[Finding], probe: Probe, path: str | None, aspects: tuple[str, ...]) -> Finding | None:
-    for finding in findings:
-        if finding.host != probe.host or not finding.affects:
+    """The most specific finding that accounts for every differing aspect of `probe`'s outcome."""
+    for finding in sorted(findings, key=lambda f: (f.when is None, f.path is None, len(f.affects))):
+        if finding.host != (probe.host if probe.rule_host is None else probe.rule_host) or not finding.affects:
             continue
         if finding.path is not None and finding.path != path:
             continue
@@ -420,7 +432,7 @@ def verify(objects: list[dict], paths: list[str], conversion: Conversion, *, sam
         findings = conversion.known
         split_done: set[tuple] = set()
         for probe in probes:
-            split = weighted(objects, probe, ingress_class)
+            split = weighted(objects, probe, ingress_class, tls_hosts)
             if split is not None:
                 key = (probe.scheme, probe.host, rule_path(objects, probe, ingress_class), probe.headers, probe.cookies)
                 if key in split_done:

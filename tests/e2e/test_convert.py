@@ -91,3 +91,23 @@ def test_verify_catches_a_wrong_conversion(tmp_path):
                in line for line in lines), lines
     verify = json.loads((tmp_path / "r.json").read_text())["verify"]
     assert verify["unexplained"] == len(lines) > 0
+
+
+def test_verify_redirects_wildcards_hostless_rules_and_header_canaries(tmp_path):
+    """Only the redirect status differs: ingress-nginx's 308 is not in the standard channel (301)."""
+    for name in ("web.yaml", "api.yaml"):
+        (tmp_path / name).write_text((REPO / "config" / name).read_text())
+    canary_backend = [o for o in yaml.safe_load_all((REPO / "config" / "canary.yaml").read_text())
+                      if o and o["kind"] != "Ingress"]
+    (tmp_path / "canary.yaml").write_text(yaml.safe_dump_all(canary_backend))
+    (tmp_path / "ingresses.yaml").write_text((REPO / "tests" / "e2e" / "convert_fixture" / "ingresses.yaml").read_text())
+    out = run_cli("convert", "-f", str(tmp_path), "--verify", "--report", str(tmp_path / "r.json"), timeout=240)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    verify = json.loads((tmp_path / "r.json").read_text())["verify"]
+    assert verify["unexplained"] == 0
+    assert verify["splits"] >= 3  # the 30 % canary over https (http redirects), with and without other headers
+    assert {d["known"]["subject"].rsplit("/", 1)[1] for d in verify["differences"]} == {
+        "ssl-redirect", "force-ssl-redirect"}
+    assert {(d["original"]["status"], d["converted"]["status"]) for d in verify["differences"]} == {(308, 301)}
+    requests = {d["request"].split()[0] for d in verify["differences"]}
+    assert "http://sec.localtest.me/app" in requests and "http://probe.wild.localtest.me/s" in requests
