@@ -197,7 +197,9 @@ class _Converter:
     def _listeners(self, gateway: dict, host: str, owner: Location) -> tuple[str, str | None]:
         label = dns_label(host)
         items = gateway["spec"]["listeners"]
-        http = {"name": f"{label}-http", "port": HTTP_PORT, "protocol": "HTTP"}
+        # ingress2gateway's names: "<host>-http", just "http" without a host ("wildcard-" keeps
+        # "*.a.b" apart from "a.b", which ingress2gateway would name alike)
+        http = {"name": f"{label}-http" if host else "http", "port": HTTP_PORT, "protocol": "HTTP"}
         if host:
             http["hostname"] = host
         items.append(http)

@@ -225,7 +225,7 @@ def test_wildcard_and_hostless_listeners():
     conv = convert([ingress(host="*.a.example"), ingress(name="all", host="")])
     listeners = conv.objects[0]["spec"]["listeners"]
     assert [(lst["name"], lst.get("hostname")) for lst in listeners] == [
-        ("all-hosts-http", None), ("wildcard-a-example-http", "*.a.example")]
+        ("http", None), ("wildcard-a-example-http", "*.a.example")]
 
 
 def test_report_is_json_ready():
