@@ -204,6 +204,9 @@ def decide(snapshot: Snapshot, request: RequestView, rng=None) -> Answer | Forwa
 
 
 GATEWAY_CONFIG = LocationConfig()  # what HTTPRoute traffic runs with, timeouts aside
+# (id(rule), hostname, backend) -> (rule, Location): one Location per HTTPRoute rule/host/backend, so
+# the proxy's per-location caches (metric labels) hit as they do for Ingress. Bounded.
+_GATEWAY_LOCATIONS: dict[tuple, tuple] = {}
 
 
 def _decide_gateway(snapshot: Snapshot, table: PortTable, request: RequestView, rng) -> Answer | Forward | None:
@@ -217,11 +220,21 @@ def _decide_gateway(snapshot: Snapshot, table: PortTable, request: RequestView, 
     if rule is None:
         return Answer(404, gm.why, gateway=gm)
     ref = gm.backend.ref if gm.backend is not None else None
-    cfg = GATEWAY_CONFIG
-    if rule.backend_timeout:
-        cfg = dataclasses.replace(cfg, proxy_read_timeout=rule.backend_timeout,
-                                  proxy_send_timeout=rule.backend_timeout)
-    loc = Location(rule.route_ns, rule.route_name, gm.hostname, rule.path, rule.path_type, ref, cfg)
+    key = (id(rule), gm.hostname, ref)
+    cached = _GATEWAY_LOCATIONS.get(key)
+    if cached is not None and cached[0] is rule:
+        loc = cached[1]
+    else:
+        cfg = GATEWAY_CONFIG
+        if rule.backend_timeout:
+            cfg = dataclasses.replace(cfg, proxy_read_timeout=rule.backend_timeout,
+                                      proxy_send_timeout=rule.backend_timeout)
+        # The HTTPRoute's namespace/name stand where an Ingress's would: metric and access log labels.
+        loc = Location(rule.route_ns, rule.route_name, gm.hostname, rule.path, rule.path_type, ref, cfg)
+        if len(_GATEWAY_LOCATIONS) >= 4096:
+            _GATEWAY_LOCATIONS.clear()
+        _GATEWAY_LOCATIONS[key] = (rule, loc)
+    cfg = loc.config
     match = RouteMatch(loc, gm.upstream_path or request.path)
     if gm.status:
         headers = (("Location", gm.location),) if gm.location else ()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable
 from urllib.parse import parse_qsl
 
@@ -334,6 +335,15 @@ class GatewayRule:
         return (*path_rank, self.method is None, -len(self.headers), -len(self.query), self.created,
                 self.route, self.rule_index, self.match_index)
 
+    @cached_property
+    def prefix(self) -> str:
+        """A PathPrefix value without its trailing "/" ("" for "/")."""
+        return self.path.rstrip("/")
+
+    @cached_property
+    def description(self) -> str:
+        return self.describe()
+
     def describe(self) -> str:
         parts = [f"path {self.path_type} {self.path!r}"]
         if self.method:
@@ -345,8 +355,8 @@ class GatewayRule:
     def matches(self, path: str, method: str, header, query: dict[str, str] | None) -> bool:
         pt = self.path_type
         if pt == "PathPrefix":
-            rule = self.path.rstrip("/")
-            if rule and not (path == rule or path.startswith(rule + "/") or path.rstrip("/") == rule):
+            rule = self.prefix
+            if rule and not (path.startswith(rule) and (len(path) == len(rule) or path[len(rule)] == "/")):
                 return False
         elif pt == "Exact":
             if path != self.path:

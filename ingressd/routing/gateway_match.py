@@ -32,6 +32,9 @@ class GatewayMatch:
 
 
 def _choose(backends: tuple[Backend, ...], rng) -> tuple[Backend | None, tuple[tuple[str, float], ...]]:
+    if len(backends) == 1:
+        only = backends[0]
+        return (only if only.weight else None), ()
     total = sum(b.weight for b in backends)
     if total <= 0:
         return None, ()
@@ -89,7 +92,8 @@ def match_gateway(table: PortTable, host_header: str, target: str, method: str, 
         where = f"host {hostname!r}" if hostname else "routes without hostnames"
         return GatewayMatch(None, hostname, f"HTTPRoutes attach to {where} on port {table.port}, "
                                             "but no rule matches: 404")
-    why = f"HTTPRoute {rule.route} rule {rule.rule_index} match {rule.match_index} ({rule.describe()})"
+    why = f"HTTPRoute {rule.route_ns}/{rule.route_name} rule {rule.rule_index} match {rule.match_index} " \
+          f"({rule.description})"
     redirect = rule.redirect
     if redirect is not None:
         r_scheme = redirect.scheme or scheme
