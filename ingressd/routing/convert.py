@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingressd.routing.annotations import LocationConfig
+from ingressd.routing.annotations import ANNOTATIONS, LocationConfig
 from ingressd.routing.hosts import normalize_host
 from ingressd.routing.paths import EXACT, IMPLEMENTATION_SPECIFIC
 from ingressd.routing.table import (
@@ -171,6 +171,14 @@ class _Converter:
             if ing not in self.served:
                 self.find(NOTE, (_namespace(ing), _name(ing)), "", None, "spec.ingressClassName",
                           f"not served by ingress class {self.ingress_class!r}: not converted")
+        for ing in self.served:
+            for key in _meta(ing).get("annotations") or {}:
+                if isinstance(key, str) and key.startswith(ANNOTATION):
+                    spec = ANNOTATIONS.get(key[len(ANNOTATION):])
+                    if spec is None or not spec.supported:
+                        self.find(INEXPRESSIBLE, (_namespace(ing), _name(ing)), "", None, key,
+                                  ("unknown annotation" if spec is None else "not implemented by ingressd")
+                                  + ": not converted, and --verify cannot compare it; translate it by hand")
         for ns, name, _, message in self.table.warnings + self.table.errors:
             self.find(NOTE, (ns, name), "", None, "canary", message)
         by_host: dict[str, list[Location]] = {}

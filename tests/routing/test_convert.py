@@ -242,3 +242,10 @@ def test_local_ca_ingress_makes_a_local_ca_gateway():
     assert conv.objects[0]["metadata"]["annotations"] == {"ingressd.io/local-ca": "true"}
     assert (NOTE, "ingressd.io/local-ca") in findings(conv)
     assert "annotations" not in convert([ingress(tls="a-tls")]).objects[0]["metadata"]
+
+
+def test_annotations_ingressd_does_not_implement_are_reported():
+    conv = convert([ingress(annotations={"permanent-redirect": "https://x.example", "no-such-thing": "1"})])
+    assert {(f.severity, f.subject, f.message.split(":")[0]) for f in conv.findings if f.severity == INEXPRESSIBLE} == {
+        (INEXPRESSIBLE, P + "permanent-redirect", "not implemented by ingressd"),
+        (INEXPRESSIBLE, P + "no-such-thing", "unknown annotation")}
