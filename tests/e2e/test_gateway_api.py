@@ -7,14 +7,18 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
+import re
 import socket
 import ssl
+import subprocess
 import time
 
 import yaml
 
 from ingressd.certs import init_ca, issue_leaf
-from tests.e2e.conftest import HOST, free_port, http_get
+from tests.e2e.conftest import HOST, free_port, http_get, run_cli
+from tests.kube import KUBECTL
 
 G = "gateway.networking.k8s.io"
 
@@ -234,10 +238,31 @@ def test_httproutes_through_a_running_ingressd(ingressd, tmp_path):
     assert by_type["ResolvedRefs"]["reason"] in ("BackendNotFound", "RefNotPermitted")
     assert "other/remote2" in by_type["ResolvedRefs"]["message"]
 
+    # the real kubectl: PROGRAMMED True on the Gateway, the parents' conditions in describe
+    if KUBECTL is not None:
+        env = {**os.environ, "KUBECONFIG": str(proc.kubeconfig), "HOME": str(tmp_path)}
+        got = subprocess.run([KUBECTL, "get", "gateways", "-n", "default"], capture_output=True, text=True,
+                             env=env, timeout=60)
+        assert got.returncode == 0, got.stderr
+        header, line = got.stdout.splitlines()[:2]
+        assert header.split()[:4] == ["NAME", "CLASS", "ADDRESS", "PROGRAMMED"] and line.split()[:4] == [
+            "gw", "ingressd", "127.0.0.1", "True"], got.stdout
+        got = subprocess.run([KUBECTL, "describe", "httproute", "main", "-n", "default"], capture_output=True,
+                             text=True, env=env, timeout=60)
+        assert got.returncode == 0, got.stderr
+        assert re.search(r"Controller Name:\s+ingressd\.io/gateway-controller", got.stdout), got.stdout
+        assert "RefNotPermitted" in got.stdout or "BackendNotFound" in got.stdout, got.stdout
+
     # routes and explain show HTTPRoute decisions
     routes = get("/ingressd/v1/routes")["routes"]
     assert any(r.get("kind") == "HTTPRoute" and r["route"] == "default/main" and r["path"] == "/exact"
                for r in routes)
+    explained = run_cli("explain", "--admin", f"http://{HOST}:{proc.admin_port}", "--host", "gw.test",
+                        "--path", "/headers")
+    assert "matched: HTTPRoute default/main rule 7 match 0" in explained.stdout, explained.stdout
+    assert "request header set X-Set: set" in explained.stdout
+    table = run_cli("routes", "--admin", f"http://{HOST}:{proc.admin_port}")
+    assert "httproute/default/main:80" in table.stdout, table.stdout + table.stderr
 
 
 def test_a_listener_port_that_cannot_bind_is_a_condition_not_a_crash(ingressd, tmp_path):
