@@ -80,6 +80,9 @@ def test_verify_catches_a_wrong_conversion(tmp_path):
     routes["demo-api-localtest-me"]["spec"]["rules"][0]["backendRefs"][0]["name"] = "web"
     rewrite = routes["rewrite-rewrite-localtest-me"]["spec"]["rules"][0]["filters"][0]["urlRewrite"]["path"]
     rewrite["replacePrefixMatch"] = "/web"
+    # and a 50/50 split for the 90/10 canary
+    for ref in routes["demo-demo-localtest-me"]["spec"]["rules"][-1]["backendRefs"]:
+        ref["weight"] = 50
     path.write_text(yaml.safe_dump_all(objects))
     out = run_cli("convert", "-f", "config", "-f", "examples", "--verify", "--converted", str(tmp_path / "gw"),
                   "--report", str(tmp_path / "r.json"), cwd=REPO, timeout=240)
@@ -91,6 +94,11 @@ def test_verify_catches_a_wrong_conversion(tmp_path):
                in line for line in lines), lines
     verify = json.loads((tmp_path / "r.json").read_text())["verify"]
     assert verify["unexplained"] == len(lines) > 0
+    splits = [d for d in verify["differences"] if d["request"] == "http://demo.localtest.me/"]
+    assert len(splits) == 1 and splits[0]["known"] is None
+    original, converted = splits[0]["original"], splits[0]["converted"]
+    assert original["p_value"] >= 1e-5 > converted["p_value"]
+    assert converted["split"]["default/web-canary"] > 60  # about 100 of 200
 
 
 def test_verify_redirects_wildcards_hostless_rules_and_header_canaries(tmp_path):
