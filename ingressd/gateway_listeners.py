@@ -18,7 +18,7 @@ from ingressd.cluster.gateway_status import gateway_status_writes
 from ingressd.proxy.server import ProxyServer
 from ingressd.proxy.tls import SniContexts
 
-WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "*"})  # noqa: S104 - names, not binds
+WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "*"})
 
 
 class GatewayListeners:

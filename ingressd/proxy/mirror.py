@@ -28,7 +28,7 @@ class Mirrors:
         if len(self.tasks) >= MIRRORS_IN_FLIGHT or not endpoints:
             self.dropped += 1
             return
-        ep = endpoints[random.randrange(len(endpoints))] if len(endpoints) > 1 else endpoints[0]  # noqa: S311
+        ep = endpoints[random.randrange(len(endpoints))] if len(endpoints) > 1 else endpoints[0]
         task = asyncio.get_running_loop().create_task(self._copy(ep.ip, ep.port, head, body))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -44,7 +44,7 @@ class Mirrors:
                 await writer.drain()
                 while await reader.read(65536):
                     pass
-        except (OSError, TimeoutError, asyncio.TimeoutError):
+        except (OSError, TimeoutError):
             pass  # a copy's fate is never the main request's
         finally:
             if writer is not None:

@@ -16,9 +16,10 @@ order, then match order inside the route. The first entry that matches serves.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from ingressd.routing.hosts import normalize_host
@@ -140,11 +141,11 @@ def resolve_backend(obj: dict, route_ns: str, services: dict[tuple[str, str], di
     weight = obj.get("weight", 1)
     weight = weight if isinstance(weight, int) and weight >= 0 else 1
     if group not in ("", "core") or kind != "Service":
-        return Backend(None, weight, (INVALID_KIND, f"backendRef {name!r}: kind {group + '/' if group else ''}"
-                                                    f"{kind} is not supported, only Service"))
+        return Backend(None, weight, (INVALID_KIND, (f"backendRef {name!r}: kind {group + '/' if group else ''}"
+                                                    f"{kind} is not supported, only Service")))
     if ns != route_ns and not grant_allows(grants, GROUP, from_kind, route_ns, "", "Service", ns, name):
-        return Backend(None, weight, (REF_NOT_PERMITTED, f"backendRef {ns}/{name}: no ReferenceGrant in "
-                                                         f"namespace {ns} allows {from_kind}s from {route_ns}"))
+        return Backend(None, weight, (REF_NOT_PERMITTED, (f"backendRef {ns}/{name}: no ReferenceGrant in "
+                                                         f"namespace {ns} allows {from_kind}s from {route_ns}")))
     port = obj.get("port")
     if (ns, name) not in services:
         return Backend(None, weight, (BACKEND_NOT_FOUND, f"service {ns}/{name} not found"))
@@ -207,11 +208,11 @@ def _listener(gw: dict, raw: dict, secrets: dict, grants: list[dict]) -> Listene
             if _s(ref.get("group")) not in ("", "core") or (_s(ref.get("kind")) or "Secret") != "Secret":
                 problem = problem or ("InvalidCertificateRef", f"certificateRef {rname!r}: only core Secrets")
             elif rns != ns and not grant_allows(grants, GROUP, "Gateway", ns, "", "Secret", rns, rname):
-                problem = problem or ("RefNotPermitted", f"certificateRef {rns}/{rname}: no ReferenceGrant "
-                                                         f"in namespace {rns} allows Gateways from {ns}")
+                problem = problem or ("RefNotPermitted", (f"certificateRef {rns}/{rname}: no ReferenceGrant "
+                                                         f"in namespace {rns} allows Gateways from {ns}"))
             elif not _is_tls_secret(secrets.get((rns, rname))):
-                problem = problem or ("InvalidCertificateRef", f"certificateRef {rns}/{rname}: "
-                                                               "not a Secret with tls.crt and tls.key")
+                problem = problem or ("InvalidCertificateRef", (f"certificateRef {rns}/{rname}: "
+                                                               "not a Secret with tls.crt and tls.key"))
             else:
                 certs.append((rns, rname))
     if invalid:
@@ -239,11 +240,11 @@ def _mark_conflicts(listeners: list[Listener]) -> list[Listener]:
             if i == j or other.port != lst.port:
                 continue
             if other.protocol != lst.protocol:
-                conflict = ("ProtocolConflict", f"port {lst.port} is used with protocol {other.protocol} "
-                                                f"by listener {other.name!r}")
+                conflict = ("ProtocolConflict", (f"port {lst.port} is used with protocol {other.protocol} "
+                                                f"by listener {other.name!r}"))
             elif other.hostname == lst.hostname and conflict is None:
-                conflict = ("HostnameConflict", f"listener {other.name!r} has the same port, protocol "
-                                                "and hostname")
+                conflict = ("HostnameConflict", (f"listener {other.name!r} has the same port, protocol "
+                                                "and hostname"))
         out.append(dataclasses.replace(lst, conflict=conflict) if conflict else lst)
     return out
 

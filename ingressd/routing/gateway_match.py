@@ -59,7 +59,7 @@ def replace_prefix(path: str, prefix: str, replacement: str) -> str:
     """ReplacePrefixMatch: the matched prefix (element-wise, trailing "/" ignored) becomes
     `replacement`; "/foo" -> "/bar" turns "/foo/x" into "/bar/x", "/" turns it into "/x"."""
     prefix = prefix.rstrip("/")
-    rest = path[len(prefix):] if path.startswith(prefix) else path
+    rest = path.removeprefix(prefix)
     replacement = replacement or "/"
     if not rest:
         return replacement

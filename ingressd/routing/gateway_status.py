@@ -10,7 +10,7 @@ not change, as meta.SetStatusCondition does.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from ingressd.routing.gateway import CONTROLLER_NAME, GROUP, GatewayModel, Listener
 
