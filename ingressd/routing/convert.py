@@ -397,10 +397,11 @@ class _Converter:
                                                                        "replacePrefixMatch": "/"}}})
             value = "(?i)" + loc.path + ".*"
             self.find(APPROXIMATE, loc, host, loc.path, ANNOTATION + "use-regex",
-                      f"regex mode for host {host or '*'} (use-regex or rewrite-target): nginx tries the"
-                      " case-insensitive regexes longest first and takes the first match; the Gateway API"
-                      " orders RegularExpression matches by length too, but the regex dialect and the ordering"
-                      " of regex against non-regex rules are implementation-specific", ALL)
+                      f"regex mode for host {host or '*'} (use-regex or rewrite-target): the path becomes the"
+                      " RegularExpression (?i)<path>.* (nginx: case-insensitive, anchored at the start only);"
+                      " nginx tries the host's regexes longest first and takes the first match, while the"
+                      " precedence of RegularExpression matches and their dialect are implementation-specific"
+                      " in the Gateway API (ingressd tries them after Exact and PathPrefix matches)", ALL)
             match = {"path": {"type": "RegularExpression", "value": value}}
             if rewrite is None:
                 return match, None
