@@ -1,0 +1,126 @@
+"""Gateway API conformance, Gateway side (kubernetes-sigs/gateway-api v1.2.1): the base setup's
+GatewayClass and Gateways as the suite's setup waits for them (GatewayClassName accepted,
+GatewayMustHaveLatestConditions / gateway addresses), and GatewayWithAttachedRoutes
+(gateway-with-attached-routes.go): per-listener attachedRoutes, supportedKinds and conditions,
+read through ingressd's admin API.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conformance.harness import (
+    CLASS,
+    CONTROLLER,
+    GROUP,
+    INFRA,
+    backend,
+    gateway,
+    httproute,
+    listener,
+    parent,
+    parent_conditions,
+    rule,
+    wait_until,
+)
+
+BASE_GATEWAYS = ["same-namespace", "same-namespace-with-https-listener", "all-namespaces", "backend-namespaces"]
+
+
+def _conditions(obj: dict | None) -> dict[str, str]:
+    return {c["type"]: c["status"] for c in ((obj or {}).get("status") or {}).get("conditions") or ()}
+
+
+def _eventually(read, want, what: str) -> None:
+    last: list = [None]
+
+    def ok() -> bool:
+        last[0] = read()
+        return want(last[0])
+
+    try:
+        wait_until(ok, "")
+    except AssertionError:
+        pytest.fail(f"{what}: got {last[0]}")
+
+
+def test_base_gatewayclass_accepted(gw):
+    """The suite's setup: the GatewayClass the run names is Accepted by its controller."""
+    path = f"/apis/{GROUP}/v1/gatewayclasses/{CLASS}"
+    _eventually(lambda: gw.api_get(path)[1], lambda gc: gc.get("spec", {}).get("controllerName") == CONTROLLER
+                and _conditions(gc).get("Accepted") == "True", f"GatewayClass {CLASS} Accepted")
+
+
+@pytest.mark.parametrize("name", BASE_GATEWAYS)
+def test_base_gateway_programmed_with_address(gw, name):
+    """GatewayMustHaveLatestConditions + GatewayAndHTTPRoutesMustBeAccepted's address: Accepted and
+    Programmed True, status.addresses set (the address upstream's requests are sent to)."""
+    path = f"/apis/{GROUP}/v1/namespaces/{INFRA}/gateways/{name}"
+
+    def good(g: dict) -> bool:
+        conditions = _conditions(g)
+        return (conditions.get("Accepted") == "True" and conditions.get("Programmed") == "True"
+                and bool((g.get("status") or {}).get("addresses")))
+
+    _eventually(lambda: gw.api_get(path)[1].get("status"), lambda s: good({"status": s or {}}),
+                f"Gateway {INFRA}/{name} Accepted, Programmed, with addresses")
+
+
+_SELECT_INFRA = {"kubernetes.io/metadata.name": INFRA}
+
+
+def _attached_gateway(name: str, *listeners: dict) -> dict:
+    return gateway(name, *listeners)
+
+
+ATTACHED = [
+    _attached_gateway("gateway-with-one-attached-route",
+                      listener("http", from_="Selector", selector=_SELECT_INFRA, kinds=["HTTPRoute"])),
+    httproute("http-route-1", rule(backend("infra-backend-v1")), parents=[parent("gateway-with-one-attached-route", INFRA)]),
+    _attached_gateway("gateway-with-two-attached-routes",
+                      listener("http", from_="Selector", selector=_SELECT_INFRA, kinds=["HTTPRoute"])),
+    httproute("http-route-2", rule(backend("infra-backend-v1")), parents=[parent("gateway-with-two-attached-routes", INFRA)]),
+    httproute("http-route-3", rule(backend("infra-backend-v1")), parents=[parent("gateway-with-two-attached-routes", INFRA)]),
+    {**_attached_gateway("unresolved-gateway-with-one-attached-unresolved-route",
+                         listener("tls", 443, "HTTPS", from_="Selector", selector=_SELECT_INFRA, kinds=["HTTPRoute"]))},
+    httproute("http-route-4", rule(backend("does-not-exist")),
+              parents=[parent("unresolved-gateway-with-one-attached-unresolved-route", INFRA, "tls")]),
+]
+# The unresolved Gateway's listener refers to a Secret that does not exist (mode Terminate).
+ATTACHED[5]["spec"]["listeners"][0]["tls"] = {"certificateRefs": [{"group": "", "kind": "Secret", "name": "does-not-exist"}],
+                                             "mode": "Terminate"}
+
+# (gateway, listener, attachedRoutes, {condition type: status}) as the Go test's ListenerStatus rows.
+LISTENER_ROWS = [
+    ("gateway-with-one-attached-route", "http", 1, {"Accepted": "True", "ResolvedRefs": "True"}),
+    ("gateway-with-two-attached-routes", "http", 2, {"Accepted": "True", "ResolvedRefs": "True"}),
+    ("unresolved-gateway-with-one-attached-unresolved-route", "tls", 1, {"Programmed": "False", "ResolvedRefs": "False"}),
+]
+
+
+def test_gateway_with_attached_routes(gw):
+    """GatewayWithAttachedRoutes (gateway-with-attached-routes.go)."""
+    gw.apply("GatewayWithAttachedRoutes", ATTACHED)
+    for gateway_name, listener_name, attached, conditions in LISTENER_ROWS:
+        path = f"/apis/{GROUP}/v1/namespaces/{INFRA}/gateways/{gateway_name}"
+
+        def listener_status(path=path, listener_name=listener_name):
+            for item in (gw.api_get(path)[1].get("status") or {}).get("listeners") or ():
+                if item.get("name") == listener_name:
+                    return item
+            return None
+
+        def good(item, attached=attached, conditions=conditions) -> bool:
+            if item is None or item.get("attachedRoutes") != attached:
+                return False
+            if {"group": GROUP, "kind": "HTTPRoute"} not in (item.get("supportedKinds") or ()):
+                return False
+            got = {c["type"]: c["status"] for c in item.get("conditions") or ()}
+            return all(got.get(t) == s for t, s in conditions.items())
+
+        _eventually(listener_status, good,
+                    f"Gateway {gateway_name} listener {listener_name}: attachedRoutes {attached}, {conditions}")
+    route_path = f"/apis/{GROUP}/v1/namespaces/{INFRA}/httproutes/http-route-4"
+    _eventually(lambda: parent_conditions(gw.api_get(route_path)[1], "unresolved-gateway-with-one-attached-unresolved-route"),
+                lambda got: bool(got) and got.get("ResolvedRefs", ("",))[0] == "False",
+                "http-route-4 ResolvedRefs False")
