@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from tests.conformance.harness import (
     APP,
+    GROUP,
     INFRA,
     WEB,
     Case,
@@ -42,6 +43,8 @@ class Table:
     manifests: list[dict]
     cases: list[Case]
     status: list[tuple[str, str, str, dict]] = field(default_factory=list)
+    # GatewayMustHaveZeroRoutes / listener attachedRoutes: (gateway, listener, attachedRoutes)
+    attached: list[tuple[str, str, int]] = field(default_factory=list)
 
     def __str__(self) -> str:
         return self.test
@@ -512,6 +515,7 @@ TABLES.append(Table(
     [],
     [(INFRA, "disallowed-kind", "tlsroutes-only",
       {"Accepted": ("False", "NotAllowedByListeners"), "ResolvedRefs": ("True", "ResolvedRefs")})],
+    [("tlsroutes-only", "tls", 0)],
 ))
 
 TABLES.append(Table(
@@ -553,6 +557,85 @@ TABLES.append(Table(
     accepted("backend-request-timeout"),
 ))
 
+def grant(name: str, ns: str = WEB, from_group: str = GROUP, from_kind: str = "HTTPRoute",
+          from_ns: str = INFRA, to_group: str = "", to_kind: str = "Service", to_name: str = "web-backend") -> dict:
+    return {"apiVersion": f"{GROUP}/v1beta1", "kind": "ReferenceGrant", "metadata": {"name": name, "namespace": ns},
+            "spec": {"from": [{"group": from_group, "kind": from_kind, "namespace": from_ns}],
+                     "to": [{"group": to_group, "kind": to_kind, "name": to_name}]}}
+
+
+def not_accepted(reason: str, resolved: bool = True) -> dict:
+    out = {"Accepted": ("False", reason)}
+    if resolved:
+        out["ResolvedRefs"] = ("True", "ResolvedRefs")
+    return out
+
+
+TABLES.append(Table(
+    "HTTPRouteInvalidCrossNamespaceParentRef", "httproute-invalid-cross-namespace-parent-ref.go",
+    [httproute("invalid-cross-namespace-parent-ref", rule(backend("web-backend")), ns=WEB,
+               parents=[parent("same-namespace", INFRA)])],
+    [],
+    [(WEB, "invalid-cross-namespace-parent-ref", "same-namespace", not_accepted("NotAllowedByListeners"))],
+    [("same-namespace", "http", 0)],
+))
+
+TABLES.append(Table(
+    "HTTPRouteInvalidParentRefNotMatchingListenerPort", "httproute-invalid-parentref-not-matching-listener-port.go",
+    [httproute("httproute-listener-not-matching-route-port", rule(backend(v(1), kind="Service")),
+               parents=[parent("same-namespace", INFRA, port=81)])],
+    [],
+    [(INFRA, "httproute-listener-not-matching-route-port", "same-namespace", not_accepted("NoMatchingParent"))],
+    [("same-namespace", "http", 0)],
+))
+
+TABLES.append(Table(
+    "HTTPRouteInvalidParentRefNotMatchingSectionName", "httproute-invalid-parentref-not-matching-section-name.go",
+    [httproute("httproute-listener-not-matching-section-name", rule(backend(v(1), kind="Service")),
+               parents=[parent("same-namespace", INFRA, "http1", 80)])],
+    [],
+    [(INFRA, "httproute-listener-not-matching-section-name", "same-namespace",
+      not_accepted("NoMatchingParent", resolved=False))],
+    [("same-namespace", "http", 0)],
+))
+
+_SNP = "gateway-with-one-not-matching-port-and-section-name-route"
+TABLES.append(Table(
+    "HTTPRouteInvalidParentRefSectionNameNotMatchingPort",
+    "httproute-invalid-parentref-section-name-not-matching-port.go",
+    [gateway(_SNP, listener("http", from_="All", kinds=["HTTPRoute"])),
+     httproute("httproute-listener-section-name-not-matching-port", rule(backend(v(1), kind="Service")),
+               parents=[parent(_SNP, INFRA, "http", 81)])],
+    [],
+    [(INFRA, "httproute-listener-section-name-not-matching-port", _SNP,
+      not_accepted("NoMatchingParent", resolved=False))],
+    [(_SNP, "http", 0)],
+))
+
+TABLES.append(Table(
+    "HTTPRouteInvalidReferenceGrant", "httproute-invalid-reference-grant.go",
+    [grant("reference-grant-wrong-namespace", ns=INFRA),
+     grant("reference-grant-wrong-from-group", from_group="not-the-group-youre-looking-for"),
+     grant("reference-grant-wrong-from-kind", from_kind="Gateway"),
+     grant("reference-grant-wrong-from-namespace", from_ns="not-the-namespace-youre-looking-for"),
+     grant("reference-grant-wrong-to-group", to_group="not-the-group-youre-looking-for"),
+     grant("reference-grant-wrong-to-kind", to_kind="Secret"),
+     grant("reference-grant-wrong-to-name", to_kind="Secret", to_name="not-the-service-youre-looking-for"),
+     httproute("reference-grant", rule(backend("web-backend", ns=WEB)))],
+    [status(500, "/")],
+    [(INFRA, "reference-grant", "same-namespace",
+      {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("False", "RefNotPermitted")})],
+))
+
+TABLES.append(Table(
+    "HTTPRoutePartiallyInvalidViaInvalidReferenceGrant", "httproute-partially-invalid-via-invalid-reference-grant.go",
+    [grant("invalid-reference-grant", ns=APP, to_name="app-backend-v1"),
+     httproute("invalid-reference-grant", rule(backend("app-backend-v2", ns=APP), matches=[prefix("/v2")]),
+               rule(backend("app-backend-v1", ns=APP)))],
+    [status(500, "/v2"), ok("/", "app-backend-v1", APP)],
+    [(INFRA, "invalid-reference-grant", "same-namespace",
+      {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("False", "RefNotPermitted")})],
+))
+
 BY_NAME = {t.test: t for t in TABLES}
 assert len(BY_NAME) == len(TABLES)
-_ = APP  # app-backend-v1/v2 are in the base setup for the suites that use them

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conformance.harness import (
     CONSISTENCY_TIMEOUT,
+    INFRA,
     Req,
     parent_conditions,
     wait_until,
@@ -24,6 +25,7 @@ from tests.conformance.tables import BY_NAME, TABLES, Table
 
 REQUEST_TABLES = [t for t in TABLES if t.cases]
 STATUS_TABLES = [t for t in TABLES if t.status]
+ATTACHED_TABLES = [t for t in TABLES if t.attached]
 SETTLED_TIMEOUT = 3.0
 
 
@@ -62,6 +64,25 @@ def test_status(gw, table: Table):
         except AssertionError:
             pytest.fail(f"{table.test} ({table.file}): HTTPRoute {ns}/{name} on Gateway {gateway_name}: "
                         f"want {want}, got {last.get('got')} (status: {last.get('route')})")
+
+
+@pytest.mark.parametrize("table", ATTACHED_TABLES, ids=_id, indirect=True)
+def test_attached_routes(gw, table: Table):
+    """GatewayMustHaveZeroRoutes and the like: the listener's status.attachedRoutes."""
+    for gateway_name, listener_name, want in table.attached:
+        path = f"/apis/gateway.networking.k8s.io/v1/namespaces/{INFRA}/gateways/{gateway_name}"
+        last: list = [None]
+
+        def attached(path=path, listener_name=listener_name, want=want, last=last) -> bool:
+            listeners = (gw.api_get(path)[1].get("status") or {}).get("listeners") or ()
+            last[0] = [(item.get("name"), item.get("attachedRoutes")) for item in listeners]
+            return (listener_name, want) in last[0]
+
+        try:
+            wait_until(attached, "")
+        except AssertionError:
+            pytest.fail(f"{table.test} ({table.file}): Gateway {gateway_name} listener {listener_name}: "
+                        f"want attachedRoutes {want}, got {last[0]}")
 
 
 @pytest.mark.parametrize("table", [BY_NAME["HTTPRouteWeight"]], ids=_id, indirect=True)
