@@ -637,5 +637,23 @@ TABLES.append(Table(
       {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("False", "RefNotPermitted")})],
 ))
 
+_ISO = "http-listener-isolation"
+_ISO_LISTENERS = {"empty-hostname": "bar.com", "wildcard-example-com": "bar.example.com",
+                  "wildcard-foo-example-com": "bar.foo.example.com", "abc-foo-example-com": "abc.foo.example.com"}
+TABLES.append(Table(
+    "GatewayHTTPListenerIsolation", "gateway-http-listener-isolation.go (hostnames are configured only in listeners)",
+    [gateway(_ISO, listener("empty-hostname", from_="All"),
+             listener("wildcard-example-com", hostname="*.example.com", from_="All"),
+             listener("wildcard-foo-example-com", hostname="*.foo.example.com", from_="All"),
+             listener("abc-foo-example-com", hostname="abc.foo.example.com", from_="All")),
+     *(httproute(f"attaches-to-{name}", rule(B1, matches=[prefix(f"/{name}")]), parents=[parent(_ISO, INFRA, name)])
+       for name in _ISO_LISTENERS)],
+    # Each host reaches only the routes of its most specific listener: the 4 x 4 grid upstream lists.
+    [ok(f"/{path}", host=host) if path == name else status(404, f"/{path}", host=host)
+     for name, host in _ISO_LISTENERS.items() for path in _ISO_LISTENERS],
+    accepted(*(f"attaches-to-{name}" for name in _ISO_LISTENERS), gw=_ISO),
+    [(_ISO, name, 1) for name in _ISO_LISTENERS],
+))
+
 BY_NAME = {t.test: t for t in TABLES}
 assert len(BY_NAME) == len(TABLES)

@@ -98,6 +98,35 @@ LISTENER_ROWS = [
 ]
 
 
+INVALID_KINDS = [
+    gateway("gateway-only-invalid-route-kind", listener("http", from_="All", kinds=["InvalidRoute"])),
+    gateway("gateway-supported-and-invalid-route-kind", listener("http", from_="All", kinds=["InvalidRoute", "HTTPRoute"])),
+]
+
+
+@pytest.mark.parametrize(("gateway_name", "supported"), [
+    ("gateway-only-invalid-route-kind", []),
+    ("gateway-supported-and-invalid-route-kind", [{"group": GROUP, "kind": "HTTPRoute"}]),
+])
+def test_gateway_invalid_route_kind(gw, gateway_name, supported):
+    """GatewayInvalidRouteKind (gateway-invalid-route-kind.go): ResolvedRefs False InvalidRouteKinds,
+    supportedKinds only the kinds ingressd serves, attachedRoutes 0."""
+    gw.apply("GatewayInvalidRouteKind", INVALID_KINDS)
+    path = f"/apis/{GROUP}/v1/namespaces/{INFRA}/gateways/{gateway_name}"
+
+    def listener_status():
+        items = (gw.api_get(path)[1].get("status") or {}).get("listeners") or ()
+        return next((item for item in items if item.get("name") == "http"), None)
+
+    def good(item) -> bool:
+        if item is None or item.get("attachedRoutes") != 0 or (item.get("supportedKinds") or []) != supported:
+            return False
+        got = {c["type"]: (c["status"], c.get("reason")) for c in item.get("conditions") or ()}
+        return got.get("ResolvedRefs") == ("False", "InvalidRouteKinds")
+
+    _eventually(listener_status, good, f"Gateway {gateway_name} listener http")
+
+
 def test_gateway_with_attached_routes(gw):
     """GatewayWithAttachedRoutes (gateway-with-attached-routes.go)."""
     gw.apply("GatewayWithAttachedRoutes", ATTACHED)

@@ -1,0 +1,103 @@
+"""Upstream conformance tests that change objects mid-test (kubernetes-sigs/gateway-api v1.2.1):
+the change is a new version of the test's manifest file, hot-reloaded as `kubectl apply` would
+patch it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conformance.harness import (
+    GROUP,
+    INFRA,
+    WEB,
+    Case,
+    Exp,
+    Req,
+    backend,
+    gateway,
+    httproute,
+    listener,
+    parent_conditions,
+    rule,
+    wait_until,
+)
+from tests.conformance.tables import BY_NAME
+
+
+def _eventually(read, want, what: str) -> object:
+    last: list = [None]
+
+    def ok() -> bool:
+        last[0] = read()
+        return want(last[0])
+
+    try:
+        wait_until(ok, "")
+    except AssertionError:
+        pytest.fail(f"{what}: got {last[0]}")
+    return last[0]
+
+
+def _latest(obj: dict, conditions: list[dict]) -> bool:
+    """HTTPRouteMustHaveLatestConditions / GatewayMustHaveLatestConditions: every condition's
+    observedGeneration is the object's generation."""
+    generation = obj.get("metadata", {}).get("generation")
+    return bool(conditions) and all(c.get("observedGeneration") == generation for c in conditions)
+
+
+def test_httproute_observed_generation_bump(gw):
+    """HTTPRouteObservedGenerationBump (httproute-observed-generation-bump.go)."""
+    path = f"/apis/{GROUP}/v1/namespaces/{INFRA}/httproutes/observed-generation-bump"
+
+    def route_conditions(route: dict) -> list[dict]:
+        for entry in (route.get("status") or {}).get("parents") or ():
+            if (entry.get("parentRef") or {}).get("name") == "same-namespace":
+                return entry.get("conditions") or []
+        return []
+
+    gw.apply("HTTPRouteObservedGenerationBump", [httproute("observed-generation-bump", rule(backend("infra-backend-v1")))])
+    original = _eventually(lambda: gw.api_get(path)[1], lambda r: _latest(r, route_conditions(r)),
+                           "observed-generation-bump: conditions of the latest generation")
+    gw.apply("HTTPRouteObservedGenerationBump", [httproute("observed-generation-bump", rule(backend("infra-backend-v2")))])
+
+    def bumped(route: dict) -> bool:
+        got = parent_conditions(route, "same-namespace") or {}
+        return (route["metadata"]["generation"] != original["metadata"]["generation"]
+                and _latest(route, route_conditions(route))
+                and got.get("Accepted", ("",))[0] == "True" and got.get("ResolvedRefs", ("",))[0] == "True")
+
+    _eventually(lambda: gw.api_get(path)[1], bumped, "after the patch: a new generation, observed, Accepted")
+
+
+def test_gateway_observed_generation_bump(gw):
+    """GatewayObservedGenerationBump (gateway-observed-generation-bump.go): a listener added."""
+    name = "gateway-observed-generation-bump"
+    path = f"/apis/{GROUP}/v1/namespaces/{INFRA}/gateways/{name}"
+    first = listener("http", hostname="bar.com", from_="All")
+    gw.apply("GatewayObservedGenerationBump", [gateway(name, first)])
+
+    def conditions(g: dict) -> list[dict]:
+        return (g.get("status") or {}).get("conditions") or []
+
+    original = _eventually(lambda: gw.api_get(path)[1], lambda g: _latest(g, conditions(g)),
+                           f"{name}: conditions of the latest generation")
+    gw.apply("GatewayObservedGenerationBump",
+             [gateway(name, first, listener("alternate", hostname="foo.com", from_="All"))])
+    _eventually(lambda: gw.api_get(path)[1],
+                lambda g: g["metadata"]["generation"] != original["metadata"]["generation"] and _latest(g, conditions(g)),
+                f"{name} after adding a listener: a new generation, observed")
+
+
+def test_reference_grant_deleted(gw):
+    """HTTPRouteReferenceGrant (httproute-reference-grant.go), second half: once the ReferenceGrant
+    is deleted, the cross-namespace backend is refused (500)."""
+    table = BY_NAME["HTTPRouteReferenceGrant"]
+    gw.apply(table.test, table.manifests)
+    gw.expect(Case(Req("/"), Exp(backend="web-backend", ns=WEB)))
+    gw.apply(table.test, [o for o in table.manifests if o["kind"] != "ReferenceGrant"])
+    gw.expect(Case(Req("/"), Exp(status=500, backend=None)))
+    route_path = f"/apis/{GROUP}/v1/namespaces/{INFRA}/httproutes/reference-grant"
+    _eventually(lambda: parent_conditions(gw.api_get(route_path)[1], "same-namespace"),
+                lambda got: (got or {}).get("ResolvedRefs") == ("False", "RefNotPermitted"),
+                "reference-grant without its grant: ResolvedRefs False RefNotPermitted")
