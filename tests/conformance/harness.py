@@ -209,19 +209,21 @@ def reference_grant(name: str, ns: str, from_ns: str, to_name: str | None = None
 
 # --- the base setup (conformance/base/manifests.yaml) ----------------------------------------------
 
-def echo_backend(name: str, ns: str, replicas: int = 2) -> list[dict]:
-    """A Service (port 8080 -> 3000, as upstream's) and a Deployment of ingressd/echo in place of
-    echo-basic (which listens on 3000)."""
+def echo_backend(name: str, ns: str, replicas: int = 2, ports: list[dict] | None = None) -> list[dict]:
+    """A Service (port 8080 -> 3000 unless `ports`, as upstream's) and a Deployment of ingressd/echo
+    in place of echo-basic (which listens on 3000, and 3001 for h2c)."""
     labels = {"app": name}
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-               "spec": {"selector": labels, "ports": [{"protocol": "TCP", "port": 8080, "targetPort": 3000}]}}
+               "spec": {"selector": labels,
+                        "ports": ports or [{"protocol": "TCP", "port": 8080, "targetPort": 3000}]}}
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": name, "namespace": ns, "labels": labels},
         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
                  "template": {"metadata": {"labels": labels},
                               "spec": {"containers": [{"name": name, "image": "ingressd/echo:1.0",
-                                                       "ports": [{"containerPort": 3000}]}]}}},
+                                                       "ports": [{"containerPort": 3000},
+                                                                 {"containerPort": 3001}]}]}}},
     }
     return [service, deployment]
 
@@ -257,7 +259,13 @@ def base_manifests(cert_pem: bytes, key_pem: bytes) -> list[dict]:
         gateway("backend-namespaces", listener("http", from_="Selector", selector={"gateway-conformance": "backend"}),
                 ),
         tls_secret(cert_pem, key_pem),
-        *echo_backend("infra-backend-v1", INFRA),
+        *echo_backend("infra-backend-v1", INFRA, ports=[
+            {"name": "first-port", "protocol": "TCP", "port": 8080, "targetPort": 3000},
+            {"name": "second-port", "protocol": "TCP", "appProtocol": "kubernetes.io/h2c", "port": 8081,
+             "targetPort": 3001},
+            {"name": "third-port", "protocol": "TCP", "appProtocol": "kubernetes.io/ws", "port": 8082,
+             "targetPort": 3000},
+        ]),
         *echo_backend("infra-backend-v2", INFRA),
         *echo_backend("infra-backend-v3", INFRA),
         namespace(APP, {"gateway-conformance": "backend"}),

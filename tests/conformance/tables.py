@@ -655,5 +655,63 @@ TABLES.append(Table(
     [(_ISO, name, 1) for name in _ISO_LISTENERS],
 ))
 
+TABLES.append(Table(
+    "HTTPRouteRequestMultipleMirrors", "httproute-request-multiple-mirrors.go",
+    [httproute("request-multiple-mirrors",
+               rule(B1, matches=[prefix("/multi-mirror")], filters=[mirror(v(2), INFRA), mirror(v(3), INFRA)]),
+               rule(B1, matches=[prefix("/multi-mirror-and-modify-request-headers")],
+                    filters=[_modify_headers(), mirror(v(2), INFRA), mirror(v(3), INFRA)]))],
+    [ok("/multi-mirror"),
+     Case(Req("/multi-mirror-and-modify-request-headers", headers={"X-Header-Remove": "remove-val",
+                                                                   "X-Header-Add-Append": "append-val-1"}),
+          Exp(backend=v(1), seen_headers=_MODIFIED, seen_absent=("X-Header-Remove",)))],
+    accepted("request-multiple-mirrors"),
+))
+
+_REDIRECTS_80 = [("/scheme-nil-and-port-nil", {}), ("/scheme-nil-and-port-80", {"port": 80}),
+                 ("/scheme-nil-and-port-8080", {"port": 8080}), ("/scheme-https-and-port-nil", {"scheme": "https"}),
+                 ("/scheme-https-and-port-443", {"scheme": "https", "port": 443}),
+                 ("/scheme-https-and-port-8443", {"scheme": "https", "port": 8443})]
+_REDIRECTS_443 = [("/scheme-nil-and-port-nil", {}), ("/scheme-nil-and-port-443", {"port": 443}),
+                  ("/scheme-nil-and-port-8443", {"port": 8443}), ("/scheme-http-and-port-nil", {"scheme": "http"}),
+                  ("/scheme-http-and-port-80", {"scheme": "http", "port": 80}),
+                  ("/scheme-http-and-port-8080", {"scheme": "http", "port": 8080})]
+
+
+def _redirect_rules(rows) -> list[dict]:
+    return [rule(matches=[prefix(path)], filters=[redirect(hostname="example.org", **fields)]) for path, fields in rows]
+
+
+TABLES.append(Table(
+    "HTTPRouteRedirectPortAndScheme", "httproute-redirect-port-and-scheme.go (the port 80 and 443 listeners; "
+    "the 8080 one needs a port of its own)",
+    [httproute("http-route-for-listener-on-port-80", *_redirect_rules(_REDIRECTS_80)),
+     httproute("http-route-for-listener-on-port-443", *_redirect_rules(_REDIRECTS_443),
+               parents=[parent("same-namespace-with-https-listener")])],
+    [moved("/scheme-nil-and-port-nil", scheme="http", host="example.org"),
+     moved("/scheme-nil-and-port-80", scheme="http", host="example.org"),
+     moved("/scheme-nil-and-port-8080", scheme="http", port="8080", host="example.org"),
+     moved("/scheme-https-and-port-nil", scheme="https", host="example.org"),
+     moved("/scheme-https-and-port-443", scheme="https", host="example.org"),
+     moved("/scheme-https-and-port-8443", scheme="https", port="8443", host="example.org"),
+     *(Case(Req(path, host="example.org", https=True), Exp(status=302, backend=None, location=location))
+       for path, location in [
+           ("/scheme-nil-and-port-nil", {"scheme": "https", "host": "example.org"}),
+           ("/scheme-nil-and-port-443", {"scheme": "https", "host": "example.org"}),
+           ("/scheme-nil-and-port-8443", {"scheme": "https", "port": "8443", "host": "example.org"}),
+           ("/scheme-http-and-port-nil", {"scheme": "http", "host": "example.org"}),
+           ("/scheme-http-and-port-80", {"scheme": "http", "host": "example.org"}),
+           ("/scheme-http-and-port-8080", {"scheme": "http", "port": "8080", "host": "example.org"})])],
+    [*accepted("http-route-for-listener-on-port-80"),
+     *accepted("http-route-for-listener-on-port-443", gw="same-namespace-with-https-listener")],
+))
+
+TABLES.append(Table(
+    "HTTPRouteBackendProtocolWebSocket", "httproute-backend-protocol-websocket.go",
+    [httproute("backend-protocol-ws", rule(backend(v(1), 8082)))],
+    [],  # the WebSocket round trip is test_websocket's
+    accepted("backend-protocol-ws"),
+))
+
 BY_NAME = {t.test: t for t in TABLES}
 assert len(BY_NAME) == len(TABLES)

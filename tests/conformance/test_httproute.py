@@ -10,11 +10,13 @@ HTTPRouteMustHaveCondition), read through the admin API.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import pytest
 
 from tests.conformance.harness import (
+    CONSECUTIVE,
     CONSISTENCY_TIMEOUT,
     INFRA,
     Req,
@@ -83,6 +85,37 @@ def test_attached_routes(gw, table: Table):
         except AssertionError:
             pytest.fail(f"{table.test} ({table.file}): Gateway {gateway_name} listener {listener_name}: "
                         f"want attachedRoutes {want}, got {last[0]}")
+
+
+@pytest.mark.parametrize("table", [BY_NAME["HTTPRouteBackendProtocolWebSocket"]], ids=_id, indirect=True)
+def test_websocket(gw, table: Table):
+    """HTTPRouteBackendProtocolWebSocket (httproute-backend-protocol-websocket.go): through the
+    Service port with appProtocol kubernetes.io/ws, a text and a binary frame come back unchanged."""
+    import aiohttp
+
+    async def round_trip() -> tuple[str, bytes]:
+        async with aiohttp.ClientSession() as session, session.ws_connect(
+                f"http://127.0.0.1:{gw.http_port}/ws", origin="ws://gateway/test_websocket",
+                timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+            await ws.send_str("Websocket Support!")
+            text = await ws.receive_str(timeout=5)
+            await ws.send_bytes(bytes([1, 2, 3, 4, 5, 6, 7]))
+            return text, await ws.receive_bytes(timeout=5)
+
+    last: list = [None]
+
+    def converged() -> bool:
+        try:
+            last[0] = asyncio.run(round_trip())
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            last[0] = repr(exc)
+        return last[0] == ("Websocket Support!", bytes([1, 2, 3, 4, 5, 6, 7]))
+
+    for _ in range(CONSECUTIVE):
+        try:
+            wait_until(converged, "")
+        except AssertionError:
+            pytest.fail(f"{table.test} ({table.file}): {last[0]}")
 
 
 @pytest.mark.parametrize("table", [BY_NAME["HTTPRouteWeight"]], ids=_id, indirect=True)
