@@ -16,6 +16,9 @@ every message back. Knobs come from the container's env, as a real image's would
                       metrics-server reports
     ECHO_MEMORY_MI    emulated memory (MiB) of an idle container (default 20); each request in
                       flight adds ECHO_MEMORY_PER_REQUEST_MI (default 1)
+    ECHO_LOG_REQUESTS "1"/"true": one line per request in the container's log ("Echoing back
+                      request made to <path?query> to client (<addr>)", as echo-basic logs; the
+                      Gateway API conformance suite finds mirrored requests there); default off
 
 Volumes: with persistent volumes mounted (mountPath -> host directory, resolved by the kubelet), the
 JSON reports them as `volumes`, and `PUT /kv/<key>` (stores the body), `GET /kv/<key>` (404 when
@@ -74,6 +77,7 @@ class EchoConfig:
     cpu_capacity: float = 1.0  # cores: the container's CPU limit, else one core
     memory_mi: float = DEFAULT_MEMORY_MI
     memory_per_request_mi: float = DEFAULT_MEMORY_PER_REQUEST_MI
+    log_requests: bool = False
 
     @classmethod
     def for_container(
@@ -112,6 +116,7 @@ class EchoConfig:
             container=container.get("name", "echo"),
             version=env.get("VERSION") or tag or "latest",
             latency_ms=latency,
+            log_requests=_flag(env, "ECHO_LOG_REQUESTS"),
             error_rate=error_rate,
             startup_ms=startup,
             volumes=tuple((volumes or {}).items()),
@@ -130,6 +135,15 @@ def container_ports(container: dict) -> list[int]:
         if p.get("containerPort") and p.get("protocol", "TCP") == "TCP"
     ]
     return ports or [DEFAULT_PORT]
+
+
+def _flag(env: dict, name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false"):
+        return False
+    if raw in ("1", "true"):
+        return True
+    raise ValueError(f"{name} must be 1, true, 0 or false, got {env[name]!r}")
 
 
 def _number(env: dict, name: str, default: float) -> float:
@@ -195,6 +209,16 @@ class EchoState:
     started: asyncio.Event = field(default_factory=asyncio.Event)
     memory_kv: dict[str, str] = field(default_factory=dict)
     cpu: CpuQueue | None = None
+    log_path: str | None = None  # the container's log, where ECHO_LOG_REQUESTS writes
+
+    def log_request(self, request: web.Request) -> None:
+        if not self.config.log_requests or self.log_path is None:
+            return
+        try:
+            with open(self.log_path, "a", encoding="utf-8") as f:
+                f.write(f"Echoing back request made to {request.raw_path} to client ({request.remote})\n")
+        except OSError:
+            pass  # a full disk must not fail the request; the kubelet warns about the log file
 
     def memory_bytes(self) -> int:
         return int((self.config.memory_mi + self.in_flight * self.config.memory_per_request_mi) * MIB)
@@ -298,6 +322,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     if request.path.startswith("/kv/") and request.method in ("GET", "PUT", "DELETE"):
         return await _kv(request, state)
 
+    state.log_request(request)
     body_bytes = 0
     async for chunk in request.content.iter_any():
         body_bytes += len(chunk)
@@ -414,6 +439,10 @@ class EchoServer:
     def started(self) -> bool:
         """Past ECHO_STARTUP_MS: ready to serve (the kubelet's readiness waits for this)."""
         return self._app[ECHO_STATE].started.is_set()
+
+    def log_to(self, path: str | os.PathLike) -> None:
+        """Where ECHO_LOG_REQUESTS lines go: the container's log file (the kubelet's)."""
+        self._app[ECHO_STATE].log_path = os.fspath(path)
 
     async def wait_started(self) -> None:
         await self._app[ECHO_STATE].started.wait()

@@ -406,6 +406,7 @@ class Kubelet:
                 f.write(line)
         except OSError as exc:
             log.warning("cannot write %s: %s", path, exc)
+        server.log_to(path)  # ECHO_LOG_REQUESTS
 
     async def _watch_exit(self, sandbox: _Sandbox, container: _Container, server: ProcessServer) -> None:
         """The process ended by itself: the container terminated; restart per restartPolicy."""

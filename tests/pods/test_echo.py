@@ -78,6 +78,30 @@ async def test_bad_delay_is_a_400(client, delay):
     assert "delay" in (await resp.json())["error"] or "duration" in (await resp.json())["error"]
 
 
+async def test_log_requests_knob_writes_the_container_log(aiohttp_client, tmp_path):
+    pod = {"metadata": {"name": "web-1", "namespace": "shop"}}
+    container = {"name": "app", "image": "ingressd/echo:1.0", "env": [{"name": "ECHO_LOG_REQUESTS", "value": "true"}]}
+    config = EchoConfig.for_container(pod, container, "127.1.250.1")
+    assert config.log_requests
+    app = build_echo_app(config)
+    app[ECHO_STATE].log_path = str(tmp_path / "app.log")
+    client = await aiohttp_client(app)
+    assert (await client.get("/mirror?x=1")).status == 200
+    line = (tmp_path / "app.log").read_text()
+    assert line.startswith("Echoing back request made to /mirror?x=1 to client (")
+
+
+@pytest.mark.parametrize(("value", "want"), [("1", True), ("true", True), ("0", False), ("", False), ("yes", None)])
+def test_log_requests_values(value, want):
+    container = {"name": "app", "env": [{"name": "ECHO_LOG_REQUESTS", "value": value}]}
+    pod = {"metadata": {"name": "p", "namespace": "n"}}
+    if want is None:
+        with pytest.raises(ValueError, match="ECHO_LOG_REQUESTS"):
+            EchoConfig.for_container(pod, container, "127.1.250.1")
+    else:
+        assert EchoConfig.for_container(pod, container, "127.1.250.1").log_requests is want
+
+
 async def test_large_streamed_body_is_counted(client):
     async def chunks():
         for _ in range(64):
