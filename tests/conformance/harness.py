@@ -211,7 +211,8 @@ def reference_grant(name: str, ns: str, from_ns: str, to_name: str | None = None
 
 def echo_backend(name: str, ns: str, replicas: int = 2, ports: list[dict] | None = None) -> list[dict]:
     """A Service (port 8080 -> 3000 unless `ports`, as upstream's) and a Deployment of ingressd/echo
-    in place of echo-basic (which listens on 3000, and 3001 for h2c)."""
+    in place of echo-basic (which listens on 3000, and 3001 for h2c); like echo-basic, it logs every
+    request (ECHO_LOG_REQUESTS), where upstream's ExpectMirroredRequest looks for mirrored ones."""
     labels = {"app": name}
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
                "spec": {"selector": labels,
@@ -222,6 +223,7 @@ def echo_backend(name: str, ns: str, replicas: int = 2, ports: list[dict] | None
         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
                  "template": {"metadata": {"labels": labels},
                               "spec": {"containers": [{"name": name, "image": "ingressd/echo:1.0",
+                                                       "env": [{"name": "ECHO_LOG_REQUESTS", "value": "1"}],
                                                        "ports": [{"containerPort": 3000},
                                                                  {"containerPort": 3001}]}]}}},
     }
@@ -345,6 +347,18 @@ class Gateway:
             return status, json.loads(body)
         except ValueError:
             return status, {}
+
+    def api_text(self, path: str) -> str:
+        from tests.e2e.conftest import http_get
+
+        status, _, body = http_get(self.proc.admin_port, path)
+        return body.decode(errors="replace") if status == 200 else ""
+
+    def pod_logs(self, ns: str, app: str) -> dict[str, str]:
+        """pod name -> its container log, for the pods labelled app=`app`."""
+        _, pods = self.api_get(f"/api/v1/namespaces/{ns}/pods?labelSelector=app%3D{app}")
+        return {p["metadata"]["name"]: self.api_text(f"/api/v1/namespaces/{ns}/pods/{p['metadata']['name']}/log")
+                for p in pods.get("items") or ()}
 
     def get(self, obj: dict) -> dict | None:
         status, body = self.api_get(object_path(obj))

@@ -45,6 +45,8 @@ class Table:
     status: list[tuple[str, str, str, dict]] = field(default_factory=list)
     # GatewayMustHaveZeroRoutes / listener attachedRoutes: (gateway, listener, attachedRoutes)
     attached: list[tuple[str, str, int]] = field(default_factory=list)
+    # ExpectMirroredRequest: (request path, the backends (infra namespace) it is mirrored to)
+    mirrored: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
     def __str__(self) -> str:
         return self.test
@@ -473,6 +475,7 @@ TABLES.append(Table(
                                                      "X-Header-Add-Append": "append-val-1"}),
           Exp(backend=v(1), seen_headers=_MODIFIED, seen_absent=("X-Header-Remove",)))],
     accepted("request-mirror"),
+    mirrored=[("/mirror", (v(2),)), ("/mirror-and-modify-headers", (v(2),))],
 ))
 
 TABLES.append(Table(
@@ -666,6 +669,7 @@ TABLES.append(Table(
                                                                    "X-Header-Add-Append": "append-val-1"}),
           Exp(backend=v(1), seen_headers=_MODIFIED, seen_absent=("X-Header-Remove",)))],
     accepted("request-multiple-mirrors"),
+    mirrored=[("/multi-mirror", (v(2), v(3))), ("/multi-mirror-and-modify-request-headers", (v(2), v(3)))],
 ))
 
 _REDIRECTS_80 = [("/scheme-nil-and-port-nil", {}), ("/scheme-nil-and-port-80", {"port": 80}),

@@ -11,6 +11,7 @@ HTTPRouteMustHaveCondition), read through the admin API.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 
 import pytest
@@ -19,6 +20,8 @@ from tests.conformance.harness import (
     CONSECUTIVE,
     CONSISTENCY_TIMEOUT,
     INFRA,
+    Case,
+    Exp,
     Req,
     parent_conditions,
     wait_until,
@@ -28,6 +31,7 @@ from tests.conformance.tables import BY_NAME, TABLES, Table
 REQUEST_TABLES = [t for t in TABLES if t.cases]
 STATUS_TABLES = [t for t in TABLES if t.status]
 ATTACHED_TABLES = [t for t in TABLES if t.attached]
+MIRROR_TABLES = [t for t in TABLES if t.mirrored]
 SETTLED_TIMEOUT = 3.0
 
 
@@ -85,6 +89,26 @@ def test_attached_routes(gw, table: Table):
         except AssertionError:
             pytest.fail(f"{table.test} ({table.file}): Gateway {gateway_name} listener {listener_name}: "
                         f"want attachedRoutes {want}, got {last[0]}")
+
+
+@pytest.mark.parametrize("table", MIRROR_TABLES, ids=_id, indirect=True)
+def test_mirrored(gw, table: Table):
+    """ExpectMirroredRequest: each mirror backend's log shows the request (a marker query parameter
+    tells this request from earlier ones)."""
+    for path, targets in table.mirrored:
+        marker = f"{path}?mirror-check={uuid.uuid4().hex}"
+        gw.expect(Case(Req(marker), Exp(backend="infra-backend-v1")))
+        for target in targets:
+            last: list = [None]
+
+            def logged(target=target, marker=marker, last=last) -> bool:
+                last[0] = gw.pod_logs(INFRA, target)
+                return any(f"request made to {marker} " in text for text in last[0].values())
+
+            try:
+                wait_until(logged, "")
+            except AssertionError:
+                pytest.fail(f"{table.test} ({table.file}): {marker} never reached {target}: logs {last[0]}")
 
 
 @pytest.mark.parametrize("table", [BY_NAME["HTTPRouteBackendProtocolWebSocket"]], ids=_id, indirect=True)
