@@ -23,7 +23,7 @@ from ingressd.routing.annotations import LocationConfig
 from ingressd.routing.balancer import Balancers
 from ingressd.routing.canary import CanaryDecision, decide_canary
 from ingressd.routing.endpoints import Endpoint
-from ingressd.routing.gateway import PortTable
+from ingressd.routing.gateway import PortTable, merge_header_ops
 from ingressd.routing.gateway_decide import GatewayForward, MirrorTarget
 from ingressd.routing.gateway_match import GatewayMatch, match_gateway
 from ingressd.routing.podnames import PodTarget
@@ -254,7 +254,9 @@ def _decide_gateway(snapshot: Snapshot, table: PortTable, request: RequestView, 
         if mirror_endpoints:
             mirrors.append(MirrorTarget(mref, mirror_endpoints, mirror.fraction))
     forward = Forward(match, cfg, ref, endpoints)
-    forward.gateway = GatewayForward(gm, rule.request_headers, rule.response_headers, gm.upstream_host,
+    chosen = gm.backend
+    forward.gateway = GatewayForward(gm, merge_header_ops(rule.request_headers, chosen.request_headers),
+                                     merge_header_ops(rule.response_headers, chosen.response_headers), gm.upstream_host,
                                      tuple(mirrors), rule.request_timeout or None, rule.backend_timeout or None)
     return forward
 

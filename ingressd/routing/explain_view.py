@@ -52,16 +52,18 @@ def _header_ops_doc(ops) -> dict:
     return {"set": [list(p) for p in ops.set], "add": [list(p) for p in ops.add], "remove": list(ops.remove)}
 
 
-def http_route_document(gm) -> dict:
+def http_route_document(gm, forward=None) -> dict:
     """The HTTPRoute part of an explanation (`httpRoute`): which route, rule and match served, why,
-    the hostname bucket, and what the rule does (filters, weights, mirrors, timeouts)."""
+    the hostname bucket, and what the rule does (filters, weights, mirrors, timeouts); `forward`
+    (the Forward's GatewayForward): the header operations with the serving backendRef's own."""
     rule = gm.rule
     doc: dict = {"hostname": gm.hostname, "why": gm.why}
     if rule is None:
         return doc
     doc.update(route=rule.route, rule=rule.rule_index, match=rule.match_index, ruleName=rule.rule_name,
-               matches=rule.describe(), requestHeaders=_header_ops_doc(rule.request_headers),
-               responseHeaders=_header_ops_doc(rule.response_headers),
+               matches=rule.describe(),
+               requestHeaders=_header_ops_doc(forward.request_headers if forward else rule.request_headers),
+               responseHeaders=_header_ops_doc(forward.response_headers if forward else rule.response_headers),
                mirrors=[{"backend": (f"{m.backend.ref.namespace}/{m.backend.ref.service}:{m.backend.ref.port}"
                                      if m.backend.ref else None), "fraction": m.fraction} for m in rule.mirrors],
                timeouts={"request": rule.request_timeout, "backendRequest": rule.backend_timeout})
@@ -90,7 +92,7 @@ def explain_document(snapshot: Snapshot, request: Request, balancers: Balancers 
     gm = decision.gateway.match if isinstance(decision, Forward) and decision.gateway else \
         decision.gateway if isinstance(decision, Answer) else None
     if gm is not None:
-        doc["httpRoute"] = http_route_document(gm)
+        doc["httpRoute"] = http_route_document(gm, decision.gateway if isinstance(decision, Forward) else None)
     if isinstance(decision, Answer):
         doc["outcome"] = {"action": "answer", "status": decision.status, "reason": decision.reason,
                           "headers": [list(h) for h in decision.headers]}

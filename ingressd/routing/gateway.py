@@ -15,6 +15,7 @@ order, then match order inside the route. The first entry that matches serves.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -131,6 +132,10 @@ class Backend:
     ref: BackendRef | None
     weight: int
     problem: tuple[str, str] | None = None
+    # The backendRef's own filters (HTTPRouteBackendRequestHeaderModifier): applied after the rule's
+    # when this backend serves; None without.
+    request_headers: HeaderOps | None = None
+    response_headers: HeaderOps | None = None
 
 
 def resolve_backend(obj: dict, route_ns: str, services: dict[tuple[str, str], dict],
@@ -232,7 +237,6 @@ def _is_tls_secret(secret: dict | None) -> bool:
 def _mark_conflicts(listeners: list[Listener]) -> list[Listener]:
     """Listeners of one Gateway on one port: different protocols conflict (ProtocolConflict),
     same protocol and hostname conflict (HostnameConflict)."""
-    import dataclasses
     out = []
     for i, lst in enumerate(listeners):
         conflict = None
@@ -458,6 +462,32 @@ def _filters(filters: list, where: str, route_ns: str, services, grants) -> _Rul
     return _RuleParts(req, resp, redirect, rhost, rpath, tuple(mirrors))
 
 
+def _backend_filters(backend: Backend, filters: list, where: str) -> Backend:
+    """A backendRef's filters: header modifiers only (RequestMirror, redirects and rewrites there are
+    UnsupportedValue)."""
+    if not filters:
+        return backend
+    request = response = None
+    for i, f in enumerate(map(_d, filters)):
+        kind = _s(f.get("type"))
+        if kind == "RequestHeaderModifier":
+            request = _header_ops(_d(f.get("requestHeaderModifier")))
+        elif kind == "ResponseHeaderModifier":
+            response = _header_ops(_d(f.get("responseHeaderModifier")))
+        else:
+            raise RouteProblem(f"{where}.filters[{i}].type: filter {kind!r} is not supported on a backendRef")
+    return dataclasses.replace(backend, request_headers=request, response_headers=response)
+
+
+def merge_header_ops(first: HeaderOps, then: HeaderOps | None) -> HeaderOps:
+    """The rule's header operations followed by a backendRef's."""
+    if not then:
+        return first
+    if not first:
+        return then
+    return HeaderOps(first.set + then.set, first.add + then.add, first.remove + then.remove)
+
+
 def _rule_entries(route: dict, services, grants) -> tuple[list[GatewayRule], list[tuple[str, str]]]:
     """(the route's (rule, match) entries, the backend problems (reason, message) for ResolvedRefs);
     raises RouteProblem for what is not supported."""
@@ -469,10 +499,9 @@ def _rule_entries(route: dict, services, grants) -> tuple[list[GatewayRule], lis
     for ri, rule in enumerate(map(_d, rules)):
         where = f"spec.rules[{ri}]"
         parts = _filters(_l(rule.get("filters")), where, ns, services, grants)
-        backends = tuple(resolve_backend(_d(b), ns, services, grants) for b in _l(rule.get("backendRefs")))
-        for b in _l(rule.get("backendRefs")):
-            if _l(_d(b).get("filters")):
-                raise RouteProblem(f"{where}.backendRefs: per-backend filters are not supported")
+        backends = tuple(_backend_filters(resolve_backend(_d(b), ns, services, grants), _l(_d(b).get("filters")),
+                                          f"{where}.backendRefs[{bi}]")
+                         for bi, b in enumerate(_l(rule.get("backendRefs"))))
         problems += [b.problem for b in backends if b.problem] + [m.backend.problem for m in parts.mirrors
                                                                  if m.backend.problem]
         timeouts = _d(rule.get("timeouts"))

@@ -96,6 +96,10 @@ def world(extra_port: int, cert: bytes, key: bytes) -> list[dict]:
             rule({"name": "remote", "namespace": "other", "port": 80}, matches=prefix("/remote")),
             rule({"name": "remote2", "namespace": "other", "port": 80}, matches=prefix("/denied")),
             rule("v1", matches=prefix("/slow"), timeouts={"request": "1s"}),
+            rule({"name": "v2", "port": 80, "filters": [
+                {"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "X-Backend", "value": "v2"}]}},
+                {"type": "ResponseHeaderModifier", "responseHeaderModifier": {"add": [{"name": "X-From", "value": "v2"}]}}]},
+                matches=prefix("/backend-filters")),
         ], section="http"),
         http_route("mirror-reader", ["mirror.test"], [rule("mirror")], section="http"),
         http_route("secure", ["secure.test"], [rule("v2")], section="https"),
@@ -172,6 +176,10 @@ def test_httproutes_through_a_running_ingressd(ingressd, tmp_path):
     got = {k.lower(): v for k, v in json.loads(data)["headers"].items()}
     assert got["x-set"] == "set" and got["x-add"] == "first,added" and "x-remove" not in got
     assert headers["X-Resp"] == "r" and "X-Echo-Pod" not in headers
+
+    # a backendRef's own header modifiers (HTTPRouteBackendRequestHeaderModifier)
+    status, headers, data = request(port, "gw.test", "/backend-filters")
+    assert json.loads(data)["headers"].get("X-Backend") == "v2" and headers["X-From"] == "v2"
 
     # weights (HTTPRouteWeight): both backends serve
     seen = {served_by(request(port, "gw.test", "/weights")) for _ in range(40)}

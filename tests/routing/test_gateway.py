@@ -370,3 +370,25 @@ def test_intersect_hostnames(listener, route_hosts, expected):  # HTTPRouteHostn
                                            ("1.5s", None), ("", None), ("10", None)])
 def test_parse_duration(value, seconds):
     assert parse_duration(value) == seconds
+
+
+def test_backend_ref_header_modifiers():  # HTTPRouteBackendRequestHeaderModifier (extended)
+    from ingressd.routing.decide import Request, decide
+    from ingressd.routing.snapshot import ManifestObjects, SnapshotBuilder
+
+    r = route("backend-mods", [{
+        "filters": [{"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "X-Rule", "value": "1"}]}}],
+        "backendRefs": [backend("infra-backend-v1", filters=[
+            {"type": "RequestHeaderModifier", "requestHeaderModifier": {"add": [{"name": "X-Backend", "value": "v1"}]}},
+            {"type": "ResponseHeaderModifier", "responseHeaderModifier": {"remove": ["Server"]}}])]}])
+    snapshot = SnapshotBuilder().build(ManifestObjects([gateway_class(), gateway("same-namespace"), r,
+                                                        *BASE_SERVICES]))[0]
+    forward = decide(snapshot, Request("x"), random.Random(0))
+    assert forward.__class__.__name__ == "Answer" and forward.status == 503  # no endpoints in the files
+    m = model([r])
+    chosen = ask(m, "x", "/").backend
+    assert chosen.request_headers.add == (("X-Backend", "v1"),) and chosen.response_headers.remove == ("Server",)
+    bad = route("bad", [{"backendRefs": [backend("infra-backend-v1", filters=[
+        {"type": "RequestMirror", "requestMirror": {"backendRef": backend("infra-backend-v2")}}])]}])
+    status = gateway_statuses(model([bad]), [gateway_class()], [gateway("same-namespace")], [bad], NOW)
+    assert status[("HTTPRoute", INFRA, "bad")]["parents"][0]["conditions"][0]["reason"] == "UnsupportedValue"
