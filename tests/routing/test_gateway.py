@@ -8,11 +8,23 @@ import random
 
 import pytest
 
-from ingressd.routing.gateway import build_gateway_model, intersect_hostnames, parse_duration
+from ingressd.routing.gateway import (
+    build_gateway_model,
+    intersect_hostnames,
+    parse_duration,
+)
 from ingressd.routing.gateway_match import match_gateway, replace_prefix
 from ingressd.routing.gateway_status import gateway_statuses
-from tests.routing.gateway_world import (APP, BASE_SERVICES, INFRA, backend, gateway, gateway_class, grant,
-                                         route)
+from tests.routing.gateway_world import (
+    APP,
+    BASE_SERVICES,
+    INFRA,
+    backend,
+    gateway,
+    gateway_class,
+    grant,
+    route,
+)
 
 NOW = "2026-12-04T22:00:00Z"
 
