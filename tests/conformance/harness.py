@@ -234,11 +234,11 @@ TLS_SECRET = "tls-validity-checks-certificate"
 TLS_HOSTS = ["example.org", "second-example.org", "unknown-example.org", "*.example.org"]
 
 
-def tls_secret(cert_pem: bytes, key_pem: bytes) -> dict:
+def tls_secret(cert_pem: bytes, key_pem: bytes, name: str = TLS_SECRET, ns: str = INFRA) -> dict:
     import base64
 
     return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-            "metadata": {"name": TLS_SECRET, "namespace": INFRA},
+            "metadata": {"name": name, "namespace": ns},
             "data": {"tls.crt": base64.b64encode(cert_pem).decode(), "tls.key": base64.b64encode(key_pem).decode()}}
 
 
@@ -275,6 +275,7 @@ def base_manifests(cert_pem: bytes, key_pem: bytes) -> list[dict]:
         *echo_backend("app-backend-v2", APP),
         namespace(WEB, {"gateway-conformance": "backend"}),
         *echo_backend("web-backend", WEB),
+        tls_secret(cert_pem, key_pem, "certificate", WEB),  # the suite's gateway-secret-* tests refer to it
     ]
 
 

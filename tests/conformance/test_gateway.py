@@ -10,10 +10,13 @@ from __future__ import annotations
 import pytest
 
 from tests.conformance.harness import (
+    APP,
     CLASS,
     CONTROLLER,
     GROUP,
     INFRA,
+    TLS_SECRET,
+    WEB,
     backend,
     gateway,
     httproute,
@@ -125,6 +128,84 @@ def test_gateway_invalid_route_kind(gw, gateway_name, supported):
         return got.get("ResolvedRefs") == ("False", "InvalidRouteKinds")
 
     _eventually(listener_status, good, f"Gateway {gateway_name} listener http")
+
+
+def _https_gateway(name: str, ref: dict) -> dict:
+    g = gateway(name, listener("https", 443, "HTTPS", from_="All"))
+    g["spec"]["listeners"][0]["tls"] = {"certificateRefs": [ref]}
+    return g
+
+
+def _secret_ref(name: str = "certificate", ns: str | None = WEB, group: str = "", kind: str = "Secret") -> dict:
+    ref = {"group": group, "kind": kind, "name": name}
+    if ns is not None:
+        ref["namespace"] = ns
+    return ref
+
+
+def _gateway_grant(name: str, ns: str = WEB, from_group: str = GROUP, from_kind: str = "Gateway",
+                   from_ns: str = INFRA, to_group: str = "", to_kind: str = "Secret", to_name: str | None = "certificate"):
+    to = {"group": to_group, "kind": to_kind}
+    if to_name is not None:
+        to["name"] = to_name
+    return {"apiVersion": f"{GROUP}/v1beta1", "kind": "ReferenceGrant", "metadata": {"name": name, "namespace": ns},
+            "spec": {"from": [{"group": from_group, "kind": from_kind, "namespace": from_ns}], "to": [to]}}
+
+
+# (upstream test, file, manifests, gateway, {listener condition type: (status, reason or None = any)})
+LISTENER_TABLE = [
+    ("GatewaySecretMissingReferenceGrant", "gateway-secret-missing-reference-grant.go",
+     [_https_gateway("gateway-secret-missing-reference-grant", _secret_ref())],
+     "gateway-secret-missing-reference-grant", {"ResolvedRefs": ("False", "RefNotPermitted")}),
+    ("GatewaySecretInvalidReferenceGrant", "gateway-secret-invalid-reference-grant.go",
+     [_https_gateway("gateway-secret-invalid-reference-grant", _secret_ref()),
+      _gateway_grant("reference-grant-wrong-namespace", ns=APP),
+      _gateway_grant("reference-grant-wrong-from-group", from_group="not-the-group-youre-looking-for"),
+      _gateway_grant("reference-grant-wrong-from-kind", from_kind="HTTPRoute"),
+      _gateway_grant("reference-grant-wrong-from-namespace", from_ns="not-the-namespace-youre-looking-for"),
+      _gateway_grant("reference-grant-wrong-to-group", to_group="not-the-group-youre-looking-for"),
+      _gateway_grant("reference-grant-wrong-to-kind", to_kind="Service"),
+      _gateway_grant("reference-grant-wrong-to-name", to_name="not-the-certificate-youre-looking-for")],
+     "gateway-secret-invalid-reference-grant", {"ResolvedRefs": ("False", "RefNotPermitted")}),
+    ("GatewaySecretReferenceGrantSpecific", "gateway-secret-reference-grant-specific.go",
+     [_https_gateway("gateway-secret-reference-grant-specific", _secret_ref()),
+      _gateway_grant("reference-grant-specific")],
+     "gateway-secret-reference-grant-specific", {"Programmed": ("True", "Programmed"), "ResolvedRefs": ("True", None)}),
+    ("GatewaySecretReferenceGrantAllInNamespace", "gateway-secret-reference-grant-all-in-namespace.go",
+     [_https_gateway("gateway-secret-reference-grant-all-in-namespace", _secret_ref()),
+      _gateway_grant("reference-grant-all-in-namespace", to_name=None)],
+     "gateway-secret-reference-grant-all-in-namespace",
+     {"Programmed": ("True", "Programmed"), "ResolvedRefs": ("True", None)}),
+    *(("GatewayInvalidTLSConfiguration", "gateway-invalid-tls-configuration.go", [_https_gateway(name, ref)],
+       name, {"ResolvedRefs": ("False", "InvalidCertificateRef")})
+      for name, ref in [
+          ("gateway-certificate-nonexistent-secret", _secret_ref("nonexistent-certificate", None)),
+          ("gateway-certificate-unsupported-group", _secret_ref(TLS_SECRET, None, group="wrong.group.company.io")),
+          ("gateway-certificate-unsupported-kind", _secret_ref(TLS_SECRET, None, kind="WrongKind"))]),
+    # Not here yet: gateway-certificate-malformed-secret (a kubernetes.io/tls Secret whose tls.crt and
+    # tls.key are not PEM): ingressd reports its listener ResolvedRefs True / Programmed True, upstream
+    # wants ResolvedRefs False InvalidCertificateRef (see the issue 13 notes).
+]
+
+
+@pytest.mark.parametrize(("test", "file", "manifests", "gateway_name", "want"), LISTENER_TABLE,
+                         ids=[f"{row[0]}:{row[3]}" for row in LISTENER_TABLE])
+def test_listener_status(gw, test, file, manifests, gateway_name, want):
+    """GatewayStatusMustHaveListeners: the https listener's conditions, attachedRoutes 0."""
+    gw.apply(test, manifests)
+    path = f"/apis/{GROUP}/v1/namespaces/{INFRA}/gateways/{gateway_name}"
+
+    def listener_status():
+        items = (gw.api_get(path)[1].get("status") or {}).get("listeners") or ()
+        return next((item for item in items if item.get("name") == "https"), None)
+
+    def good(item) -> bool:
+        if item is None or item.get("attachedRoutes") != 0:
+            return False
+        got = {c["type"]: (c["status"], c.get("reason")) for c in item.get("conditions") or ()}
+        return all(t in got and got[t][0] == s and (r is None or got[t][1] == r) for t, (s, r) in want.items())
+
+    _eventually(listener_status, good, f"{test} ({file}): Gateway {gateway_name} listener https: want {want}")
 
 
 def test_gateway_with_attached_routes(gw):
