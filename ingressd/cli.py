@@ -202,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--host", required=True, help="the request's Host")
     explain.add_argument("--path", default="/", help="the request path with query (default /)")
     explain.add_argument("--method", default="GET", help="the request method (default GET)")
+    explain.add_argument("--port", type=int, default=None, metavar="N",
+                         help="the Gateway listener port the request arrives on (default 80, 443 with --scheme https; "
+                              "80 and 443 are served on --http-port and --https-port)")
     explain.add_argument("--scheme", choices=("http", "https"), default="http",
                          help="arrives on the HTTP or the HTTPS listener (default http)")
     explain.add_argument("--header", action="append", default=[], metavar="K=V", type=_pair,
@@ -276,7 +279,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from ingressd.routing.explain_view import explain_lines
 
     request = Request(args.host, args.path, method=args.method, scheme=args.scheme, headers=dict(args.header),
-                      cookies=dict(args.cookie), content_length=args.content_length)
+                      cookies=dict(args.cookie), content_length=args.content_length, listener_port=args.port)
     paths = args.paths
     if not paths:
         admin = args.admin or os.environ.get("INGRESSD_SERVER") or "http://127.0.0.1:10254"

@@ -36,6 +36,8 @@ def request_query(request: Request) -> list[tuple[str, str]]:
     query += [("cookie", f"{k}={v}") for k, v in request.cookies.items()]
     if request.content_length is not None:
         query.append(("contentLength", str(request.content_length)))
+    if request.listener_port != (443 if request.scheme == "https" else 80):
+        query.append(("port", str(request.listener_port)))  # a Gateway listener on another port
     return query
 
 

@@ -97,7 +97,8 @@ MAX_EXPLAIN_ITEMS = 100
 def explain_request(query) -> Request:
     """The request described by GET /ingressd/v1/explain's query: host (required), path, method,
     scheme, header ("Name: value" or Name=value, repeatable), cookie (name=value, repeatable),
-    contentLength. ValueError names the parameter at fault."""
+    contentLength, port (the Gateway listener port; default 80, 443 for https). ValueError names
+    the parameter at fault."""
     host = query.get("host")
     if host is None:
         raise ValueError("host: required (the request's Host header)")
@@ -126,8 +127,12 @@ def explain_request(query) -> Request:
     length = query.get("contentLength")
     if length is not None and not length.isdigit():
         raise ValueError(f"contentLength: {length!r} must be a number of bytes")
+    listener_port = query.get("port")
+    if listener_port is not None and not (listener_port.isdigit() and 1 <= int(listener_port) <= 65535):
+        raise ValueError(f"port: {listener_port!r} must be a port number (the Gateway listener port)")
     return Request(host, path, method=query.get("method") or "GET", scheme=scheme, headers=headers, cookies=cookies,
-                   content_length=None if length is None else int(length))
+                   content_length=None if length is None else int(length),
+                   listener_port=None if listener_port is None else int(listener_port))
 
 
 async def _explain(request: web.Request) -> web.Response:

@@ -269,6 +269,9 @@ def test_httproutes_through_a_running_ingressd(ingressd, tmp_path):
                         "--path", "/headers")
     assert "matched: HTTPRoute default/main rule 7 match 0" in explained.stdout, explained.stdout
     assert "request header set X-Set: set" in explained.stdout
+    explained = run_cli("explain", "--admin", f"http://{HOST}:{proc.admin_port}", "--host", "any.test",
+                        "--port", str(extra), "-o", "json")
+    assert json.loads(explained.stdout)["httpRoute"]["route"] == "default/extra", explained.stdout + explained.stderr
     table = run_cli("routes", "--admin", f"http://{HOST}:{proc.admin_port}")
     assert "httproute/default/main:80" in table.stdout, table.stdout + table.stderr
 
