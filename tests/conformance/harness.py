@@ -442,7 +442,7 @@ def object_path(obj: dict) -> str:
     api_version, kind = obj["apiVersion"], obj["kind"]
     plural = {"GatewayClass": "gatewayclasses", "Gateway": "gateways", "HTTPRoute": "httproutes",
               "ReferenceGrant": "referencegrants", "Service": "services", "Deployment": "deployments",
-              "Namespace": "namespaces", "Secret": "secrets"}[kind]
+              "Namespace": "namespaces", "Secret": "secrets", "EndpointSlice": "endpointslices"}[kind]
     base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
     ns = obj["metadata"].get("namespace")
     scope = f"/namespaces/{ns}" if ns else ""

@@ -15,6 +15,7 @@ from tests.conformance.harness import (
     Exp,
     Req,
     backend,
+    exact,
     gateway,
     httproute,
     listener,
@@ -101,3 +102,46 @@ def test_reference_grant_deleted(gw):
     _eventually(lambda: parent_conditions(gw.api_get(route_path)[1], "same-namespace"),
                 lambda got: (got or {}).get("ResolvedRefs") == ("False", "RefNotPermitted"),
                 "reference-grant without its grant: ResolvedRefs False RefNotPermitted")
+
+
+def test_service_types(gw):
+    """HTTPRouteServiceTypes (httproute-service-types.go): a Service with manual EndpointSlices (the
+    infra-backend-v1 pods' addresses, filled in at run time as upstream does), a headless Service
+    and a headless one with manual EndpointSlices all reach infra-backend-v1."""
+    _, pods = gw.api_get(f"/api/v1/namespaces/{INFRA}/pods?labelSelector=app%3Dinfra-backend-v1")
+    ips = [p["status"]["podIP"] for p in pods["items"] if (p.get("status") or {}).get("podIP")]
+    assert ips, pods
+
+    def service(name: str, headless: bool, selector: bool) -> dict:
+        spec: dict = {"ports": [{"name": "first-port", "protocol": "TCP", "port": 8080, "targetPort": 3000}]}
+        if headless:
+            spec["clusterIP"] = "None"
+        if selector:
+            spec["selector"] = {"app": "infra-backend-v1"}
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": INFRA}, "spec": spec}
+
+    def slices(service_name: str) -> list[dict]:
+        out = []
+        for family, suffix, addresses in (("IPv4", "ip4", ips), ("IPv6", "ip6", [])):
+            out.append({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                        "metadata": {"name": f"{service_name}-{suffix}", "namespace": INFRA,
+                                     "labels": {"kubernetes.io/service-name": service_name}},
+                        "addressType": family, "ports": [{"name": "first-port", "port": 3000, "protocol": "TCP"}],
+                        "endpoints": [{"addresses": [ip], "conditions": {"ready": True}} for ip in addresses]})
+        return out
+
+    names = ["manual-endpointslices", "headless", "headless-manual-endpointslices"]
+    gw.apply("HTTPRouteServiceTypes", [
+        httproute("service-types", *(rule(backend(n), matches=[exact(f"/{n}")]) for n in names)),
+        service("manual-endpointslices", headless=False, selector=False), *slices("manual-endpointslices"),
+        service("headless", headless=True, selector=True),
+        service("headless-manual-endpointslices", headless=True, selector=False),
+        *slices("headless-manual-endpointslices"),
+    ])
+    failures = []
+    for n in names:
+        try:
+            gw.expect(Case(Req(f"/{n}"), Exp(backend="infra-backend-v1")))
+        except AssertionError as exc:
+            failures.append(str(exc))
+    assert not failures, "HTTPRouteServiceTypes (httproute-service-types.go):\n" + "\n".join(failures)
