@@ -33,6 +33,8 @@ class GatewayListeners:
         self.servers: dict[int, asyncio.base_events.Server] = {}  # listener port -> its server
         self.protocols: dict[int, str] = {}
         self.unbound: dict[int, str] = {}  # listener port -> why it could not be bound
+        self._status_key: tuple | None = None  # what the status was last computed from
+        self._status_model = None
 
     @property
     def address(self) -> str:
@@ -69,7 +71,14 @@ class GatewayListeners:
         self.write_status()
 
     def write_status(self) -> None:
+        """Computed again only when the model, the unbound ports or a status-bearing kind changed
+        (the control loop calls this on every pass)."""
         model = self.proxy.state.gateway
+        key = (id(model), tuple(sorted(self.unbound.items())),
+               *(self.store.kind_version(kind) for kind in ("GatewayClass", "Gateway", "HTTPRoute")))
+        if key == self._status_key and self._status_model is model:
+            return
+        self._status_key, self._status_model = key, model
         for kind, namespace, name, status in gateway_status_writes(model, self.store, self.clock.now(), self.address,
                                                                    self.unbound):
             self.store.update_status(kind, namespace, name, status)
