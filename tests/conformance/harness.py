@@ -293,6 +293,7 @@ class Req:
     headers: dict[str, str] = field(default_factory=dict)
     backend_sets: dict[str, str] = field(default_factory=dict)  # BackendSetResponseHeaders
     https: bool = False  # over the HTTPS port with SNI = host
+    port: int | None = None  # a listener port other than 80/443 (bound as given); None: --http/https-port
 
 
 @dataclass(frozen=True)
@@ -381,11 +382,10 @@ class Gateway:
 
     # -- the data plane
     def send(self, req: Req, timeout: float = 5.0) -> Answer:
-        port = self.https_port if req.https else self.http_port
+        port = req.port or (self.https_port if req.https else self.http_port)
         host = req.host if req.host is not None else f"127.0.0.1:{port}"
         if req.https:
-            ctx = ssl.create_default_context(cadata=self.ca_pem.decode())
-            ctx.check_hostname = False
+            ctx = ssl.create_default_context(cadata=self.ca_pem.decode())  # verified, SNI = host
             sni = host.rsplit(":", 1)[0] if not host.endswith("]") else host
             conn: http.client.HTTPConnection = _SNIConnection("127.0.0.1", port, sni, ctx, timeout)
         else:

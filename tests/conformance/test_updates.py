@@ -19,6 +19,7 @@ from tests.conformance.harness import (
     gateway,
     httproute,
     listener,
+    parent,
     parent_conditions,
     rule,
     wait_until,
@@ -145,3 +146,36 @@ def test_service_types(gw):
         except AssertionError as exc:
             failures.append(str(exc))
     assert not failures, "HTTPRouteServiceTypes (httproute-service-types.go):\n" + "\n".join(failures)
+
+
+def test_listener_port_matching(gw):
+    """HTTPRouteListenerPortMatching (httproute-listener-port-matching.go). Upstream's listeners on
+    8080 and 8090 are two free loopback ports here (ingressd binds a listener port other than 80/443
+    as given), so the suite cannot collide with whatever else listens on the machine."""
+    from tests.e2e.conftest import free_port
+
+    p1, p2 = free_port(), free_port()
+    name = "httproute-listener-port-matching"
+    g = gateway(name, listener("listener-1", hostname="foo.com"), listener("listener-2", p1, hostname="foo.com"),
+                listener("listener-3", p1, hostname="bar.com"), listener("listener-4", p2, hostname="foo.com"),
+                listener("listener-5", p2, hostname="bar.com"))
+    gw.apply("HTTPRouteListenerPortMatching", [
+        g,
+        httproute("backend-v1", rule(backend("infra-backend-v1")), parents=[parent(name, INFRA, port=80)]),
+        httproute("backend-v2", rule(backend("infra-backend-v2")), parents=[parent(name, INFRA, port=p1)]),
+        httproute("backend-v3", rule(backend("infra-backend-v3")), parents=[parent(name, INFRA, "listener-4", p2)]),
+    ])
+    rows = [
+        Case(Req("/", host="foo.com"), Exp(backend="infra-backend-v1")),
+        Case(Req("/", host=f"foo.com:{p1}", port=p1), Exp(backend="infra-backend-v2")),
+        Case(Req("/", host=f"bar.com:{p1}", port=p1), Exp(backend="infra-backend-v2")),
+        Case(Req("/", host=f"foo.com:{p2}", port=p2), Exp(backend="infra-backend-v3")),
+        Case(Req("/", host=f"bar.com:{p2}", port=p2), Exp(status=404, backend=None)),
+    ]
+    failures = []
+    for case in rows:
+        try:
+            gw.expect(case)
+        except AssertionError as exc:
+            failures.append(str(exc))
+    assert not failures, "HTTPRouteListenerPortMatching (httproute-listener-port-matching.go):\n" + "\n".join(failures)
