@@ -179,3 +179,32 @@ def test_listener_port_matching(gw):
         except AssertionError as exc:
             failures.append(str(exc))
     assert not failures, "HTTPRouteListenerPortMatching (httproute-listener-port-matching.go):\n" + "\n".join(failures)
+
+
+def test_redirect_port_and_scheme_on_another_port(gw):
+    """HTTPRouteRedirectPortAndScheme (httproute-redirect-port-and-scheme.go), the listener on 8080
+    (a free loopback port here): without a port or scheme, the redirect keeps the listener's port."""
+    from tests.conformance.harness import prefix, redirect
+    from tests.e2e.conftest import free_port
+
+    port = free_port()
+    name = "same-namespace-with-http-listener-on-8080"
+    gw.apply("HTTPRouteRedirectPortAndScheme-8080", [
+        gateway(name, listener("http", port)),
+        httproute("http-route-for-listener-on-port-8080", *(
+            rule(matches=[prefix(path)], filters=[redirect(hostname="example.org", **fields)])
+            for path, fields in [("/scheme-nil-and-port-nil", {}), ("/scheme-nil-and-port-80", {"port": 80}),
+                                 ("/scheme-https-and-port-nil", {"scheme": "https"})]),
+            parents=[parent(name)]),
+    ])
+    rows = [("/scheme-nil-and-port-nil", {"scheme": "http", "port": str(port), "host": "example.org"}),
+            ("/scheme-nil-and-port-80", {"scheme": "http", "host": "example.org"}),
+            ("/scheme-https-and-port-nil", {"scheme": "https", "host": "example.org"})]
+    failures = []
+    for path, location in rows:
+        try:
+            gw.expect(Case(Req(path, host=f"127.0.0.1:{port}", port=port),
+                           Exp(status=302, backend=None, location=location)))
+        except AssertionError as exc:
+            failures.append(str(exc))
+    assert not failures, "HTTPRouteRedirectPortAndScheme (port 8080 listener):\n" + "\n".join(failures)
