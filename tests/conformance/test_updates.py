@@ -208,3 +208,31 @@ def test_redirect_port_and_scheme_on_another_port(gw):
         except AssertionError as exc:
             failures.append(str(exc))
     assert not failures, "HTTPRouteRedirectPortAndScheme (port 8080 listener):\n" + "\n".join(failures)
+
+
+def test_gateway_with_attached_routes_with_port_8080(gw):
+    """GatewayWithAttachedRoutesWithPort8080 (gateway-with-attached-routes.go): the route names
+    sectionName http, so only that listener counts it; the listener on 8080 (a free loopback port
+    here) has none. Both Accepted and ResolvedRefs True."""
+    from tests.e2e.conftest import free_port
+
+    name = "gateway-with-two-listeners-and-one-attached-route"
+    gw.apply("GatewayWithAttachedRoutesWithPort8080", [
+        gateway(name, listener("http-unattached", free_port(), from_="All", kinds=["HTTPRoute"]),
+                listener("http", from_="All", kinds=["HTTPRoute"])),
+        httproute("http-route-4-port-8080", rule(backend("infra-backend-v1")), parents=[parent(name, INFRA, "http")]),
+    ])
+    path = f"/apis/{GROUP}/v1/namespaces/{INFRA}/gateways/{name}"
+
+    def listeners() -> dict:
+        items = (gw.api_get(path)[1].get("status") or {}).get("listeners") or ()
+        return {item["name"]: (item.get("attachedRoutes"),
+                               {c["type"]: c["status"] for c in item.get("conditions") or ()}) for item in items}
+
+    def good(got: dict) -> bool:
+        return all(listener_name in got and got[listener_name][0] == attached
+                   and got[listener_name][1].get("Accepted") == "True"
+                   and got[listener_name][1].get("ResolvedRefs") == "True"
+                   for listener_name, attached in (("http-unattached", 0), ("http", 1)))
+
+    _eventually(listeners, good, f"{name}: http-unattached 0 routes, http 1, both Accepted and ResolvedRefs")
