@@ -16,6 +16,7 @@ order, then match order inside the route. The first entry that matches serves.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from urllib.parse import parse_qsl
 
 from ingressd.routing.hosts import normalize_host
 from ingressd.routing.table import BackendRef, _created_at
+from ingressd.routing.tls import check_tls_secret
 
 CONTROLLER_NAME = "ingressd.io/gateway-controller"
 GROUP = "gateway.networking.k8s.io"
@@ -218,6 +220,8 @@ def _listener(gw: dict, raw: dict, secrets: dict, grants: list[dict]) -> Listene
             elif not _is_tls_secret(secrets.get((rns, rname))):
                 problem = problem or ("InvalidCertificateRef", (f"certificateRef {rns}/{rname}: "
                                                                "not a Secret with tls.crt and tls.key"))
+            elif (bad := _tls_secret_problem(secrets[(rns, rname)])) is not None:
+                problem = problem or ("InvalidCertificateRef", f"certificateRef {rns}/{rname}: {bad}")
             else:
                 certs.append((rns, rname))
     if invalid:
@@ -232,6 +236,18 @@ def _listener(gw: dict, raw: dict, secrets: dict, grants: list[dict]) -> Listene
 def _is_tls_secret(secret: dict | None) -> bool:
     data = _d((secret or {}).get("data"))
     return secret is not None and bool(data.get("tls.crt")) and bool(data.get("tls.key"))
+
+
+# check_tls_secret's expiry check is left out (a far past "now"): an expired certificate still resolves
+# (upstream asks InvalidCertificateRef for a missing or malformed Secret only), and the status stays a
+# function of the objects, not of the clock.
+_NO_EXPIRY_CHECK = datetime.datetime(1, 1, 1, tzinfo=datetime.UTC)
+
+
+def _tls_secret_problem(secret: dict) -> str | None:
+    """Why a Secret with tls.crt and tls.key cannot serve TLS (not PEM, key not matching), or None."""
+    checked = check_tls_secret(secret, now=_NO_EXPIRY_CHECK)
+    return checked if isinstance(checked, str) else None
 
 
 def _mark_conflicts(listeners: list[Listener]) -> list[Listener]:

@@ -182,9 +182,14 @@ LISTENER_TABLE = [
           ("gateway-certificate-nonexistent-secret", _secret_ref("nonexistent-certificate", None)),
           ("gateway-certificate-unsupported-group", _secret_ref(TLS_SECRET, None, group="wrong.group.company.io")),
           ("gateway-certificate-unsupported-kind", _secret_ref(TLS_SECRET, None, kind="WrongKind"))]),
-    # Not here yet: gateway-certificate-malformed-secret (a kubernetes.io/tls Secret whose tls.crt and
-    # tls.key are not PEM): ingressd reports its listener ResolvedRefs True / Programmed True, upstream
-    # wants ResolvedRefs False InvalidCertificateRef (see the issue 13 notes).
+    # upstream's malformed-certificate: tls.crt and tls.key are both base64 of "Hello world"
+    ("GatewayInvalidTLSConfiguration", "gateway-invalid-tls-configuration.go",
+     [_https_gateway("gateway-certificate-malformed-secret", _secret_ref("malformed-certificate", None)),
+      {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+       "metadata": {"name": "malformed-certificate", "namespace": INFRA},
+       "data": {"tls.crt": "SGVsbG8gd29ybGQK", "tls.key": "SGVsbG8gd29ybGQK"}}],
+     "gateway-certificate-malformed-secret",
+     {"ResolvedRefs": ("False", "InvalidCertificateRef"), "Programmed": ("False", "Invalid")}),
 ]
 
 

@@ -350,6 +350,47 @@ def test_listener_conditions_conflicts_tls_and_unbound_port():
     assert by["d"]["Programmed"] == ("False", "PortUnavailable")
 
 
+@pytest.fixture(scope="module")
+def pems(tmp_path_factory):
+    from ingressd.certs import init_ca, issue_leaf
+
+    ca = init_ca(tmp_path_factory.mktemp("ca"))
+    return issue_leaf(ca, ["a.test"]), issue_leaf(ca, ["b.test"])
+
+
+def _tls_secret(cert: bytes, key: bytes) -> dict:
+    import base64
+
+    return {"kind": "Secret", "type": "kubernetes.io/tls", "metadata": {"name": "cert", "namespace": INFRA},
+            "data": {"tls.crt": base64.b64encode(cert).decode(), "tls.key": base64.b64encode(key).decode()}}
+
+
+# GatewayInvalidTLSConfiguration (gateway-invalid-tls-configuration.go): a Secret that exists but cannot
+# serve is InvalidCertificateRef (and the listener is not Programmed); an expired one still resolves.
+@pytest.mark.parametrize(("case", "resolved", "programmed", "message"), [
+    ("valid", ("True", "ResolvedRefs"), ("True", "Programmed"), None),
+    ("malformed", ("False", "InvalidCertificateRef"), ("False", "Invalid"), "tls.crt is not a PEM-encoded certificate"),
+    ("bad-key", ("False", "InvalidCertificateRef"), ("False", "Invalid"),
+     "tls.key is not an unencrypted PEM-encoded private key"),
+    ("mismatched-key", ("False", "InvalidCertificateRef"), ("False", "Invalid"),
+     "tls.key does not match the certificate in tls.crt"),
+])
+def test_listener_certificate_secret_contents(pems, case, resolved, programmed, message):
+    (cert_a, key_a), (_, key_b) = pems
+    hello = b"Hello world\n"  # upstream's malformed-certificate: base64 of "Hello world" in both keys
+    cert, key = {"valid": (cert_a, key_a), "malformed": (hello, hello), "bad-key": (cert_a, hello),
+                 "mismatched-key": (cert_a, key_b)}[case]
+    listeners = [{"name": "https", "port": 443, "protocol": "HTTPS", "tls": {"certificateRefs": [{"name": "cert"}]}}]
+    gws = [gateway("g", listeners=listeners)]
+    m = model([], gateways=gws, secrets=[_tls_secret(cert, key)])
+    status = gateway_statuses(m, [gateway_class()], gws, [], NOW)
+    conds = {c["type"]: c for c in status[("Gateway", INFRA, "g")]["listeners"][0]["conditions"]}
+    assert (conds["ResolvedRefs"]["status"], conds["ResolvedRefs"]["reason"]) == resolved
+    assert (conds["Programmed"]["status"], conds["Programmed"]["reason"]) == programmed
+    if message:
+        assert conds["ResolvedRefs"]["message"] == f"certificateRef {INFRA}/cert: {message}"
+
+
 def test_transition_time_is_kept_while_the_status_holds():
     gws = [gateway("same-namespace")]
     m = model([], gateways=gws)
