@@ -152,9 +152,7 @@ async def apply_subresource(request: web.Request, resource: APIResource, namespa
     current = store.get(resource.kind, namespace, name)
     if current is None:
         return writes.not_found(resource, name)
-    want = config["metadata"].get("resourceVersion")
-    if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
-        return writes.conflict(resource, name, writes.MODIFIED)
+    writes.check_current(resource, name, current, config, uid=False)
     shaped: dict = {"apiVersion": resource.api_version, "kind": resource.kind, "metadata": {}}
     if subresource == "scale":
         spec = config.get("spec")

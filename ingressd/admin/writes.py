@@ -174,6 +174,19 @@ def _details(resource: APIResource, name: str, **extra) -> dict:
     return details
 
 
+def check_current(resource: APIResource, name: str, current: dict, obj: dict, uid: bool = True) -> None:
+    """The generic registry's Update preconditions: a resourceVersion in `obj` must be the stored
+    one, and so must a uid (not for a Scale, which carries the object's uid only as read);
+    else 409 Conflict."""
+    meta = obj.get("metadata") or {}
+    want = meta.get("resourceVersion")
+    if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
+        raise WriteError(conflict(resource, name, MODIFIED))
+    failed = rules.check_preconditions(current, {"uid": meta.get("uid") or None}) if uid else None
+    if failed is not None:
+        raise WriteError(conflict(resource, name, failed))
+
+
 def bad_request(message: str) -> WriteError:
     return WriteError(status_response(400, "BadRequest", message))
 
@@ -467,12 +480,7 @@ async def update(request: web.Request, resource: APIResource, namespace: str, na
             obj["metadata"].pop("resourceVersion", None)
             return await create(request, resource, namespace, options, body=obj)
         return not_found(resource, name)
-    want = obj["metadata"].get("resourceVersion")
-    if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
-        return conflict(resource, name, MODIFIED)
-    failed = rules.check_preconditions(current, {"uid": obj["metadata"].get("uid") or None})
-    if failed is not None:  # a uid in the object is a precondition too (the generic registry's Update)
-        return conflict(resource, name, failed)
+    check_current(resource, name, current, obj)
     new = track(request, resource.api_version, resource.kind, current, rules.prepare_for_update(obj, current))
     _validate_update(request, resource, new, current, options)
     stored = _finish_update(request, resource, new, current, options)
@@ -553,12 +561,7 @@ async def patch(request: web.Request, resource: APIResource, namespace: str, nam
     obj = _check_type(patched, resource)
     _check_name(obj, name)
     _check_namespace(obj, resource, namespace)
-    want = obj["metadata"].get("resourceVersion")
-    if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
-        return conflict(resource, name, MODIFIED)
-    failed = rules.check_preconditions(current, {"uid": obj["metadata"].get("uid") or None})
-    if failed is not None:  # a uid in the object is a precondition too (the generic registry's Update)
-        return conflict(resource, name, failed)
+    check_current(resource, name, current, obj)
     new = track(request, resource.api_version, resource.kind, current, rules.prepare_for_update(obj, current))
     _validate_update(request, resource, new, current, options)
     stored = _finish_update(request, resource, new, current, options)
@@ -587,12 +590,7 @@ async def write_status(request: web.Request, resource: APIResource, namespace: s
     _check_name(obj, name)
     _check_namespace(obj, resource, namespace)
     _check_fields(request, obj, options, render_object(resource, current))
-    want = obj["metadata"].get("resourceVersion")
-    if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
-        return conflict(resource, name, MODIFIED)
-    failed = rules.check_preconditions(current, {"uid": obj["metadata"].get("uid") or None})
-    if failed is not None:  # a uid in the object is a precondition too (the generic registry's Update)
-        return conflict(resource, name, failed)
+    check_current(resource, name, current, obj)
     new = track(request, resource.api_version, resource.kind, current,
                 rules.prepare_for_status_update(obj, current), "status")
     if options.dry_run:
@@ -631,9 +629,7 @@ async def write_scale(request: web.Request, resource: APIResource, namespace: st
     _check_name(scale, name)
     _check_namespace(scale, resource, namespace)
     _check_fields(request, scale, options, scale_object(current))
-    want = scale["metadata"].get("resourceVersion")
-    if want not in (None, "") and str(want) != current["metadata"].get("resourceVersion"):
-        return conflict(resource, name, MODIFIED)
+    check_current(resource, name, current, scale, uid=False)
     spec = scale.get("spec")
     replicas = spec.get("replicas") if isinstance(spec, dict) else None
     if replicas is None:
