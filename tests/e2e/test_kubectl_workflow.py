@@ -60,7 +60,10 @@ def test_a_kubectl_session_against_the_demo(ingressd, tmp_path):
 
     kubectl(kc, "rollout", "pause", "deploy/web")
     kubectl(kc, "set", "env", "deploy/web", "VERSION=v7")
-    time.sleep(1)  # the controllers run within milliseconds of a write: a paused rollout must not start
+    # Once the controller has seen the new template (observedGeneration), a paused rollout has not started.
+    kubectl(kc, "wait", "--for=jsonpath={.status.observedGeneration}="
+            + kubectl(kc, "get", "deploy", "web", "-o", "jsonpath={.metadata.generation}").stdout,
+            "deploy/web", "--timeout=30s")
     assert {rs["metadata"]["name"] for rs in _web_replicasets(kc)} == after
     kubectl(kc, "rollout", "resume", "deploy/web")
     kubectl(kc, "rollout", "status", "deploy/web", "--timeout=90s")
