@@ -709,7 +709,7 @@ async def serve(options: RunOptions) -> int:
 
 
 def run(options: RunOptions) -> int:
-    """Run until SIGINT/SIGTERM; uvloop when installed (the `speed` extra)."""
+    """Run until SIGINT/SIGTERM; on uvloop where it is installed (a default dependency off Windows)."""
     try:
         import uvloop
     except ImportError:
