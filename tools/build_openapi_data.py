@@ -10,7 +10,8 @@ official Python client v32.0.1 ships as kubernetes/swagger.json.unprocessed is t
 VPA_CRD_YAML: kubernetes/autoscaler vertical-pod-autoscaler/deploy/vpa-v1-crd-gen.yaml
 (tag vertical-pod-autoscaler/v1.3.0).
 GATEWAY_CRD_DIR: a directory holding kubernetes-sigs/gateway-api config/crd/standard/
-gateway.networking.k8s.io_{gatewayclasses,gateways,httproutes,referencegrants}.yaml (tag v1.2.1).
+gateway.networking.k8s.io_{gatewayclasses,gateways,httproutes,referencegrants}.yaml (tag v1.2.1);
+HTTPRoute's requestRedirect.statusCode enum is widened to v1.5.0's (see REDIRECT_STATUS_CODES).
 Not shipped; run by hand when the served kinds or the emulated Kubernetes version change.
 """
 
@@ -131,6 +132,32 @@ def _crd_definitions(crd_yaml: str, kind: str, version: str) -> dict:
     raise SystemExit(f"no {kind} CRD in the file")
 
 
+# Gateway API v1.5.0 (kubernetes-sigs/gateway-api#3823) widened HTTPRoute's RequestRedirect
+# statusCode enum from 301;302 to 301;302;303;307;308 in the standard channel; the rest of the
+# served schema stays v1.2.1's. ingressd implements all five (HTTPRoute303/307/308Redirect).
+REDIRECT_STATUS_CODES_TAG = "v1.5.0"
+REDIRECT_STATUS_CODES = [301, 302, 303, 307, 308]
+
+
+def _widen_redirect_status_codes(node) -> int:
+    """Replace every requestRedirect.statusCode enum in a schema; returns how many were replaced."""
+    count = 0
+    if isinstance(node, dict):
+        props = node.get("properties")
+        redirect = props.get("requestRedirect") if isinstance(props, dict) else None
+        if isinstance(redirect, dict):
+            code = redirect.get("properties", {}).get("statusCode")
+            if isinstance(code, dict) and code.get("enum") == [301, 302]:
+                code["enum"] = list(REDIRECT_STATUS_CODES)
+                count += 1
+        for value in node.values():
+            count += _widen_redirect_status_codes(value)
+    elif isinstance(node, list):
+        for value in node:
+            count += _widen_redirect_status_codes(value)
+    return count
+
+
 def _vpa_definitions(crd_yaml: str) -> dict:
     return _crd_definitions(crd_yaml, "VerticalPodAutoscaler", "v1")
 
@@ -246,7 +273,10 @@ def main(swagger_path: str, crd_path: str, gateway_dir: str) -> None:
     out_defs.update(_vpa_definitions(crd_text))
     out_paths.update(_vpa_paths(out_paths))
     for info in (k for k in KINDS if k.group == GATEWAY_GROUP):
-        out_defs.update(_crd_definitions(gateway_texts[info.plural], info.kind, info.version))
+        definitions_of_kind = _crd_definitions(gateway_texts[info.plural], info.kind, info.version)
+        if info.kind == "HTTPRoute" and not _widen_redirect_status_codes(definitions_of_kind):
+            raise SystemExit("HTTPRoute schema: no requestRedirect.statusCode enum [301, 302] to widen")
+        out_defs.update(definitions_of_kind)
     out_paths.update(_gateway_paths(out_paths))
     data = {
         "swagger": "2.0",
@@ -260,6 +290,9 @@ def main(swagger_path: str, crd_path: str, gateway_dir: str) -> None:
             **{f"gateway-api/{plural}": {"file": f"config/crd/standard/{GATEWAY_GROUP}_{plural}.yaml",
                                         "tag": GATEWAY_TAG, "sha256": hashlib.sha256(text.encode()).hexdigest()}
                for plural, text in gateway_texts.items()},
+            "gateway-api/httproutes-redirect-status-codes": {
+                "file": f"config/crd/standard/{GATEWAY_GROUP}_httproutes.yaml", "tag": REDIRECT_STATUS_CODES_TAG,
+                "applied": "requestRedirect.statusCode enum", "enum": REDIRECT_STATUS_CODES},
         },
         "paths": dict(sorted(out_paths.items())),
         "parameters": {name: swagger["parameters"][name] for name in used_parameters},

@@ -67,7 +67,8 @@ def _walk(value: object, schema: dict, path: tuple, out: list[Finding]) -> None:
     enum = schema.get("enum")
     if isinstance(enum, list) and value not in enum:
         out.append((path, f"Unsupported value: {_go_value(value)}: supported values: "
-                          + ", ".join(_quote(v) for v in enum)))
+                          # every allowed value quoted, numbers too (field.NotSupported)
+                          + ", ".join(_quote(v if isinstance(v, str) else json.dumps(v)) for v in enum)))
     if kind == "string" and isinstance(value, str):
         if isinstance(schema.get("maxLength"), int) and len(value) > schema["maxLength"]:
             out.append((path, f"Too long: may not be more than {schema['maxLength']} bytes"))

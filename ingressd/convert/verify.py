@@ -59,7 +59,7 @@ class Probe:
     path: str
     headers: tuple[tuple[str, str], ...] = ()
     cookies: tuple[tuple[str, str], ...] = ()
-    features: frozenset[str] = frozenset()  # "cookie", "case", "query"
+    features: frozenset[str] = frozenset()  # "cookie", "case", "query", "acme"
     origin: str = "rules"  # "rules" | "random"
     rule_host: str | None = None  # the rule host it stands for ("" hostless, "*.a.b"); None: `host`
 
@@ -116,6 +116,9 @@ class VerifyError(Exception):
 
 
 # --- the request set ----------------------------------------------------------------------------------
+
+ACME_PROBE = "/.well-known/acme-challenge/probe"
+
 
 def sample_paths(loc: Location, regex_host: bool) -> list[tuple[str, frozenset[str]]]:
     """Paths that reach `loc` (and the case variant a regex host answers too)."""
@@ -174,6 +177,9 @@ def build_probes(objects: list[dict], tls_hosts: set[str], samples: int, seed: i
         paths.append(("/no-rule-matches/x", frozenset(), None))
         if any(loc.config.app_root for loc in locations):
             paths += [("/", frozenset(), None), ("/?q=1", frozenset({"query"}), None)]
+        if any(loc.config.force_ssl_redirect or loc.config.ssl_redirect and host in tls_hosts for loc in locations):
+            # ingress-nginx never redirects an ACME HTTP-01 challenge to HTTPS
+            paths.append((ACME_PROBE, frozenset({"acme"}), None))
         for path, features, loc in paths:
             pool.append((host, path, features, rule_host))
             variants = [((), ())]

@@ -263,12 +263,13 @@ class _Converter:
                 why = "force-ssl-redirect" if loc.config.force_ssl_redirect else "ssl-redirect"
                 for rule in rules:
                     plain_rules.append({"matches": copy.deepcopy(rule["matches"]), "filters": [
-                        {"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]})
+                        {"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 308}}]})
                 self.find(APPROXIMATE, loc, host, loc.path, ANNOTATION + why,
-                          "HTTP requests get a RequestRedirect to https on the HTTP listener with 301, not"
-                          " ingress-nginx's 308: the standard channel allows only 301 and 302 (308 is"
-                          " experimental), and after a 301 clients may resend a POST as GET; ingress-nginx also"
-                          " exempts /.well-known/acme-challenge, the converted route does not", {"status"})
+                          "HTTP requests get a 308 RequestRedirect to https on the HTTP listener, as from"
+                          " ingress-nginx (statusCode 308 needs the Gateway API v1.5 or later CRDs on a cluster;"
+                          " v1.4 and older accept only 301 and 302); but ingress-nginx serves"
+                          " /.well-known/acme-challenge/ over HTTP, the converted route redirects it too",
+                          ALL, when="acme")
             else:
                 plain_rules.extend(rules)
         name = f"{owner.ingress_name}-{dns_label(host)}"

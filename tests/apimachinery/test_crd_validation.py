@@ -53,6 +53,12 @@ PATH_RULE = "when type one of ['Exact', 'PathPrefix']"
          'Unsupported value: "Regex": supported values: "Exact", "PathPrefix", "RegularExpression"'),
         ("spec.rules[0].matches[0].path",
          "Invalid value: \"object\": type must be one of ['Exact', 'PathPrefix', 'RegularExpression']")]),
+    # RequestRedirect.statusCode: the v1.5 standard channel's enum (v1.2.1 allowed 301 and 302 only)
+    *[(with_(ROUTE, "spec.rules", [{"filters": [{"type": "RequestRedirect", "requestRedirect": {"statusCode": code}}]}]), [])
+      for code in (301, 302, 303, 307, 308)],
+    (with_(ROUTE, "spec.rules", [{"filters": [{"type": "RequestRedirect", "requestRedirect": {"statusCode": 304}}]}]), [
+        ("spec.rules[0].filters[0].requestRedirect.statusCode",
+         "Unsupported value: 304: supported values: \"301\", \"302\", \"303\", \"307\", \"308\"")]),
     (with_(ROUTE, "spec.rules.0.backendRefs.0.port", 70000), [("spec.rules[0].backendRefs[0].port",
      "Invalid value: 70000: spec.rules[0].backendRefs[0].port in body should be less than or equal to 65535")]),
     (with_(ROUTE, "spec.rules", [ROUTE["spec"]["rules"][0]] * 17), [("spec.rules", "Too many: 17: must have at most 16 items")]),

@@ -56,7 +56,7 @@ def test_gateway_listeners_and_route_layout():
     assert http_route["spec"]["parentRefs"] == [{"name": "nginx", "sectionName": "a-example-http"}]
     assert http_route["spec"]["rules"] == [
         {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-         "filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]}]
+         "filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 308}}]}]
 
 
 PATHS = [
@@ -143,7 +143,7 @@ def test_ssl_redirect(annotations, redirects):
 def test_force_ssl_redirect_without_tls_redirects_on_the_http_listener():
     conv = convert([ingress(annotations={"force-ssl-redirect": "true"})])
     (rule,) = rules(conv)
-    assert rule["filters"] == [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]
+    assert rule["filters"] == [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 308}}]
 
 
 def canary_pair(annotations):
