@@ -11,6 +11,14 @@ ordered by: Exact path, then PathPrefix by length (longest first), then RegularE
 leaves its rank to implementations: after every prefix); method given; more header matches; more
 query param matches; the route's oldest creationTimestamp; "namespace/name" alphabetically; rule
 order, then match order inside the route. The first entry that matches serves.
+
+Listener isolation (GatewayHTTPListenerIsolation, GEP-1713): a request is matched only against the
+routes attached to the most specific listener of a Gateway for its host. An entry a route attached
+through a listener of Gateway G with hostname H is left out of every bucket whose hosts G has a more
+specific listener for (a route on a hostless listener naming "*.example.com" does not serve
+bar.example.com when G has a "*.example.com" listener); where such a listener has no bucket of its
+own, it gets one holding what its hosts would otherwise reach, less the isolated entries. Gateways
+share ingressd's address, so each Gateway isolates its own routes only.
 """
 
 from __future__ import annotations
@@ -669,7 +677,7 @@ def build_gateway_model(gateway_classes: Iterable[dict], gateways: Iterable[dict
         ours[key] = _mark_conflicts([_listener(gw, _d(raw), sec, grants)
                                      for raw in _l(_d(gw.get("spec")).get("listeners"))])
     attached: dict[tuple[str, str, str], int] = {}
-    buckets: dict[int, dict[str, list[GatewayRule]]] = {}
+    buckets: dict[int, dict[str, list[tuple[GatewayRule, tuple[str, str], str]]]] = {}
     protocols: dict[int, str] = {}
     route_results, problems = [], []
     for route in sorted(routes, key=lambda r: (_created_at(r), "/".join(_meta(r)))):
@@ -720,7 +728,7 @@ def build_gateway_model(gateway_classes: Iterable[dict], gateways: Iterable[dict
                 protocols.setdefault(lst.port, lst.protocol)
                 bucket = buckets.setdefault(lst.port, {})
                 for host in hs or ("",):
-                    bucket.setdefault(host, []).extend(entries)
+                    bucket.setdefault(host, []).extend((entry, gkey, lst.hostname) for entry in entries)
             parents.append(ParentResult(pkey, gkey, (True, ACCEPTED, "the route is accepted"), tuple(names)))
         if unsupported:
             problems.append(f"HTTPRoute {rns}/{rname}: {unsupported}")
@@ -730,8 +738,11 @@ def build_gateway_model(gateway_classes: Iterable[dict], gateways: Iterable[dict
     ports = {}
     for port, bucket in buckets.items():
         exact, wild, any_host = {}, [], ()
-        for host, entries in bucket.items():
-            ordered = tuple(sorted(dict.fromkeys(entries), key=GatewayRule.sort_key))
+        hostnames = {}
+        for gkey, listeners in ours.items():
+            hostnames[gkey] = {lst.hostname for lst in listeners if lst.valid and lst.port == port}
+        for host, attachments in isolate_listeners(bucket, hostnames).items():
+            ordered = tuple(sorted(dict.fromkeys(entry for entry, _, _ in attachments), key=GatewayRule.sort_key))
             if host == "":
                 any_host = ordered
             elif host.startswith("*."):
@@ -753,6 +764,53 @@ def build_gateway_model(gateway_classes: Iterable[dict], gateways: Iterable[dict
                        for (ns, name), listeners in ours.items())
     return GatewayModel({name: (True, "") for name in classes}, gw_results, tuple(route_results), ports,
                         tuple(problems))
+
+
+def _specificity(hostname: str) -> tuple[int, int]:
+    """How specific a listener hostname is: an exact name, then wildcards by length, then none."""
+    if not hostname:
+        return (0, 0)
+    return (1, len(hostname)) if hostname.startswith("*.") else (2, len(hostname))
+
+
+def _isolated(key: str, gateway_hostnames: Iterable[str], listener_hostname: str) -> bool:
+    """Whether a Gateway with listeners `gateway_hostnames` has one more specific than
+    `listener_hostname` for every host of bucket `key` (then that listener serves those hosts)."""
+    if not key:
+        return False
+    rank = _specificity(listener_hostname)
+    return any(_specificity(other) > rank and _host_matches(other, key) for other in gateway_hostnames)
+
+
+def _fallback(key: str, keys: Iterable[str]) -> str | None:
+    """The bucket the hosts of `key` reach when `key` has none: the longest wildcard covering it,
+    else the hostless bucket."""
+    covering = [k for k in keys if k != key and k.startswith("*.") and _host_matches(k, key)]
+    if covering:
+        return max(covering, key=len)
+    return "" if "" in keys else None
+
+
+def isolate_listeners(bucket: dict[str, list[tuple[Any, tuple[str, str], str]]],
+                      hostnames: dict[tuple[str, str], set[str]]) -> dict[str, list]:
+    """Listener isolation over one port's host buckets: `bucket` maps a bucket hostname to its
+    (entry, gateway, listener hostname) attachments, `hostnames` each Gateway's valid listener
+    hostnames on the port. Returns the buckets without the isolated attachments, plus a bucket for
+    each listener hostname without one whose hosts would otherwise reach isolated attachments."""
+    out: dict[str, list] = {}
+    for key, attachments in bucket.items():
+        out[key] = [a for a in attachments if not _isolated(key, hostnames.get(a[1], ()), a[2])]
+    for listener_hostname in sorted({h for hs in hostnames.values() for h in hs if h}):
+        if listener_hostname in bucket:
+            continue
+        fallback = _fallback(listener_hostname, bucket)
+        if fallback is None:
+            continue
+        reached = bucket[fallback]
+        kept = [a for a in reached if not _isolated(listener_hostname, hostnames.get(a[1], ()), a[2])]
+        if len(kept) != len(reached):
+            out[listener_hostname] = kept
+    return out
 
 
 def normalize_request_host(host: str) -> str:

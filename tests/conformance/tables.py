@@ -658,6 +658,29 @@ TABLES.append(Table(
     [(_ISO, name, 1) for name in _ISO_LISTENERS],
 ))
 
+# The second sub-test: the same listeners, each route also naming all four hostnames. A request is
+# matched against the routes of the most specific listener of the Gateway for its host only, so the
+# grid is the same (gateway-http-listener-isolation-with-hostname-intersection.yaml). Upstream sends
+# each sub-test to its own Gateway's address; ingressd serves every Gateway on one address, so each
+# sub-test applies its own Gateway alone.
+_ISO2 = "http-listener-isolation-with-hostname-intersection"
+_ISO2_HOSTS = ["bar.com", "*.example.com", "*.foo.example.com", "abc.foo.example.com"]
+TABLES.append(Table(
+    "GatewayHTTPListenerIsolation/intersecting-hostnames",
+    "gateway-http-listener-isolation.go (intersecting hostnames are configured in listeners and HTTPRoutes)",
+    [gateway(_ISO2, listener("empty-hostname", from_="All"),
+             listener("wildcard-example-com", hostname="*.example.com", from_="All"),
+             listener("wildcard-foo-example-com", hostname="*.foo.example.com", from_="All"),
+             listener("abc-foo-example-com", hostname="abc.foo.example.com", from_="All")),
+     *(httproute(f"attaches-to-{name}-with-hostname-intersection", rule(B1, matches=[prefix(f"/{name}")]),
+                 parents=[parent(_ISO2, INFRA, name)], hostnames=_ISO2_HOSTS)
+       for name in _ISO_LISTENERS)],
+    [ok(f"/{path}", host=host) if path == name else status(404, f"/{path}", host=host)
+     for name, host in _ISO_LISTENERS.items() for path in _ISO_LISTENERS],
+    accepted(*(f"attaches-to-{name}-with-hostname-intersection" for name in _ISO_LISTENERS), gw=_ISO2),
+    [(_ISO2, name, 1) for name in _ISO_LISTENERS],
+))
+
 TABLES.append(Table(
     "HTTPRouteRequestMultipleMirrors", "httproute-request-multiple-mirrors.go",
     [httproute("request-multiple-mirrors",

@@ -141,6 +141,66 @@ def test_no_route_for_host_means_ingress_may_serve():
     assert ask(m, "elsewhere.example", "/") is None
 
 
+# ---- listener isolation (GatewayHTTPListenerIsolation) ----------------------------------------
+
+ISO_LISTENERS = {"empty-hostname": "", "wildcard-example-com": "*.example.com",
+                 "wildcard-foo-example-com": "*.foo.example.com", "abc-foo-example-com": "abc.foo.example.com"}
+ISO_HOSTS = {"empty-hostname": "bar.com", "wildcard-example-com": "bar.example.com",
+             "wildcard-foo-example-com": "bar.foo.example.com", "abc-foo-example-com": "abc.foo.example.com"}
+
+
+def _iso_gateway(name="iso", listeners=ISO_LISTENERS):
+    return gateway(name, listeners=[{"name": n, "port": 80, "protocol": "HTTP",
+                                     "allowedRoutes": {"namespaces": {"from": "All"}},
+                                     **({"hostname": h} if h else {})} for n, h in listeners.items()])
+
+
+def _iso_routes(hostnames=()):
+    return [route(f"attaches-to-{n}", [{"matches": [{"path": {"type": "PathPrefix", "value": f"/{n}"}}],
+                                        "backendRefs": [backend("infra-backend-v1")]}],
+                  parents=(("iso", n),), hostnames=hostnames) for n in ISO_LISTENERS]
+
+
+@pytest.mark.parametrize("hostnames", [(), ("bar.com", "*.example.com", "*.foo.example.com", "abc.foo.example.com")],
+                         ids=["hostnames-only-in-listeners", "intersecting-hostnames"])
+@pytest.mark.parametrize(("listener", "path"), [(a, b) for a in ISO_LISTENERS for b in ISO_LISTENERS])
+def test_listener_isolation(hostnames, listener, path):
+    """GatewayHTTPListenerIsolation's two sub-tests: a host reaches only the routes of the Gateway's
+    most specific listener for it, even where a route on a less specific listener names the host."""
+    m = model(_iso_routes(hostnames), [_iso_gateway()])
+    result = ask(m, ISO_HOSTS[listener], f"/{path}")
+    assert (served(result) or 404) == ("infra-backend-v1" if path == listener else 404), result and result.why
+
+
+def test_listener_isolation_without_routes_on_the_specific_listener():
+    """A more specific listener without routes still takes its hosts: 404, not the hostless
+    listener's routes; hosts outside it still reach them."""
+    r = route("hostless", [{"backendRefs": [backend("infra-backend-v1")]}], parents=(("iso", "empty-hostname"),))
+    m = model([r], [_iso_gateway(listeners={"empty-hostname": "", "wildcard-example-com": "*.example.com"})])
+    assert served(ask(m, "bar.com")) == "infra-backend-v1"
+    assert served(ask(m, "bar.example.com")) is None and ask(m, "bar.example.com").status == 0
+    assert ask(m, "bar.example.com").rule is None  # answered 404 by the Gateway: no rule on the listener
+
+
+def test_listener_isolation_is_per_gateway():
+    """Gateways share ingressd's address: one Gateway's listeners isolate only its own routes."""
+    mine = _iso_gateway(listeners={"empty-hostname": "", "wildcard-example-com": "*.example.com"})
+    other = gateway("other", listeners=[{"name": "http", "port": 80, "protocol": "HTTP",
+                                          "allowedRoutes": {"namespaces": {"from": "All"}}}])
+    isolated = route("isolated", [{"matches": [{"path": {"type": "PathPrefix", "value": "/a"}}],
+                                   "backendRefs": [backend("infra-backend-v1")]}],
+                     parents=(("iso", "empty-hostname"),), hostnames=["*.example.com"])
+    theirs = route("theirs", [{"matches": [{"path": {"type": "PathPrefix", "value": "/b"}}],
+                               "backendRefs": [backend("infra-backend-v2")]}],
+                   parents=(("other", None),), hostnames=["*.example.com"])
+    hostless = route("hostless", [{"matches": [{"path": {"type": "PathPrefix", "value": "/c"}}],
+                                   "backendRefs": [backend("infra-backend-v3")]}], parents=(("other", None),))
+    m = model([isolated, theirs, hostless], [mine, other])
+    assert served(ask(m, "bar.example.com", "/a")) is None  # iso's *.example.com listener has no route /a
+    assert served(ask(m, "bar.example.com", "/b")) == "infra-backend-v2"
+    assert served(ask(m, "x.other.org", "/c")) == "infra-backend-v3"
+
+
 # ---- redirects and rewrites ----------------------------------------------------------------
 
 def redirect_rule(value, path="/"):
