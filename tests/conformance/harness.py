@@ -231,7 +231,7 @@ def echo_backend(name: str, ns: str, replicas: int = 2, ports: list[dict] | None
 
 
 TLS_SECRET = "tls-validity-checks-certificate"
-TLS_HOSTS = ["example.org", "second-example.org", "unknown-example.org", "*.example.org"]
+TLS_HOSTS = ["example.org", "second-example.org", "unknown-example.org", "*.example.org", "secure.test.com"]
 
 
 def tls_secret(cert_pem: bytes, key_pem: bytes, name: str = TLS_SECRET, ns: str = INFRA) -> dict:

@@ -10,6 +10,7 @@ import pytest
 from tests.conformance.harness import (
     GROUP,
     INFRA,
+    TLS_SECRET,
     WEB,
     Case,
     Exp,
@@ -236,3 +237,90 @@ def test_gateway_with_attached_routes_with_port_8080(gw):
                    for listener_name, attached in (("http-unattached", 0), ("http", 1)))
 
     _eventually(listeners, good, f"{name}: http-unattached 0 routes, http 1, both Accepted and ResolvedRefs")
+
+
+_SECURE = listener("https", 443, "HTTPS", hostname="secure.test.com", from_="All", tls_secret=TLS_SECRET)
+
+
+def _listener_rows(gw, gateway_name: str) -> dict:
+    """name -> (attachedRoutes, supportedKinds, {condition type: status}) of each listener status."""
+    status = gw.api_get(f"/apis/{GROUP}/v1/namespaces/{INFRA}/gateways/{gateway_name}")[1].get("status") or {}
+    return {item.get("name"): (item.get("attachedRoutes"), item.get("supportedKinds"),
+                               {c["type"]: c["status"] for c in item.get("conditions") or ()})
+            for item in status.get("listeners") or ()}
+
+
+def _listeners_are(names: tuple[str, ...]):
+    """GatewayStatusMustHaveListeners as GatewayModifyListeners asks it: exactly these listeners,
+    each supporting HTTPRoute, Accepted and ResolvedRefs True, attachedRoutes 1."""
+    def good(rows: dict) -> bool:
+        return set(rows) == set(names) and all(
+            attached == 1 and {"group": GROUP, "kind": "HTTPRoute"} in (kinds or ())
+            and conditions.get("Accepted") == "True" and conditions.get("ResolvedRefs") == "True"
+            for attached, kinds, conditions in rows.values())
+    return good
+
+
+def _modify_listeners(gw, test: str, before: list[dict], after: list[dict], gateway_name: str,
+                      listeners: tuple[str, ...], rows_before: list[Case], rows_after: list[Case]) -> None:
+    path = f"/apis/{GROUP}/v1/namespaces/{INFRA}/gateways/{gateway_name}"
+
+    def conditions(g: dict) -> list[dict]:
+        return (g.get("status") or {}).get("conditions") or []
+
+    gw.apply(test, before)
+    original = _eventually(lambda: gw.api_get(path)[1], lambda g: _latest(g, conditions(g)),
+                           f"{gateway_name}: GatewayMustHaveLatestConditions")
+    for case in rows_before:
+        gw.expect(case)
+    gw.apply(test, after)
+    _eventually(lambda: _listener_rows(gw, gateway_name), _listeners_are(listeners),
+                f"{test}: {gateway_name} listeners {listeners}, each Accepted, ResolvedRefs, attachedRoutes 1")
+    _eventually(lambda: gw.api_get(path)[1],
+                lambda g: g["metadata"]["generation"] != original["metadata"]["generation"] and _latest(g, conditions(g)),
+                f"{gateway_name} after the patch: a new generation, its conditions observe it")
+    failures = []
+    for case in rows_after:
+        try:
+            gw.expect(case)
+        except AssertionError as exc:
+            failures.append(str(exc))
+    assert not failures, f"{test} (gateway-modify-listeners.go): after the patch:\n" + "\n".join(failures)
+
+
+def test_gateway_modify_listeners_add(gw):
+    """GatewayModifyListeners (gateway-modify-listeners.go), "should be able to add a listener that
+    then becomes available for routing traffic": the http listener (data.test.com) added to
+    gateway-add-listener shows in status (https and http, attachedRoutes 1 each) and routes
+    data.test.com to http-route-1's backend; before, nothing served that host on port 80. Upstream
+    applies both sub-tests' Gateways at once and checks status only; here each sub-test applies its
+    own Gateway and route (ingressd serves every Gateway on one address, and gateway-remove-listener's
+    hostless http listener would serve data.test.com too), and the routing rows are added."""
+    name = "gateway-add-listener"
+    route = httproute("http-route-1", rule(backend("infra-backend-v1")), parents=[parent(name, INFRA)])
+    added = listener("http", 80, "HTTP", hostname="data.test.com", from_="All")
+    _modify_listeners(
+        gw, "GatewayModifyListeners/add", [gateway(name, _SECURE), route],
+        [gateway(name, _SECURE, added), route], name, ("https", "http"),
+        [Case(Req("/", host="secure.test.com", https=True), Exp(backend="infra-backend-v1")),
+         Case(Req("/", host="data.test.com"), Exp(status=404, backend=None))],
+        [Case(Req("/", host="data.test.com"), Exp(backend="infra-backend-v1")),
+         Case(Req("/", host="secure.test.com", https=True), Exp(backend="infra-backend-v1"))])
+
+
+def test_gateway_modify_listeners_remove(gw):
+    """GatewayModifyListeners (gateway-modify-listeners.go), "should be able to remove listeners,
+    which would then stop routing the relevant traffic": with the https listener removed,
+    gateway-remove-listener's status lists http only (attachedRoutes 1), and secure.test.com over
+    HTTPS is no longer routed to http-route-2 (the base Gateway's hostless https listener, without
+    routes, answers 404) while port 80 still is."""
+    name = "gateway-remove-listener"
+    route = httproute("http-route-2", rule(backend("infra-backend-v1")), parents=[parent(name, INFRA)])
+    http = listener("http", 80, "HTTP", from_="All")
+    _modify_listeners(
+        gw, "GatewayModifyListeners/remove", [gateway(name, _SECURE, http), route],
+        [gateway(name, http), route], name, ("http",),
+        [Case(Req("/", host="secure.test.com", https=True), Exp(backend="infra-backend-v1")),
+         Case(Req("/", host="data.test.com"), Exp(backend="infra-backend-v1"))],
+        [Case(Req("/", host="secure.test.com", https=True), Exp(status=404, backend=None)),
+         Case(Req("/", host="data.test.com"), Exp(backend="infra-backend-v1"))])
