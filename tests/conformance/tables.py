@@ -740,5 +740,17 @@ TABLES.append(Table(
     accepted("backend-protocol-ws"),
 ))
 
+# HTTPRoute303Redirect, HTTPRoute307Redirect, HTTPRoute308Redirect: provisional tests of a later
+# release (kubernetes-sigs/gateway-api v1.5.0, conformance/tests/httproute-30{3,7,8}-redirect.go),
+# the statusCode values its HTTPRoute schema allows besides 301 and 302. The 303 row is a POST,
+# as upstream sends it (See Other is the answer to a POST).
+for _code, _path, _method in ((303, "/see-other", "POST"), (307, "/temporary", "GET"), (308, "/permanent", "GET")):
+    TABLES.append(Table(
+        f"HTTPRoute{_code}Redirect", f"httproute-{_code}-redirect.go (v1.5.0)",
+        [httproute(f"{_code}-redirect", rule(matches=[prefix(_path)], filters=[redirect(status=_code)]))],
+        [Case(Req(_path, method=_method), Exp(status=_code, backend=None, location={"path": _path}))],
+        accepted(f"{_code}-redirect"),
+    ))
+
 BY_NAME = {t.test: t for t in TABLES}
 assert len(BY_NAME) == len(TABLES)

@@ -218,6 +218,9 @@ REDIRECTS = model([route("redirect", [
                   "/original-prefix"),
     redirect_rule({"path": {"type": "ReplaceFullPath", "replaceFullPath": "/full-path-replacement"}}, "/full"),
     redirect_rule({"statusCode": 308, "scheme": "http", "port": 80}, "/same"),
+    redirect_rule({"statusCode": 303}, "/see-other"),
+    redirect_rule({"statusCode": 307}, "/temporary"),
+    redirect_rule({"statusCode": 308}, "/permanent"),
 ])])
 
 REDIRECT_ROWS = [
@@ -229,6 +232,9 @@ REDIRECT_ROWS = [
     ("HTTPRouteRedirectPath", "/original-prefix/lemon", 302, "http://example.com/replacement-prefix/lemon"),
     ("HTTPRouteRedirectPath", "/full/path", 302, "http://example.com/full-path-replacement"),
     ("HTTPRouteRedirectPortAndScheme", "/same", 308, "http://example.com/same"),
+    ("HTTPRoute303Redirect (v1.5.0)", "/see-other", 303, "http://example.com/see-other"),
+    ("HTTPRoute307Redirect (v1.5.0)", "/temporary", 307, "http://example.com/temporary"),
+    ("HTTPRoute308Redirect (v1.5.0)", "/permanent", 308, "http://example.com/permanent"),
 ]
 
 
