@@ -44,7 +44,7 @@ from ingressd.kinds import STORED_KINDS, is_cluster_scoped
 from ingressd.objects.load import LoadResult, Manifest, find_manifest_files
 from ingressd.objects.manifests import load_paths
 from ingressd.objects.reload import Files, ReloadGate, fingerprint, manifest_change_filter, settle_windows
-from ingressd.pods.ips import PodBlockClaim, PodCIDRError, claim_pod_block, parse_pod_cidr
+from ingressd.pods.ips import PodBlockClaim, PodCIDRError, claim_pod_block, loopback_advice, parse_pod_cidr
 from ingressd.pods.kubelet import Kubelet
 from ingressd.proxy.server import ProxyServer
 from ingressd.proxy.tls import SniContexts
@@ -651,6 +651,9 @@ class Ingressd:
             f"; taken by other instances: {', '.join(map(str, block.skipped))}" if block.skipped else "")
         unchecked = "" if block.socket is not None else "; unchecked: its claim address is not configured on loopback"
         self.warn(f"ingressd: pod addresses {block.network} ({origin}{unchecked})")
+        advice = loopback_advice(block.network)
+        if advice:
+            self.warn(advice)
 
     def health(self) -> tuple[bool, str]:
         if not self.ready:

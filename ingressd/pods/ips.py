@@ -164,6 +164,38 @@ def bind_claim(network: IPv4Network) -> socket.socket:
     return sock
 
 
+def address_configured(address: str) -> bool:
+    """Whether a listener can bind `address` (Linux: all of 127.0.0.0/8; macOS: only lo0's aliases)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((address, 0))
+        except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return False
+        return True
+
+
+def loopback_advice(network: IPv4Network, configured: Callable[[str], bool] = address_configured,
+                    probe: int = 16) -> str | None:
+    """None when pods can listen in `network`; else what to run, said once at start (on macOS each
+    pod address needs an `ifconfig lo0 alias`) instead of a bind error per pod."""
+    hosts = [str(a) for _, a in zip(range(probe), network.hosts())]
+    missing = [a for a in hosts if not configured(a)]
+    if not missing:
+        return None
+    if len(missing) < len(hosts):
+        return (f"ingressd: pod addresses {', '.join(missing)} of {network} are not configured on the "
+                f"loopback interface: pods given them cannot listen; add them with "
+                + "; ".join(f"sudo ifconfig lo0 alias {a} up" for a in missing))
+    example = IPv4Network("127.10.0.0/28")
+    return (f"ingressd: pod addresses {network} are not configured on the loopback interface (macOS "
+            f"configures only 127.0.0.1), so pods cannot listen; Services with their own endpoints "
+            f"still route. Alias a small block and give it, e.g.:\n"
+            f"  for i in $(seq 1 {example.num_addresses - 2}); do sudo ifconfig lo0 alias "
+            f"{str(example.network_address).rsplit('.', 1)[0]}.$i up; done\n"
+            f"  ingressd run --pod-cidr {example} ...")
+
+
 def claim_pod_block(
     state_dir: str | os.PathLike,
     pod_cidr: IPv4Network | None = None,

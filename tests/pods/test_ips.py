@@ -1,12 +1,22 @@
 import errno
 import os
 import socket
+import sys
 from ipaddress import IPv4Network
 
 import pytest
 
 from ingressd.pods.ips import (
-    AVOIDED, CLAIM_PORT, PodCIDRError, PodIPPool, claim_pod_block, derived_blocks, parse_pod_cidr, state_key,
+    AVOIDED,
+    CLAIM_PORT,
+    PodCIDRError,
+    PodIPPool,
+    address_configured,
+    claim_pod_block,
+    derived_blocks,
+    loopback_advice,
+    parse_pod_cidr,
+    state_key,
 )
 
 
@@ -169,3 +179,27 @@ def test_real_claims_exclude_each_other_until_released(tmp_path):
     again = claim_pod_block(state)
     assert again.network == first.network
     again.close()
+
+
+@pytest.mark.parametrize("configured, expected", [
+    (lambda a: True, None),  # Linux: all of 127.0.0.0/8 is loopback
+    (lambda a: a != "127.10.0.5", ("ingressd: pod addresses 127.10.0.5 of 127.10.0.0/28 are not configured on the "
+     "loopback interface: pods given them cannot listen; add them with sudo ifconfig lo0 alias 127.10.0.5 up")),
+])
+def test_loopback_advice_names_the_missing_aliases(configured, expected):
+    assert loopback_advice(IPv4Network("127.10.0.0/28"), configured) == expected
+
+
+def test_loopback_advice_without_any_alias_says_how_to_alias_a_small_block():
+    tried = []
+    advice = loopback_advice(IPv4Network("127.77.16.0/20"), lambda a: tried.append(a) and False)
+    assert tried[:2] == ["127.77.16.1", "127.77.16.2"] and len(tried) == 16  # probes a few, not 4064
+    assert advice.startswith("ingressd: pod addresses 127.77.16.0/20 are not configured on the loopback interface")
+    assert "for i in $(seq 1 14); do sudo ifconfig lo0 alias 127.10.0.$i up; done" in advice
+    assert "ingressd run --pod-cidr 127.10.0.0/28" in advice
+
+
+def test_every_loopback_address_is_configured_here():
+    if not sys.platform.startswith("linux"):
+        pytest.skip("only Linux routes all of 127.0.0.0/8 to lo")
+    assert address_configured("127.10.0.9") and loopback_advice(IPv4Network("127.10.0.0/28")) is None
