@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ingressd.routing.balancer import Balancers
 from ingressd.routing.decide import Answer, Forward, Request, decide
+from ingressd.routing.gateway_match import _label
 from ingressd.routing.hosts import normalize_host
 from ingressd.routing.snapshot import Snapshot
 from ingressd.routing.table import BackendRef, Location
@@ -74,6 +75,28 @@ def http_route_document(gm, forward=None) -> dict:
     return doc
 
 
+def backend_refs_document(snapshot: Snapshot, rule) -> list[dict]:
+    """Every backendRef of the rule that serves (`httpRoute.backendRefs`), in order: `backend`
+    (namespace/service:port as `weights` names it), `weight`, `probability` (its weight over the
+    rule's total, the unresolvable ones included as the draw includes them; null when every weight
+    is 0), `upstream` (the name X-Ingressd-Upstream gives, null when it cannot be resolved), and
+    either the Service's `namespace`, `service`, `port`, `found`, `endpoints` or the `problem`
+    (`reason`, `message`: why it answers 500). What `ingressd bench` derives an HTTPRoute split from."""
+    total = sum(b.weight for b in rule.backends)
+    docs = []
+    for b in rule.backends:
+        entry: dict = {"backend": _label(b), "weight": b.weight,
+                       "probability": b.weight / total if total > 0 else None,
+                       "upstream": b.ref.upstream_name if b.ref is not None else None}
+        if b.ref is not None:
+            entry.update(_backend_doc(snapshot, b.ref))
+        else:
+            reason, message = b.problem or ("Unresolved", "the backendRef cannot be resolved")
+            entry["problem"] = {"reason": reason, "message": message}
+        docs.append(entry)
+    return docs
+
+
 def request_document(request: Request) -> dict:
     return {"method": request.method, "scheme": request.scheme, "host": request.host, "path": request.path,
             "headers": dict(request.headers), "cookies": dict(request.cookies),
@@ -93,6 +116,8 @@ def explain_document(snapshot: Snapshot, request: Request, balancers: Balancers 
         decision.gateway if isinstance(decision, Answer) else None
     if gm is not None:
         doc["httpRoute"] = http_route_document(gm, decision.gateway if isinstance(decision, Forward) else None)
+        if gm.rule is not None:
+            doc["httpRoute"]["backendRefs"] = backend_refs_document(snapshot, gm.rule)
     if isinstance(decision, Answer):
         doc["outcome"] = {"action": "answer", "status": decision.status, "reason": decision.reason,
                           "headers": [list(h) for h in decision.headers]}
