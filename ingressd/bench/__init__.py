@@ -48,6 +48,12 @@ def _positive(kind):
     return parse
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
+    return int(text)
+
+
 def _expect(text: str) -> tuple[str, float]:
     from ingressd.bench.expect import parse_share
 
@@ -67,7 +73,8 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
         help="send load through ingressd; per-backend shares, intervals, latency and a split test",
         description="Send real HTTP(S) requests, attribute each response to the backend that served it "
                     "(X-Ingressd-Upstream from `ingressd run --expose-upstream`, else the echo app's "
-                    "version), and test the split against the canary weights the admin API reports.",
+                    "version), and test the split against the canary weights (or the HTTPRoute backendRef "
+                    "weights) the admin API reports for the request.",
         epilog="Exit status: 0 done, no sample-ratio mismatch; 2 usage error, or no response at all; "
                "3 sample-ratio mismatch (chi-square p < 0.001).",
     )
@@ -94,7 +101,11 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
                        help="expected share (0.1 or 10%%) of an upstream, or of main/canary; repeatable; "
                             "overrides the admin API")
     bench.add_argument("--admin", metavar="URL",
-                       help=f"ingressd's admin port, for the configured canary weights (default {DEFAULT_ADMIN})")
+                       help=f"ingressd's admin port, for the configured canary weights and HTTPRoute backendRef "
+                            f"weights (default {DEFAULT_ADMIN})")
+    bench.add_argument("--listener-port", type=_port, metavar="N",
+                       help="the Gateway listener port --url reaches, as `ingressd explain --port` (default 80 "
+                            "for http, 443 for https: --http-port/--https-port)")
     from ingressd.access import add_credential_flags
 
     add_credential_flags(bench)
@@ -165,7 +176,8 @@ async def bench_command(args: argparse.Namespace, stdout: TextIO | None = None, 
     try:
         report = await bench(spec, args.admin, overrides, admin_required=args.admin is not None,
                              on_progress=on_progress, token=search.token,
-                             unauthorized=unauthorized_message(admin, search).removeprefix("error: "))
+                             unauthorized=unauthorized_message(admin, search).removeprefix("error: "),
+                             listener_port=args.listener_port)
     except BenchError as exc:
         return fail(str(exc))
     if on_progress is not None:

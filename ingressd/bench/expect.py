@@ -182,16 +182,29 @@ def expectation(
             base = {item["main"]: 1.0}
     if not overrides:
         return Expectation(dict(base), "admin", dict(item), decision) if base else None
+    aliases = {alias: item[alias] for alias in ALIASES} if base else {}
 
+    def no_alias(alias: str) -> str:
+        return (f"--expect {alias}=… needs the admin API to say which upstream is the {alias}; "
+                "name the upstream (<namespace>-<service>-<port>) instead")
+
+    shares = _combine(base, aliases, overrides, no_alias, keep_zero=True)
+    source = "admin and --expect" if base else "--expect"
+    return Expectation(shares, source, dict(item) if item is not None else None, decision)
+
+
+def _combine(base: Mapping[str, float], aliases: Mapping[str, str], overrides: Mapping[str, float],
+             no_alias, keep_zero: bool) -> dict[str, float]:
+    """`overrides` (names or aliases) over `base`: backends the overrides leave out share the
+    remainder in proportion to `base` (equally when it gave them nothing); without a base the
+    overrides must add up to 1. `no_alias(alias)` says why an alias cannot be used; `keep_zero`
+    keeps left-out backends whose derived share is 0 (the test treats a backend not named as 0)."""
     resolved: dict[str, float] = {}
     for name, share in overrides.items():
         if name in ALIASES:
-            if not base:
-                raise ValueError(
-                    f"--expect {name}=… needs the admin API to say which upstream is the {name}; "
-                    "name the upstream (<namespace>-<service>-<port>) instead"
-                )
-            name = item[name]
+            if name not in aliases:
+                raise ValueError(no_alias(name))
+            name = aliases[name]
         if name in resolved:
             raise ValueError(f"--expect gives {name!r} twice (once through an alias)")
         resolved[name] = share
@@ -204,8 +217,132 @@ def expectation(
     if rest:
         weight = sum(base[name] for name in rest)
         for name in rest:
-            shares[name] = remainder * (base[name] / weight if weight > 0 else 1.0 / len(rest))
+            share = remainder * (base[name] / weight if weight > 0 else 1.0 / len(rest))
+            if share > 1e-12 or keep_zero:
+                shares[name] = share
     elif abs(remainder) > 1e-6:
         raise ValueError(f"--expect shares add up to {given:g}, not 1; name every backend or use the admin API")
-    source = "admin and --expect" if base else "--expect"
-    return Expectation(shares, source, dict(item) if item is not None else None, decision)
+    return shares
+
+
+# ---- HTTPRoute rules ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RouteSplit:
+    """What the running instance's decision (GET /ingressd/v1/explain) says about the benchmarked
+    request when an HTTPRoute routes it: the expected shares of the upstreams that name themselves
+    in responses (`base`, empty when no backend serves), the main/canary aliases, and notes."""
+
+    route: dict                   # for the report: kind, route, rule, match, matches, hostname, backendRefs
+    base: dict[str, float]
+    aliases: dict[str, str]       # "main"/"canary" -> upstream
+    alias_problem: str            # why an alias missing from `aliases` cannot be used
+    decision: CanaryShare | None
+    notes: tuple[str, ...]
+
+
+def _pct(p: float) -> str:
+    return f"{p * 100:.4g} %"
+
+
+def http_route_split(doc: Mapping) -> RouteSplit | None:
+    """The split of the HTTPRoute rule an explanation names; None when no HTTPRoute routes the
+    request (an Ingress may: the canary list applies).
+
+    Shares follow the backendRefs' weights. A backendRef that cannot be resolved (RefNotPermitted,
+    BackendNotFound, InvalidKind, ...) answers 500 for its share, and ingressd's own answers name no
+    backend, so the split is expected among the resolvable ones and a note says so; a weight 0
+    expects nothing (a response from it is a mismatch without a row for it). A redirect, a rule
+    without backendRefs, every weight 0, or no matching rule: nothing to test, said in a note.
+    Aliases need a rule with exactly two backendRefs: main the first, canary the second (as
+    `ingressd convert` writes a canary).
+    """
+    route = doc.get("httpRoute")
+    if not isinstance(route, Mapping):
+        return None
+    if "route" not in route:
+        return RouteSplit({"kind": "HTTPRoute", "hostname": route.get("hostname")}, {}, {},
+                          "no HTTPRoute rule matches the request", None,
+                          (f"{route.get('why')}: nothing to test against",))
+    name = f"HTTPRoute {route['route']} rule {route['rule']}"
+    refs = [ref for ref in route.get("backendRefs") or () if isinstance(ref, Mapping)]
+    summary = {"kind": "HTTPRoute", "route": route["route"], "rule": route["rule"], "match": route.get("match"),
+               "ruleName": route.get("ruleName"), "matches": route.get("matches"), "hostname": route.get("hostname"),
+               "backendRefs": [{key: ref.get(key) for key in ("backend", "weight", "probability", "upstream")}
+                               | ({"problem": ref["problem"]} if ref.get("problem") else {}) for ref in refs]}
+    outcome = doc.get("outcome") or {}
+
+    def nothing(why: str) -> RouteSplit:
+        return RouteSplit(summary, {}, {}, f"{name} has no backend that serves: {why}", None,
+                          (f"{name}: {why}: nothing to test against",))
+
+    status = outcome.get("status")
+    if outcome.get("action") == "answer" and isinstance(status, int) and 300 <= status < 400:
+        where = next((v for k, v in outcome.get("headers") or () if k == "Location"), None)
+        return nothing(f"RequestRedirect answers {status}" + (f" to {where}" if where else "") + ", no backend")
+    if not refs:
+        return nothing("the rule has no backendRefs: every request answers 500")
+    total = sum(ref.get("weight") or 0 for ref in refs)
+    if total <= 0:
+        return nothing("every backendRef has weight 0: every request answers 500")
+
+    notes = []
+    serving: dict[str, int] = {}
+    for ref in refs:
+        weight, upstream = ref.get("weight") or 0, ref.get("upstream")
+        if weight <= 0:
+            notes.append(f"{name}: backendRef {ref.get('backend')} has weight 0: it should serve nothing")
+        elif upstream is None:
+            problem = ref.get("problem") or {}
+            notes.append(f"{name}: backendRef {ref.get('backend')} (weight {weight}, {_pct(weight / total)} of "
+                         f"requests) cannot be resolved ({problem.get('reason')}: {problem.get('message')}): "
+                         "those requests answer 500, which names no backend; the split is expected among the others")
+        else:
+            serving[upstream] = serving.get(upstream, 0) + weight
+            if ref.get("found") is False or ref.get("endpoints") == []:
+                notes.append(f"{name}: backendRef {ref.get('backend')} has no ready endpoints now: its share "
+                             "answers 503, which names no backend, until it has")
+    served = sum(serving.values())
+    if not served:
+        return nothing("no weighted backendRef can be resolved: every request answers 500")
+    base = {upstream: weight / served for upstream, weight in serving.items()}
+
+    aliases: dict[str, str] = {}
+    alias_problem = ""
+    if len(refs) == 2 and all(ref.get("upstream") for ref in refs) and refs[0]["upstream"] != refs[1]["upstream"]:
+        aliases = {"main": refs[0]["upstream"], "canary": refs[1]["upstream"]}
+    elif len(refs) == 1 and refs[0].get("upstream"):
+        aliases = {"main": refs[0]["upstream"]}
+        alias_problem = f"{name} has one backendRef: there is no canary"
+    elif len(refs) == 2:
+        alias_problem = f"{name}: main and canary need two resolvable backendRefs to different Services"
+    else:
+        alias_problem = (f"{name} has {len(refs)} backendRefs: main and canary are ambiguous; name the upstreams "
+                         f"({', '.join(ref.get('upstream') or str(ref.get('backend')) for ref in refs)})")
+
+    where = f"match {route.get('match')} ({route.get('matches')})"
+    if len(serving) == 1:
+        only = next(iter(serving))
+        decision = CanaryShare(0.0 if aliases.get("canary") != only else 1.0, "backendRef",
+                               f"{where}: backendRef {only} serves every request")
+    else:
+        weights = ", ".join(f"{ref.get('backend')} {ref.get('weight')}" for ref in refs)
+        decision = CanaryShare(base.get(aliases.get("canary", ""), 0.0), "weight",
+                               f"{where}: backendRef weights {weights} (of {total})")
+    return RouteSplit(summary, base, aliases, alias_problem, decision, tuple(notes))
+
+
+def route_expectation(split: RouteSplit, overrides: Mapping[str, float]) -> Expectation | None:
+    """Shares from an HTTPRoute rule with `--expect` overrides (names, or main/canary); None when
+    the rule has no backend to test and nothing overrides. Left-out backends share the remainder
+    by weight; one left out with nothing left is not listed (no 0 % row: the test counts any
+    response from a backend not listed as a mismatch). Raises ValueError as `expectation` does."""
+    if not overrides:
+        return Expectation(dict(split.base), "admin", split.route, split.decision) if split.base else None
+
+    def no_alias(alias: str) -> str:
+        return f"--expect {alias}=…: {split.alias_problem}; name the upstream (<namespace>-<service>-<port>) instead"
+
+    shares = _combine(split.base, split.aliases, overrides, no_alias, keep_zero=False)
+    source = "admin and --expect" if split.base else "--expect"
+    return Expectation(shares, source, split.route, split.decision if split.base else None)

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import aiohttp
 from hdrh.histogram import HdrHistogram
@@ -27,6 +28,7 @@ from ingressd.bench.stats import status_class
 
 UPSTREAM_HEADER = "X-Ingressd-Upstream"
 CANARIES_PATH = "/ingressd/v1/canaries"
+EXPLAIN_PATH = "/ingressd/v1/explain"
 UNKNOWN = "(unknown)"  # a response nothing names a backend for
 ERROR = "(error)"      # no response at all: connection refused, reset, timeout
 OPEN_LOOP_MAX_IN_FLIGHT = 1000  # open loop: past this many unanswered requests, new ones queue (and count it)
@@ -282,19 +284,21 @@ async def run_load(spec: LoadSpec, on_progress: Callable[[Progress], None] | Non
     return result
 
 
-async def fetch_canaries(admin_url: str, timeout: float = 5.0, token: str | None = None,
-                         unauthorized: str | None = None) -> list[dict]:
-    """The admin API's canary list (`GET <admin>/ingressd/v1/canaries`, with the admin API's bearer
-    `token`); AdminError if unavailable, its message `unauthorized` when the token is refused."""
-    url = admin_url.rstrip("/") + CANARIES_PATH
+async def _admin_get(admin_url: str, path: str, params, timeout: float, token: str | None,
+                     unauthorized: str | None, missing_ok: bool = False) -> dict | None:
+    """GET a JSON object from the admin API; AdminError if unavailable (its message `unauthorized`
+    when the token is refused); None for a 404 when `missing_ok` (an ingressd without that path)."""
+    url = admin_url.rstrip("/") + path
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
-            session.get(url, headers=headers) as response,
+            session.get(url, headers=headers, params=params) as response,
         ):
             if response.status == 401:
                 raise AdminError(unauthorized or f"{url} answered HTTP 401 Unauthorized (no valid token)")
+            if response.status == 404 and missing_ok:
+                return None
             if response.status != 200:
                 raise AdminError(f"{url} answered HTTP {response.status}")
             doc = await response.json(content_type=None)
@@ -302,7 +306,39 @@ async def fetch_canaries(admin_url: str, timeout: float = 5.0, token: str | None
         raise AdminError(f"cannot read {url}: {_describe(exc)}") from None
     except ValueError:
         raise AdminError(f"{url} did not answer JSON") from None
-    items = doc.get("items") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        raise AdminError(f"{url} did not answer a JSON object")
+    return doc
+
+
+async def fetch_canaries(admin_url: str, timeout: float = 5.0, token: str | None = None,
+                         unauthorized: str | None = None) -> list[dict]:
+    """The admin API's canary list (`GET <admin>/ingressd/v1/canaries`, with the admin API's bearer
+    `token`); AdminError if unavailable, its message `unauthorized` when the token is refused."""
+    url = admin_url.rstrip("/") + CANARIES_PATH
+    doc = await _admin_get(admin_url, CANARIES_PATH, None, timeout, token, unauthorized)
+    items = doc.get("items")
     if not isinstance(items, list) or not all(isinstance(item, Mapping) for item in items):
         raise AdminError(f"{url} answered JSON without an items list")
     return [dict(item) for item in items]
+
+
+def explain_params(spec: LoadSpec, listener_port: int | None = None) -> list[tuple[str, str]]:
+    """GET /ingressd/v1/explain's query for the request this spec sends: host, path and query,
+    method, scheme, every header (cookies in Cookie, as sent) and the Gateway listener port when given."""
+    parts = urlsplit(spec.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    params = [("host", spec.host), ("path", target), ("method", "GET"), ("scheme", parts.scheme or "http")]
+    params += [("header", f"{name}: {value}") for name, value in spec.request_headers().items()
+               if name.lower() != "host"]
+    if listener_port is not None:
+        params.append(("port", str(listener_port)))
+    return params
+
+
+async def fetch_explain(admin_url: str, spec: LoadSpec, timeout: float = 5.0, token: str | None = None,
+                        unauthorized: str | None = None, listener_port: int | None = None) -> dict | None:
+    """The running instance's explanation of the request `spec` sends (`GET <admin>/ingressd/v1/explain`:
+    the proxy's own decide()); None when that ingressd has no explain endpoint; AdminError if unavailable."""
+    return await _admin_get(admin_url, EXPLAIN_PATH, explain_params(spec, listener_port), timeout, token,
+                            unauthorized, missing_ok=True)

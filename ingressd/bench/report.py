@@ -125,6 +125,7 @@ def to_json(report: BenchReport) -> dict:
         },
         "backends": backends,
         "expected": None if exp is None else {
+            "kind": (exp.route or {}).get("kind", "Ingress") if exp.route else None,  # what the shares came from
             "source": exp.source,
             "shares": exp.shares,
             "route": exp.route,
@@ -182,8 +183,10 @@ def format_table(doc: dict) -> str:
     exp = doc["expected"]
     if exp is not None:
         origin = f"expected shares from {exp['source']}"
-        if exp["route"]:
-            r = exp["route"]
+        r = exp["route"]
+        if r and r.get("kind") == "HTTPRoute":
+            origin += f": HTTPRoute {r.get('route')} rule {r.get('rule')} on {r.get('hostname') or '*'}"
+        elif r:
             origin += (f": canary {r.get('canaryIngress')} on {r.get('host') or '*'}{r.get('path')}"
                        f" ({r.get('pathType')})")
         if exp["reason"]:

@@ -12,13 +12,16 @@ from ingressd.bench.expect import (
     Expectation,
     expectation,
     find_canary,
+    http_route_split,
     parse_cookie_header,
+    route_expectation,
 )
 from ingressd.bench.loadgen import (
     AdminError,
     LoadSpec,
     Progress,
     fetch_canaries,
+    fetch_explain,
     run_load,
 )
 from ingressd.bench.report import BenchReport
@@ -31,21 +34,29 @@ class BenchError(Exception):
 
 async def plan(spec: LoadSpec, admin_url: str | None, overrides: Mapping[str, float] | None = None,
                admin_required: bool = False, token: str | None = None,
-               unauthorized: str | None = None) -> tuple[Expectation | None, list[str]]:
+               unauthorized: str | None = None, listener_port: int | None = None,
+               ) -> tuple[Expectation | None, list[str]]:
     """What the split should be for this spec's requests, and notes on why it is unknown.
 
-    The admin API at `admin_url` (DEFAULT_ADMIN when None) is asked for the canary serving the
-    spec's host and path; failing to reach it is a BenchError when `admin_required` or when an
-    override uses the main/canary aliases, else a note. `token` is the admin API's bearer token,
-    `unauthorized` what to say when it is refused.
+    The admin API at `admin_url` (DEFAULT_ADMIN when None) explains the request the spec sends
+    (GET /ingressd/v1/explain: the proxy's own decision, on the Gateway listener `listener_port`
+    when given); when an HTTPRoute rule routes it, its backendRefs' weights are the split. Else the
+    canary list gives the canary serving the spec's host and path. Failing to reach the admin API
+    is a BenchError when `admin_required` or when an override uses the main/canary aliases, else a
+    note. `token` is the admin API's bearer token, `unauthorized` what to say when it is refused.
     """
     overrides = dict(overrides or {})
     notes: list[str] = []
     path = urlsplit(spec.url).path or "/"
+    admin = admin_url or DEFAULT_ADMIN
+    timeout = min(spec.timeout, 5.0)
     item = None
     try:
-        items = await fetch_canaries(admin_url or DEFAULT_ADMIN, timeout=min(spec.timeout, 5.0), token=token,
-                                     unauthorized=unauthorized)
+        explained = await fetch_explain(admin, spec, timeout=timeout, token=token, unauthorized=unauthorized,
+                                        listener_port=listener_port)
+        split = http_route_split(explained) if explained is not None else None
+        if split is None:
+            items = await fetch_canaries(admin, timeout=timeout, token=token, unauthorized=unauthorized)
     except AdminError as exc:
         if admin_required or any(name in ALIASES for name in overrides):
             if unauthorized is not None and str(exc) == unauthorized:
@@ -54,6 +65,17 @@ async def plan(spec: LoadSpec, admin_url: str | None, overrides: Mapping[str, fl
         if not overrides:
             notes.append(f"no expected shares: {exc}; pass --admin URL or --expect NAME=SHARE")
     else:
+        if split is not None:
+            notes.extend(split.notes)
+            known = set(split.base) | set(split.aliases) | set(ALIASES)
+            strangers = sorted(name for name in overrides if name not in known)
+            if split.base and strangers:
+                notes.append(f"--expect names {', '.join(strangers)}, not an upstream the HTTPRoute rule serves "
+                             f"({', '.join(sorted(split.base))})")
+            try:
+                return route_expectation(split, overrides), notes
+            except ValueError as exc:
+                raise BenchError(str(exc)) from None
         item = find_canary(items, spec.host, path)
         if item is None and not overrides:
             notes.append(f"the admin API lists no canary for {spec.host}{path}: nothing to test against")
@@ -89,8 +111,8 @@ def judge(result, expected: Expectation | None, notes: list[str]) -> BenchReport
 async def bench(spec: LoadSpec, admin_url: str | None = None, overrides: Mapping[str, float] | None = None,
                 admin_required: bool = False,
                 on_progress: Callable[[Progress], None] | None = None, token: str | None = None,
-                unauthorized: str | None = None) -> BenchReport:
+                unauthorized: str | None = None, listener_port: int | None = None) -> BenchReport:
     """Plan, load, judge. Raises BenchError before sending anything when the plan is unusable."""
-    expected, notes = await plan(spec, admin_url, overrides, admin_required, token, unauthorized)
+    expected, notes = await plan(spec, admin_url, overrides, admin_required, token, unauthorized, listener_port)
     result = await run_load(spec, on_progress)
     return judge(result, expected, notes)

@@ -1,6 +1,6 @@
 """A stand-in for ingressd on real loopback sockets: a proxy that names its upstream in
 X-Ingressd-Upstream (every 10th request the canary, or all of them with `X-Canary: always`) and an
-admin port serving the canary list in the contract's shape."""
+admin port serving the canary list in the contract's shape (and an explanation when given one)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ class FakeIngressd:
         self.canary_every = 10      # deterministic 1-in-N split; 0 = never the canary
         self.attribution = "header"  # "header" | "echo" | "none"
         self.items = [canary_item()]
+        self.explanation: dict | None = None  # GET /ingressd/v1/explain's answer; None: 404 (no explain)
+        self.explain_queries: list[list[tuple[str, str]]] = []
         self.gate: asyncio.Event | None = None  # when set, responses wait for it
         self.arrived = 0
         self.release_after: int | None = None   # open the gate once this many requests arrived
@@ -68,11 +70,18 @@ class FakeIngressd:
     async def canaries(self, request: web.Request) -> web.Response:
         return web.json_response({"items": self.items})
 
+    async def explain(self, request: web.Request) -> web.Response:
+        self.explain_queries.append(list(request.query.items()))
+        if self.explanation is None:
+            raise web.HTTPNotFound()
+        return web.json_response(self.explanation)
+
     async def start(self) -> None:
         proxy = web.Application()
         proxy.router.add_route("*", "/{tail:.*}", self.proxy)
         admin = web.Application()
         admin.router.add_get("/ingressd/v1/canaries", self.canaries)
+        admin.router.add_get("/ingressd/v1/explain", self.explain)
         ports = []
         for app in (proxy, admin):
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
