@@ -1,5 +1,7 @@
-"""`ingressd bench --expect` against an HTTPRoute rule's weighted backendRefs (issue 13): the
-demo's examples/gateway.yaml splits gateway.localtest.me 90/10 between web and web-canary."""
+"""`ingressd bench` against an HTTPRoute rule's weighted backendRefs (issue 13): the demo's
+examples/gateway.yaml splits gateway.localtest.me 90/10 between web and web-canary. Without
+--expect bench derives that split from the running instance (GET /ingressd/v1/explain: the
+proxy's own decision for the benchmarked request); a partial --expect gets the rest derived."""
 
 from __future__ import annotations
 
@@ -12,11 +14,11 @@ import urllib.request
 from tests.e2e.conftest import REPO, cli_env, wait_status
 
 
-def bench(proc, *expect: str) -> subprocess.CompletedProcess:
+def bench(proc, *expect: str, requests: int = 10000, path: str = "/", extra=()) -> subprocess.CompletedProcess:
     args = [arg for pair in expect for arg in ("--expect", pair)]
     return subprocess.run(
-        [sys.executable, "-m", "ingressd", "bench", "--url", f"http://127.0.0.1:{proc.http_port}/",
-         "--host", "gateway.localtest.me", "--requests", "10000", "--concurrency", "32",
+        [sys.executable, "-m", "ingressd", "bench", "--url", f"http://127.0.0.1:{proc.http_port}{path}",
+         "--host", "gateway.localtest.me", "--requests", str(requests), "--concurrency", "32", *extra,
          "--admin", f"http://127.0.0.1:{proc.admin_port}", "--json", "-", *args],
         check=False, capture_output=True, text=True, timeout=300, env=cli_env())
 
@@ -37,18 +39,51 @@ def test_bench_expect_on_httproute_weighted_backends(ingressd):
         assert time.monotonic() < deadline, "the canary pod never became ready"
         time.sleep(0.1)
 
-    result = bench(proc, "default-web-80=90%", "default-web-canary-80=10%")
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    # no --expect: the admin API's explanation of GET gateway.localtest.me/ names the rule and its weights
+    derived = bench(proc)
+    assert derived.returncode == 0, derived.stderr
+    report = json.loads(derived.stdout)
+    assert report["expected"]["kind"] == "HTTPRoute" and report["expected"]["source"] == "admin"
+    assert report["expected"]["shares"] == {"default-web-80": 0.9, "default-web-canary-80": 0.1}
+    assert report["expected"]["route"]["route"] == "default/web" and report["expected"]["route"]["rule"] == 2
+    assert report["expected"]["step"] == "weight"
     rows = {row["name"]: row for row in report["backends"]}
     assert set(rows) == {"default-web-80", "default-web-canary-80"}
+    assert rows["default-web-canary-80"]["expected_share"] == 0.1
     low, high = rows["default-web-canary-80"]["ci99_9"]
     assert low <= 0.10 <= high
     assert report["test"]["sample_ratio_mismatch"] is False
     assert sum(row["count"] for row in rows.values()) == 10000
+    assert "expected shares from admin: HTTPRoute default/web rule 2 on gateway.localtest.me" in derived.stderr
 
-    # a wrong expectation is flagged (exit 3). Every backend is named: the admin API's canary list
-    # (GET /ingressd/v1/canaries) has Ingress canaries only, so it cannot fill in the rest for an HTTPRoute.
-    wrong = bench(proc, "default-web-80=80%", "default-web-canary-80=20%")
-    assert wrong.returncode == 3, wrong.stderr
-    assert json.loads(wrong.stdout)["test"]["sample_ratio_mismatch"] is True
+    # every backend named, as before
+    result = bench(proc, "default-web-80=90%", "default-web-canary-80=10%", requests=4000)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["test"]["sample_ratio_mismatch"] is False
+
+    # partial: the canary alias (the rule's second backendRef) or one upstream; the rest is derived
+    for partial in ("canary=10%", "default-web-canary-80=10%"):
+        result = bench(proc, partial, requests=4000)
+        assert result.returncode == 0, result.stderr
+        expected = json.loads(result.stdout)["expected"]
+        assert expected["source"] == "admin and --expect"
+        assert expected["shares"] == {"default-web-canary-80": 0.1, "default-web-80": 0.9}
+
+    # a wrong expectation is flagged (exit 3), partial or complete, as for an Ingress canary
+    for wrong in (("default-web-canary-80=30%",), ("default-web-80=80%", "default-web-canary-80=20%")):
+        result = bench(proc, *wrong, requests=4000)
+        assert result.returncode == 3, result.stderr
+        assert json.loads(result.stdout)["test"]["sample_ratio_mismatch"] is True
+
+    # the header match routes to the single-backendRef rule: all web-canary; the redirect has no backend
+    forced = bench(proc, requests=500, extra=("--header", "X-Canary=always"))
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads(forced.stdout)["expected"]["shares"] == {"default-web-canary-80": 1.0}
+    redirect = bench(proc, requests=50, path="/old")
+    assert redirect.returncode == 0, redirect.stderr
+    doc = json.loads(redirect.stdout)
+    assert doc["expected"] is None and doc["test"] is None
+    assert any("RequestRedirect answers 301 to http://gateway.localtest.me/, no backend" in n for n in doc["notes"])
+    # aliases need a rule with two backendRefs: a usage error before any request is sent
+    alias = bench(proc, "canary=50%", requests=50, path="/old")
+    assert alias.returncode == 2 and "has no backend that serves" in alias.stderr, alias.stderr
