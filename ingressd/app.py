@@ -54,6 +54,7 @@ from ingressd.routing.explain_view import explain_document
 from ingressd.routing.routes_view import RouteRow, gateway_route_rows, route_changes, route_documents, route_rows
 from ingressd.routing.snapshot import SnapshotBuilder
 from ingressd.store_db import StoreDB, StoreDBError
+from ingressd.workers.pool import make_proxy
 
 @dataclass
 class RunOptions:
@@ -88,6 +89,7 @@ class RunOptions:
     scale_down_unneeded_time: float | None = None
     scale_down_delay_after_add: float | None = None
     pod_cidr: str | None = None  # "127.X.Y.0/24"; None: a free block derived from the state dir
+    workers: int = 1  # data-plane processes (ingressd.workers); 1: this process serves, as always
     extra: dict = field(default_factory=dict)
 
 
@@ -527,9 +529,9 @@ class Ingressd:
         self.store.subscribe(self._on_store_event)
         self.apply_manifests(result.manifests)
         self.setup_nodes()
-        self.proxy = ProxyServer(self.build_state(), metrics=self.metrics, access_log=self.access_log,
-                                 expose_upstream=opts.expose_upstream, on_error=self._proxy_error,
-                                 error_log=self.warn, rand=random.Random(opts.seed))
+        self.proxy = make_proxy(opts, self.warn, self.build_state(), metrics=self.metrics,  # --workers
+                                access_log=self.access_log, expose_upstream=opts.expose_upstream,
+                                on_error=self._proxy_error, error_log=self.warn, rand=random.Random(opts.seed))
         self.proxy.body_temp_dir = str(Path(opts.state_dir) / "client-body-temp")  # nginx's client_body_temp
         await self._bind_all()
         await self.reconcile()

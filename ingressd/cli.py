@@ -84,6 +84,15 @@ def _fraction(value: str) -> float:
     return number
 
 
+def _workers(value: str) -> int:
+    from ingressd.workers.merge import parse_workers
+
+    try:
+        return parse_workers(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _count(value: str) -> int:
     try:
         number = int(value)
@@ -189,7 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     auto.add_argument("--scale-down-delay-after-add", type=_duration, default=None, metavar="DURATION",
                       help="cluster autoscaler: no scale-down for this long after a scale-up (default 10m)")
     run.add_argument("--seed", type=int, default=None, metavar="N",
-                     help="seed the random source of canary-weight draws and load balancing (reproducible runs)")
+                     help="seed the random source of canary-weight draws and load balancing (reproducible runs); "
+                          "with --workers, worker i seeds with N+i")
+    run.add_argument("--workers", type=_workers, default=1, metavar="N|auto",
+                     help="data-plane processes sharing the HTTP/HTTPS/Gateway listeners (SO_REUSEPORT, Linux); "
+                          "auto: one per CPU (default 1: this process serves)")
 
     explain = sub.add_parser(
         "explain", help="where one request goes and why: asks the running ingressd, or reads -f files")
@@ -351,6 +364,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         scale_down_unneeded_time=args.scale_down_unneeded_time,
         scale_down_delay_after_add=args.scale_down_delay_after_add,
         pod_cidr=args.pod_cidr,
+        workers=args.workers,
     )
     return run(options)
 

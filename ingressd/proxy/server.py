@@ -520,14 +520,19 @@ class ProxyServer:
                 {"message": "ingressd proxy error", "exception": exc})
 
     async def listen(self, host: str, port: int, ssl: ssl_module.SSLContext | None = None,
-                     scheme: str = "http", gateway_port: int | None = None) -> asyncio.base_events.Server:
-        """Accept on host:port; `gateway_port` is the Gateway listener port the connections count as
+                     scheme: str = "http", gateway_port: int | None = None,
+                     sock=None) -> asyncio.base_events.Server:
+        """Accept on host:port, or on `sock` (a listening socket bound already: a worker's of
+        `--workers`); `gateway_port` is the Gateway listener port the connections count as
         (default 80 for http, 443 for https; a Gateway listener on another port: that port)."""
         loop = asyncio.get_running_loop()
         scheme_b = scheme.encode()
-        srv = await loop.create_server(
-            lambda: ClientConnection(self, scheme_b, gateway_port), host, port, ssl=ssl, reuse_address=True, backlog=1024
-        )
+        if sock is not None:
+            srv = await loop.create_server(lambda: ClientConnection(self, scheme_b, gateway_port), sock=sock,
+                                           ssl=ssl, backlog=1024)
+        else:
+            srv = await loop.create_server(lambda: ClientConnection(self, scheme_b, gateway_port), host, port,
+                                           ssl=ssl, reuse_address=True, backlog=1024)
         self.servers.append(srv)
         if self._sweeper is None:
             self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)

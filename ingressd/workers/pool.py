@@ -1,0 +1,374 @@
+"""The control side of `--workers N`: a ProxyServer that serves nothing itself.
+
+`WorkerPool` keeps the routing snapshot, the balancers (for `explain`) and the metrics the admin
+API reads, like the single-process ProxyServer, and:
+- `listen()` binds the port once per worker with SO_REUSEPORT (a port 0 resolves with the first
+  socket; the kernel spreads connections across the sockets), keeps every socket and hands socket
+  i to worker i: a worker that crashes leaves its socket's pending connections to its successor;
+- `swap()` ships the parts of the snapshot that changed (pickled once) to every worker;
+- reports from workers: access-log lines are written to the one --access-log stream, a batch of
+  whole lines at a time; metric deltas are summed into the control process's ProxyMetrics (so
+  /metrics shows the total, names and labels unchanged) and pod traffic into TrafficTotals;
+- a worker that exits unexpectedly is reported on stderr and started again.
+
+`make_proxy()` is what the app calls: a plain ProxyServer for one worker (today's path, no
+extra process), a WorkerPool for more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import ingressd
+from ingressd.proxy.server import ProxyServer
+from ingressd.routing.snapshot import Snapshot
+from ingressd.workers.channel import frame, read_frame, send_frame
+from ingressd.workers.merge import TrafficTotals, merge, reuseport_unavailable, worker_seed
+
+READY_TIMEOUT = 30.0  # seconds for a new worker to take its snapshot and listeners
+LISTEN_TIMEOUT = 10.0
+STOP_GRACE = 10.0  # seconds a worker gets to close its connections before SIGKILL
+RESTART_BACKOFF = (0.0, 0.5, 1.0, 2.0, 5.0)  # after crashes in quick succession
+PICKLE = pickle.HIGHEST_PROTOCOL
+TERM_GRACE = 1.0  # seconds to see whether a worker's SIGTERM was the whole group's
+
+
+def make_proxy(options, warn, state: Snapshot, **kwargs) -> ProxyServer:
+    """The data plane for `options.workers` (RunOptions): this process's own ProxyServer for 1
+    (or where SO_REUSEPORT cannot spread connections: said on stderr), else a WorkerPool."""
+    count = getattr(options, "workers", 1)
+    if count > 1:
+        why = reuseport_unavailable()
+        if why is not None:
+            warn(f"ingressd: --workers {count}: {why}; serving with 1 worker in this process")
+            count = 1
+    if count == 1:
+        return ProxyServer(state, **kwargs)
+    return WorkerPool(state, count=count, state_dir=options.state_dir, log_format=options.log_format,
+                      seed=options.seed, warn=warn, **kwargs)
+
+
+def bind_reuseport(host: str, port: int, count: int) -> list[list[socket.socket]]:
+    """`count` listening sockets per address of host:port (as create_server binds them), all with
+    SO_REUSEPORT; [slot][address]. Raises OSError as a bind would."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    seen, addresses = set(), []
+    for family, kind, proto, _name, address in infos:
+        if (family, address) not in seen:
+            seen.add((family, address))
+            addresses.append((family, kind, proto, address))
+    slots: list[list[socket.socket]] = [[] for _ in range(count)]
+    try:
+        for family, kind, proto, address in addresses:
+            for slot in slots:
+                sock = socket.socket(family, kind, proto)
+                slot.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(address)
+                if address[1] == 0:  # the other workers' sockets join the port the first one got
+                    address = (address[0], sock.getsockname()[1], *address[2:])
+                sock.listen(1024)
+                sock.setblocking(False)
+    except OSError:
+        for slot in slots:
+            for sock in slot:
+                sock.close()
+        raise
+    return slots
+
+
+class SharedListener:
+    """One listener of the pool (what ProxyServer.listen returns, for the app and GatewayListeners):
+    the control process's copies of every worker's sockets."""
+
+    def __init__(self, pool: WorkerPool, key: int, slots: list[list[socket.socket]], spec: dict) -> None:
+        self.pool = pool
+        self.key = key
+        self.slots = slots
+        self.spec = spec
+        self.sockets = slots[0]
+
+    def close(self) -> None:
+        if self.pool.listeners.pop(self.key, None) is None:
+            return
+        for worker in self.pool.live():
+            worker.send(frame(b"U", pickle.dumps(self.key)))
+        for slot in self.slots:
+            for sock in slot:
+                sock.close()
+
+    async def wait_closed(self) -> None:
+        return None
+
+
+@dataclasses.dataclass(eq=False)
+class WorkerProcess:
+    index: int
+    proc: asyncio.subprocess.Process
+    cmd: socket.socket
+    outbox: asyncio.Queue
+    started: float
+    ready: asyncio.Future
+    acks: dict[int, asyncio.Future] = dataclasses.field(default_factory=dict)
+    tasks: list[asyncio.Task] = dataclasses.field(default_factory=list)
+    gone: bool = False
+
+    def send(self, data: bytes, fds: list[int] | None = None) -> None:
+        if not self.gone:
+            self.outbox.put_nowait((data, fds))
+
+
+class WorkerPool(ProxyServer):
+    """A ProxyServer whose listeners are served by `count` worker processes."""
+
+    def __init__(self, state: Snapshot, *, count: int, state_dir: str, log_format: str, seed: int | None,
+                 warn, **kwargs) -> None:
+        self._https_port = 443
+        self.workers: list[WorkerProcess | None] = [None] * count
+        super().__init__(state, **kwargs)
+        self.count = count
+        self.state_dir = state_dir
+        self.log_format = log_format
+        self.seed = seed
+        self.warn = warn
+        self.traffic = TrafficTotals()
+        self.listeners: dict[int, SharedListener] = {}
+        self._keys = itertools.count(1)
+        self._shipped = state
+        self._started = False
+        self._closing = False
+        self._crashes: list[int] = [0] * count  # quick successive crashes, for the back-off
+        self._restarts: set[asyncio.Task] = set()
+
+    # ---- what the app sets and reads -------------------------------------------------------
+
+    @property
+    def https_port(self) -> int:
+        return self._https_port
+
+    @https_port.setter
+    def https_port(self, port: int) -> None:
+        self._https_port = port
+        for worker in self.live():
+            worker.send(frame(b"H", pickle.dumps(port)))
+
+    def live(self) -> list[WorkerProcess]:
+        return [w for w in self.workers if w is not None and not w.gone]
+
+    def pids(self) -> list[int]:
+        return [w.proc.pid for w in self.live()]
+
+    # ---- snapshots --------------------------------------------------------------------------
+
+    def swap(self, state: Snapshot) -> None:
+        super().swap(state)
+        old, self._shipped = self._shipped, state
+        parts = {f.name: getattr(state, f.name) for f in dataclasses.fields(Snapshot)
+                 if getattr(state, f.name) is not getattr(old, f.name)}
+        if not parts:
+            return
+        data = frame(b"P", pickle.dumps(parts, protocol=PICKLE))  # once, for every worker
+        for worker in self.live():
+            worker.send(data)
+
+    # ---- listeners --------------------------------------------------------------------------
+
+    async def listen(self, host: str, port: int, ssl=None, scheme: str = "http",
+                     gateway_port: int | None = None, sock=None) -> SharedListener:
+        if not self._started:
+            await self.start()
+        slots = bind_reuseport(host, port, self.count)
+        key = next(self._keys)
+        bound = slots[0][0].getsockname()
+        spec = {"key": key, "scheme": scheme, "gateway_port": gateway_port, "tls": ssl is not None,
+                "fds": len(slots[0]), "address": f"{host}:{bound[1]}"}
+        listener = self.listeners[key] = SharedListener(self, key, slots, spec)
+        self.servers.append(listener)
+        acks = [self._send_listen(worker, listener) for worker in self.live()]
+        if acks:
+            await asyncio.wait(acks, timeout=LISTEN_TIMEOUT)
+        return listener
+
+    def _send_listen(self, worker: WorkerProcess, listener: SharedListener) -> asyncio.Future:
+        ack = worker.acks[listener.key] = asyncio.get_running_loop().create_future()
+        worker.send(frame(b"L", pickle.dumps(listener.spec)), [s.fileno() for s in listener.slots[worker.index]])
+        return ack
+
+    # ---- workers ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start every worker and wait until each has its snapshot."""
+        self._started = True
+        workers = [await self._spawn(index) for index in range(self.count)]
+        await asyncio.wait([w.ready for w in workers], timeout=READY_TIMEOUT)
+        for worker in workers:
+            if not worker.ready.done():
+                self.warn(f"ingressd: worker {worker.index} (pid {worker.proc.pid}) did not start within "
+                          f"{READY_TIMEOUT:.0f}s")
+        self.warn(f"ingressd: {self.count} data-plane workers (pids {', '.join(map(str, self.pids()))})")
+
+    async def _spawn(self, index: int) -> WorkerProcess:
+        cmd, cmd_child = socket.socketpair()
+        report, report_child = socket.socketpair()
+        package_root = str(Path(ingressd.__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH"))
+                                                           if p)}
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "ingressd.workers.worker", str(cmd_child.fileno()),
+                str(report_child.fileno()), str(index), str(os.getpid()),
+                pass_fds=(cmd_child.fileno(), report_child.fileno()), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, env=env)
+        finally:
+            cmd_child.close()
+            report_child.close()
+        cmd.setblocking(False)
+        loop = asyncio.get_running_loop()
+        worker = WorkerProcess(index, proc, cmd, asyncio.Queue(), time.monotonic(), loop.create_future())
+        self.workers[index] = worker
+        config = {"index": index, "seed": worker_seed(self.seed, index), "expose_upstream": self.expose_upstream,
+                  "state_dir": self.state_dir, "log_format": self.log_format,
+                  "access_log": self.access_log is not None, "https_port": self._https_port,
+                  "snapshot": self._shipped}
+        worker.send(frame(b"I", pickle.dumps(config, protocol=PICKLE)))
+        for listener in self.listeners.values():
+            self._send_listen(worker, listener)
+        reader, writer = await asyncio.open_unix_connection(sock=report)
+        worker.tasks = [asyncio.create_task(self._sender(worker)),
+                        asyncio.create_task(self._reader(worker, reader, writer)),
+                        asyncio.create_task(self._monitor(worker))]
+        return worker
+
+    async def _sender(self, worker: WorkerProcess) -> None:
+        try:
+            while True:
+                data, fds = await worker.outbox.get()
+                await send_frame(worker.cmd, data, fds)
+        except (ConnectionError, OSError):
+            pass  # the worker is gone; _monitor reports it
+
+    async def _reader(self, worker: WorkerProcess, reader: asyncio.StreamReader, writer) -> None:
+        try:
+            while (item := await read_frame(reader)) is not None:
+                kind, body = item
+                try:
+                    self._report(worker, kind, body)
+                except Exception as exc:  # a bad report must not stop the others
+                    self.warn(f"ingressd: worker {worker.index}: unreadable report {kind!r}: {exc!r}")
+        finally:
+            writer.close()
+
+    def _report(self, worker: WorkerProcess, kind: bytes, body: bytes) -> None:
+        if kind == b"G":
+            self._write_log(body.decode("utf-8", "surrogatepass"))
+        elif kind == b"M":
+            taken, traffic = pickle.loads(body)
+            if taken is not None:
+                merge(self.metrics, taken)
+            if not worker.gone:
+                self.traffic.report(worker.index, traffic)
+        elif kind == b"R":
+            if not worker.ready.done():
+                worker.ready.set_result(True)
+        elif kind == b"A":
+            ack = worker.acks.pop(pickle.loads(body), None)
+            if ack is not None and not ack.done():
+                ack.set_result(True)
+
+    def _write_log(self, text: str) -> None:
+        """One worker's batch of whole lines, written whole to the --access-log stream."""
+        log = self.access_log
+        if log is None:
+            return
+        log.flush()
+        try:
+            log.stream.write(text)
+            log.stream.flush()
+        except (OSError, ValueError):
+            pass  # as AccessLog.flush: a closed stdout must not take ingressd down
+
+    async def _monitor(self, worker: WorkerProcess) -> None:
+        status = await worker.proc.wait()
+        worker.gone = True
+        sender, reader, _monitor = worker.tasks
+        sender.cancel()
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(reader), 5.0)  # its last lines and metrics
+        worker.cmd.close()
+        self.traffic.retire(worker.index)
+        for ack in worker.acks.values():
+            if not ack.done():
+                ack.set_result(False)
+        if not worker.ready.done():
+            worker.ready.set_result(False)
+        if status in (0, -signal.SIGTERM) and not self._closing:
+            # Stopped on purpose: by a SIGTERM to the whole process group, ours too, the app is
+            # about to close the pool; only a worker stopped alone is started again.
+            await asyncio.sleep(TERM_GRACE)
+        if self._closing:
+            return
+        how = f"killed by {signal.Signals(-status).name}" if status < 0 else f"exited with status {status}"
+        quick = time.monotonic() - worker.started < 10.0
+        self._crashes[worker.index] = self._crashes[worker.index] + 1 if quick else 0
+        delay = RESTART_BACKOFF[min(self._crashes[worker.index], len(RESTART_BACKOFF) - 1)]
+        self.warn(f"ingressd: worker {worker.index} (pid {worker.proc.pid}) {how}; "
+                  f"starting it again{f' in {delay:g}s' if delay else ''}")
+        task = asyncio.create_task(self._restart(worker.index, delay))
+        self._restarts.add(task)
+        task.add_done_callback(self._restarts.discard)
+
+    async def _restart(self, index: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self._closing:
+            return
+        try:
+            worker = await self._spawn(index)
+        except OSError as exc:
+            self.warn(f"ingressd: cannot start worker {index}: {exc}; trying again")
+            task = asyncio.create_task(self._restart(index, RESTART_BACKOFF[-1]))
+            self._restarts.add(task)
+            task.add_done_callback(self._restarts.discard)
+            return
+        await asyncio.wait([worker.ready], timeout=READY_TIMEOUT)
+        if worker.ready.done() and worker.ready.result():
+            self.warn(f"ingressd: worker {index} started again (pid {worker.proc.pid})")
+
+    async def close(self) -> None:
+        """Stop every worker (each closes its connections as a single process would), take their
+        last lines and metrics, then close the sockets."""
+        self._closing = True
+        for task in list(self._restarts):
+            task.cancel()
+        workers = [w for w in self.workers if w is not None]
+        for worker in workers:
+            worker.send(frame(b"S", b""))
+        monitors = [w.tasks[2] for w in workers if len(w.tasks) == 3]
+        if monitors:
+            _done, pending = await asyncio.wait(monitors, timeout=STOP_GRACE)
+            for worker in workers:
+                if not worker.gone:
+                    with contextlib.suppress(ProcessLookupError):
+                        worker.proc.kill()
+            if pending:
+                await asyncio.wait(pending, timeout=5.0)
+        for worker in workers:
+            for task in worker.tasks:
+                task.cancel()
+            await asyncio.gather(*worker.tasks, return_exceptions=True)
+        for listener in list(self.listeners.values()):
+            listener.close()
+        await super().close()

@@ -1,0 +1,251 @@
+"""One data-plane worker of `ingressd run --workers N`: `python -m ingressd.workers.worker CMD_FD REPORT_FD INDEX PARENT_PID`.
+
+It serves the listeners the control process hands it with the unchanged proxy, on the snapshots
+the control process ships, and reports access-log lines and metric deltas back. It never outlives
+the control process: PR_SET_PDEATHSIG (Linux) kills it with its parent, and the end of the command
+stream (the parent's socket closed, however it ended) stops it too. SIGINT and SIGUSR1 are the
+control process's to handle (a terminal's Ctrl-C reaches the whole process group); SIGTERM stops
+the worker gracefully (exit 0), as the control process's stop command does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import dataclasses
+import os
+import pickle
+import random
+import signal
+import socket
+import ssl
+import sys
+from pathlib import Path
+
+from ingressd.accesslog import AccessLog
+from ingressd.metrics import ProxyMetrics
+from ingressd.proxy.server import ProxyServer
+from ingressd.proxy.tls import SniContexts
+from ingressd.workers.channel import CommandReader, frame
+from ingressd.workers.merge import drain
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+REPORT_INTERVAL = 0.2  # access-log lines and metric deltas go to the control process this often
+
+
+def die_with_parent(parent: int) -> None:
+    """Be killed when the control process dies; exit now if it is gone already."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the end of the command stream still stops the worker
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+class WorkerSniContexts(SniContexts):
+    """SniContexts on the default certificate the control process generated (one for every worker),
+    with this worker's own copies of per-host key files (no two processes write one file)."""
+
+    def __init__(self, state_dir: str, table_source, index: int) -> None:
+        self.directory = Path(state_dir) / "tls"
+        self.table_source = table_source
+        self.index = index
+        self.default = _server_context(self.directory / "default.crt", self.directory / "default.key")
+        self.default.sni_callback = self._pick
+        self._contexts: dict[tuple[str, bytes, bytes], ssl.SSLContext] = {}
+
+    def _context_for(self, cert) -> ssl.SSLContext:
+        key = (cert.secret, cert.cert_pem, cert.key_pem)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            import hashlib
+
+            from ingressd.certs import write_private
+
+            if len(self._contexts) > 256:
+                self._contexts.clear()
+            stem = hashlib.sha256(cert.cert_pem + cert.key_pem).hexdigest()[:16] + f".w{self.index}"
+            cert_path = self.directory / f"{stem}.crt"
+            key_path = self.directory / f"{stem}.key"
+            self.directory.mkdir(parents=True, exist_ok=True)
+            cert_path.write_bytes(cert.cert_pem)
+            write_private(key_path, cert.key_pem)
+            ctx = _server_context(cert_path, key_path)
+            self._contexts[key] = ctx
+        return ctx
+
+
+def _server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.load_cert_chain(cert_path, key_path)
+    return ctx
+
+
+class ReportStream:
+    """The worker's access log stream: each flush (whole lines) is one frame to the control process."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+
+    def write(self, text: str) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(frame(b"G", text.encode("utf-8", "surrogatepass")))
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class Worker:
+    def __init__(self, cmd: socket.socket, report: asyncio.StreamWriter, index: int) -> None:
+        self.cmd = cmd
+        self.report = report
+        self.index = index
+        self.commands = CommandReader(cmd)
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.proxy: ProxyServer | None = None
+        self.sni: WorkerSniContexts | None = None
+        self.config: dict = {}
+        self.servers: dict[int, list] = {}  # listener key -> its servers here
+        self.done = asyncio.Event()
+        self._traffic_sent: dict | None = None
+
+    def warn(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    def on_readable(self) -> None:
+        for item in self.commands.read():
+            self.queue.put_nowait(item)
+        if self.commands.closed:
+            asyncio.get_running_loop().remove_reader(self.cmd)
+            self.queue.put_nowait((b"S", b""))  # the control process is gone: stop
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.cmd, self.on_readable)
+        # SIGTERM (a service manager's to the whole group, say): stop as when told to, exit 0.
+        loop.add_signal_handler(signal.SIGTERM, self.queue.put_nowait, (b"S", b""))
+        reporter = asyncio.create_task(self.report_loop())
+        try:
+            while True:
+                kind, body = await self.queue.get()
+                if kind == b"S":
+                    break
+                await self.handle(kind, body)
+        finally:
+            reporter.cancel()
+            await asyncio.gather(reporter, return_exceptions=True)
+            if self.proxy is not None:
+                await self.proxy.close()
+            self.send_reports()
+            try:
+                await self.report.drain()
+                self.report.close()
+            except (ConnectionError, OSError):
+                pass
+
+    async def handle(self, kind: bytes, body: bytes) -> None:
+        proxy = self.proxy
+        if kind == b"P" and proxy is not None:
+            parts = pickle.loads(body)
+            proxy.swap(dataclasses.replace(proxy.state, **parts))
+        elif kind == b"I":
+            self.start(pickle.loads(body))
+            self.report.write(frame(b"R", b""))
+        elif kind == b"L" and proxy is not None:
+            spec = pickle.loads(body)
+            fds = self.commands.take_fds(spec["fds"])
+            await self.listen(spec, fds)
+            self.report.write(frame(b"A", pickle.dumps(spec["key"])))
+        elif kind == b"U":
+            for srv in self.servers.pop(pickle.loads(body), []):
+                srv.close()
+                if proxy is not None and srv in proxy.servers:
+                    proxy.servers.remove(srv)
+        elif kind == b"H" and proxy is not None:
+            proxy.https_port = pickle.loads(body)
+
+    def start(self, config: dict) -> None:
+        self.config = config
+        log = AccessLog(ReportStream(self.report), config["log_format"]) if config["access_log"] else None
+        self.proxy = ProxyServer(config["snapshot"], metrics=ProxyMetrics(), access_log=log,
+                                 expose_upstream=config["expose_upstream"], on_error=self._proxy_error,
+                                 error_log=self.warn, rand=random.Random(config["seed"]))
+        self.proxy.body_temp_dir = str(Path(config["state_dir"]) / "client-body-temp")
+        self.proxy.https_port = config["https_port"]
+
+    def _proxy_error(self, exc: BaseException) -> None:
+        self.warn(f"ingressd: internal error while proxying: {exc!r}")
+
+    async def listen(self, spec: dict, fds: list[int]) -> None:
+        proxy = self.proxy
+        ctx = None
+        if spec["tls"]:
+            if self.sni is None:
+                self.sni = WorkerSniContexts(self.config["state_dir"], lambda: proxy.state.tls, self.index)
+            ctx = self.sni.default
+        servers = []
+        for fd in fds:
+            sock = socket.socket(fileno=fd)
+            try:
+                servers.append(await proxy.listen("", 0, ssl=ctx, scheme=spec["scheme"],
+                                                  gateway_port=spec["gateway_port"], sock=sock))
+            except OSError as exc:
+                sock.close()
+                self.warn(f"ingressd: worker {self.index}: cannot serve {spec['address']}: {exc}")
+        self.servers[spec["key"]] = servers
+
+    async def report_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REPORT_INTERVAL)
+            self.send_reports()
+
+    def send_reports(self) -> None:
+        """Access-log lines queued, then the metric delta and the traffic counts if they changed."""
+        proxy = self.proxy
+        if proxy is None or self.report.is_closing():
+            return
+        if proxy.access_log is not None:
+            proxy.access_log.flush()
+        taken = drain(proxy.metrics)
+        traffic = proxy.traffic.snapshot()
+        if taken is None and traffic == self._traffic_sent:
+            return
+        self._traffic_sent = traffic
+        self.report.write(frame(b"M", pickle.dumps((taken, traffic), protocol=pickle.HIGHEST_PROTOCOL)))
+
+
+async def main(cmd_fd: int, report_fd: int, index: int) -> int:
+    cmd = socket.socket(fileno=cmd_fd)
+    cmd.setblocking(False)
+    _reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=report_fd))
+    await Worker(cmd, writer, index).run()
+    return 0
+
+
+def run(argv: list[str]) -> int:
+    cmd_fd, report_fd, index, parent = (int(a) for a in argv)
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    sys.stdout = sys.stderr  # stdout is the control process's access log; nothing else goes there
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main(cmd_fd, report_fd, index))
+    return uvloop.run(main(cmd_fd, report_fd, index))
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,318 @@
+"""`ingressd run --workers 2` as a real subprocess: two data-plane processes behind one control process.
+
+Every request sent through the proxy is counted here, so the one /metrics (summed across workers)
+and the one access log (lines from both workers) can be held to the exact number sent.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.e2e.conftest import HOST, echo_app_yaml, http_get, run_cli
+
+pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self") or not hasattr(socket, "SO_REUSEPORT"),
+                                reason="--workers needs SO_REUSEPORT (Linux); these tests read /proc")
+
+
+class Client:
+    """Requests through the proxy, each counted (whatever its answer)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sent = 0
+        self.lock = threading.Lock()
+
+    def count(self, n: int = 1) -> None:
+        with self.lock:
+            self.sent += n
+
+    def request(self, host: str, path: str = "/", body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+        """One request on a new connection (the kernel picks the worker anew); no redirect followed."""
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
+        self.count()
+        try:
+            conn.request("POST" if body is not None else "GET", path, body=body, headers={"Host": host, **(headers or {})})
+            resp = conn.getresponse()
+            return resp.status, dict(resp.headers), resp.read()
+        finally:
+            conn.close()
+
+    def wait(self, host: str, path: str, want: int = 200, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while self.request(host, path)[0] != want:
+            assert time.monotonic() < deadline, f"{host}{path} never answered {want}"
+            time.sleep(0.1)
+
+
+def tls_exchange(port: int, context: ssl.SSLContext, server_name: str, request: bytes) -> bytes:
+    """Send one request on a new TLS connection (SNI `server_name`), read until the server closes."""
+    with socket.create_connection((HOST, port), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname=server_name) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The `ingressd.workers.worker` children of `parent`, from /proc."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and b"ingressd.workers.worker" in cmdline:
+            found.append(int(name))
+    return sorted(found)
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie nobody reaped yet is not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+def socket_fds(pid: int) -> int:
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                count += 1
+        except OSError:
+            pass
+    return count
+
+
+def requests_total(admin_port: int) -> float:
+    """The sum of every nginx_ingress_controller_requests series on /metrics."""
+    status, _, body = http_get(admin_port, "/metrics")
+    assert status == 200
+    return sum(float(line.rsplit(" ", 1)[1]) for line in body.decode().splitlines()
+               if line.startswith("nginx_ingress_controller_requests{"))
+
+
+def eventually(check, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def start_two_workers(ingressd, tmp_path, text: str, *extra: str):
+    manifests = tmp_path / "m"
+    manifests.mkdir(exist_ok=True)
+    (manifests / "app.yaml").write_text(text)
+    proc = ingressd("-f", str(manifests), "--workers", "2", "--access-log", str(tmp_path / "access.log"), *extra)
+    proc.wait_healthy()
+    workers = eventually(lambda: len(worker_pids(proc.proc.pid)) == 2 and worker_pids(proc.proc.pid))
+    assert workers and len(workers) == 2, proc.stderr()
+    assert "ingressd: 2 data-plane workers (pids " in proc.stderr()
+    return proc, workers
+
+
+def test_two_workers_route_tls_and_affinity_and_count_every_request_once(ingressd, tmp_path):
+    text = echo_app_yaml("wk", "wk.test", annotations={"affinity": "cookie"}).replace("replicas: 1", "replicas: 2")
+    text = text.replace("  annotations:", '  annotations:\n    ingressd.io/local-ca: "true"', 1).replace(
+        "spec:\n  rules:", "spec:\n  tls:\n  - hosts: [wk.test]\n    secretName: wk-tls\n  rules:", 1)
+    proc, workers = start_two_workers(ingressd, tmp_path, text)
+    client = Client(proc.http_port)
+    client.wait("wk.test", "/", 308)  # a TLS host: ssl-redirect, from either worker
+
+    # TLS with SNI: the local CA's certificate for wk.test, from whichever worker accepts.
+    context = ssl.create_default_context(cafile=str(tmp_path / "certs" / "ca.crt"))
+    for _ in range(8):
+        client.count()
+        data = tls_exchange(proc.https_port, context, "wk.test",
+                            b"GET /tls HTTP/1.1\r\nHost: wk.test\r\nConnection: close\r\n\r\n")
+        assert data.startswith(b"HTTP/1.1 200"), data[:200]
+        assert json.loads(data.split(b"\r\n\r\n", 1)[1])["headers"]["X-Forwarded-Proto"] == "https"
+
+    # Both workers accept: sixteen connections held open at once land on both.
+    before = {pid: socket_fds(pid) for pid in workers}
+    conns = [http.client.HTTPConnection(HOST, proc.http_port, timeout=10) for _ in range(16)]
+    try:
+        for conn in conns:
+            conn.request("GET", "/held", headers={"Host": "wk.test"})
+            client.count()
+            assert conn.getresponse().read() is not None
+        grown = {pid: socket_fds(pid) - before[pid] for pid in workers}
+    finally:
+        for conn in conns:
+            conn.close()
+    assert all(n > 0 for n in grown.values()), grown
+
+    # Affinity over HTTPS (plain HTTP is redirected): the cookie one worker issued pins the pod on
+    # every new connection, whichever worker accepts it.
+    def https(path: str, cookie: str | None = None) -> tuple[str, str | None]:
+        extra = f"Cookie: {cookie}\r\n" if cookie else ""
+        client.count()
+        data = tls_exchange(proc.https_port, context, "wk.test",
+                            f"GET {path} HTTP/1.1\r\nHost: wk.test\r\n{extra}Connection: close\r\n\r\n".encode())
+        head, body = data.split(b"\r\n\r\n", 1)
+        set_cookie = re.search(rb"\r\nSet-Cookie: ([^;\r]+)", head)
+        return json.loads(body)["pod"], set_cookie.group(1).decode() if set_cookie else None
+
+    deadline = time.monotonic() + 30
+    while len({https("/")[0] for _ in range(10)}) < 2:
+        assert time.monotonic() < deadline, "both pods never served"
+    pod, cookie = https("/")
+    assert cookie and cookie.startswith("INGRESSCOOKIE=")
+    sticky = {https("/sticky", cookie)[0] for _ in range(30)}
+    assert sticky == {pod}
+
+    # Concurrent load, GETs and 3 KiB POSTs on new connections: every one answered and logged once.
+    def one(i: int) -> tuple[int, int]:
+        body = b"x" * 3072 if i % 2 else None
+        method = "POST" if body else "GET"
+        length = f"Content-Length: {len(body)}\r\n" if body else ""
+        client.count()
+        data = tls_exchange(proc.https_port, context, "wk.test",
+                            f"{method} /load/{i} HTTP/1.1\r\nHost: wk.test\r\n{length}Connection: close\r\n\r\n"
+                            .encode() + (body or b""))
+        return int(data.split(b" ", 2)[1]), json.loads(data.split(b"\r\n\r\n", 1)[1])["bodyBytes"]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(200)))
+    assert all(status == 200 for status, _ in results)
+    assert [n for _, n in results] == [3072 if i % 2 else 0 for i in range(200)]
+
+    sent = client.sent
+    assert eventually(lambda: requests_total(proc.admin_port) == sent), (requests_total(proc.admin_port), sent)
+    log = tmp_path / "access.log"
+    assert eventually(lambda: len(log.read_text().splitlines()) == sent), (len(log.read_text().splitlines()), sent)
+    lines = log.read_text().splitlines()
+    assert all(re.fullmatch(r'127\.0\.0\.1 - - \[[^]]+\] "[A-Z]+ \S+ HTTP/1\.1" \d{3} .*', line) for line in lines)
+    assert sum('"POST /load/' in line for line in lines) == 100
+    assert time.sleep(0.5) is None and requests_total(proc.admin_port) == sent  # nothing more comes
+    assert proc.stop() == 0
+    assert not any(alive(pid) for pid in workers)
+    assert len(log.read_text().splitlines()) == sent
+    assert "Traceback" not in proc.stderr()
+
+
+def test_hot_reload_reaches_both_workers_under_load_without_a_failed_request(ingressd, tmp_path):
+    text = echo_app_yaml("hot", "hot.test", "/one")
+    proc, _workers = start_two_workers(ingressd, tmp_path, text, "--reload-interval", "0.2")
+    client = Client(proc.http_port)
+    client.wait("hot.test", "/one")
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def load(keep_alive: bool) -> None:
+        conn = http.client.HTTPConnection(HOST, proc.http_port, timeout=10)
+        i = 0
+        while not stop.is_set():
+            i += 1
+            body = b"y" * 1024 if i % 3 == 0 else None
+            try:
+                if not keep_alive:
+                    conn.close()
+                conn.request("POST" if body else "GET", "/one", body=body, headers={"Host": "hot.test"})
+                client.count()
+                resp = conn.getresponse()
+                data = resp.read()
+                if resp.status != 200 or json.loads(data)["bodyBytes"] != (len(body) if body else 0):
+                    failures.append(f"{resp.status} {data[:100]!r}")
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                failures.append(repr(exc))
+                conn.close()
+        conn.close()
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in (True, True, False, False)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.5)
+        both = echo_app_yaml("hot", "hot.test", "/one").replace(
+            "      - path: /one", "      - path: /two\n        pathType: Prefix\n        backend:\n"
+            "          service:\n            name: hot\n            port:\n              number: 80\n"
+            "      - path: /one")
+        (tmp_path / "m" / "app.yaml").write_text(both)
+        client.wait("hot.test", "/two", timeout=10)
+        # every worker has it: twenty new connections, each 200
+        assert [client.request("hot.test", "/two")[0] for _ in range(20)] == [200] * 20
+        (tmp_path / "m" / "app.yaml").write_text(text)
+        client.wait("hot.test", "/two", 404, timeout=10)
+        assert [client.request("hot.test", "/two")[0] for _ in range(20)] == [404] * 20
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    sent = client.sent
+    assert sent > 100
+    assert eventually(lambda: requests_total(proc.admin_port) == sent), (requests_total(proc.admin_port), sent)
+    log = tmp_path / "access.log"
+    assert eventually(lambda: len(log.read_text().splitlines()) == sent)
+
+
+def test_a_killed_worker_is_replaced_and_sigkill_of_ingressd_leaves_no_worker(ingressd, tmp_path):
+    headless = ("---\napiVersion: v1\nkind: Service\nmetadata:\n  name: kw-h\nspec:\n  clusterIP: None\n"
+                "  selector:\n    app: kw\n  ports:\n  - port: 80\n    targetPort: 8080\n")
+    proc, workers = start_two_workers(ingressd, tmp_path, echo_app_yaml("kw", "kw.test") + headless)
+    client = Client(proc.http_port)
+    client.wait("kw.test", "/")
+    pod = json.loads(client.request("kw.test", "/")[2])["pod"]
+    for _ in range(20):  # per-pod names of a headless Service, on every worker
+        status, _, body = client.request(f"{pod}.kw-h.default.svc.cluster.local", "/")
+        assert status == 200 and json.loads(body)["pod"] == pod
+    sent = client.sent
+    assert eventually(lambda: requests_total(proc.admin_port) == sent)
+
+    victim, survivor = workers
+    os.kill(victim, signal.SIGKILL)
+    assert eventually(lambda: f"(pid {victim}) killed by SIGKILL; starting it again" in proc.stderr())
+    assert eventually(lambda: re.search(r"worker \d started again \(pid \d+\)", proc.stderr()))
+    replaced = worker_pids(proc.proc.pid)
+    assert len(replaced) == 2 and survivor in replaced and victim not in replaced
+    for _ in range(40):  # new connections: both sockets are served again
+        assert client.request("kw.test", "/")[0] == 200
+    sent = client.sent
+    # the dead worker's counts reported before it died are kept: the sum is still every request
+    assert eventually(lambda: requests_total(proc.admin_port) == sent), (requests_total(proc.admin_port), sent)
+
+    proc.proc.kill()
+    proc.proc.wait()
+    assert eventually(lambda: not any(alive(pid) for pid in replaced), timeout=5), \
+        [pid for pid in replaced if alive(pid)]
+
+
+def test_one_worker_is_this_process_and_bad_counts_are_refused(ingressd, tmp_path):
+    manifests = tmp_path / "m"
+    manifests.mkdir()
+    (manifests / "app.yaml").write_text(echo_app_yaml("one", "one.test"))
+    proc = ingressd("-f", str(manifests), "--workers", "1")
+    proc.wait_healthy()
+    assert worker_pids(proc.proc.pid) == []
+    assert "data-plane workers" not in proc.stderr()
+    for value, message in (("0", "invalid value '0': want a number of workers from 1 to 64, or auto"),
+                           ("65", "invalid value '65': want a number of workers from 1 to 64, or auto"),
+                           ("some", "invalid value 'some': want a number of workers (1 to 64) or auto")):
+        result = run_cli("run", "--workers", value)
+        assert result.returncode == 2
+        assert f"argument --workers: {message}" in result.stderr
