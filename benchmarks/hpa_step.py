@@ -8,8 +8,8 @@ from when each request was due) at --low, then --high, then --low requests per s
 
 Every second it records: offered and completed requests, errors, p50/p99 latency, the HPA's
 current/desired replicas and utilization, and ready pods. Prints a table, writes a JSON timeline
-(--json) and, when matplotlib is installed (`pip install -e '.[plot]'`), a PNG (--png) with replicas
-and latency over time and the scale-out moment marked. Loopback only; bounded in time.
+(--json) and, when matplotlib is installed (`pip install -e '.[plot]'`), a PNG (--png) with replicas,
+CPU utilization against the target and latency over time, each scale decision marked. Loopback only; bounded in time.
 
     python benchmarks/hpa_step.py [--low 1 --high 45 --phase-seconds 20,40,60] [--json F] [--png F]
 """
@@ -33,6 +33,7 @@ from harness import (HOST, Terminated, admin_headers, install_signal_handlers, s
 APP_HOST = "hpa.localtest.me"
 HPA_PATH = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers/cpu"
 DEPLOYMENT_PATH = "/apis/apps/v1/namespaces/default/deployments/cpu"
+TARGET_UTILIZATION = 50  # the HPA's averageUtilization target, %
 
 
 def manifests(cpu_ms: float, max_replicas: int, down_window: int) -> str:
@@ -79,7 +80,7 @@ spec:
   maxReplicas: {max_replicas}
   metrics:
   - type: Resource
-    resource: {{name: cpu, target: {{type: Utilization, averageUtilization: 50}}}}
+    resource: {{name: cpu, target: {{type: Utilization, averageUtilization: {TARGET_UTILIZATION}}}}}
   behavior:
     scaleDown: {{stabilizationWindowSeconds: {down_window}}}
 """
@@ -190,36 +191,66 @@ def summarize(timeline: Timeline) -> list[dict]:
     return rows
 
 
-def plot(rows: list[dict], scale_out: int | None, path: str) -> bool:
+def decisions(rows: list[dict]) -> list[tuple[int, str, int, int]]:
+    """(second, "scale-out" | "scale-in", from, to) wherever the HPA's desiredReplicas changed."""
+    out, last = [], None
+    for r in rows:
+        desired = r.get("desired")
+        if desired is None:
+            continue
+        if last is not None and desired != last:
+            out.append((r["second"], "scale-out" if desired > last else "scale-in", last, desired))
+        last = desired
+    return out
+
+
+def plot(rows: list[dict], target: int, path: str) -> bool:
+    """Replicas (integer axis) with the offered load, CPU utilization against the HPA's target, and
+    latency; every scale-out/scale-in decision marked on all three; a legend entry for every line."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         print("matplotlib is not installed (pip install -e '.[plot]'): no PNG", file=sys.stderr)
         return False
     seconds = [r["second"] for r in rows]
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(10, 6))
+    fig, (top, middle, bottom) = plt.subplots(3, 1, sharex=True, figsize=(10, 8))
     top.step(seconds, [r["replicas"] or 0 for r in rows], where="post", label="HPA current replicas")
+    top.step(seconds, [r["desired"] or 0 for r in rows], where="post", label="HPA desired replicas", linestyle=":")
     top.step(seconds, [r["ready"] or 0 for r in rows], where="post", label="ready pods", linestyle="--")
     top.set_ylabel("replicas")
+    top.yaxis.set_major_locator(MaxNLocator(integer=True))
+    top.set_ylim(bottom=0)
     rate_axis = top.twinx()
     rate_axis.plot(seconds, [r["rate"] for r in rows], color="grey", alpha=0.5, label="offered req/s")
     rate_axis.set_ylabel("req/s")
-    top.legend(loc="upper left")
+    middle.plot(seconds, [r["utilization"] for r in rows], label="CPU utilization (% of the pods' requests)")
+    middle.axhline(target, color="black", linestyle="--", label=f"target {target} %")
+    middle.set_ylabel("CPU %")
     bottom.plot(seconds, [r["p50_ms"] for r in rows], label="p50")
     bottom.plot(seconds, [r["p99_ms"] for r in rows], label="p99")
     bottom.set_ylabel("latency (ms)")
     bottom.set_xlabel("seconds")
-    bottom.legend(loc="upper left")
-    if scale_out is not None:
-        for axis in (top, bottom):
-            axis.axvline(scale_out, color="red", linestyle=":", label="scale-out")
-        top.annotate("scale-out", (scale_out, 1), color="red")
+    marked = set()
+    for second, what, before, after in decisions(rows):
+        color = "red" if what == "scale-out" else "blue"
+        for axis in (top, middle, bottom):
+            axis.axvline(second, color=color, linestyle=":",
+                         label=f"{what} decision" if (axis, what) not in marked else None)
+            marked.add((axis, what))
+        top.annotate(f"{before}→{after}", (second, after), color=color, xytext=(3, 3), textcoords="offset points")
+    handles, labels = top.get_legend_handles_labels()
+    extra_handles, extra_labels = rate_axis.get_legend_handles_labels()
+    top.legend(handles + extra_handles, labels + extra_labels, loc="upper left", fontsize="small")
+    middle.legend(loc="upper left", fontsize="small")
+    bottom.legend(loc="upper left", fontsize="small")
     fig.suptitle("ingressd: HPA step response")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+    plt.close(fig)
     return True
 
 
@@ -267,6 +298,7 @@ def main() -> int:
         "phases": [{"rate": rate, "seconds": seconds} for rate, seconds in phases],
         "cpu_ms": opts.cpu_ms, "max_replicas": opts.max_replicas, "down_window": opts.down_window,
         "scale_out_second": scale_out, "back_to_one_second": scale_in,
+        "decisions": [{"second": t, "decision": d, "from": a, "to": b} for t, d, a, b in decisions(rows)],
         "max_replicas_seen": max((r["replicas"] or 0 for r in rows), default=0),
         "errors": sum(r["errors"] for r in rows), "requests": sum(r["offered"] for r in rows),
         "timeline": rows,
@@ -274,7 +306,7 @@ def main() -> int:
     Path(opts.json).write_text(json.dumps(summary, indent=2))
     printed = {k: v for k, v in summary.items() if k != "timeline"}
     print(json.dumps(printed, indent=2))
-    if plot(rows, scale_out, opts.png):
+    if plot(rows, TARGET_UTILIZATION, opts.png):
         print(f"plot: {opts.png}")
     print(f"timeline: {opts.json}")
     return 0
