@@ -1,15 +1,19 @@
 """Which kinds ingressd understands: one registry, and the tables the other layers read from it.
 
-`KINDS` holds one `KindInfo` per kind ingressd serves (group, version, plural, upstream short
-names, namespaced, scale subresource); the admin API's discovery and routes, the kubectl-like
-commands, validation, the loader and the store all read it. The bottom layer: pure data, so it
-imports nothing of ingressd.
+`KINDS` holds one `KindInfo` per kind ingressd serves (group, storage version and the other
+served versions, plural, upstream short names, namespaced, scale subresource); the admin API's
+discovery and routes, the kubectl-like commands, validation, the loader and the store all read it.
+A kind served at several versions (the Gateway API CRDs' v1 and v1beta1) has one storage version
+and the others as `also_served`, converted as a CRD with conversion strategy None converts: only
+apiVersion changes (ingressd.apimachinery.conversion). The bottom layer: pure data, so it imports
+nothing of ingressd.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass
 
 # What kube-apiserver serves for a stored resource (discovery `verbs`, sorted as it lists them).
@@ -19,10 +23,35 @@ NAMESPACE_VERBS: tuple[str, ...] = ("create", "delete", "get", "list", "patch", 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 
 
+_KUBE_VERSION = re.compile(r"v([0-9]+)(?:(alpha|beta)([0-9]+))?")  # apimachinery's kubeVersionRegex
+
+
+def kube_aware_version_key(version: str) -> tuple:
+    """Sort key of apimachinery's CompareKubeAwareVersionStrings, highest priority first when
+    sorted ascending: GA before beta before alpha, higher numbers first (v2, v1, v1beta2, v1beta1,
+    v1alpha1), then versions of another shape in lexical order."""
+    match = _KUBE_VERSION.fullmatch(version)
+    if match is None:
+        return (1, version)
+    major, stage, minor = match.groups()
+    rank = {None: 0, "beta": 1, "alpha": 2}[stage]
+    return (0, rank, -int(major), -int(minor or 0))
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    """One version a kind is served at (a CRD's spec.versions[] entry with served: true)."""
+
+    name: str  # "v1beta1"
+    deprecated: bool = False
+    # The CRD's deprecationWarning; None: kube-apiserver's default text (KindInfo.deprecation_warning).
+    deprecation_warning: str | None = None
+
+
 @dataclass(frozen=True)
 class KindInfo:
     group: str  # "" for the core group
-    version: str
+    version: str  # the storage version (the one stored objects carry)
     kind: str
     plural: str  # the resource (URL path segment), e.g. "endpointslices"
     short_names: tuple[str, ...] = ()  # kube-apiserver's (discovery `shortNames`), e.g. ("deploy",)
@@ -38,6 +67,43 @@ class KindInfo:
     # Served upstream by a CustomResourceDefinition (VPA, Gateway API): no protobuf, no strategic
     # merge patch, unstructured conversion; its schema (and `default:`s) come from the CRD.
     custom_resource: bool = False
+    # Versions served besides the storage version, with the same schema (a CRD's conversion
+    # strategy None: an object is converted by changing its apiVersion alone).
+    also_served: tuple[ServedVersion, ...] = ()
+
+    @property
+    def served_versions(self) -> tuple[ServedVersion, ...]:
+        """Every served version, the preferred first (kube-aware order, as discovery lists them)."""
+        return tuple(sorted((ServedVersion(self.version), *self.also_served),
+                            key=lambda v: kube_aware_version_key(v.name)))
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """The served versions' names, the preferred first."""
+        return tuple(v.name for v in self.served_versions)
+
+    @property
+    def api_versions(self) -> tuple[str, ...]:
+        """The served apiVersions, the preferred first."""
+        return tuple(f"{self.group}/{v}" if self.group else v for v in self.versions)
+
+    def served_version(self, version: str) -> ServedVersion | None:
+        return next((v for v in self.served_versions if v.name == version), None)
+
+    def deprecation_warning(self, version: str) -> str | None:
+        """The Warning kube-apiserver adds to every request at a deprecated version of a custom
+        resource: the CRD's deprecationWarning, else "<group>/<version> <Kind> is deprecated",
+        followed by "; use <group>/<newest> <Kind>" when a newer non-deprecated version is served
+        (apiextensions-apiserver's defaultDeprecationWarning). None when `version` is not deprecated."""
+        served = self.served_version(version)
+        if served is None or not served.deprecated:
+            return None
+        if served.deprecation_warning is not None:
+            return served.deprecation_warning
+        text = f"{self.group}/{version} {self.kind} is deprecated"
+        newer = [v.name for v in self.served_versions if not v.deprecated
+                 and kube_aware_version_key(v.name) < kube_aware_version_key(version)]
+        return f"{text}; use {self.group}/{newer[0]} {self.kind}" if newer else text
 
     @property
     def subresources(self) -> tuple[str, ...]:
@@ -63,14 +129,16 @@ class KindInfo:
     @property
     def resource_names(self) -> tuple[str, ...]:
         """Every name kubectl resolves to this kind: plural, singular, short names, each also
-        as `name.group` and `name.version.group` for a named group."""
+        as `name.group` and `name.version.group` (every served version) for a named group."""
         bare = (self.plural, self.singular, *self.short_names)
         if not self.group:
             return bare
-        return (*bare, *(f"{n}.{self.group}" for n in bare), *(f"{n}.{self.version}.{self.group}" for n in bare))
+        return (*bare, *(f"{n}.{self.group}" for n in bare),
+                *(f"{n}.{v}.{self.group}" for v in self.versions for n in bare))
 
 
-# Every kind ingressd serves, at the one apiVersion it serves it at (what a current cluster serves).
+# Every kind ingressd serves, at its storage version (and the other versions a current cluster
+# serves it at, for the custom resources whose CRDs serve several).
 KINDS: tuple[KindInfo, ...] = (
     KindInfo("", "v1", "Pod", "pods", ("po",), categories=("all",), status=True, log=True),
     KindInfo("", "v1", "Service", "services", ("svc",), categories=("all",), status=True),
@@ -95,15 +163,17 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo("networking.k8s.io", "v1", "Ingress", "ingresses", ("ing",), status=True),
     KindInfo("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced=False),
     # The Gateway API (kubernetes-sigs/gateway-api v1.2.1 standard channel CRDs): names, short
-    # names, categories, scope and subresources as those CRDs declare them. Each at its storage
-    # version; v1 kinds first so discovery prefers v1 for the group. ReferenceGrant's CRD has no
-    # status subresource.
+    # names, categories, scope, subresources and versions as those CRDs declare them: GatewayClass,
+    # Gateway and HTTPRoute stored at v1 and also served at v1beta1 (same schema, conversion None,
+    # neither deprecated), ReferenceGrant at v1beta1 only. ReferenceGrant's CRD has no status
+    # subresource.
     KindInfo(GATEWAY_GROUP, "v1", "GatewayClass", "gatewayclasses", ("gc",), namespaced=False,
-             categories=("gateway-api",), status=True, custom_resource=True),
+             categories=("gateway-api",), status=True, custom_resource=True,
+             also_served=(ServedVersion("v1beta1"),)),
     KindInfo(GATEWAY_GROUP, "v1", "Gateway", "gateways", ("gtw",), categories=("gateway-api",), status=True,
-             custom_resource=True),
+             custom_resource=True, also_served=(ServedVersion("v1beta1"),)),
     KindInfo(GATEWAY_GROUP, "v1", "HTTPRoute", "httproutes", categories=("gateway-api",), status=True,
-             custom_resource=True),
+             custom_resource=True, also_served=(ServedVersion("v1beta1"),)),
     KindInfo(GATEWAY_GROUP, "v1beta1", "ReferenceGrant", "referencegrants", ("refgrant",),
              categories=("gateway-api",), custom_resource=True),
 )
@@ -132,9 +202,11 @@ def resolve_resource(name: str) -> KindInfo | None:
 # Kinds the store keeps from manifests: every served kind except Event (ingressd records those).
 STORED_KINDS: frozenset[str] = frozenset(k.kind for k in KINDS if k.kind != "Event")
 
-# kind -> apiVersion, for the kinds manifests may hold (validation warns about any other kind
-# and the store keeps only these).
+# kind -> apiVersion (the storage version's), for the kinds manifests may hold (validation warns
+# about any other kind and the store keeps only these).
 SERVED_KINDS: dict[str, str] = {k.kind: k.api_version for k in KINDS if k.kind in STORED_KINDS}
+# kind -> every apiVersion it is served at, the preferred first (a manifest may use any of them).
+SERVED_API_VERSIONS: dict[str, tuple[str, ...]] = {k.kind: k.api_versions for k in KINDS if k.kind in STORED_KINDS}
 
 # Kinds served upstream as custom resources (CRDs).
 CUSTOM_RESOURCE_KINDS: frozenset[str] = frozenset(k.kind for k in KINDS if k.custom_resource)

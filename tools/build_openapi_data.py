@@ -1,7 +1,7 @@
 """Build ingressd/apimachinery/openapi_data/kubernetes-openapi.json.gz: the part of the upstream
 Kubernetes OpenAPI v2 document (swagger.json of a release branch) that ingressd serves, plus the
-VerticalPodAutoscaler CRD's and the Gateway API CRDs' schemas published as kube-apiserver publishes
-a CRD's.
+VerticalPodAutoscaler CRD's and the Gateway API CRDs' schemas (every version the registry serves a
+kind at) published as kube-apiserver publishes a CRD's.
 
     python tools/build_openapi_data.py SWAGGER_JSON VPA_CRD_YAML GATEWAY_CRD_DIR
 
@@ -81,9 +81,9 @@ OTHER_VIEWS = (("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodau
 
 
 def _served_gvks() -> set[tuple[str, str, str]]:
-    gvks = {(k.group, k.version, k.kind) for k in KINDS}
+    gvks = {(k.group, v, k.kind) for k in KINDS for v in k.versions}
     gvks |= {(g, v, k) for g, v, k, _ in OTHER_VIEWS} | {(g, v, k + "List") for g, v, k, _ in OTHER_VIEWS}
-    gvks |= {(k.group, k.version, k.kind + "List") for k in KINDS}
+    gvks |= {(k.group, v, k.kind + "List") for k in KINDS for v in k.versions}
     gvks |= {(r.group, r.version, r.kind) for r in REVIEW_RESOURCES}
     return gvks
 
@@ -173,13 +173,14 @@ def _all_kinds(definitions: dict) -> dict[str, list[str]]:
     kinds.setdefault("VerticalPodAutoscaler", set()).add(f"{VPA_GROUP}/v1")
     for k in KINDS:
         if k.group == GATEWAY_GROUP:
-            kinds.setdefault(k.kind, set()).add(k.api_version)
+            kinds.setdefault(k.kind, set()).update(k.api_versions)
     return {kind: sorted(versions) for kind, versions in sorted(kinds.items())}
 
 
 def _served_path(path: str) -> bool:
     """Upstream paths of the served resources (collections, objects, status, scale, log, watch)."""
-    served = [(k.group, k.version, k.plural) for k in KINDS] + [(g, v, plural) for g, v, _, plural in OTHER_VIEWS]
+    served = [(k.group, v, k.plural) for k in KINDS for v in k.versions]
+    served += [(g, v, plural) for g, v, _, plural in OTHER_VIEWS]
     for group, version, plural in served:
         prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
         for base in (prefix, prefix + "/watch"):
@@ -215,10 +216,10 @@ def _vpa_paths(paths: dict) -> dict:
 
 
 def _gateway_paths(paths: dict) -> dict:
-    """The Gateway API kinds' operations as kube-apiserver publishes a CRD's: a built-in kind's
-    paths of the same scope (Ingress for the namespaced ones, Node for the cluster-scoped
-    GatewayClass) with the kind's names and types; no strategic merge patch; /status only for the
-    kinds whose CRD has the subresource."""
+    """The Gateway API kinds' operations as kube-apiserver publishes a CRD's, at every served
+    version (v1 and v1beta1): a built-in kind's paths of the same scope (Ingress for the namespaced
+    ones, Node for the cluster-scoped GatewayClass) with the kind's names and types; no strategic
+    merge patch; /status only for the kinds whose CRD has the subresource."""
     out: dict = {}
     templates = {
         True: ("/apis/networking.k8s.io/v1/", "ingresses", "io.k8s.api.networking.v1.Ingress", "Ingress",
@@ -227,20 +228,20 @@ def _gateway_paths(paths: dict) -> dict:
         False: ("/api/v1/", "nodes", "io.k8s.api.core.v1.Node", "Node", "CoreV1", '"core_v1"',
                 '"group": "", "kind": "Node", "version": "v1"', '"group": "", "kind": "NodeList", "version": "v1"'),
     }
-    for info in (k for k in KINDS if k.group == GATEWAY_GROUP):
+    for info, version in ((k, v) for k in KINDS if k.group == GATEWAY_GROUP for v in k.versions):
         prefix, plural, type_name, kind, op, tag, gvk, list_gvk = templates[info.namespaced]
         selected = {p: v for p, v in paths.items() if p.startswith(prefix) and re.search(rf"/{plural}(/|$)", p)
                     and (info.status or not p.endswith("/status"))}
         text = json.dumps(selected)
-        version_title = info.version[0].upper() + info.version[1:]
-        definition = f"io.k8s.networking.gateway.{info.version}.{info.kind}"
-        for old, new in ((prefix, f"/apis/{GATEWAY_GROUP}/{info.version}/"),
+        version_title = version[0].upper() + version[1:]
+        definition = f"io.k8s.networking.gateway.{version}.{info.kind}"
+        for old, new in ((prefix, f"/apis/{GATEWAY_GROUP}/{version}/"),
                          (f"/{plural}", f"/{info.plural}"),
                          (type_name, definition),
-                         (gvk, f'"group": "{GATEWAY_GROUP}", "kind": "{info.kind}", "version": "{info.version}"'),
-                         (list_gvk, f'"group": "{GATEWAY_GROUP}", "kind": "{info.kind}List", "version": "{info.version}"'),
+                         (gvk, f'"group": "{GATEWAY_GROUP}", "kind": "{info.kind}", "version": "{version}"'),
+                         (list_gvk, f'"group": "{GATEWAY_GROUP}", "kind": "{info.kind}List", "version": "{version}"'),
                          (op, f"GatewayNetworking{version_title}"),
-                         (tag, f'"gatewayNetworking_{info.version}"'),
+                         (tag, f'"gatewayNetworking_{version}"'),
                          (f"{kind}List", f"{info.kind}List"),
                          (kind, info.kind),
                          (plural, info.plural)):
@@ -272,8 +273,9 @@ def main(swagger_path: str, crd_path: str, gateway_dir: str) -> None:
     out_defs = {name: definitions[name] for name in sorted(keep)}
     out_defs.update(_vpa_definitions(crd_text))
     out_paths.update(_vpa_paths(out_paths))
-    for info in (k for k in KINDS if k.group == GATEWAY_GROUP):
-        definitions_of_kind = _crd_definitions(gateway_texts[info.plural], info.kind, info.version)
+    # Every served version's schema, as kube-apiserver publishes each served version of a CRD.
+    for info, version in ((k, v) for k in KINDS if k.group == GATEWAY_GROUP for v in k.versions):
+        definitions_of_kind = _crd_definitions(gateway_texts[info.plural], info.kind, version)
         if info.kind == "HTTPRoute" and not _widen_redirect_status_codes(definitions_of_kind):
             raise SystemExit("HTTPRoute schema: no requestRedirect.statusCode enum [301, 302] to widen")
         out_defs.update(definitions_of_kind)

@@ -26,9 +26,10 @@ class APIResource:
     info: KindInfo | None = None  # the registry entry of a stored resource: discovery's metadata
 
     @classmethod
-    def of(cls, info: KindInfo) -> APIResource:
-        """The stored resource of a registry kind."""
-        return cls(info.group, info.version, info.plural, info.kind, info.namespaced,
+    def of(cls, info: KindInfo, version: str | None = None) -> APIResource:
+        """The stored resource of a registry kind at `version` (one it is served at; default its
+        storage version): objects are read and written at that version, stored at the storage one."""
+        return cls(info.group, version or info.version, info.plural, info.kind, info.namespaced,
                    short_names=info.short_names, scale=info.scale, info=info)
 
     @property
@@ -82,9 +83,11 @@ REVIEW_RESOURCES: tuple[APIResource, ...] = (
     ReviewResource("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview"),
 )
 
-# Core group first, then the named groups in alphabetical order (registry order within a group).
+# Core group first, then the named groups in alphabetical order (registry order within a group);
+# a kind served at several versions has a resource per version.
 RESOURCES: tuple[APIResource, ...] = tuple(
-    sorted((*(APIResource.of(info) for info in KINDS), *COMPUTED_RESOURCES, *REVIEW_RESOURCES), key=lambda r: r.group)
+    sorted((*(APIResource.of(info, version) for info in KINDS for version in info.versions), *COMPUTED_RESOURCES,
+            *REVIEW_RESOURCES), key=lambda r: r.group)
 )
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ingressd.kinds import kube_aware_version_key
+
 AGGREGATED_GROUP = "apidiscovery.k8s.io"
 AGGREGATED_KIND = "APIGroupDiscoveryList"
 AGGREGATED_VERSIONS = ("v2", "v2beta1")  # both served by kube-apiserver 1.32
@@ -56,13 +58,14 @@ def _api_version(group: str, version: str) -> str:
 
 
 def group_versions(resources: Iterable[Any]) -> dict[str, list[str]]:
-    """Named groups (not core) -> versions, preferred first, groups in kube-apiserver's order."""
+    """Named groups (not core) -> versions, preferred first (kube-aware order: v1, v1beta1,
+    v1alpha2, as kube-apiserver sorts a group's versions), groups in kube-apiserver's order."""
     groups: dict[str, list[str]] = {}
     for r in resources:
         if r.group and r.version not in groups.setdefault(r.group, []):
             groups[r.group].append(r.version)
     order = sorted(groups, key=lambda g: (-GROUP_PRIORITY.get(g, CRD_GROUP_PRIORITY), g))
-    return {g: groups[g] for g in order}
+    return {g: sorted(groups[g], key=kube_aware_version_key) for g in order}
 
 
 def root_paths(resources: Iterable[Any], extra: Iterable[str] = ()) -> dict:

@@ -9,6 +9,9 @@ where that matters to controllers and clients:
 - `apply` is create-or-replace. An object given without `status` keeps the stored status (status
   is a subresource in Kubernetes, so re-applying a manifest does not wipe it). Replacing with an
   identical object is a no-op: no new resourceVersion, no event. That keeps controllers quiescent.
+- An object written at another version its kind is served at (an HTTPRoute at
+  gateway.networking.k8s.io/v1beta1) is stored at the kind's storage version: one object per name
+  whatever version wrote it (ingressd.apimachinery.conversion).
 - Deleting a pod that a kubelet runs (`spec.nodeName` set, not finished) is graceful: the store
   sets `deletionTimestamp`/`deletionGracePeriodSeconds` and the kubelet removes the object once
   the containers stopped (`delete(..., grace_period_seconds=0)`). Everything else goes at once.
@@ -27,6 +30,7 @@ from collections.abc import Callable
 from ingressd.cluster.clock import Clock, format_timestamp, time_source
 from ingressd.cluster.labels import labels_match
 from ingressd.cluster import namespaces
+from ingressd.apimachinery.conversion import to_storage_version
 from ingressd.apimachinery.defaults import default_object, service_ip_allocator
 from ingressd.kinds import is_cluster_scoped
 
@@ -120,7 +124,7 @@ class Store:
 
     def apply(self, obj: dict) -> dict:
         """Create or replace the object with the same (kind, namespace, name); return the stored copy."""
-        new = copy.deepcopy(obj)
+        new = to_storage_version(copy.deepcopy(obj))  # one object whatever version it was written at
         kind, meta = _identify(new)
         namespace = _namespace_key(kind, meta.get("namespace"))
         if kind == "Service":

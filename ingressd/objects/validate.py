@@ -23,7 +23,7 @@ from ingressd.objects.core import (
     check_service,
     service_ports,
 )
-from ingressd.kinds import SCALABLE_KINDS, SERVED_KINDS
+from ingressd.kinds import SCALABLE_KINDS, SERVED_API_VERSIONS, SERVED_KINDS
 from ingressd.objects.gateway import check_gateway_api
 from ingressd.objects.load import Manifest
 from ingressd.objects.namespaces import check_namespace
@@ -159,7 +159,7 @@ def _check_header(r: Report) -> bool:
             return False
         r.warn(("kind",), f"kind {kind} is not served by ingressd; ignored")
         return False
-    if api_version is not None and api_version != served_version:
+    if api_version is not None and api_version not in SERVED_API_VERSIONS[kind]:
         # An old version (extensions/v1beta1 Ingress) has another shape: checking it would only add noise.
         r.error(("apiVersion",), f'no matches for kind "{kind}" in version "{api_version}": use "{served_version}"')
         return False

@@ -182,7 +182,10 @@ async def test_discovery_documents(cluster):
         ("gateways", ["gtw"], True, ["gateway-api"]), ("gateways/status", None, True, None),
         ("httproutes", None, True, ["gateway-api"]), ("httproutes/status", None, True, None)]
     v1beta1 = json.loads((await kubectl_async(config, "get", "--raw", "/apis/gateway.networking.k8s.io/v1beta1")).stdout)
-    assert [r["name"] for r in v1beta1["resources"]] == ["referencegrants"]  # no status subresource
+    # v1beta1 also serves GatewayClass, Gateway and HTTPRoute (the v1.2.1 CRDs); ReferenceGrant has no status
+    assert [r["name"] for r in v1beta1["resources"]] == [
+        "gatewayclasses", "gatewayclasses/status", "gateways", "gateways/status", "httproutes", "httproutes/status",
+        "referencegrants"]
 
 
 async def test_server_side_apply_uses_the_crd_list_types(cluster):
