@@ -76,7 +76,7 @@ def parse_cookie_header(value: str) -> dict[str, str]:
 
 
 def find_canary(items: Sequence[Mapping], host: str, path: str) -> Mapping | None:
-    """The canary item serving host+path: exact host over wildcard over hostless, then the
+    """For an ingressd without GET /ingressd/v1/explain (canary_for_rule otherwise): the canary item serving host+path: exact host over wildcard over hostless, then the
     longest matching path, Exact before Prefix on a tie (ImplementationSpecific matches as Prefix).
 
     Approximate where the proxy would pick a more specific route that has no canary: the canary
@@ -102,6 +102,14 @@ def find_canary(items: Sequence[Mapping], host: str, path: str) -> Mapping | Non
     if not candidates:
         return None
     return max(candidates, key=lambda pair: pair[0])[1]
+
+
+def canary_for_rule(items: Sequence[Mapping], rule: Mapping) -> Mapping | None:
+    """The canary item attached to the Ingress rule an explanation says serves (`rule`: its host,
+    path and pathType, as GET /ingressd/v1/explain names them); None when that rule has none."""
+    key = (rule.get("host") or "", rule.get("path"), rule.get("pathType"))
+    return next((item for item in items
+                 if ((item.get("host") or ""), item.get("path"), item.get("pathType")) == key), None)
 
 
 _PCRE_NAMED_GROUP = re.compile(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>")

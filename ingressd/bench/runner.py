@@ -10,6 +10,7 @@ from ingressd.bench import DEFAULT_ADMIN
 from ingressd.bench.expect import (
     ALIASES,
     Expectation,
+    canary_for_rule,
     expectation,
     find_canary,
     http_route_split,
@@ -41,7 +42,8 @@ async def plan(spec: LoadSpec, admin_url: str | None, overrides: Mapping[str, fl
     The admin API at `admin_url` (DEFAULT_ADMIN when None) explains the request the spec sends
     (GET /ingressd/v1/explain: the proxy's own decision, on the Gateway listener `listener_port`
     when given); when an HTTPRoute rule routes it, its backendRefs' weights are the split. Else the
-    canary list gives the canary serving the spec's host and path. Failing to reach the admin API
+    canary list gives the canary attached to the Ingress rule that decision picks (without the
+    explain endpoint: the one find_canary picks for the spec's host and path). Failing to reach the admin API
     is a BenchError when `admin_required` or when an override uses the main/canary aliases, else a
     note. `token` is the admin API's bearer token, `unauthorized` what to say when it is refused.
     """
@@ -76,7 +78,11 @@ async def plan(spec: LoadSpec, admin_url: str | None, overrides: Mapping[str, fl
                 return route_expectation(split, overrides), notes
             except ValueError as exc:
                 raise BenchError(str(exc)) from None
-        item = find_canary(items, spec.host, path)
+        if explained is not None and "rule" in explained:
+            rule = explained["rule"]  # the Ingress rule the proxy's decision picks; None: 404 or a per-pod name
+            item = canary_for_rule(items, rule) if isinstance(rule, Mapping) else None
+        else:
+            item = find_canary(items, spec.host, path)
         if item is None and not overrides:
             notes.append(f"the admin API lists no canary for {spec.host}{path}: nothing to test against")
 

@@ -62,11 +62,25 @@ async def test_three_backends_make_aliases_a_usage_error(fake):
 
 
 async def test_an_ingress_request_falls_to_the_canary_list(fake):
-    fake.explanation = {"kind": "Explanation", "outcome": {"action": "forward", "upstream": MAIN}}
+    rule = {"ingress": "default/web", "host": "demo.localtest.me", "path": "/", "pathType": "Prefix"}
+    fake.explanation = {"kind": "Explanation", "rule": rule, "outcome": {"action": "forward", "upstream": MAIN}}
     status, out, _ = await bench(*common(fake, "--requests", "1000", "--json", "-"))
     assert status == 0
     expected = json.loads(out)["expected"]
     assert expected["kind"] == "Ingress" and expected["route"]["canaryIngress"] == "default/web-canary"
+
+
+async def test_the_ingress_rule_the_decision_picks_chooses_the_canary(fake):
+    # host and path alone would find the "/" canary, but the proxy serves /app by a rule without one
+    rule = {"ingress": "default/app", "host": "demo.localtest.me", "path": "/app", "pathType": "Exact"}
+    fake.explanation = {"kind": "Explanation", "rule": rule, "outcome": {"action": "forward", "upstream": MAIN}}
+    status, out, _ = await bench(*common(fake, "--requests", "10", "--json", "-"))
+    doc = json.loads(out)
+    assert status == 0 and doc["expected"] is None
+    assert "the admin API lists no canary for demo.localtest.me/app: nothing to test against" in doc["notes"]
+    fake.explanation = {"kind": "Explanation", "rule": None, "outcome": {"action": "answer", "status": 404}}
+    status, out, _ = await bench(*common(fake, "--requests", "10", "--json", "-"))
+    assert json.loads(out)["expected"] is None
 
 
 async def test_a_bad_listener_port_is_a_usage_error(fake, capsys):

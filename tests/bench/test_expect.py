@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingressd.bench.expect import (
+    canary_for_rule,
     canary_share,
     expectation,
     find_canary,
@@ -181,3 +182,16 @@ def test_the_router_decides_the_same(policy, headers, cookies, share, step):
     decisions = [decide_canary(cfg, sent.get, cookie, lambda a, b, v=v: v) for v in range(1, total + 1)]
     assert {d.step for d in decisions} == {step}
     assert sum(d.canary for d in decisions) / total == pytest.approx(share)
+
+
+@pytest.mark.parametrize("rule,expected", [
+    ({"host": "demo.localtest.me", "path": "/", "pathType": "Prefix"}, "default/web-canary"),
+    ({"host": "demo.localtest.me", "path": "/", "pathType": "Exact"}, None),
+    ({"host": "demo.localtest.me", "path": "/app", "pathType": "Prefix"}, None),  # find_canary would say "/"
+    ({"host": "", "path": "/", "pathType": "Prefix"}, "default/catch-all-canary"),
+    ({"host": None, "path": "/", "pathType": "Prefix"}, "default/catch-all-canary"),
+])
+def test_canary_for_the_rule_the_decision_picks(rule, expected):
+    items = [item(), item(host="", canaryIngress="default/catch-all-canary")]
+    found = canary_for_rule(items, rule)
+    assert (found["canaryIngress"] if found else None) == expected
