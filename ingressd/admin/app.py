@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
-from ingressd.admin import discovery, hpa_v1, kubeapi, openapi
+from ingressd.admin import deprecation, discovery, hpa_v1, kubeapi, openapi
 from ingressd.admin.http import method_not_allowed, path_not_found, status_response
 from ingressd.admin.keys import COMPUTED_KEY, LOGS_DIR_KEY, STORE_KEY
 from ingressd.admin.host_check import is_allowed_host
@@ -70,6 +70,7 @@ def build_admin_app(store, metrics_registry: CollectorRegistry, health: HealthCh
     openapi.add_routes(app)  # /openapi/v2, /openapi/v3 (ingressd.admin.openapi)
     hpa_v1.add_routes(app)  # autoscaling/v1 HPAs (kubectl autoscale); before the generic routes
     kubeapi.add_routes(app)
+    deprecation.add_warnings(app)  # a deprecated served version's Warning on its requests
     return app
 
 
