@@ -1,10 +1,14 @@
-"""Expected backend shares for a bench run: from the admin API's canary list, or `--expect`.
+"""Expected backend shares for a bench run: from the admin API (an HTTPRoute rule's backendRef
+weights, or an Ingress canary), or `--expect`.
 
-Pure: the canary document comes in as parsed JSON. The per-request decision is re-derived here
-from the reference (`route_to_alternative_balancer` in ingress-nginx's balancer.lua) rather than
-imported from ingressd.routing, so the bench checks the proxy against the semantics instead of
-against itself. A bench run sends the same headers and cookies every time, so the header and
-cookie steps are all or nothing and only the weight step is a split.
+Pure: the admin documents come in as parsed JSON. Which rule serves the benchmarked request is the
+running instance's own decision (GET /ingressd/v1/explain), never matched again here. For an
+HTTPRoute rule the split is its weights (`http_route_split`). For an Ingress canary the
+per-request canary decision is re-derived here from the reference (`route_to_alternative_balancer`
+in ingress-nginx's balancer.lua) rather than imported from ingressd.routing, so the bench checks
+the proxy against the semantics instead of against itself. A bench run sends the same headers and
+cookies every time, so the header and cookie steps are all or nothing and only the weight step is
+a split.
 """
 
 from __future__ import annotations
