@@ -58,11 +58,15 @@ def _finite(value: float) -> float | None:
 
 
 def _ordered(report: BenchReport) -> list[BackendStats]:
-    """Named backends by count, then unknown, then errors."""
+    """Named backends by count, then expected ones that served nothing, then unknown, then errors.
+
+    An expected backend without responses gets a row only when the test ran: then its 0 is a
+    measurement; without a test (responses named otherwise, e.g. by the echo app's version without
+    --expose-upstream) it would be a phantom row, and a note says why there is no test."""
     backends = report.result.backends
     named = sorted((s for n, s in backends.items() if n not in (UNKNOWN, ERROR)), key=lambda s: (-s.count, s.name))
-    expected_only = [BackendStats(n) for n in (report.expectation.shares if report.expectation else {})
-                     if n not in backends]
+    tested = report.expectation.shares if report.expectation and report.test is not None else {}
+    expected_only = [BackendStats(n) for n in tested if n not in backends]
     tail = [backends[n] for n in (UNKNOWN, ERROR) if n in backends]
     return named + sorted(expected_only, key=lambda s: s.name) + tail
 

@@ -87,3 +87,24 @@ async def test_a_bad_listener_port_is_a_usage_error(fake, capsys):
     with pytest.raises(SystemExit):
         await bench(*common(fake, "--requests", "1", "--listener-port", "0"))
     assert "not a port number" in capsys.readouterr().err
+
+
+async def test_no_phantom_rows_when_responses_do_not_name_upstreams(fake):
+    # without --expose-upstream the echo app's version names the backend: the derived shares speak
+    # of upstreams, so there is no test, a note says why, and no 0-count row stands for an upstream
+    fake.explanation = explanation()
+    fake.attribution = "echo"
+    status, out, _ = await bench(*common(fake, "--requests", "100", "--json", "-"))
+    doc = json.loads(out)
+    assert status == 0 and doc["test"] is None
+    assert {row["name"] for row in doc["backends"]} == {"v1", "v2"}
+    assert doc["expected"]["shares"] == {MAIN: 0.9, CANARY: 0.1}
+    assert any("responses name v1, v2" in note and "--expose-upstream" in note for note in doc["notes"])
+
+
+async def test_an_expected_backend_that_served_nothing_is_a_measured_row(fake):
+    fake.explanation = explanation()
+    fake.canary_every = 0  # the proxy never picks the canary
+    status, out, _ = await bench(*common(fake, "--requests", "200", "--json", "-"))
+    rows = {row["name"]: row for row in json.loads(out)["backends"]}
+    assert status == 3 and rows[CANARY]["count"] == 0 and rows[CANARY]["expected_share"] == 0.1
