@@ -6,6 +6,7 @@ conformance/tests/). Checks upstream makes outside testCases (route and Gateway 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from tests.conformance.harness import (
@@ -243,6 +244,25 @@ TABLES.append(Table(
           Exp(backend=v(1), seen_headers={"X-Header-Set": "header-set", "X-Header-Add": "original-val-add,header-add",
                                           "Another-Header": "another-header-val"},
               seen_absent=("x-header-remove", "X-Header-Remove")))],
+    accepted("request-header-modifier"),
+))
+
+def _filters_on_backend(route: dict) -> dict:
+    """The route with each rule's filters moved onto its (single) backendRef."""
+    out = copy.deepcopy(route)
+    for item in out["spec"]["rules"]:
+        item["backendRefs"] = [{**item["backendRefs"][0], "filters": item.pop("filters")}]  # B1 is shared
+    return out
+
+
+# Extended: the same rows as HTTPRouteRequestHeaderModifier (upstream shares its Test function), the
+# filters written on the backendRefs (httproute-request-header-modifier-backend.yaml).
+_REQUEST_HEADER_MODIFIER = next(t for t in TABLES if t.test == "HTTPRouteRequestHeaderModifier")
+TABLES.append(Table(
+    "HTTPRouteBackendRequestHeaderModifier",
+    "httproute-request-header-modifier.go (httproute-request-header-modifier-backend.yaml)",
+    [_filters_on_backend(o) for o in _REQUEST_HEADER_MODIFIER.manifests],
+    _REQUEST_HEADER_MODIFIER.cases,
     accepted("request-header-modifier"),
 ))
 
