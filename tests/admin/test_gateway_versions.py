@@ -270,3 +270,14 @@ async def test_kubectl_apply_and_get_a_v1beta1_manifest(aiohttp_server, tmp_path
     done = await kubectl_async(config, "delete", "httproutes.v1beta1.gateway.networking.k8s.io", "web")
     assert done.stdout.strip() == 'httproute.gateway.networking.k8s.io "web" deleted'
     assert store.get("HTTPRoute", "default", "web") is None
+
+
+async def test_kubectl_prints_the_deprecation_warning(aiohttp_server, tmp_path, store, deprecated_v1beta1):
+    require_kubectl()
+    server = await aiohttp_server(build_admin_app(store, CollectorRegistry(), lambda: (True, "")), host="127.0.0.1")
+    config = write_kubeconfig(tmp_path / "kubeconfig", server.port)
+    done = await kubectl_async(config, "get", "httproutes.v1beta1.gateway.networking.k8s.io")
+    assert done.stderr.splitlines() == [
+        f"Warning: {GW}/v1beta1 HTTPRoute is deprecated; use {GW}/v1 HTTPRoute", "No resources found in default namespace."]
+    done = await kubectl_async(config, "get", "httproutes")  # v1, the preferred version: no warning
+    assert "Warning" not in done.stderr
