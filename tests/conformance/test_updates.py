@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conformance.harness import (
+    CONTROLLER,
     GROUP,
     INFRA,
     TLS_SECRET,
@@ -90,6 +91,29 @@ def test_gateway_observed_generation_bump(gw):
     _eventually(lambda: gw.api_get(path)[1],
                 lambda g: g["metadata"]["generation"] != original["metadata"]["generation"] and _latest(g, conditions(g)),
                 f"{name} after adding a listener: a new generation, observed")
+
+
+def test_gatewayclass_observed_generation_bump(gw):
+    """GatewayClassObservedGenerationBump (gatewayclass-observed-generation-bump.go): the class's
+    description changed from "old" to "new"; Accepted observes the new generation."""
+    name = "gatewayclass-observed-generation-bump"
+    path = f"/apis/{GROUP}/v1/gatewayclasses/{name}"
+
+    def gatewayclass(description: str) -> dict:
+        return {"apiVersion": f"{GROUP}/v1", "kind": "GatewayClass", "metadata": {"name": name},
+                "spec": {"controllerName": CONTROLLER, "description": description}}
+
+    def accepted_latest(gc: dict) -> bool:
+        conditions = (gc.get("status") or {}).get("conditions") or []
+        return _latest(gc, conditions) and any(c.get("type") == "Accepted" for c in conditions)
+
+    gw.apply("GatewayClassObservedGenerationBump", [gatewayclass("old")])
+    original = _eventually(lambda: gw.api_get(path)[1], accepted_latest,
+                           f"{name}: GWCMustHaveAcceptedConditionAny, conditions of the latest generation")
+    gw.apply("GatewayClassObservedGenerationBump", [gatewayclass("new")])
+    _eventually(lambda: gw.api_get(path)[1],
+                lambda gc: gc["metadata"]["generation"] != original["metadata"]["generation"] and accepted_latest(gc),
+                f"{name} after the description changed: a new generation, Accepted observes it")
 
 
 def test_reference_grant_deleted(gw):
