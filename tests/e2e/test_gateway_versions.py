@@ -2,7 +2,8 @@
 `ingressd run -f` routes them (and writes their status), hot reload from v1beta1 to v1 keeps the
 one stored object (same uid) and applies the edit, the admin API answers at the version asked
 for, `ingressd validate` checks them (and refuses a version ingressd does not serve), and
-`ingressd convert --verify --converted` verifies a conversion rewritten to v1beta1."""
+`ingressd convert --verify --converted` verifies a conversion rewritten to v1beta1; the official
+Python client's CustomObjectsApi creates, lists and deletes HTTPRoutes at v1beta1."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 import os
 import time
 
+import pytest
 import yaml
 
 from tests.e2e.conftest import REPO, http_get, run_cli, wait_status
@@ -76,6 +78,25 @@ def test_run_and_hot_reload_v1beta1_manifests(ingressd, tmp_path):
     listed = admin_json(proc.admin_port, f"/apis/{G}/v1/namespaces/default/httproutes")
     assert sorted(i["metadata"]["name"] for i in listed["items"]) == ["api", "web"]
     assert "reload rejected" not in proc.stderr(), proc.stderr()
+
+    # the official Python client at v1beta1: a new route serves, then goes
+    kubernetes = pytest.importorskip("kubernetes", reason="the official client is a test dependency")
+    api = kubernetes.config.new_client_from_config(config_file=str(proc.kubeconfig))
+    try:
+        custom = kubernetes.client.CustomObjectsApi(api)
+        body = {"apiVersion": f"{G}/v1beta1", "kind": "HTTPRoute", "metadata": {"name": "py"},
+                "spec": {"parentRefs": [{"name": "demo"}], "hostnames": ["py.localtest.me"],
+                         "rules": [{"backendRefs": [{"name": "api", "port": 80}]}]}}
+        created = custom.create_namespaced_custom_object(G, "v1beta1", "default", "httproutes", body)
+        assert created["apiVersion"] == f"{G}/v1beta1"
+        wait_status(proc.http_port, "/", "py.localtest.me", 200, 20)
+        listed = custom.list_namespaced_custom_object(G, "v1beta1", "default", "httproutes")
+        assert [(i["apiVersion"], i["metadata"]["name"]) for i in listed["items"]] == [
+            (f"{G}/v1beta1", "api"), (f"{G}/v1beta1", "py"), (f"{G}/v1beta1", "web")]
+        custom.delete_namespaced_custom_object(G, "v1beta1", "default", "httproutes", "py")
+        wait_status(proc.http_port, "/", "py.localtest.me", 404, 20)
+    finally:
+        api.close()
 
 
 def test_validate_v1beta1_manifests(tmp_path):
