@@ -11,14 +11,15 @@ import sys
 import time
 import urllib.request
 
-from tests.e2e.conftest import REPO, cli_env, wait_status
+from tests.e2e.conftest import REPO, cli_env, free_port, wait_status
 
 
-def bench(proc, *expect: str, requests: int = 10000, path: str = "/", extra=()) -> subprocess.CompletedProcess:
+def bench(proc, *expect: str, requests: int = 10000, path: str = "/", extra=(), url: str | None = None,
+          host: str = "gateway.localtest.me") -> subprocess.CompletedProcess:
     args = [arg for pair in expect for arg in ("--expect", pair)]
     return subprocess.run(
-        [sys.executable, "-m", "ingressd", "bench", "--url", f"http://127.0.0.1:{proc.http_port}{path}",
-         "--host", "gateway.localtest.me", "--requests", str(requests), "--concurrency", "32", *extra,
+        [sys.executable, "-m", "ingressd", "bench", "--url", url or f"http://127.0.0.1:{proc.http_port}{path}",
+         "--host", host, "--requests", str(requests), "--concurrency", "32", *extra,
          "--admin", f"http://127.0.0.1:{proc.admin_port}", "--json", "-", *args],
         check=False, capture_output=True, text=True, timeout=300, env=cli_env())
 
@@ -87,3 +88,51 @@ def test_bench_expect_on_httproute_weighted_backends(ingressd):
     # aliases need a rule with two backendRefs: a usage error before any request is sent
     alias = bench(proc, "canary=50%", requests=50, path="/old")
     assert alias.returncode == 2 and "has no backend that serves" in alias.stderr, alias.stderr
+
+
+ALT_LISTENER = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: alt}
+spec:
+  gatewayClassName: ingressd
+  listeners: [{name: alt, protocol: HTTP, port: PORT, hostname: alt.localtest.me}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: alt}
+spec:
+  parentRefs: [{name: alt}]
+  hostnames: [alt.localtest.me]
+  rules:
+    - backendRefs: [{name: web, port: 80, weight: 1}, {name: web-canary, port: 80, weight: 1}]
+"""
+
+
+def test_bench_derives_the_split_over_https_and_on_another_listener_port(ingressd, tmp_path):
+    port = free_port()
+    alt = tmp_path / "alt.yaml"
+    alt.write_text(ALT_LISTENER.replace("PORT", str(port)))
+    proc = ingressd("-f", str(REPO / "config"), "-f", str(REPO / "examples" / "gateway.yaml"), "-f", str(alt),
+                    "--expose-upstream", "--seed", "1")
+    proc.wait_healthy()
+    wait_status(proc.http_port, "/", "gateway.localtest.me", 200, 20)
+    wait_status(port, "/", "alt.localtest.me", 200, 20)
+
+    # https (the listener on --https-port, port 443 to the Gateway): the same rule, the same 90/10
+    https = bench(proc, requests=2000, url=f"https://127.0.0.1:{proc.https_port}/")
+    assert https.returncode == 0, https.stderr
+    expected = json.loads(https.stdout)["expected"]
+    assert expected["kind"] == "HTTPRoute" and expected["shares"] == {"default-web-80": 0.9,
+                                                                       "default-web-canary-80": 0.1}
+
+    # a listener on its own port: --listener-port names it, as `ingressd explain --port` does
+    url = f"http://127.0.0.1:{port}/"
+    split = bench(proc, requests=2000, url=url, host="alt.localtest.me", extra=("--listener-port", str(port)))
+    assert split.returncode == 0, split.stderr
+    doc = json.loads(split.stdout)
+    assert doc["expected"]["shares"] == {"default-web-80": 0.5, "default-web-canary-80": 0.5}
+    assert doc["expected"]["route"]["route"] == "default/alt"
+    # without it the request is explained as one on --http-port, where no route attaches to that host
+    guess = bench(proc, requests=20, url=url, host="alt.localtest.me")
+    assert guess.returncode == 0 and json.loads(guess.stdout)["expected"] is None
