@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ingressd.access import TokenSearch, add_credential_flags, credentials, unauthorized_message
 from ingressd.cluster.quantity import parse_quantity
@@ -83,7 +83,11 @@ def resolve_kind(text: str) -> Kind:
     info = resolve_resource(text)
     if info is None:
         raise CLIError(f'error: the server doesn\'t have a resource type "{text}"')
-    return _KINDS[info.kind]
+    kind = _KINDS[info.kind]
+    for version in info.versions:  # `httproutes.v1beta1.gateway.networking.k8s.io`: at that version
+        if version != kind.version and text.lower().endswith(f".{version}.{info.group}"):
+            return replace(kind, version=version)
+    return kind
 
 
 # -- HTTP ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from ingressd.kinds import (
     kube_aware_version_key,
     resolve_resource,
 )
+from ingressd.kubectl import resolve_kind
 from ingressd.objects.load import Manifest
 from ingressd.objects.validate import validate
 
@@ -71,6 +72,18 @@ def test_only_the_gateway_api_kinds_are_served_at_more_than_one_version():
 def test_qualified_names_of_every_served_version_resolve(name, kind):
     info = resolve_resource(name)
     assert (info.kind if info else None) == kind
+
+
+@pytest.mark.parametrize(("name", "path"), [
+    ("httproutes", f"/apis/{GW}/v1/namespaces/default/httproutes/x"),
+    ("httproutes.gateway.networking.k8s.io", f"/apis/{GW}/v1/namespaces/default/httproutes/x"),
+    ("httproutes.v1.gateway.networking.k8s.io", f"/apis/{GW}/v1/namespaces/default/httproutes/x"),
+    ("HTTPRoute.v1beta1.gateway.networking.k8s.io", f"/apis/{GW}/v1beta1/namespaces/default/httproutes/x"),
+    ("gc.v1beta1.gateway.networking.k8s.io", f"/apis/{GW}/v1beta1/gatewayclasses/x"),
+    ("refgrant", f"/apis/{GW}/v1beta1/namespaces/default/referencegrants/x"),
+])
+def test_ingressd_get_reads_at_the_version_the_name_asks_for(name, path):
+    assert resolve_kind(name).path("default", "x") == path
 
 
 def _deprecated_kind(*versions: ServedVersion, storage: str = "v1") -> KindInfo:
