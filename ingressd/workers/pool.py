@@ -71,6 +71,15 @@ def bind_reuseport(host: str, port: int, count: int) -> list[list[socket.socket]
     slots: list[list[socket.socket]] = [[] for _ in range(count)]
     try:
         for family, kind, proto, address in addresses:
+            # A socket without SO_REUSEPORT first: another process listening there (another
+            # ingressd --workers too, which would otherwise join this group and take a share of the
+            # connections) is EADDRINUSE, as for a single process. A port 0 resolves here.
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                probe.bind(address)
+                address = (address[0], probe.getsockname()[1], *address[2:])
             for slot in slots:
                 sock = socket.socket(family, kind, proto)
                 slot.append(sock)
@@ -79,8 +88,6 @@ def bind_reuseport(host: str, port: int, count: int) -> list[list[socket.socket]
                 if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 sock.bind(address)
-                if address[1] == 0:  # the other workers' sockets join the port the first one got
-                    address = (address[0], sock.getsockname()[1], *address[2:])
                 sock.listen(1024)
                 sock.setblocking(False)
     except OSError:
@@ -189,16 +196,18 @@ class WorkerPool(ProxyServer):
 
     async def listen(self, host: str, port: int, ssl=None, scheme: str = "http",
                      gateway_port: int | None = None, sock=None) -> SharedListener:
-        if not self._started:
-            await self.start()
-        slots = bind_reuseport(host, port, self.count)
+        slots = bind_reuseport(host, port, self.count)  # before any worker starts: a bind error ends the run
         key = next(self._keys)
         bound = slots[0][0].getsockname()
         spec = {"key": key, "scheme": scheme, "gateway_port": gateway_port, "tls": ssl is not None,
                 "fds": len(slots[0]), "address": f"{host}:{bound[1]}"}
         listener = self.listeners[key] = SharedListener(self, key, slots, spec)
         self.servers.append(listener)
-        acks = [self._send_listen(worker, listener) for worker in self.live()]
+        if not self._started:
+            await self.start()  # each new worker is handed every listener registered
+            acks = [ack for worker in self.live() if (ack := worker.acks.get(key)) is not None]
+        else:
+            acks = [self._send_listen(worker, listener) for worker in self.live()]
         if acks:
             await asyncio.wait(acks, timeout=LISTEN_TIMEOUT)
         return listener

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.e2e.conftest import HOST, echo_app_yaml, http_get, run_cli
+from tests.e2e.conftest import HOST, echo_app_yaml, free_port, http_get, run_cli
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self") or not hasattr(socket, "SO_REUSEPORT"),
                                 reason="--workers needs SO_REUSEPORT (Linux); these tests read /proc")
@@ -143,7 +143,7 @@ def test_two_workers_route_tls_and_affinity_and_count_every_request_once(ingress
     client.wait("wk.test", "/", 308)  # a TLS host: ssl-redirect, from either worker
 
     # TLS with SNI: the local CA's certificate for wk.test, from whichever worker accepts.
-    context = ssl.create_default_context(cafile=str(tmp_path / "certs" / "ca.crt"))
+    context = ssl.create_default_context(cafile=os.path.join(os.environ["INGRESSD_CAROOT"], "ca.crt"))
     for _ in range(8):
         client.count()
         data = tls_exchange(proc.https_port, context, "wk.test",
@@ -214,6 +214,41 @@ def test_two_workers_route_tls_and_affinity_and_count_every_request_once(ingress
     assert "Traceback" not in proc.stderr()
 
 
+GATEWAY = """\
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: extra
+spec:
+  gatewayClassName: ingressd
+  listeners:
+  - name: http
+    protocol: HTTP
+    port: {port}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: extra
+spec:
+  parentRefs:
+  - name: extra
+  hostnames: [gw.test]
+  rules:
+  - backendRefs:
+    - name: hot
+      port: 80
+"""
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def test_hot_reload_reaches_both_workers_under_load_without_a_failed_request(ingressd, tmp_path):
     text = echo_app_yaml("hot", "hot.test", "/one")
     proc, _workers = start_two_workers(ingressd, tmp_path, text, "--reload-interval", "0.2")
@@ -258,6 +293,24 @@ def test_hot_reload_reaches_both_workers_under_load_without_a_failed_request(ing
         (tmp_path / "m" / "app.yaml").write_text(text)
         client.wait("hot.test", "/two", 404, timeout=10)
         assert [client.request("hot.test", "/two")[0] for _ in range(20)] == [404] * 20
+        # A Gateway listener on a port of its own: bound for both workers when it appears, closed when
+        # it goes; the Ingress routes are served throughout.
+        extra = free_port()
+        (tmp_path / "m" / "gateway.yaml").write_text(GATEWAY.format(port=extra))
+        gateway = Client(extra)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if gateway.request("gw.test", "/")[0] == 200:
+                    break
+            except OSError:
+                gateway.count(-1)  # not bound yet: nothing reached ingressd
+            assert time.monotonic() < deadline, proc.stderr()
+            time.sleep(0.1)
+        assert [gateway.request("gw.test", "/")[0] for _ in range(20)] == [200] * 20
+        (tmp_path / "m" / "gateway.yaml").unlink()
+        assert eventually(lambda: not port_open(extra)), "the Gateway listener port stayed open"
+        client.count(gateway.sent)
         time.sleep(0.5)
     finally:
         stop.set()
@@ -283,6 +336,13 @@ def test_a_killed_worker_is_replaced_and_sigkill_of_ingressd_leaves_no_worker(in
         assert status == 200 and json.loads(body)["pod"] == pod
     sent = client.sent
     assert eventually(lambda: requests_total(proc.admin_port) == sent)
+
+    # another ingressd --workers cannot join this one's SO_REUSEPORT group: address already in use
+    result = run_cli("run", "-f", str(tmp_path / "m"), "--workers", "2", "--http-port", str(proc.http_port),
+                     "--https-port", str(free_port()), "--admin-port", str(free_port()),
+                     "--state-dir", str(tmp_path / "second"))
+    assert result.returncode == 2, result.stderr
+    assert f"cannot bind the HTTP port 127.0.0.1:{proc.http_port}: address already in use" in result.stderr
 
     victim, survivor = workers
     os.kill(victim, signal.SIGKILL)
@@ -310,6 +370,13 @@ def test_one_worker_is_this_process_and_bad_counts_are_refused(ingressd, tmp_pat
     proc.wait_healthy()
     assert worker_pids(proc.proc.pid) == []
     assert "data-plane workers" not in proc.stderr()
+    # a port in use is refused with --workers as without, also when its user is another
+    # ingressd --workers (SO_REUSEPORT would otherwise let the two share it)
+    result = run_cli("run", "-f", str(manifests), "--workers", "2", "--http-port", str(proc.http_port),
+                     "--https-port", str(free_port()), "--admin-port", str(free_port()),
+                     "--state-dir", str(tmp_path / "second"))
+    assert result.returncode == 2, result.stderr
+    assert f"cannot bind the HTTP port 127.0.0.1:{proc.http_port}: address already in use" in result.stderr
     for value, message in (("0", "invalid value '0': want a number of workers from 1 to 64, or auto"),
                            ("65", "invalid value '65': want a number of workers from 1 to 64, or auto"),
                            ("some", "invalid value 'some': want a number of workers (1 to 64) or auto")):
