@@ -7,6 +7,8 @@ returning a fixed ~100-byte body):
   direct    wrk -> backend                      (the ceiling)
   ingressd  wrk -> ingressd -> backend          (`python -m ingressd run`, access log to a file)
   nginx     wrk -> nginx -> backend             (1 worker, upstream keepalive, access log to a file)
+  ingressd-wN  wrk -> ingressd --workers N -> backend  (only when named in --only, e.g. ingressd-w2;
+            CPU is the whole process tree: the control process and its N workers)
 
 Runs are interleaved (direct, ingressd, nginx, direct, ...) for --rounds rounds so
 drift on a shared machine hits every target alike. Per run it records requests/s,
@@ -40,6 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Terminated, free_port, http_get, install_signal_handlers  # noqa: E402
 TARGETS = ("direct", "ingressd", "nginx")
+WORKERS_TARGET = re.compile(r"ingressd-w([1-9]\d*)")  # `ingressd run --workers N`, e.g. ingressd-w2
 HOST = "bench.local"
 # 100 bytes; no quote or $ so it can sit in nginx's `return 200 '...'` as is.
 BODY = "ingressd benchmark backend: fixed body of one hundred bytes so the proxies, not I/O, dominate time.\n"
@@ -311,7 +314,8 @@ def bench_manifests(backend_port: int) -> str:
     )
 
 
-def start_ingressd(workdir: Path, port: int, backend_port: int, opts: argparse.Namespace) -> Process:
+def start_ingressd(workdir: Path, port: int, backend_port: int, opts: argparse.Namespace,
+                   workers: int = 1) -> Process:
     manifests = workdir / "manifests"
     manifests.mkdir(parents=True)
     (manifests / "bench.yaml").write_text(bench_manifests(backend_port))
@@ -324,6 +328,7 @@ def start_ingressd(workdir: Path, port: int, backend_port: int, opts: argparse.N
         "--admin-port", str(admin_port),
         "--state-dir", str(workdir / "state"),
         *opts.ingressd_arg,
+        *(["--workers", str(workers)] if workers != 1 else []),
     ]  # fmt: skip
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     proc = start("ingressd", argv, workdir, stdout=workdir / "access.log", cwd=REPO, env=env)
@@ -419,27 +424,39 @@ def summarise(runs: list[dict], targets: list[str]) -> dict:
             "p99": i["p99_ms"] / n["p99_ms"],
             "cpu_per_request": i["cpu_us_per_request"] / n["cpu_us_per_request"],
         }
+    for t in targets:
+        if WORKERS_TARGET.fullmatch(t) and t in summary and "ingressd" in summary:
+            w, one = summary[t], summary["ingressd"]
+            summary[f"{t}_vs_ingressd"] = {
+                "requests_per_s": w["requests_per_s"] / one["requests_per_s"],
+                "p99": w["p99_ms"] / one["p99_ms"],
+                "cpu_per_request": w["cpu_us_per_request"] / one["cpu_us_per_request"],
+            }
     return summary
 
 
 def print_table(runs: list[dict], summary: dict, opts: argparse.Namespace) -> None:
-    head = f"{'target':<9} {'round':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'cpu us/req':>10} {'RSS MiB':>8} {'errors':>7}"
+    head = f"{'target':<11} {'round':>5} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'cpu us/req':>10} {'RSS MiB':>8} {'errors':>7}"
     print(f"wrk -t{opts.threads} -c{opts.connections} -d{opts.duration:g}s, {opts.rounds} interleaved rounds, "
           f"{os.cpu_count()} CPUs, body {len(BODY)} B, keep-alive")
     print(head)
     for r in runs:
         errors = r["non_2xx_3xx"] + sum(r["socket_errors"].values())
-        print(f"{r['target']:<9} {r['round']:>5} {r['requests_per_s']:>10.0f} {r['latency_ms']['p50']:>8.2f} "
+        print(f"{r['target']:<11} {r['round']:>5} {r['requests_per_s']:>10.0f} {r['latency_ms']['p50']:>8.2f} "
               f"{r['latency_ms']['p99']:>8.2f} {r['cpu_us_per_request']:>10.1f} {r['rss_kib'] / 1024:>8.1f} {errors:>7}")
     print("median over rounds (RSS: max)")
     print(head)
     for t, s in summary.items():
-        if t in TARGETS:
-            print(f"{t:<9} {'':>5} {s['requests_per_s']:>10.0f} {s['p50_ms']:>8.2f} {s['p99_ms']:>8.2f} "
+        if t in opts.targets:
+            print(f"{t:<11} {'':>5} {s['requests_per_s']:>10.0f} {s['p50_ms']:>8.2f} {s['p99_ms']:>8.2f} "
                   f"{s['cpu_us_per_request']:>10.1f} {s['rss_kib'] / 1024:>8.1f} {s['errors']:>7}")
     if ratio := summary.get("ingressd_vs_nginx"):
         print(f"ingressd/nginx: req/s x{ratio['requests_per_s']:.2f}, p99 x{ratio['p99']:.2f}, "
               f"CPU per request x{ratio['cpu_per_request']:.2f}")
+    for t in opts.targets:
+        if ratio := summary.get(f"{t}_vs_ingressd"):
+            print(f"{t}/ingressd: req/s x{ratio['requests_per_s']:.2f}, p99 x{ratio['p99']:.2f}, "
+                  f"CPU per request x{ratio['cpu_per_request']:.2f}")
 
 
 # ---------------------------------------------------------------- main
@@ -483,7 +500,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured load per target before round 1 (0: none)")
     p.add_argument("-t", "--threads", type=int, default=2, help="wrk threads")
     p.add_argument("-c", "--connections", type=int, default=64, help="wrk connections (kept alive)")
-    p.add_argument("--only", default=",".join(TARGETS), help=f"comma-separated subset of {','.join(TARGETS)}")
+    p.add_argument("--only", default=",".join(TARGETS),
+                   help=f"comma-separated subset of {','.join(TARGETS)}, plus ingressd-wN (`--workers N`, e.g. "
+                        "ingressd-w2)")
     p.add_argument("--backend-workers", type=int, default=1, help="nginx worker processes of the backend")
     p.add_argument("--python", default=sys.executable, help="interpreter that runs `-m ingressd`")
     p.add_argument("--ingressd-arg", action="append", default=[], metavar="ARG", help="extra argument for `ingressd run` (repeatable)")
@@ -492,9 +511,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (configs, logs)")
     opts = p.parse_args(argv)
     targets = [t.strip() for t in opts.only.split(",") if t.strip()]
-    if not targets or any(t not in TARGETS for t in targets):
-        p.error(f"--only takes a comma-separated subset of {','.join(TARGETS)}")
-    opts.targets = [t for t in TARGETS if t in targets]
+    if not targets or any(t not in TARGETS and not WORKERS_TARGET.fullmatch(t) for t in targets):
+        p.error(f"--only takes a comma-separated subset of {','.join(TARGETS)} and ingressd-wN")
+    order = [*TARGETS[:2], *sorted({t for t in targets if WORKERS_TARGET.fullmatch(t)}), *TARGETS[2:]]
+    opts.targets = [t for t in order if t in targets]
     if opts.rounds < 1 or opts.duration <= 0 or opts.threads < 1 or opts.connections < opts.threads:
         p.error("need --rounds >= 1, --duration > 0 and --connections >= --threads >= 1")
     return opts
@@ -525,6 +545,12 @@ def main(argv: list[str] | None = None) -> int:
             port = free_port()
             proc = start_ingressd(workdir / "ingressd", port, backend_port, opts)
             endpoints["ingressd"] = (port, proc)
+        for target in opts.targets:
+            if m := WORKERS_TARGET.fullmatch(target):
+                port = free_port()
+                proc = start_ingressd(workdir / target, port, backend_port, opts, workers=int(m.group(1)))
+                proc.name = target
+                endpoints[target] = (port, proc)
         if "nginx" in opts.targets:
             port = free_port()
             proc = start_nginx_proxy(workdir / "nginx", port, backend_port)
