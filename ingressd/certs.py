@@ -1,9 +1,10 @@
 """A local certificate authority, mkcert-style: `ingressd certs init|issue|trust`.
 
-The CA lives in a directory (default `certs/`) as `ca.crt` and `ca.key`; the key is created with mode
-0600 and never overwritten. Leaf certificates are issued for host names and IP addresses and handed
-out as a ready `kubernetes.io/tls` Secret manifest. Nothing here touches the system trust stores:
-`trust_commands` only prints what to run.
+The CA lives in a directory (one per user by default, see `ingressd.caroot`) as `ca.crt` and
+`ca.key`; the key is created with mode 0600 and never overwritten. Leaf certificates are issued for
+host names and IP addresses and handed out as a ready `kubernetes.io/tls` Secret manifest. Nothing
+here touches the system trust stores: `trust_commands` only prints what to run
+(`ingressd.truststore` runs them for `ingressd certs trust --install`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,22 @@ class CA:
     @property
     def cert_pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def tag(self) -> str:
+        """12 hex digits of the certificate's SHA-256: tells this CA's trust-store entries from
+        those of a CA made earlier (mkcert puts the serial number in its names for the same reason)."""
+        return self.cert.fingerprint(hashes.SHA256()).hex()[:12]
+
+    @property
+    def trust_file_name(self) -> str:
+        """The system store's file name for this CA, without extension."""
+        return f"ingressd-local-ca-{self.tag}"
+
+    @property
+    def trust_nickname(self) -> str:
+        """The NSS (Firefox/Chromium) nickname of this CA."""
+        return f"{TRUST_NAME} {self.tag}"
 
 
 def _now() -> datetime.datetime:
@@ -268,20 +285,25 @@ def tls_secret_manifest(name: str, namespace: str, cert_pem: bytes | str, key_pe
             + yaml.safe_dump(secret, sort_keys=False, default_flow_style=False, width=1 << 16))
 
 
-def trust_commands(ca_cert_path: str | os.PathLike) -> str:
-    """The commands that make this system (and browsers) trust the CA. Prints; changes nothing."""
+def trust_commands(ca_cert_path: str | os.PathLike, file_name: str = "ingressd-local-ca",
+                   nickname: str = TRUST_NAME) -> str:
+    """The commands that make this system (and browsers) trust the CA. Prints; changes nothing.
+    `file_name` (no extension) and `nickname` name its system-store file and NSS entry."""
     ca = shlex.quote(str(Path(ca_cert_path).resolve()))
-    nick = shlex.quote(TRUST_NAME)
+    nick = shlex.quote(nickname)
+    debian = shlex.quote(f"/usr/local/share/ca-certificates/{file_name}.crt")
+    fedora = shlex.quote(f"/etc/pki/ca-trust/source/anchors/{file_name}.pem")
     return f"""\
-# Trust the ingressd local CA ({ca}). Run the block for your system; nothing here is run for you.
+# Trust the ingressd local CA ({ca}). Run the block for your system; nothing here is run for you
+# (`ingressd certs trust --install` runs what it can of it on this machine).
 
 # Debian / Ubuntu
-sudo cp {ca} /usr/local/share/ca-certificates/ingressd-local-ca.crt
+sudo cp {ca} {debian}
 sudo update-ca-certificates
 
 # Fedora / RHEL / CentOS
-sudo cp {ca} /etc/pki/ca-trust/source/anchors/ingressd-local-ca.crt
-sudo update-ca-trust
+sudo cp {ca} {fedora}
+sudo update-ca-trust extract
 
 # macOS
 sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain {ca}

@@ -163,8 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--configmap", default=None, metavar="NAMESPACE/NAME",
                      help="ingress-nginx controller ConfigMap among the manifests (hsts, hsts-max-age, "
                           "hsts-include-subdomains, hsts-preload)")
-    run.add_argument("--certs-dir", default="certs", metavar="DIR",
-                     help="local CA for Ingresses annotated ingressd.io/local-ca (default certs/)")
+    run.add_argument("--certs-dir", default=None, metavar="DIR",
+                     help="local CA for Ingresses annotated ingressd.io/local-ca (default: the per-user one, "
+                          "see `ingressd certs caroot`)")
     auto = run.add_argument_group("autoscaling (metrics-server, HPA, VPA, nodes and the cluster autoscaler)")
     auto.add_argument("--metric-resolution", type=_duration, default=15.0, metavar="DURATION",
                       help="how often metrics-server samples pods (default 15s)")
@@ -251,20 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="manifest file or directory; repeatable; default: the bundled demo")
     validate.add_argument("--ingress-class", default="nginx", metavar="NAME")
 
-    certs = sub.add_parser("certs", help="a local CA (mkcert-style) and TLS Secrets issued from it")
-    certs_sub = certs.add_subparsers(dest="certs_command", metavar="ACTION", required=True)
-    init = certs_sub.add_parser("init", help="create the local CA (ca.crt, ca.key mode 0600); never overwrites")
-    issue = certs_sub.add_parser("issue", help="issue a certificate for HOSTs and print a kubernetes.io/tls Secret")
-    issue.add_argument("hosts", nargs="+", metavar="HOST",
-                       help="DNS name (a leading '*.' allowed) or IP address; the first is the CN")
-    issue.add_argument("--secret", metavar="NAME",
-                       help="Secret name (default: the first host, '*' as 'wildcard', '.' as '-', plus '-tls')")
-    issue.add_argument("--namespace", default="default", metavar="NS", help="Secret namespace (default: default)")
-    issue.add_argument("--out", metavar="FILE",
-                       help="write the Secret manifest here (mode 0600: it holds the key) instead of stdout")
-    trust = certs_sub.add_parser("trust", help="print the commands that trust the CA (runs nothing)")
-    for action in (init, issue, trust):
-        action.add_argument("--dir", default="certs", metavar="DIR", help="the CA's directory (default certs/)")
+    from ingressd.certs_cli import add_certs_parser
+
+    add_certs_parser(sub)
     return parser
 
 
@@ -331,6 +321,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ingressd.app import RunOptions, run
+    from ingressd.certs_cli import run_certs_dir
 
     options = RunOptions(
         paths=args.paths or [bundled_demo()],
@@ -346,7 +337,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         expose_upstream=args.expose_upstream,
         reload_interval=args.reload_interval,
         seed=args.seed,
-        certs_dir=args.certs_dir,
+        certs_dir=run_certs_dir(args.certs_dir),
         configmap=args.configmap,
         metric_resolution=args.metric_resolution,
         hpa_sync_period=args.hpa_sync_period,
@@ -370,44 +361,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_certs(args: argparse.Namespace) -> int:
-    from ingressd import certs
+    from ingressd.certs_cli import run_certs
 
-    try:
-        if args.certs_command == "init":
-            ca = certs.init_ca(args.dir)
-            subject = ca.cert.subject.rfc4514_string()
-            if ca.created:
-                print(f"created the local CA {ca.cert_path} (key {ca.key_path}, mode 0600): {subject}",
-                      file=sys.stderr)
-                print(f"trust it with the commands `ingressd certs trust --dir {args.dir}` prints", file=sys.stderr)
-            else:
-                print(f"the local CA already exists in {args.dir}, left unchanged: {subject}", file=sys.stderr)
-            return 0
-        if args.certs_command == "issue":
-            hosts = [certs.validate_host(host) for host in args.hosts]
-            ca = certs.load_ca(args.dir)
-            cert_pem, key_pem = certs.issue_leaf(ca, hosts)
-            name = args.secret or certs.default_secret_name(hosts[0])
-            manifest = certs.tls_secret_manifest(name, args.namespace, cert_pem, key_pem)
-            if args.out:
-                certs.write_private(args.out, manifest.encode())
-                print(f"wrote Secret {args.namespace}/{name} for {', '.join(hosts)} to {args.out} "
-                      "(mode 0600: it holds the private key)", file=sys.stderr)
-            else:
-                sys.stdout.write(manifest)
-            return 0
-        if args.certs_command == "trust":
-            ca = certs.load_ca(args.dir)
-            sys.stdout.write(certs.trust_commands(ca.cert_path))
-            return 0
-    except certs.CertError as err:
-        print(f"ingressd: certs {args.certs_command}: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        where = f"{err.filename}: " if err.filename else ""
-        print(f"ingressd: certs {args.certs_command}: {where}{err.strerror or err}", file=sys.stderr)
-        return 1
-    raise AssertionError(f"unknown certs action {args.certs_command!r}")  # argparse allows none other
+    return run_certs(args)
 
 
 def main(argv: list[str] | None = None) -> int:

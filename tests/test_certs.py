@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import os
+import shutil
 import socket
 import ssl
 import stat
@@ -217,8 +218,8 @@ def test_trust_commands_cover_each_system_and_name_the_ca(tmp_path):
     lines = text.splitlines()
     assert f"sudo cp {quoted} /usr/local/share/ca-certificates/ingressd-local-ca.crt" in lines
     assert "sudo update-ca-certificates" in lines
-    assert f"sudo cp {quoted} /etc/pki/ca-trust/source/anchors/ingressd-local-ca.crt" in lines
-    assert "sudo update-ca-trust" in lines
+    assert f"sudo cp {quoted} /etc/pki/ca-trust/source/anchors/ingressd-local-ca.pem" in lines
+    assert "sudo update-ca-trust extract" in lines
     assert ("sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain "
             f"{quoted}") in lines
     assert f"""certutil -d sql:"$HOME/.pki/nssdb" -A -t C,, -n 'ingressd local CA' -i {quoted}""" in lines
@@ -227,10 +228,17 @@ def test_trust_commands_cover_each_system_and_name_the_ca(tmp_path):
 
 # -- CLI ---------------------------------------------------------------------------------------------
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def test_trust_commands_name_the_ca_by_its_fingerprint(ca):
+    text = certs.trust_commands(ca.cert_path, ca.trust_file_name, ca.trust_nickname)
+    assert len(ca.tag) == 12 and int(ca.tag, 16) >= 0
+    assert f"/usr/local/share/ca-certificates/ingressd-local-ca-{ca.tag}.crt" in text
+    assert f"-n 'ingressd local CA {ca.tag}'" in text
+
+
+def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {**(os.environ if env is None else env), "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, "-m", "ingressd", "certs", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_cli_init_issue_trust(tmp_path):
@@ -268,9 +276,138 @@ def test_cli_init_issue_trust(tmp_path):
     assert "update-ca-certificates" in trust.stdout and str(directory / "ca.crt") in trust.stdout
 
 
-def test_cli_default_dir_is_certs_in_the_working_directory(tmp_path):
-    assert _cli("init", cwd=tmp_path).returncode == 0
-    assert (tmp_path / "certs" / "ca.key").is_file()
+def _home_env(home: Path) -> dict[str, str]:
+    """os.environ with HOME `home` and no CA directory override (the per-user default applies)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("INGRESSD_CAROOT", "XDG_DATA_HOME")}
+    return {**env, "HOME": str(home)}
+
+
+def test_cli_default_dir_is_one_per_user(tmp_path):
+    home, one, two = tmp_path / "home", tmp_path / "one", tmp_path / "two"
+    for d in (home, one, two):
+        d.mkdir()
+    env = _home_env(home)
+    user_dir = home / ".local" / "share" / "ingressd"
+    assert _cli("caroot", cwd=one, env=env).stdout == f"{user_dir}\n"
+    first = _cli("init", cwd=one, env=env)
+    assert first.returncode == 0 and str(user_dir / "ca.crt") in first.stderr
+    assert _mode(user_dir / "ca.key") == 0o600
+    again = _cli("init", cwd=two, env=env)  # another directory: the same CA
+    assert again.returncode == 0 and "already exists" in again.stderr
+    assert not (one / "certs").exists() and not (two / "certs").exists()
+    # $INGRESSD_CAROOT moves it; --dir beats both
+    assert _cli("caroot", cwd=one, env={**env, "INGRESSD_CAROOT": str(tmp_path / "ca")}).stdout == f"{tmp_path / 'ca'}\n"
+    assert _cli("caroot", "--dir", "x", cwd=one,
+                env={**env, "INGRESSD_CAROOT": str(tmp_path / "ca")}).stdout == f"{one / 'x'}\n"
+
+
+def test_cli_keeps_an_older_versions_ca_in_certs_and_says_so(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    old = certs.init_ca(tmp_path / "certs")  # what ingressd before the per-user CA made
+    env = _home_env(home)
+    issue = _cli("issue", "a.test", cwd=tmp_path, env=env)
+    assert issue.returncode == 0, issue.stderr
+    leaf = x509.load_pem_x509_certificate(base64.b64decode(yaml.safe_load(issue.stdout)["data"]["tls.crt"]))
+    assert leaf.issuer == old.cert.subject
+    assert issue.stderr.count(f"using the local CA in {tmp_path / 'certs'}") == 1
+    assert str(home / ".local" / "share" / "ingressd") in issue.stderr
+    assert not (home / ".local").exists()  # nothing moved, nothing made
+    quiet = _cli("issue", "a.test", "--dir", "certs", cwd=tmp_path, env=env)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def _git(*args: str, cwd: Path) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+
+@needs_git
+def test_issue_out_warns_inside_a_git_work_tree_that_does_not_ignore_it(tmp_path, ca):
+    repo = tmp_path / "repo"
+    (repo / "deploy").mkdir(parents=True)
+    _git("init", "-q", cwd=repo)
+    (repo / ".gitignore").write_text("*-tls.yaml\n")
+    ca_dir = str(ca.cert_path.parent)
+
+    def issue(out: Path) -> subprocess.CompletedProcess:
+        result = _cli("issue", "a.test", "--dir", ca_dir, "--out", str(out), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert out.is_file()
+        return result
+
+    warned = issue(repo / "deploy" / "secret.yaml").stderr
+    assert (f"ingressd: certs issue: warning: {repo / 'deploy' / 'secret.yaml'} is inside the git work tree "
+            f"{repo} and not ignored there") in warned
+    assert "private key" in warned
+    assert "warning" not in issue(repo / "deploy" / "a-tls.yaml").stderr  # ignored
+    assert "warning" not in issue(tmp_path / "secret.yaml").stderr  # not in a repository
+    # no git on PATH: no warning, no failure
+    result = _cli("issue", "a.test", "--dir", ca_dir, "--out", str(repo / "other.yaml"), cwd=tmp_path,
+                  env={**os.environ, "PATH": str(tmp_path / "nothing")})
+    assert result.returncode == 0 and "warning" not in result.stderr
+
+
+@pytest.mark.parametrize("answers, expected", [
+    ({"rev-parse": (0, "/r\n"), "check-ignore": (1, "")}, "/r"),  # in a work tree, not ignored
+    ({"rev-parse": (0, "/r\n"), "check-ignore": (0, "")}, None),  # ignored
+    ({"rev-parse": (0, "/r\n"), "check-ignore": (128, "")}, None),  # git cannot tell (outside, symlink…)
+    ({"rev-parse": (128, "")}, None),  # not a repository
+    ({}, None),  # git not installed
+])
+def test_unignored_in_work_tree(tmp_path, answers, expected):
+    from ingressd.certs_cli import unignored_in_work_tree
+
+    def git(argv):
+        verb = argv[3]
+        if verb not in answers:
+            raise FileNotFoundError(2, "No such file or directory", "git")
+        code, out = answers[verb]
+        return subprocess.CompletedProcess(argv, code, out, "")
+
+    assert unignored_in_work_tree(tmp_path / "s.yaml", git) == expected
+
+
+def test_trust_install_e2e_with_a_temporary_home_and_caroot(tmp_path):
+    """The real CLI against a temporary HOME and CAROOT: --dry-run plans both stores and runs
+    nothing; --store nss adds the CA to the temporary HOME's Chromium database (when certutil is
+    installed). The machine's system store is never touched."""
+    home, caroot = tmp_path / "home", tmp_path / "caroot"
+    home.mkdir()
+    env = {**_home_env(home), "INGRESSD_CAROOT": str(caroot)}
+    assert _cli("init", cwd=tmp_path, env=env).returncode == 0
+    ca = certs.load_ca(caroot)
+    system_files = {p: p.exists() for p in
+                    (Path(d) / f"{ca.trust_file_name}{suffix}" for d, suffix in
+                     [("/usr/local/share/ca-certificates", ".crt"), ("/etc/pki/ca-trust/source/anchors", ".pem")])}
+
+    dry = _cli("trust", "--install", "--dry-run", cwd=tmp_path, env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "no Firefox or Chromium certificate database found" in dry.stdout
+    assert {p: p.exists() for p in system_files} == system_files  # nothing ran
+
+    misuse = _cli("trust", "--dry-run", cwd=tmp_path, env=env)
+    assert misuse.returncode == 2 and "go with --install" in misuse.stderr
+
+    if shutil.which("certutil") is None:
+        pytest.skip("certutil (NSS tools: libnss3-tools, nss-tools) is not installed: the NSS install is not run")
+    if Path("/etc/pki/nssdb").exists():
+        pytest.skip("this machine has a system-wide NSS database (/etc/pki/nssdb) that --install would change")
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    subprocess.run(["certutil", "-N", "-d", f"sql:{nssdb}", "--empty-password"], check=True, capture_output=True)
+    done = _cli("trust", "--install", "--store", "nss", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == f"trusted in the NSS database sql:{nssdb}\n"
+    listed = subprocess.run(["certutil", "-L", "-d", f"sql:{nssdb}", "-n", ca.trust_nickname, "-a"],
+                            capture_output=True, text=True, check=True)
+    assert x509.load_pem_x509_certificate(listed.stdout.encode()) == ca.cert
+    trust = subprocess.run(["certutil", "-L", "-d", f"sql:{nssdb}"], capture_output=True, text=True, check=True)
+    assert any(line.startswith(ca.trust_nickname) and line.split()[-1] == "C,,"
+               for line in trust.stdout.splitlines())
+    assert {p: p.exists() for p in system_files} == system_files
 
 
 @pytest.mark.parametrize("args, message", [
@@ -302,3 +439,26 @@ def test_repo_certs_directory_ignores_everything_but_its_readme():
     rules = [line for line in (directory / ".gitignore").read_text().splitlines()
              if line and not line.startswith("#")]
     assert rules == ["*", "!README.md", "!.gitignore"]
+
+
+def test_run_uses_an_older_versions_certs_and_says_so_once(tmp_path, monkeypatch, capsys):
+    from ingressd import certs_cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("INGRESSD_CAROOT")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(certs_cli, "_NOTED", set())
+    user = str(tmp_path / "home" / ".local" / "share" / "ingressd")
+    assert certs_cli.run_certs_dir(None) == user  # no ./certs CA: the per-user one
+    certs.init_ca(tmp_path / "certs")
+    assert certs_cli.run_certs_dir(None) == str(tmp_path / "certs")
+    assert certs_cli.run_certs_dir(None) == str(tmp_path / "certs")
+    assert capsys.readouterr().err.count("ingressd: using the local CA in") == 1
+    assert certs_cli.run_certs_dir("certs") == str(tmp_path / "certs")  # chosen: no note
+    monkeypatch.delenv("HOME")
+    assert certs_cli.run_certs_dir(None) == str(tmp_path / "certs")  # the note needs no HOME either
+    (tmp_path / "certs" / "ca.crt").unlink()
+    (tmp_path / "certs" / "ca.key").unlink()
+    assert certs_cli.run_certs_dir(None) == "certs"
+    assert "warning: $HOME is not set" in capsys.readouterr().err

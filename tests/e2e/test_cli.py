@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import textwrap
 import time
+from pathlib import Path
 
 from tests.e2e.conftest import HOST, REPO, echo_app_yaml, free_port, http_get, run_cli, wait_status
 
@@ -142,9 +144,12 @@ def test_demo_serves_https_with_a_certificate_from_the_local_ca(ingressd, tmp_pa
 
     proc = ingressd("-f", str(REPO / "config"))
     proc.wait_healthy()
-    ca = tmp_path / "certs" / "ca.crt"  # --certs-dir defaults to certs/ under the working directory
+    # --certs-dir defaults to the per-user CA: $INGRESSD_CAROOT (tests/conftest.py sets it for the suite),
+    # not certs/ under the working directory
+    ca = Path(os.environ["INGRESSD_CAROOT"]) / "ca.crt"
     assert ca.exists()
-    assert oct((tmp_path / "certs" / "ca.key").stat().st_mode & 0o777) == "0o600"
+    assert oct((ca.parent / "ca.key").stat().st_mode & 0o777) == "0o600"
+    assert not (tmp_path / "certs").exists()
     context = ssl.create_default_context(cafile=str(ca))
     deadline = time.monotonic() + 20
     while not (raw := https_get(proc.https_port, "demo.localtest.me", context)).startswith(b"HTTP/1.1 200"):
@@ -178,7 +183,7 @@ def test_configmap_sets_hsts(ingressd, tmp_path):
     (manifests / "app.yaml").write_text(text)
     proc = ingressd("-f", str(manifests), "--configmap", "ingress-nginx/ingress-nginx-controller")
     proc.wait_healthy()
-    context = ssl.create_default_context(cafile=str(tmp_path / "certs" / "ca.crt"))
+    context = ssl.create_default_context(cafile=str(Path(os.environ["INGRESSD_CAROOT"]) / "ca.crt"))
     deadline = time.monotonic() + 20
     while not (raw := https_get(proc.https_port, "hsts.test", context)).startswith(b"HTTP/1.1 200"):
         assert time.monotonic() < deadline, raw[:200]
