@@ -253,8 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--ingress-class", default="nginx", metavar="NAME")
 
     from ingressd.certs_cli import add_certs_parser
+    from ingressd.completion import add_completion_parser
 
     add_certs_parser(sub)
+    add_completion_parser(sub)
     return parser
 
 
@@ -368,6 +370,9 @@ def cmd_certs(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    from ingressd.completion import autocomplete
+
+    autocomplete(parser)  # returns unless a completion script is asking
     args = parser.parse_args(argv)
     if args.command == "run":
         return cmd_run(args)
@@ -377,6 +382,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_explain(args)
     if args.command == "certs":
         return cmd_certs(args)
+    if args.command == "completion":
+        from ingressd.completion import run_completion
+
+        return run_completion(args)
     if args.command == "kubeconfig":
         from ingressd.access import cmd_kubeconfig
 
