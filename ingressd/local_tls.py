@@ -2,8 +2,13 @@
 
 An Ingress annotated `ingressd.io/local-ca: "true"` whose `spec.tls` names a Secret that no
 manifest provides gets that Secret made by ingressd: a leaf certificate for the entry's hosts,
-signed by the CA in the certs directory (created on first use). The leaf is kept next to the CA
-and reused while it still covers the hosts, so browsers that trust the CA keep trusting it.
+signed by the CA in the certs directory (created on first use). The leaf is kept in `issued/`
+under the CA's directory and reused while it still covers the hosts, so browsers that trust the CA
+keep trusting it. The CA directory is one per user, shared by every project and every running
+ingressd: a leaf's file is named by namespace, Secret name and hosts (two projects' `default/web-tls`
+for different hosts never take turns replacing each other), holds certificate and key together,
+and is written whole (a temporary file renamed over it), so a concurrent reader never pairs one
+instance's certificate with another's key.
 A real cluster ignores the annotation (cert-manager or a real Secret takes its place).
 """
 
@@ -11,15 +16,20 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
+import os
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 
 from ingressd.certs import init_ca, issue_leaf, write_private
 
 ANNOTATION = "ingressd.io/local-ca"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "ingressd"}
 RENEW_BEFORE = datetime.timedelta(days=30)
+ISSUED_DIR = "issued"
 
 
 def wants_local_ca(ingress: dict) -> bool:
@@ -37,6 +47,49 @@ def _covers(cert_pem: bytes, hosts: list[str]) -> bool:
     except x509.ExtensionNotFound:
         return False
     return set(hosts) <= names
+
+
+def leaf_path(directory: Path, namespace: str, name: str, hosts: list[str]) -> Path:
+    """`<CA dir>/issued/<namespace>-<name>-<12 hex of the sorted hosts' SHA-256>.pem`."""
+    digest = hashlib.sha256("\n".join(sorted(set(hosts))).encode()).hexdigest()[:12]
+    return directory / ISSUED_DIR / f"{namespace}-{name}-{digest}.pem"
+
+
+def _reusable(path: Path, ca_cert: x509.Certificate, hosts: list[str]) -> tuple[bytes, bytes] | None:
+    """(certificate PEM, key PEM) kept in `path` when it is whole, issued by this CA, matching its key
+    and still covering `hosts`; None (issue anew) otherwise."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    cut = data.find(b"-----BEGIN PRIVATE KEY-----")
+    if cut <= 0:
+        return None
+    cert_pem, key_pem = data[:cut], data[cut:]
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError):
+        return None
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    if cert.issuer != ca_cert.subject or key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
+        return None
+    try:
+        cert.verify_directly_issued_by(ca_cert)
+    except (InvalidSignature, ValueError, TypeError):  # another CA of the same name
+        return None
+    return (cert_pem, key_pem) if _covers(cert_pem, hosts) else None
+
+
+def _keep(path: Path, cert_pem: bytes, key_pem: bytes) -> None:
+    """Write certificate and key to `path` as one file (mode 0600), whole: a temporary file renamed."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write_private(tmp, cert_pem + key_pem)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _gateway_tls(gateway: dict) -> list[tuple[str, str, list[str]]]:
@@ -84,14 +137,13 @@ def local_ca_secrets(ingresses: list[dict], secrets: list[dict], certs_dir: str 
     ca = init_ca(directory)
     made = []
     for (ns, name), hosts in sorted(wanted.items()):
-        cert_path = directory / f"{ns}-{name}.crt"
-        key_path = directory / f"{ns}-{name}.key"
-        if cert_path.exists() and key_path.exists() and _covers(cert_path.read_bytes(), hosts):
-            cert_pem, key_pem = cert_path.read_bytes(), key_path.read_bytes()
+        path = leaf_path(directory, ns, name, hosts)
+        kept = _reusable(path, ca.cert, hosts)
+        if kept:
+            cert_pem, key_pem = kept
         else:
             cert_pem, key_pem = issue_leaf(ca, hosts)
-            cert_path.write_bytes(cert_pem)
-            write_private(key_path, key_pem)
+            _keep(path, cert_pem, key_pem)
         made.append({
             "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
             "metadata": {"name": name, "namespace": ns, "labels": dict(MANAGED_BY),
