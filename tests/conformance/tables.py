@@ -701,6 +701,19 @@ TABLES.append(Table(
     [(_ISO2, name, 1) for name in _ISO_LISTENERS],
 ))
 
+# Both sub-tests' manifests at once, as upstream applies them: on ingressd's one address the two
+# Gateways' routes meet, each Gateway isolating its own, and the grid still holds.
+_ISO_FIRST, _ISO_SECOND = [next(t for t in TABLES if t.test == name) for name in (
+    "GatewayHTTPListenerIsolation", "GatewayHTTPListenerIsolation/intersecting-hostnames")]
+TABLES.append(Table(
+    "GatewayHTTPListenerIsolation/both-gateways",
+    "gateway-http-listener-isolation.go (both manifests applied, as upstream does)",
+    _ISO_FIRST.manifests + _ISO_SECOND.manifests,
+    _ISO_SECOND.cases,
+    _ISO_FIRST.status + _ISO_SECOND.status,
+    _ISO_FIRST.attached + _ISO_SECOND.attached,
+))
+
 TABLES.append(Table(
     "HTTPRouteRequestMultipleMirrors", "httproute-request-multiple-mirrors.go",
     [httproute("request-multiple-mirrors",
