@@ -45,6 +45,7 @@ from ingressd.objects.load import LoadResult, Manifest, find_manifest_files
 from ingressd.objects.manifests import load_paths
 from ingressd.objects.reload import Files, ReloadGate, fingerprint, manifest_change_filter, settle_windows
 from ingressd.pods.ips import PodBlockClaim, PodCIDRError, claim_pod_block, loopback_advice, parse_pod_cidr
+from ingressd.apimachinery.log_rotation import LogPolicy
 from ingressd.pods.kubelet import Kubelet
 from ingressd.proxy.server import ProxyServer
 from ingressd.proxy.tls import SniContexts
@@ -90,6 +91,9 @@ class RunOptions:
     scale_down_delay_after_add: float | None = None
     pod_cidr: str | None = None  # "127.X.Y.0/24"; None: a free block derived from the state dir
     workers: int = 1  # data-plane processes (ingressd.workers); 1: this process serves, as always
+    container_log_max_size: int = 10 * 1024 * 1024  # bytes (--container-log-max-size); negative: no rotation
+    container_log_max_files: int = 5  # per container instance, the current file included
+    pod_log_retention: float = 3600.0  # seconds a gone pod's logs are kept
     extra: dict = field(default_factory=dict)
 
 
@@ -142,7 +146,9 @@ class Ingressd:
         self.err = err or sys.stderr
         self.clock = RealClock()
         self.store = Store(clock=self.clock.now)
-        self.kubelet = Kubelet(self.store, self.clock, logs_dir=Path(options.state_dir) / "logs", register_node=False)
+        self.kubelet = Kubelet(self.store, self.clock, logs_dir=Path(options.state_dir) / "logs", register_node=False,
+                               log_policy=LogPolicy(options.container_log_max_size, options.container_log_max_files),
+                               log_retention=options.pod_log_retention)
         self.autoscaling = Autoscaling(
             self.store,
             AutoscalingOptions(

@@ -120,6 +120,24 @@ def _quantity(value: str) -> str:
     return value
 
 
+def _log_max_size(value: str) -> int:
+    from ingressd.apimachinery.log_rotation import parse_max_size
+
+    try:
+        return parse_max_size(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _log_max_files(value: str) -> int:
+    from ingressd.apimachinery.log_rotation import check_max_files
+
+    try:
+        return check_max_files(int(value))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc) if value.lstrip("-").isdigit() else f"not a whole number: {value!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ingressd",
@@ -204,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_workers, default=1, metavar="N|auto",
                      help="data-plane processes sharing the HTTP/HTTPS/Gateway listeners (SO_REUSEPORT, Linux); "
                           "auto: one per CPU (default 1: this process serves)")
+    pod_logs = run.add_argument_group("pod logs (<state-dir>/logs/<namespace>/<pod>/<container>.log)")
+    pod_logs.add_argument("--container-log-max-size", type=_log_max_size, default="10Mi", metavar="QUANTITY",
+                          help="rotate a container's log once it would grow past this, as the kubelet's "
+                               "containerLogMaxSize (default 10Mi; negative: never rotate)")
+    pod_logs.add_argument("--container-log-max-files", type=_log_max_files, default=5, metavar="N",
+                          help="log files kept per container, the current one included; older rotated ones are "
+                               "gzipped, the oldest removed, as the kubelet's containerLogMaxFiles (default 5, > 1)")
+    pod_logs.add_argument("--pod-log-retention", type=_duration, default=3600.0, metavar="DURATION",
+                          help="remove the logs of pods gone for this long, at start and every minute (default 1h)")
 
     explain = sub.add_parser(
         "explain", help="where one request goes and why: asks the running ingressd, or reads -f files")
@@ -358,6 +385,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         scale_down_delay_after_add=args.scale_down_delay_after_add,
         pod_cidr=args.pod_cidr,
         workers=args.workers,
+        container_log_max_size=args.container_log_max_size,
+        container_log_max_files=args.container_log_max_files,
+        pod_log_retention=args.pod_log_retention,
     )
     return run(options)
 

@@ -24,6 +24,7 @@ from ingressd.admin.printing import ReadView, read_view
 from ingressd.admin.resources import APIResource, find_resource
 from ingressd.admin.writes import serve_subresource_write, serve_write
 from ingressd.apimachinery.scale import scale_object
+from ingressd.pods.container_log import LogFollower
 
 
 _READ_METHODS = ("GET", "HEAD")
@@ -340,7 +341,8 @@ async def _pod_log(request: web.Request, resource: APIResource, namespace: str, 
     try:
         if path is None:
             raise FileNotFoundError
-        data = path.read_bytes()
+        follower = LogFollower(path) if follow and not previous else None  # it reads across rotations
+        data = path.read_bytes() if follower is None else follower.read_new()
     except (FileNotFoundError, NotADirectoryError):
         if previous:
             return status_response(
@@ -355,44 +357,41 @@ async def _pod_log(request: web.Request, resource: APIResource, namespace: str, 
         try:
             count = max(0, int(tail))
         except ValueError:
+            if follower is not None:
+                follower.close()
             return status_response(400, "BadRequest", "tailLines must be an integer")
         lines = data.splitlines(keepends=True)
         data = b"".join(lines[len(lines) - count:]) if count else b""
     if not follow or previous:
         return web.Response(body=data, content_type="text/plain", charset="utf-8")
-    return await _follow_log(request, path, data, pod["metadata"].get("uid"))
+    return await _follow_log(request, follower, data, pod["metadata"].get("uid"))
 
 
 LOG_FOLLOW_POLL = 0.2  # seconds between looks at a followed log file
 
 
-async def _follow_log(request: web.Request, path: Path, head: bytes, uid: str | None) -> web.StreamResponse:
-    """Stream `head`, then whatever is appended to `path`, until that pod (by uid) is gone."""
+async def _follow_log(request: web.Request, follower: LogFollower, head: bytes, uid: str | None) -> web.StreamResponse:
+    """Stream `head`, then whatever is appended to the log (across a size rotation or a restart:
+    LogFollower), until that pod (by uid) is gone."""
     store = request.app[STORE_KEY]
+    path = follower.path
     namespace, name = path.parent.parent.name, path.parent.name
     response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
-    await response.prepare(request)
-    await response.write(head)
-    offset = path.stat().st_size
-    while True:
-        pod = store.get("Pod", namespace, name)
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            size = 0
-        if size < offset:  # replaced (a restart rotated it): start from the new file's beginning
-            offset = 0
-        if size > offset:
-            with path.open("rb") as f:
-                f.seek(offset)
-                chunk = f.read(size - offset)
-            offset += len(chunk)
-            await response.write(chunk)
-        if pod is None or pod["metadata"].get("uid") != uid:
-            break
-        if request.transport is None or request.transport.is_closing():
-            break
-        await asyncio.sleep(LOG_FOLLOW_POLL)
+    try:
+        await response.prepare(request)
+        await response.write(head)
+        while True:
+            pod = store.get("Pod", namespace, name)
+            chunk = follower.read_new()
+            if chunk:
+                await response.write(chunk)
+            if pod is None or pod["metadata"].get("uid") != uid:
+                break
+            if request.transport is None or request.transport.is_closing():
+                break
+            await asyncio.sleep(LOG_FOLLOW_POLL)
+    finally:
+        follower.close()
     await response.write_eof()
     return response
 

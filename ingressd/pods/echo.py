@@ -50,6 +50,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from ingressd.cluster.quantity import parse_quantity
 from ingressd.duration import parse_duration
+from ingressd.pods.container_log import ContainerLog
 from ingressd.pods.cpu_model import ProcessorSharing
 from ingressd.pods.images import split_image
 
@@ -209,14 +210,13 @@ class EchoState:
     started: asyncio.Event = field(default_factory=asyncio.Event)
     memory_kv: dict[str, str] = field(default_factory=dict)
     cpu: CpuQueue | None = None
-    log_path: str | None = None  # the container's log, where ECHO_LOG_REQUESTS writes
+    log: ContainerLog | None = None  # the container's log, where ECHO_LOG_REQUESTS writes
 
     def log_request(self, request: web.Request) -> None:
-        if not self.config.log_requests or self.log_path is None:
+        if not self.config.log_requests or self.log is None or self.log.closed:
             return
         try:
-            with open(self.log_path, "a", encoding="utf-8") as f:
-                f.write(f"Echoing back request made to {request.raw_path} to client ({request.remote})\n")
+            self.log.write(f"Echoing back request made to {request.raw_path} to client ({request.remote})\n".encode())
         except OSError:
             pass  # a full disk must not fail the request; the kubelet warns about the log file
 
@@ -440,9 +440,9 @@ class EchoServer:
         """Past ECHO_STARTUP_MS: ready to serve (the kubelet's readiness waits for this)."""
         return self._app[ECHO_STATE].started.is_set()
 
-    def log_to(self, path: str | os.PathLike) -> None:
-        """Where ECHO_LOG_REQUESTS lines go: the container's log file (the kubelet's)."""
-        self._app[ECHO_STATE].log_path = os.fspath(path)
+    def log_to(self, log: ContainerLog) -> None:
+        """Where ECHO_LOG_REQUESTS lines go: the container's log (the kubelet's), closed by stop()."""
+        self._app[ECHO_STATE].log = log
 
     async def wait_started(self) -> None:
         await self._app[ECHO_STATE].started.wait()
@@ -491,6 +491,8 @@ class EchoServer:
                     pass
         finally:
             await runner.cleanup()  # also when cancelled mid-drain: never leave a socket open
+            if state.log is not None:
+                state.log.close()
 
 
 def _hint(errno_value: int | None, port: int) -> str:

@@ -10,7 +10,8 @@ is started:
   ingressd's working directory), with the environment of `ingressd.pods.environment` over a few
   host variables (PATH, HOME, LANG, ...); stdout/stderr to `<logs-dir>/<ns>/<pod>/<container>.log`
   (the previous instance's to `<container>.previous.log`; echo containers write their start line
-  there). Its exit is the container's: restarted
+  there), rotated by size as the kubelet rotates them (`log_policy`: containerLogMaxSize,
+  containerLogMaxFiles; `ingressd.pods.container_log`). Its exit is the container's: restarted
   per restartPolicy with the crash-loop back-off, exit code and reason in lastState;
 - any other image: waiting, reason `ImageNotSupported`.
 
@@ -41,6 +42,9 @@ echo container, or a process container whose declared port is already taken: che
 is started) is not hidden: lastState terminated `Error` with the address in the message, a
 Warning `Failed` event, and `bind_failures()` for /healthz — until it binds.
 
+Logs of pods gone for `log_retention` seconds (the directory's last change: the kubelet touches it
+when the pod's containers stop) are removed, when the kubelet starts and every LOG_SWEEP_SECONDS.
+
 Events (`v1` Event objects in the store, aggregated by reason and message with a count): Scheduled,
 Pulled, Created, Started, Failed, Unhealthy, Killing, BackOff, FailedScheduling.
 """
@@ -66,7 +70,9 @@ from ingressd.cluster.metrics_server import PodStats
 from ingressd.cluster.nodes import DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, is_live, node_object
 from ingressd.cluster.pod_status import is_terminal
 from ingressd.cluster.store import Store
+from ingressd.apimachinery.log_rotation import DEFAULT_RETENTION, LogPolicy
 from ingressd.pods.backoff import Backoff, next_restart
+from ingressd.pods.container_log import DEFAULT_POLICY, ContainerLog, open_instance_log, remove_expired_logs
 from ingressd.pods.echo import EchoConfig, EchoServer, container_ports
 from ingressd.pods.environment import argv, container_env
 from ingressd.pods.images import runnable
@@ -81,6 +87,7 @@ NODE_NAME = "ingressd"
 HOST_IP = "127.0.0.1"
 DEFAULT_BACKOFF = (10.0, 300.0)  # kubelet's crash-loop back-off: initial, maximum (seconds)
 VOLUME_PATH_ANNOTATION = "ingressd.io/volume-path"
+LOG_SWEEP_SECONDS = 60.0  # how often logs of gone pods are looked for
 CLOSE_GRACE_SECONDS = 1.0  # what processes get to exit when ingressd itself stops
 # The host variables a process inherits; everything else comes from the container spec.
 HOST_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM")
@@ -156,11 +163,14 @@ class Kubelet:
         working_dir: str | None = None,
         register_node: bool = True,
         ip_pool: PodIPPool | None = None,
+        log_policy: LogPolicy = DEFAULT_POLICY,
+        log_retention: float = DEFAULT_RETENTION,
     ) -> None:
         """`logs_dir`: where container output is captured (None: processes' output is discarded);
         `working_dir`: a process container's directory when it sets no `workingDir`;
         `register_node`: create the Node `node_name` now if the store has no Node (the app
-        registers nodes itself, from manifests or --nodes); `ip_pool`: pod IPs (default: from `ip_base`)."""
+        registers nodes itself, from manifests or --nodes); `ip_pool`: pod IPs (default: from `ip_base`);
+        `log_policy`: when container logs rotate; `log_retention`: seconds a gone pod's logs are kept."""
         self._store = store
         self._now = time_source(clock)
         self._ips = ip_pool or PodIPPool(ip_base)
@@ -169,6 +179,9 @@ class Kubelet:
         self._backoff = backoff
         self._sleep = sleep
         self._logs_dir = Path(logs_dir) if logs_dir is not None else None
+        self._log_policy = log_policy
+        self._log_retention = log_retention
+        self._log_swept_at: float | None = None
         self._working_dir = working_dir or os.getcwd()
         self._recorder = EventRecorder(store, self._now, "kubelet", node_name)
         self._scheduler_recorder = EventRecorder(store, self._now, "default-scheduler")
@@ -186,6 +199,7 @@ class Kubelet:
         async with self._lock:
             if self._closed:
                 return
+            self._sweep_logs()
             seen: set[str] = set()
             nodes = {n["metadata"]["name"] for n in self._store.list("Node") if is_live(n)}
             orphaned: set[str] = set()
@@ -236,6 +250,23 @@ class Kubelet:
             for sandbox in sandboxes:
                 self._ips.release(sandbox.ip)
             self._sandboxes.clear()
+
+    def _sweep_logs(self) -> None:
+        """Remove the logs of pods gone for the retention period (at the first sync, then every
+        LOG_SWEEP_SECONDS)."""
+        now = self._now()
+        if self._logs_dir is None or (self._log_swept_at is not None and now - self._log_swept_at < LOG_SWEEP_SECONDS):
+            return
+        self._log_swept_at = now
+        live = {(p["metadata"].get("namespace", "default"), p["metadata"]["name"]) for p in self._store.list("Pod")}
+        live |= {(s.namespace, s.name) for s in self._sandboxes.values()}
+        try:
+            removed = remove_expired_logs(self._logs_dir, live, now, self._log_retention)
+        except OSError as exc:
+            log.warning("cannot remove old pod logs in %s: %s", self._logs_dir, exc)
+            return
+        for name in removed:
+            log.info("removed the logs of pod %s (gone for %gs or more)", name, self._log_retention)
 
     def stats(self) -> list[PodStats]:
         """The summary API: cumulative CPU and current memory of every running container."""
@@ -370,7 +401,7 @@ class Kubelet:
             cwd = os.path.join(self._working_dir, spec["workingDir"]) if spec.get("workingDir") else self._working_dir
             return ProcessServer(
                 argv(spec, env), {**host_env, "HOSTNAME": sandbox.name, **env}, cwd,
-                self._log_path(sandbox, container, rotate=container.restart_count > 0),
+                None if self._logs_dir is None else lambda: self._open_log(sandbox, container),
             )
         config = EchoConfig.for_container(pod, spec, sandbox.ip, container.mounts, env)
         return EchoServer(config, sandbox.ip, container_ports(spec), self._rand)
@@ -378,35 +409,28 @@ class Kubelet:
     def _lookup(self, kind: str, namespace: str, name: str) -> dict | None:
         return self._store.get(kind, namespace, name)
 
-    def _log_path(self, sandbox: _Sandbox, container: _Container, rotate: bool) -> Path | None:
-        """The container's log file; on a restart the last instance's log becomes `.previous.log`."""
-        if self._logs_dir is None:
-            return None
-        directory = self._logs_dir / sandbox.namespace / sandbox.name
-        path = directory / f"{container.name}.log"
-        if rotate and path.exists():
-            os.replace(path, directory / f"{container.name}.previous.log")
-        elif not rotate:
-            directory.mkdir(parents=True, exist_ok=True)
-            path.unlink(missing_ok=True)  # a pod name reused by a new pod starts a fresh log
-            (directory / f"{container.name}.previous.log").unlink(missing_ok=True)
-        return path
+    def _open_log(self, sandbox: _Sandbox, container: _Container) -> ContainerLog:
+        """The log of the container instance starting now; on a restart the last instance's log
+        becomes `.previous.log` (a first start, of a pod name reused by a new pod too, starts fresh)."""
+        return open_instance_log(self._logs_dir / sandbox.namespace / sandbox.name, container.name,
+                                 restarted=container.restart_count > 0, policy=self._log_policy, now=self._now)
 
     def _echo_log(self, sandbox: _Sandbox, container: _Container, server: EchoServer) -> None:
         """What the echo app prints when it starts (it logs no requests: that is the access log's job)."""
-        path = self._log_path(sandbox, container, rotate=container.restart_count > 0)
-        if path is None:
+        if self._logs_dir is None:
             return
         config = server.config
         addresses = ", ".join(f"{server.host}:{port}" for port in server.ports)
         line = (f"{format_timestamp(self._now())} ingressd/echo {config.version} listening on {addresses} "
                 f"(pod {config.namespace}/{config.pod}, container {config.container})\n")
         try:
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(line)
+            container_log = self._open_log(sandbox, container)
+            container_log.write(line.encode())
         except OSError as exc:
-            log.warning("cannot write %s: %s", path, exc)
-        server.log_to(path)  # ECHO_LOG_REQUESTS
+            log.warning("cannot write the log of pod %s/%s container %s: %s",
+                        sandbox.namespace, sandbox.name, container.name, exc)
+            return
+        server.log_to(container_log)  # ECHO_LOG_REQUESTS; closed when the server stops
 
     async def _watch_exit(self, sandbox: _Sandbox, container: _Container, server: ProcessServer) -> None:
         """The process ended by itself: the container terminated; restart per restartPolicy."""
@@ -537,6 +561,10 @@ class Kubelet:
         finally:
             for container in sandbox.containers:
                 container.server = None
+            if self._logs_dir is not None:  # when the pod went, for the log retention
+                with contextlib.suppress(OSError):
+                    now = self._now()
+                    os.utime(self._logs_dir / sandbox.namespace / sandbox.name, (now, now))
             if self._sandboxes.get(sandbox.uid) is sandbox:
                 del self._sandboxes[sandbox.uid]
                 self._ips.release(sandbox.ip)

@@ -8,7 +8,10 @@ as the kubelet does. Every group is also registered with the reaper (`ingressd.p
 stops the containers if ingressd dies without cleaning up (even SIGKILL), and the shim stops its
 container by itself when ingressd is gone; `kill_all()` runs at interpreter exit for the ordinary
 paths. Elsewhere the command itself leads the group and a descendant that leaves it is not
-tracked. stdout and stderr go, merged, to the container's log file (`ingressd logs POD`).
+tracked. stdout and stderr go, merged, through a pipe to ingressd, which appends them to the
+container's log file (`ingressd logs POD`) and rotates it by size (`ingressd.pods.container_log`):
+a file descriptor the child held could not be moved to a new file, so rotation could not happen
+without losing or misplacing lines.
 
 Without a readiness probe the container is ready as soon as it runs, as in Kubernetes; give it a
 `tcpSocket` or `httpGet` readinessProbe so traffic waits until it listens on $POD_IP:$PORT.
@@ -19,20 +22,25 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import logging
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 
 from ingressd.pods import shim
+from ingressd.pods.container_log import ContainerLog
 
 SHIM = str(Path(shim.__file__).resolve())
 USE_SHIM = shim.supported()
+logger = logging.getLogger(__name__)
 _LIVE_GROUPS: set[int] = set()  # process-group ids of running containers, for kill_all()
 _reaper: subprocess.Popen | None = None
+LOG_DRAIN_SECONDS = 2.0  # how long stop() waits for the output pipe to close once the group is killed
 
 
 def _tell_reaper(line: str) -> None:
@@ -69,13 +77,17 @@ atexit.register(kill_all)
 class ProcessServer:
     """The EchoServer interface (start/stop/started/wait_started) over a child process."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: str, log_path: Path | None) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: str,
+                 open_log: Callable[[], ContainerLog] | None) -> None:
+        """`open_log`: opens the container's log when the process starts (None: output discarded)."""
         self.argv = argv
         self.env = env
         self.cwd = cwd
-        self.log_path = log_path
+        self.open_log = open_log
+        self.log: ContainerLog | None = None
         self.process: asyncio.subprocess.Process | None = None
         self._stopping = False
+        self._output: _LogPipe | None = None
 
     @property
     def started(self) -> bool:
@@ -93,8 +105,10 @@ class ProcessServer:
         """Spawn the process; OSError (not found, not executable, bad cwd) if it cannot start."""
         if not os.path.isdir(self.cwd):
             raise FileNotFoundError(2, f"working directory {self.cwd} does not exist", self.cwd)
-        log = self._open_log()
-        errors_read = errors_write = None
+        errors_read = errors_write = output_read = output_write = None
+        if self.open_log is not None:
+            self.log = self.open_log()
+            output_read, output_write = os.pipe()
         argv = self.argv
         if USE_SHIM:
             errors_read, errors_write = os.pipe()
@@ -104,8 +118,8 @@ class ProcessServer:
             self.process = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT if log is not None else asyncio.subprocess.DEVNULL,
+                stdout=output_write if output_write is not None else asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.STDOUT if output_write is not None else asyncio.subprocess.DEVNULL,
                 cwd=self.cwd,
                 env=self.env,
                 start_new_session=True,
@@ -114,12 +128,17 @@ class ProcessServer:
         except BaseException:
             if errors_read is not None:
                 os.close(errors_read)
+            if output_read is not None:
+                os.close(output_read)
+            self._close_log()
             raise
         finally:
-            if log is not None:
-                os.close(log)
+            if output_write is not None:
+                os.close(output_write)
             if errors_write is not None:
                 os.close(errors_write)
+        if output_read is not None:
+            self._output = await _LogPipe.connect(output_read, self.log)
         if errors_read is not None:
             try:
                 error = await _read_to_eof(errors_read)
@@ -129,6 +148,7 @@ class ProcessServer:
             if error:  # the shim could not exec the command: the same OSError as a direct spawn
                 await self.process.wait()
                 self.process = None
+                await self._drain_output()
                 number, _, message = error.decode(errors="replace").partition(" ")
                 raise OSError(int(number) if number.isdigit() else 0, message, self.argv[0])
         _LIVE_GROUPS.add(self.process.pid)
@@ -169,6 +189,7 @@ class ProcessServer:
         process = self.process
         if process is None or process.returncode is not None:
             await self._reap_group()
+            await self._drain_output()
             return
         self._signal(signal.SIGTERM)
         try:
@@ -178,6 +199,21 @@ class ProcessServer:
             pass
         await self._reap_group()
         await process.wait()
+        await self._drain_output()
+
+    async def _drain_output(self) -> None:
+        """Write what the container's processes still had in the pipe, then close the log. The pipe
+        closes once every holder of its write end is gone (killed with the group; a daemon that
+        left the group where no shim tracks it is waited for LOG_DRAIN_SECONDS at most)."""
+        output, self._output = self._output, None
+        if output is not None:
+            await output.drain(LOG_DRAIN_SECONDS)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        log, self.log = self.log, None
+        if log is not None:
+            log.close()
 
     async def _reap_group(self) -> None:
         """SIGKILL whatever is left (children that ignored SIGTERM or outlived the leader): while the
@@ -197,11 +233,56 @@ class ProcessServer:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, sig)
 
-    def _open_log(self) -> int | None:
-        if self.log_path is None:
-            return None
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+
+class _LogPipe(asyncio.Protocol):
+    """The read end of a container's stdout/stderr pipe: every chunk is appended to its log."""
+
+    def __init__(self, log: ContainerLog) -> None:
+        self.log = log
+        self.closed = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.ReadTransport | None = None
+        self._failed = False
+
+    @classmethod
+    async def connect(cls, fd: int, log: ContainerLog) -> _LogPipe:
+        loop = asyncio.get_running_loop()
+        try:
+            _, protocol = await loop.connect_read_pipe(lambda: cls(log), os.fdopen(fd, "rb", buffering=0))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            raise
+        return protocol
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.log.closed:
+            return
+        try:
+            self.log.write(data)
+            self._failed = False
+        except OSError as exc:  # a full disk: the container keeps running, its output is dropped
+            if not self._failed:
+                logger.warning("cannot write %s: %s", self.log.path, exc)
+            self._failed = True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait until the pipe is closed by its writers (at most `timeout` s), then close it."""
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self.closed)
+        except TimeoutError:
+            pass
+        finally:
+            if self.transport is not None:
+                self.transport.close()
 
 
 async def _read_to_eof(fd: int) -> bytes:

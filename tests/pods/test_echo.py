@@ -7,7 +7,9 @@ import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
+from ingressd.apimachinery.log_rotation import LogPolicy
 from ingressd.cluster import builders
+from ingressd.pods.container_log import ContainerLog, maintain
 from ingressd.pods.echo import (
     ECHO_STATE,
     EchoConfig,
@@ -84,11 +86,29 @@ async def test_log_requests_knob_writes_the_container_log(aiohttp_client, tmp_pa
     config = EchoConfig.for_container(pod, container, "127.1.250.1")
     assert config.log_requests
     app = build_echo_app(config)
-    app[ECHO_STATE].log_path = str(tmp_path / "app.log")
+    app[ECHO_STATE].log = ContainerLog(tmp_path / "app.log")
     client = await aiohttp_client(app)
     assert (await client.get("/mirror?x=1")).status == 200
     line = (tmp_path / "app.log").read_text()
     assert line.startswith("Echoing back request made to /mirror?x=1 to client (")
+
+
+async def test_request_log_lines_rotate_by_size(aiohttp_client, tmp_path):
+    """The echo app's lines go through the container log: rotated at the policy's size, whole."""
+    pod = {"metadata": {"name": "web-1", "namespace": "shop"}}
+    container = {"name": "app", "image": "ingressd/echo:1.0", "env": [{"name": "ECHO_LOG_REQUESTS", "value": "1"}]}
+    app = build_echo_app(EchoConfig.for_container(pod, container, "127.1.250.1"))
+    app[ECHO_STATE].log = ContainerLog(tmp_path / "app.log", LogPolicy(200, 3), now=lambda: 1795636800.0,
+                                       maintain=maintain)
+    client = await aiohttp_client(app)
+    for i in range(12):
+        assert (await client.get(f"/r{i:02d}")).status == 200
+    names = sorted(p.name for p in tmp_path.iterdir())
+    # 56-byte lines, 3 to a file: 3 rotations in one second; the first rotated file is gone
+    assert names == ["app.log", "app.log.20261125-200000-1.gz", "app.log.20261125-200000-2"]
+    current = (tmp_path / "app.log").read_text()
+    assert len(current.encode()) <= 200 and current.endswith("\n")
+    assert "/r11 " in current
 
 
 @pytest.mark.parametrize(("value", "want"), [("1", True), ("true", True), ("0", False), ("", False), ("yes", None)])

@@ -5,6 +5,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -295,3 +296,38 @@ async def test_a_signal_death_reads_as_128_plus_the_signal(cluster):
     await cluster.wait_until(lambda: pod_of(cluster)["status"]["phase"] == "Failed")
     terminated = container_status(cluster)["state"]["terminated"]
     assert (terminated["exitCode"], terminated["reason"]) == (143, "Error")
+
+
+async def test_logs_of_a_pod_gone_for_the_retention_are_removed_by_the_sweep(tmp_path):
+    """At the first sync and every LOG_SWEEP_SECONDS of the (injected) clock after: the directory of
+    a pod gone for `log_retention` goes; a running pod's and a recently gone pod's stay."""
+    from ingressd.pods.kubelet import LOG_SWEEP_SECONDS
+
+    c = Cluster(ip_base=IP_BASE, backoff=(0.05, 0.2), sleep=fast_sleep, logs_dir=tmp_path / "logs",
+                working_dir=str(tmp_path), log_retention=600)
+    c.clock.advance(time.time() - c.clock.now())  # file times are real: start the fake clock at now
+    try:
+        left_over = tmp_path / "logs" / "default" / "from-last-week"
+        left_over.mkdir(parents=True)
+        (left_over / "app.log").write_text("old\n")
+        for path in (left_over / "app.log", left_over):
+            os.utime(path, (c.clock.now() - 7 * 86400,) * 2)
+        c.store.apply(process_pod("app"))
+        c.store.apply(process_pod("other"))
+        await c.wait_until(lambda: all(is_ready(p) for p in c.pods()) and len(c.pods()) == 2)
+        assert not left_over.exists()  # the first sync swept
+        logs = tmp_path / "logs" / "default"
+        c.store.delete("Pod", "default", "other", grace_period_seconds=0)
+        await c.wait_until(lambda: len(c.pods()) == 1)
+        async with asyncio.timeout(5):  # its container stops (no store change to wait for)
+            while len(c.kubelet.pod_uids_by_ip()) != 1:
+                await asyncio.sleep(0.02)
+        c.clock.advance(599)  # gone for 599 s: kept
+        await c.settle()
+        assert (logs / "other").exists()
+        c.clock.advance(LOG_SWEEP_SECONDS)  # gone for longer than the retention, at the next sweep
+        await c.settle()
+        assert not (logs / "other").exists()
+        assert (logs / "app" / "app.log").exists()  # running for as long: kept
+    finally:
+        await c.kubelet.close()
