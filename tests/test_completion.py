@@ -100,8 +100,8 @@ def test_zsh_script_is_valid_and_registers_with_compinit(tmp_path, shell_env):
     assert path.read_text().startswith("#compdef ingressd")  # also loads from $fpath as _ingressd
     check = subprocess.run([zsh, "-n", str(path)], capture_output=True, text=True, timeout=60, check=False)
     assert check.returncode == 0, check.stderr
-    loaded = subprocess.run([zsh, "-f", "-c", f'autoload -U compinit && compinit -u -D && source "{path}" && '
-                             "print -r -- $_comps[ingressd]"],
+    command = f'autoload -U compinit && compinit -u -D && source "{path}" && print -r -- $_comps[ingressd]'
+    loaded = subprocess.run([zsh, "-f", "-c", command],
                             env=shell_env, capture_output=True, text=True, timeout=60, check=False)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip() == "_python_argcomplete"
@@ -117,8 +117,8 @@ def test_fish_script_is_valid_and_completes(tmp_path, shell_env):
     assert check.returncode == 0, check.stderr
     env = {**shell_env, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config"),
            "XDG_DATA_HOME": str(tmp_path / "data")}
-    done = subprocess.run([fish, "--no-config", "-c", f'source "{path}"; complete -C "ingressd certs "; '
-                           'echo ---; complete -C "ingressd completion "'],
+    command = f'source "{path}"; complete -C "ingressd certs "; echo ---; complete -C "ingressd completion "'
+    done = subprocess.run([fish, "--no-config", "-c", command],
                           env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     certs, shells = done.stdout.split("---\n")
