@@ -8,6 +8,7 @@ looks like lives in `ingressd.kubectl_format`.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import sys
@@ -20,6 +21,7 @@ from dataclasses import dataclass, replace
 from ingressd.access import TokenSearch, add_credential_flags, credentials, unauthorized_message
 from ingressd.cluster.quantity import parse_quantity
 from ingressd.kinds import KINDS, SCALABLE_KINDS, resolve_resource
+from ingressd.kubectl_describe import describe_events, describe_pod
 from ingressd.kubectl_format import (
     Table,
     describe_lines,
@@ -149,12 +151,28 @@ class Client:
                 yield chunk
 
     def watch(self, path: str, query: dict | None = None):
-        """Yield watch events until the server ends the stream."""
-        resp = self._open("GET", path, {**(query or {}), "watch": "true"}, timeout=None)
+        """Yield watch events until the server ends the stream after the `timeoutSeconds` asked for.
+        CLIError when it ends otherwise (the server went away: stopped, killed, unreachable) or
+        sends an ERROR event: a watch that stops silently reads as "nothing changed"."""
+        query = {**(query or {}), "watch": "true"}
+        resp = self._open("GET", path, query, timeout=None)
         with resp:
-            for line in resp:
-                if line.strip():
-                    yield json.loads(line)
+            try:
+                for line in resp:
+                    if not line.strip():
+                        continue
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        status = event.get("object") or {}
+                        raise CLIError(f"Error from server ({status.get('reason') or status.get('code') or 'Error'}): "
+                                       f"{status.get('message', '')}")
+                    yield event
+            except (OSError, http.client.HTTPException, ValueError) as err:
+                raise CLIError(f"error: lost the connection to the ingressd admin API at {self.server} during the "
+                               f"watch ({type(err).__name__}: {err}); is `ingressd run` still running?") from None
+        if "timeoutSeconds" not in query:
+            raise CLIError(f"error: the ingressd admin API at {self.server} ended the watch (the server stopped?); "
+                           "is `ingressd run` still running?")
 
 
 def _server_error(err: urllib.error.HTTPError) -> str:
@@ -324,21 +342,11 @@ def _describe(client: Client, args: argparse.Namespace) -> int:
         events = [e for e in body.get("items") or []
                   if (e.get("involvedObject") or {}).get("kind") in (None, kind.kind)
                   and (not uid or (e.get("involvedObject") or {}).get("uid") in (None, uid))]
+    if kind.kind == "Pod":  # kubectl's own layout (ingressd.kubectl_describe)
+        sys.stdout.write(describe_pod(obj, events, time.time()))
+        return 0
     if kind.kind != "Event":
-        if events:
-            events.sort(key=lambda e: event_time(e) or 0)
-            now = time.time()
-            rows = [["Type", "Reason", "Age", "From", "Message"], ["----", "------", "----", "----", "-------"]]
-            for e in events:
-                seen = event_time(e)
-                rows.append([e.get("type") or "Normal", e.get("reason") or "",
-                             "<unknown>" if seen is None else human_duration(now - seen),
-                             (e.get("source") or {}).get("component") or e.get("reportingComponent") or "",
-                             e.get("message") or ""])
-            lines.append("Events:")
-            lines.extend("  " + line for line in format_table(rows).splitlines())
-        else:
-            lines.append("Events:            <none>")
+        lines.append("Events:            <none>" if not events else describe_events(events, time.time()).rstrip("\n"))
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

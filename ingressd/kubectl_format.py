@@ -421,30 +421,7 @@ def describe_lines(kind: Kind, obj: dict) -> list[str]:
     owners = meta.get("ownerReferences") or []
     if owners:
         lines.append(_field("Controlled By", f"{owners[0].get('kind')}/{owners[0].get('name')}"))
-    if kind.kind == "Pod":
-        lines += [_field("Node", spec.get("nodeName")), _field("Status", _pod_status(obj)),
-                  _field("IP", status.get("podIP")), "Containers:"]
-        by_name = {cs.get("name"): cs for cs in status.get("containerStatuses") or []}
-        for c in spec.get("containers") or []:
-            cs = by_name.get(c.get("name")) or {}
-            lines += [f"  {c.get('name')}:", f"    Image:          {c.get('image', '')}",
-                      *_container_state_lines("State", cs.get("state") or {"waiting": {}}),
-                      *(_container_state_lines("Last State", cs["lastState"])
-                        if (cs.get("lastState") or {}).get("terminated") else []),
-                      f"    Ready:          {bool(cs.get('ready'))}",
-                      f"    Restart Count:  {cs.get('restartCount') or 0}"]
-            ports = ", ".join(f"{p.get('containerPort')}/{p.get('protocol') or 'TCP'}" for p in c.get("ports") or [])
-            if ports:
-                lines.append(f"    Ports:          {ports}")
-        conditions = status.get("conditions") or []
-        if conditions:
-            lines.append("Conditions:")
-            lines += [f"  {c.get('type', ''):<18}{c.get('status', '')}" for c in conditions]
-        claims = [v["persistentVolumeClaim"].get("claimName") for v in spec.get("volumes") or []
-                  if v.get("persistentVolumeClaim")]
-        if claims:
-            lines.append(_field("Claims", ", ".join(claims)))
-    elif kind.kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+    if kind.kind in ("Deployment", "StatefulSet", "ReplicaSet"):
         want = spec.get("replicas", 1)
         lines.append(_field("Selector", _selector_text(obj)))
         lines.append(_field("Replicas", f"{want} desired | {status.get('updatedReplicas') or 0} updated | "
@@ -489,23 +466,10 @@ def describe_lines(kind: Kind, obj: dict) -> list[str]:
         for key, value in obj.items():
             if key not in ("apiVersion", "kind", "metadata", "spec", "status") and value not in (None, "", {}, []):
                 lines += [f"{key}:"] + _yamlish(value, 2) if isinstance(value, (dict, list)) else [_field(key, value)]
-    if kind.kind != "Pod" and status.get("conditions"):
+    if status.get("conditions"):
         lines.append("Conditions:")
         lines += [f"  {c.get('type', ''):<18}{c.get('status', ''):<8}{c.get('reason', '')}" for c in status["conditions"]]
     return lines
-
-
-def _container_state_lines(title: str, state: dict) -> list[str]:
-    """A container state as kubectl describe prints it: the state, then its reason, message
-    (terminated only), exit code and times."""
-    name, detail = next(iter(state.items()))
-    detail = detail or {}
-    lines = [f"    {title + ':':<16}{name.capitalize()}"]
-    fields = [("Reason", detail.get("reason")), ("Started", detail.get("startedAt"))]
-    if name == "terminated":
-        fields[1:1] = [("Message", detail.get("message")), ("Exit Code", detail.get("exitCode"))]
-        fields.append(("Finished", detail.get("finishedAt")))
-    return lines + [f"      {label + ':':<14}{value}" for label, value in fields if value not in (None, "")]
 
 
 def node_describe(node: dict, pods: list[dict], now: float) -> list[str]:

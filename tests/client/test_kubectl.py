@@ -163,7 +163,7 @@ def test_get_empty_and_missing(server, capsys):
 def test_describe_pod_with_events(server, capsys):
     code, out, err = run(server, capsys, "describe", "pod", "web-0")
     assert code == 0, err
-    assert "Name:              web-0" in out and "IP:                10.1.0.7" in out
+    assert "Name:         web-0\n" in out and "IP:           10.1.0.7\n" in out  # kubectl's layout
     assert "Events:" in out and "Started container c" in out and "kubelet" in out
 
 
@@ -329,8 +329,7 @@ def test_describe_node_shows_what_is_allocated(server, capsys):
 
 def test_describe_pod_shows_why_a_container_crash_loops():
     """As kubectl: State with its reason, Last State with the terminated message and exit code."""
-    from ingressd.kubectl import resolve_kind
-    from ingressd.kubectl_format import describe_lines
+    from ingressd.kubectl_describe import describe_pod
 
     message = "cannot listen on 127.9.0.1:8080: Address already in use"
     pod = {"metadata": {"name": "web-1", "namespace": "default"},
@@ -339,7 +338,7 @@ def test_describe_pod_shows_why_a_container_crash_loops():
                "waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s restarting failed container"}},
                "lastState": {"terminated": {"exitCode": 1, "reason": "Error", "message": message,
                                             "startedAt": "2025-01-01T00:00:00Z", "finishedAt": "2025-01-01T00:00:01Z"}}}]}}
-    lines = describe_lines(resolve_kind("pods"), pod)
+    lines = describe_pod(pod, None, 0).splitlines()
     start = lines.index("    State:          Waiting")
     assert lines[start:start + 8] == [
         "    State:          Waiting",
@@ -348,12 +347,13 @@ def test_describe_pod_shows_why_a_container_crash_loops():
         "      Reason:       Error",
         f"      Message:      {message}",
         "      Exit Code:    1",
-        "      Started:      2025-01-01T00:00:00Z",
-        "      Finished:     2025-01-01T00:00:01Z",
+        "      Started:      Wed, 01 Jan 2025 00:00:00 +0000",
+        "      Finished:     Wed, 01 Jan 2025 00:00:01 +0000",
     ]
-    running = {**pod, "status": {"containerStatuses": [{"name": "app", "state": {"running": {"startedAt": "T"}}}]}}
-    lines = describe_lines(resolve_kind("pods"), running)
-    assert "    State:          Running" in lines and "      Started:      T" in lines
+    running = {**pod, "status": {"containerStatuses": [{"name": "app", "state": {
+        "running": {"startedAt": "2025-01-01T00:00:00Z"}}}]}}
+    lines = describe_pod(running, None, 0).splitlines()
+    assert "    State:          Running" in lines and "      Started:      Wed, 01 Jan 2025 00:00:00 +0000" in lines
     assert not any(line.startswith("    Last State:") for line in lines)
 
 
