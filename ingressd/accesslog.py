@@ -1,7 +1,9 @@
 """Access log in ingress-nginx's default `log-format-upstream`, or JSON lines.
 
-Records are queued and formatted in batches when flushed by the caller's timer (or at once on a
-terminal), so logging costs one tuple and one list append on the hot path.
+Lines are queued and written in batches when flushed by the caller's timer (or at once on a
+terminal). The proxy builds its nginx-format line itself with one f-string (`line()`; see
+Exchange.record), which is the cheapest way to the same text `format()` gives for an AccessRecord;
+JSON lines and records from elsewhere go through `log()`.
 
 `open_access_log` turns `--access-log stdout|stderr|off|FILE` into an AccessLog (None for `off`: the
 proxy then builds no record at all).
@@ -49,8 +51,9 @@ class AccessLog:
         self.stream = stream if stream is not None else sys.stdout
         self.path = path  # the file `stream` was opened from (owned: reopened and closed here), else None
         self.fmt = fmt
+        self.json = fmt == "json"  # else ingress-nginx's log-format-upstream, which the proxy formats inline
         self.clock = clock
-        self._buffer: list[tuple[float, tuple]] = []  # (time, record) until the next flush
+        self._buffer: list[str] = []  # formatted lines until the next flush
         self._time_second = -1
         self._time_local = ""
         try:
@@ -60,6 +63,14 @@ class AccessLog:
 
     def _local_time(self, now: float) -> str:
         second = int(now)
+        if second != self._time_second:
+            self._time_second = second
+            self._time_local = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(second))
+        return self._time_local
+
+    def time_local(self) -> str:
+        """nginx's $time_local now (by `clock`), for a line built by the caller."""
+        second = int(self.clock())
         if second != self._time_second:
             self._time_second = second
             self._time_local = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(second))
@@ -115,20 +126,21 @@ class AccessLog:
         )
 
     def log(self, record: tuple) -> None:
-        """Queue one record (an AccessRecord or a plain tuple in its field order).
+        """Queue one record (an AccessRecord or a plain tuple in its field order), formatted now."""
+        self.line(self.format(record))
 
-        Formatting waits for the flush, where a batch is formatted in one tight loop.
-        """
-        self._buffer.append((self.clock(), record))
-        if self._tty or len(self._buffer) >= 256:
+    def line(self, text: str) -> None:
+        """Queue one formatted line (no newline): what `format()` gives for the request's record."""
+        buffer = self._buffer
+        buffer.append(text)
+        if self._tty or len(buffer) >= 256:
             self.flush()
 
     def flush(self) -> None:
-        if not self._buffer:
+        lines = self._buffer
+        if not lines:
             return
-        entries = self._buffer
         self._buffer = []
-        lines = self._format_batch(entries)
         try:
             self.stream.write("\n".join(lines) + "\n")
             self.stream.flush()

@@ -1,0 +1,72 @@
+"""The proxy's inline nginx access-log line is exactly AccessLog.format() of the request's record.
+
+Exchange.record() builds the log-format-upstream line with one f-string (the hot path); JSON goes
+through the AccessRecord tuple. Each row runs record() both ways on the same finished exchange, with
+a fixed clock, and the lines must be equal.
+"""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+import pytest
+
+from ingressd.accesslog import AccessLog
+from ingressd.metrics import ProxyMetrics
+from ingressd.proxy import exchange as exchange_module
+from ingressd.proxy.exchange import Exchange
+
+BASE = {
+    "method": b"GET", "target": b"/x?y=1", "path": "/x?y=1", "version": "1.1", "status": 200,
+    "resp_bytes": 12, "headers": {b"user-agent": b"curl/8.5", b"referer": b"http://a.test/"},
+    "request_length": 80, "req_body_bytes": 0, "main_upstream": "default-web-80", "alternative": "",
+    "upstream_addrs": ["127.1.0.1:8080"], "upstream_statuses": ["200"], "upstream_times": [0.0114],
+    "request_id": b"0123456789abcdef0123456789abcdef",
+}
+
+ROWS = {
+    "proxied": {},
+    "no referer, no user agent": {"headers": {}},
+    "empty referer and user agent": {"headers": {b"user-agent": b"", b"referer": b""}},
+    "latin-1 bytes in target and agent": {"target": b"/caf\xe9", "path": "/caf\xe9",
+                                          "headers": {b"user-agent": b"b\xf6t"}},
+    "answered locally (no upstream)": {"status": 404, "main_upstream": "", "upstream_addrs": [],
+                                       "upstream_statuses": [], "upstream_times": [], "request_id": b""},
+    "answered before routing (path unset)": {"status": 400, "path": "", "target": b"/bad", "main_upstream": "",
+                                             "upstream_addrs": [], "upstream_statuses": [], "upstream_times": []},
+    "retried": {"status": 200, "upstream_addrs": ["127.1.0.1:8080", "127.1.0.2:8080"],
+                "upstream_statuses": ["502", "200"], "upstream_times": [0.0005, 1.2345]},
+    "503 without endpoints": {"status": 503, "upstream_addrs": [], "upstream_statuses": [], "upstream_times": []},
+    "canary served, HTTP/1.0 POST": {"method": b"POST", "version": "1.0", "alternative": "default-web-canary-80",
+                                     "req_body_bytes": 1234, "status": 201},
+    "client gone": {"status": 499, "resp_bytes": 0, "upstream_statuses": [], "upstream_times": [0.25]},
+}
+
+
+def _finished_exchange(row: dict, log: AccessLog) -> Exchange:
+    values = {**BASE, **row}
+    server = SimpleNamespace(metrics=ProxyMetrics(), access_log=log, balancers=None)
+    conn = SimpleNamespace(server=server, client_ip="10.1.2.3")
+    headers = values["headers"]
+    ex = Exchange(conn, values["method"], values["target"], [(k, k, v) for k, v in headers.items()], dict(headers),
+                  values["version"], True, False, values["request_length"])
+    for name in ("path", "status", "resp_bytes", "req_body_bytes", "main_upstream", "alternative",
+                 "upstream_addrs", "upstream_statuses", "upstream_times", "request_id"):
+        setattr(ex, name, values[name])
+    ex.started = 100.0
+    return ex
+
+
+@pytest.mark.parametrize("row", list(ROWS.values()), ids=list(ROWS))
+def test_inline_line_is_the_formatted_record(row, monkeypatch):
+    monkeypatch.setattr(exchange_module, "time", SimpleNamespace(monotonic=lambda: 100.0123))
+    out = io.StringIO()
+    log = AccessLog(out, clock=lambda: 1767225600.5)
+    ex = _finished_exchange(row, log)
+    ex.record()  # the inline line
+    log.json = True  # the record, formatted by AccessLog.format (fmt is still nginx)
+    ex.record()
+    log.flush()
+    inline, formatted = out.getvalue().splitlines()
+    assert inline == formatted
