@@ -55,6 +55,7 @@ from ingressd.routing.explain_view import explain_document
 from ingressd.routing.routes_view import RouteRow, gateway_route_rows, route_changes, route_documents, route_rows
 from ingressd.routing.snapshot import SnapshotBuilder
 from ingressd.store_db import StoreDB, StoreDBError
+from ingressd.words import count
 from ingressd.workers.pool import make_proxy
 
 @dataclass
@@ -327,7 +328,7 @@ class Ingressd:
             return None
         changed = self.apply_manifests(result.manifests)
         self.metrics.last_reload_successful.set(1)
-        self.warn(f"ingressd: configuration reloaded ({changed} objects changed)")
+        self.warn(f"ingressd: configuration reloaded ({count(changed, 'object')} changed)")
         return None
 
     async def _file_events(self, woken: asyncio.Event) -> None:
@@ -550,7 +551,7 @@ class Ingressd:
         ]
         self.ready = True
         self.warn(
-            f"ingressd: serving {len(self.applied)} objects; HTTP {opts.bind}:{self.ports['http']}, "
+            f"ingressd: serving {count(len(self.applied), 'object')}; HTTP {opts.bind}:{self.ports['http']}, "
             f"HTTPS {opts.bind}:{self.ports['https']}, admin http://{url_host(opts.admin_bind)}:{self.ports['admin']}/healthz; "
             f"kubeconfig {self.kubeconfig}"
         )
@@ -636,8 +637,8 @@ class Ingressd:
         self.adopted = loaded.adopted & set(self.applied)
         self.db.attach(self.store)
         if not loaded.empty:
-            expired = f"; {loaded.expired_events} Events older than 1h dropped" if loaded.expired_events else ""
-            self.warn(f"ingressd: restored {len(loaded.objects)} objects from {self.db.path} "
+            expired = f"; {count(loaded.expired_events, 'Event')} older than 1h dropped" if loaded.expired_events else ""
+            self.warn(f"ingressd: restored {count(len(loaded.objects), 'object')} from {self.db.path} "
                       f"(resourceVersion {self.store.resource_version}{expired})")
             if self.options.nodes is not None and self.store.list("Node"):
                 self.warn("ingressd: --nodes applies to a new state dir only: the Nodes stored in "

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ingressd import __version__
+from ingressd.words import count
 
 
 def bundled_demo() -> str:
@@ -297,7 +298,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
     if result.errors:
         return 1
-    print(f"{len(result.manifests)} objects valid", file=sys.stderr)
+    print(f"{count(len(result.manifests), 'object')} valid", file=sys.stderr)
     return 0
 
 

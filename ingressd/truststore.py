@@ -32,6 +32,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ingressd.words import count
+
 SYSTEM, NSS = "system", "nss"
 STORES = (SYSTEM, NSS)
 
@@ -261,5 +263,5 @@ def report(outcomes: Sequence[Outcome]) -> tuple[str, int]:
             lines += [f"  {c}" for c in o.step.script()]
     left = sum(1 for o in outcomes if o.status in ("blocked", "failed") and o.step.commands)
     if left:
-        lines.append(f"{left} store(s) left for you: run the commands above")
+        lines.append(f"{count(left, 'store')} left for you: run the commands above")
     return "\n".join(lines) + "\n", 1 if any(o.status == "failed" for o in outcomes) else 0

@@ -197,7 +197,7 @@ def test_report_lists_what_is_left_with_the_exact_commands():
         ("FAILED for the NSS database sql:/d: certutil -A -d sql:/d exited 255: "
          "certutil: function failed: SEC_ERROR_BAD_DATABASE"),
         "  certutil -A -d sql:/d",
-        "2 store(s) left for you: run the commands above",
+        "2 stores left for you: run the commands above",
     ]
 
 

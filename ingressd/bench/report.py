@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ingressd import words
 from ingressd.bench.expect import Expectation
 from ingressd.bench.loadgen import ERROR, UNKNOWN, BackendStats, LoadResult, Progress
 from ingressd.bench.stats import SRM_ALPHA, GoodnessOfFit, wilson_interval
@@ -152,11 +153,11 @@ def _ms(value: float | None) -> str:
 def format_table(doc: dict) -> str:
     """The table people read, from the JSON document (so both always say the same)."""
     cfg, summary = doc["config"], doc["summary"]
-    load = (f"closed loop, {cfg['concurrency']} connections" if cfg["mode"] == "closed"
+    load = (f"closed loop, {words.count(cfg['concurrency'], 'connection')}" if cfg["mode"] == "closed"
             else f"open loop at {cfg['rate']:g} req/s ({cfg['arrival']})")
     rps = summary["requests_per_s"]
     lines = [
-        (f"{cfg['url']} Host {cfg['host']}: {summary['sent']} requests in {summary['elapsed_s']:.2f} s"
+        (f"{cfg['url']} Host {cfg['host']}: {words.count(summary['sent'], 'request')} in {summary['elapsed_s']:.2f} s"
          f" ({rps or 0:.0f} req/s), {load}"),
     ]
     if cfg["mode"] == "open" and summary["max_send_lag_ms"] is not None and summary["max_send_lag_ms"] > 10:

@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
+from ingressd.words import count
+
 LOOPBACK = IPv4Network("127.0.0.0/8")
 HOST_ADDRESS = ipaddress.IPv4Address("127.0.0.1")
 # Not handed out as derived blocks: well-known loopback users, older ingressd's 127.1.0.0/16 (and
@@ -228,5 +230,5 @@ def claim_pod_block(
                 raise PodCIDRError(f"ingressd: cannot claim pod address block {network}: {exc.strerror or exc}") from None
             skipped.append(network)
     raise PodCIDRError(
-        f"ingressd: no free pod address block after {len(skipped)} tries (port {CLAIM_PORT} of each block's "
+        f"ingressd: no free pod address block after {count(len(skipped), 'try', 'tries')} (port {CLAIM_PORT} of each block's "
         f"network address is taken: does a process listen on *:{CLAIM_PORT}?): give one with --pod-cidr")

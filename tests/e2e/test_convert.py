@@ -16,7 +16,7 @@ def test_convert_prints_gateway_api_manifests_and_the_findings(tmp_path):
     objects = [o for o in yaml.safe_load_all(out.stdout) if o]
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
         ("Gateway", "nginx"), ("HTTPRoute", "demo-api-localtest-me"), ("HTTPRoute", "demo-demo-localtest-me")]
-    assert "# 11 finding(s):" in out.stdout
+    assert "# 11 findings:" in out.stdout
     assert "inexpressible default/demo api.localtest.me: nginx.ingress.kubernetes.io/proxy-body-size" in out.stdout
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["objects"] == {"Gateway": 1, "HTTPRoute": 2}
@@ -50,7 +50,7 @@ def test_convert_refuses_invalid_input(tmp_path):
 def test_verify_the_bundled_demo_has_no_difference(tmp_path):
     out = run_cli("convert", "-f", "config", "--verify", "--report", str(tmp_path / "r.json"), timeout=240)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    assert "0 difference(s), 0 known" in out.stdout
+    assert "0 differences, 0 known" in out.stdout
     verify = json.loads((tmp_path / "r.json").read_text())["verify"]
     assert verify["unexplained"] == 0 and verify["differences"] == []
     assert verify["splits"] == 4  # the 10 % canary over http and https, without and with a non-matching header

@@ -131,4 +131,4 @@ def test_convert_verifies_a_conversion_rewritten_to_v1beta1(tmp_path):
     path.write_text(yaml.safe_dump_all(objects))
     out = run_cli("convert", "-f", "config", "--verify", "--converted", str(tmp_path / "gw"), cwd=REPO, timeout=240)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    assert "0 difference(s), 0 known" in out.stdout
+    assert "0 differences, 0 known" in out.stdout
