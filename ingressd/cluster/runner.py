@@ -58,6 +58,7 @@ class Runner:
         self.max_rounds = max_rounds
         self._scheduler_events = EventRecorder(store, self._now, "default-scheduler")
         self._recorders: dict[str, EventRecorder] = {}  # the workload controllers' (cluster.controller_events)
+        self._gc_quiet_at: int | None = None  # the store's resourceVersion when the collector last found nothing
         self._controllers: list[tuple[str, Callable[[], list[Action]]]] = [
             ("namespace", self._namespaces),
             ("garbage-collector", self._garbage_collector),
@@ -113,8 +114,15 @@ class Runner:
         return reconcile_namespaces(namespaces, objects, self._now())
 
     def _garbage_collector(self) -> list[Action]:
-        objects = [obj for kind in self.store.kinds() for obj in self.store.list(kind)]
-        return delete_orphans(objects)
+        # Orphans depend on nothing but the store's objects: none can appear while nothing changed
+        # since a pass that found none. The collector only reads, so it reads without copies.
+        version = self.store.resource_version
+        if version == self._gc_quiet_at:
+            return []
+        objects = [obj for kind in self.store.kinds() for obj in self.store.list_stored(kind)]
+        actions = delete_orphans(objects)
+        self._gc_quiet_at = None if actions else version
+        return actions
 
     def _deployments(self) -> list[Action]:
         replicasets = _by_namespace(self.store.list("ReplicaSet"))
@@ -172,8 +180,10 @@ class Runner:
         return bind_claims(self.store.list("PersistentVolumeClaim"), self.state_dir)
 
     def _endpoint_slices(self) -> list[Action]:
+        # A pure reader of the three kinds (what it writes, it builds anew): no copies.
         return reconcile_endpoint_slices(
-            self.store.list("Service"), self.store.list("Pod"), self.store.list("EndpointSlice"), self._rand
+            self.store.list_stored("Service"), self.store.list_stored("Pod"), self.store.list_stored("EndpointSlice"),
+            self._rand,
         )
 
 

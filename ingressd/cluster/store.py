@@ -25,7 +25,7 @@ import copy
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from ingressd.cluster.clock import Clock, format_timestamp, time_source
 from ingressd.cluster.labels import labels_match
@@ -63,6 +63,7 @@ class Store:
         self.resource_version = 0
         self._kind_versions: dict[str, int] = {}
         self._history_floor = 0  # watch history before this resourceVersion is gone (restored state)
+        self._service_ips: set[str] | None = None  # _used_service_ips(); None: to be computed
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -81,10 +82,31 @@ class Store:
             found.append(copy.deepcopy(obj))
         return found
 
+    def list_stored(self, kind: str) -> list[dict]:
+        """The stored objects of `kind` themselves, sorted by namespace/name, without a copy: for
+        readers that only look (stored objects are never changed in place; the caller must not
+        change them either)."""
+        return [obj for _, obj in sorted(self._objects.get(kind, {}).items())]
+
+    def freeze(self, kinds: Iterable[str]) -> StoreView:
+        """An immutable view of `kinds` as they are now, for a reader on another thread (the
+        routing snapshot builder): the buckets are copied (not the objects, which are never
+        changed in place), so later writes do not show through."""
+        return StoreView({kind: dict(self._objects.get(kind, {})) for kind in kinds},
+                         {kind: self._kind_versions.get(kind, 0) for kind in kinds})
+
     def _service_ip_allocator(self, namespace: str, name: str):
-        used = {ip for svc in self._objects.get("Service", {}).values()
-                for ip in ((svc.get("spec") or {}).get("clusterIPs") or [])}
-        return service_ip_allocator(used, f"{namespace}/{name}")
+        def allocate() -> str:  # only for a Service without a clusterIP: most applies never call it
+            return service_ip_allocator(self._used_service_ips(), f"{namespace}/{name}")()
+        return allocate
+
+    def _used_service_ips(self) -> set[str]:
+        """The clusterIPs in use; kept up to date as Services are added (an allocation adds its
+        address), computed again after a Service changed or went away."""
+        if self._service_ips is None:
+            self._service_ips = {ip for svc in self._objects.get("Service", {}).values()
+                                 for ip in ((svc.get("spec") or {}).get("clusterIPs") or [])}
+        return self._service_ips
 
     def kind_version(self, kind: str) -> int:
         """The resourceVersion of the last change to an object of `kind` (0: never changed): what
@@ -117,13 +139,15 @@ class Store:
             self._objects.setdefault(kind, {})[key] = obj  # never changed in place, as every stored object
         self.resource_version = newest
         self._history_floor = newest
+        self._service_ips = None
         for kind in self._objects:
             self._kind_versions[kind] = newest
 
     # -- writes ------------------------------------------------------------------------------
 
-    def apply(self, obj: dict) -> dict:
-        """Create or replace the object with the same (kind, namespace, name); return the stored copy."""
+    def apply(self, obj: dict, copy_result: bool = True) -> dict | None:
+        """Create or replace the object with the same (kind, namespace, name); return the stored copy
+        (None with `copy_result=False`: a writer that does not read it back saves the copy)."""
         new = to_storage_version(copy.deepcopy(obj))  # one object whatever version it was written at
         kind, meta = _identify(new)
         namespace = _namespace_key(kind, meta.get("namespace"))
@@ -153,7 +177,7 @@ class Store:
             meta["resourceVersion"] = self._next_resource_version()
             bucket[key] = new
             self._notify("ADDED", new)
-            return copy.deepcopy(new)
+            return copy.deepcopy(new) if copy_result else None
 
         old_meta = old["metadata"]
         for field in _STORE_OWNED_METADATA:
@@ -169,11 +193,11 @@ class Store:
         if _desired_state(new) != _desired_state(old):
             meta["generation"] = old_meta["generation"] + 1
         if new == old:
-            return copy.deepcopy(old)
+            return copy.deepcopy(old) if copy_result else None
         meta["resourceVersion"] = self._next_resource_version()
         bucket[key] = new
         self._notify("MODIFIED", new)
-        return copy.deepcopy(new)
+        return copy.deepcopy(new) if copy_result else None
 
     def update_status(self, kind: str, namespace: str, name: str, status: dict) -> dict | None:
         """Replace only `status` (never bumps generation); None if the object does not exist."""
@@ -267,6 +291,11 @@ class Store:
         # the same reference: it costs memory only for versions that have been superseded.
         self._history.append((self.resource_version, event_type, obj))
         self._kind_versions[obj["kind"]] = self.resource_version
+        if obj["kind"] == "Service" and self._service_ips is not None:
+            if event_type == "ADDED":
+                self._service_ips.update((obj.get("spec") or {}).get("clusterIPs") or ())
+            else:
+                self._service_ips = None  # an address may have been given up
         for callback in list(self._subscribers):
             if isinstance(callback, _Uncopied):
                 callback.callback(event_type, obj)
@@ -276,6 +305,33 @@ class Store:
     def _next_resource_version(self) -> str:
         self.resource_version += 1
         return str(self.resource_version)
+
+
+class StoreView:
+    """Some kinds of a store at one moment (Store.freeze): an ObjectSource for the snapshot
+    builder that later writes do not change. Objects are shared with the store: read only."""
+
+    __slots__ = ("_objects", "_versions")
+
+    def __init__(self, objects: dict[str, dict[tuple[str, str], dict]], versions: dict[str, int]) -> None:
+        self._objects = objects
+        self._versions = versions
+
+    def get(self, kind: str, namespace: str, name: str) -> dict | None:
+        return self._bucket(kind).get((_namespace_key(kind, namespace), name))
+
+    def list(self, kind: str) -> list[dict]:
+        return [obj for _, obj in sorted(self._bucket(kind).items())]
+
+    def kind_version(self, kind: str) -> int:
+        self._bucket(kind)
+        return self._versions[kind]
+
+    def _bucket(self, kind: str) -> dict:
+        bucket = self._objects.get(kind)
+        if bucket is None:
+            raise KeyError(f"{kind} is not in this view (Store.freeze)")
+        return bucket
 
 
 class _Uncopied:
