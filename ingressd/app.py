@@ -54,7 +54,8 @@ from ingressd.routing.endpoints import build_endpoint_index
 from ingressd.routing.explain_view import explain_document
 from ingressd.routing.routes_view import RouteRow, gateway_route_rows, route_changes, route_documents, route_rows
 from ingressd.routing.snapshot import SnapshotBuilder
-from ingressd.store_db import StoreDB, StoreDBError
+from ingressd.offloop import build_off_loop, collections_deferred, freeze_heap, run_in_slices
+from ingressd.store_db import StoreDB, StoreDBError, manifest_body
 from ingressd.words import count
 from ingressd.workers.pool import make_proxy
 
@@ -182,6 +183,9 @@ class Ingressd:
         self.adopted: set[tuple[str, str, str]] = set()
         self.snapshots = SnapshotBuilder(options.ingress_class, options.configmap)
         self._reconcile_wanted = asyncio.Event()
+        self._manifest_record_stale = False  # store.db's record of the applied objects missed a write
+        self._reload_lock = asyncio.Lock()  # held while a reload applies the files in slices
+        self._routing_lock = asyncio.Lock()  # one snapshot build at a time (ingressd.offloop)
         self._tasks: list[asyncio.Task] = []
         self._file_state: dict[str, tuple[int, int]] = {}
         self.ports: dict[str, int] = {}
@@ -201,6 +205,14 @@ class Ingressd:
 
     def apply_manifests(self, manifests: list[Manifest]) -> int:
         """Make the store's user objects equal the manifests; return how many changed."""
+        counted = [0]
+        for _ in self._apply_steps(manifests, counted):
+            pass
+        return counted[0]
+
+    def _apply_steps(self, manifests: list[Manifest], counted: list[int]):
+        """apply_manifests one object at a time (a generator: a reload runs it in slices,
+        ingressd.offloop.run_in_slices); the count of changes ends in counted[0]."""
         desired: dict[tuple[str, str, str], dict] = {}
         for m in manifests:
             if m.obj.get("kind") in STORED_KINDS:  # anything else was a validation warning
@@ -218,6 +230,7 @@ class Ingressd:
             if self.applied.get(key) != obj:
                 self.apply_file_object(key, obj, self.applied.get(key))
                 changed += 1
+            yield
         for key in list(self.applied):
             if key not in desired:
                 if key in self.adopted:  # not the files' to delete: they only stop managing it
@@ -225,11 +238,24 @@ class Ingressd:
                 else:
                     self.store.delete(*key)
                 changed += 1
-        self.applied = desired
+                yield
+        previous, self.applied = self.applied, desired
         if self.db is not None:
-            self.db.save_manifest_objects(desired)
+            if self._manifest_record_stale:  # a write failed: the whole record, compared with the file's
+                self._manifest_record_stale = not self.db.save_manifest_objects(desired)
+            else:  # the rows that changed, a step each (JSON for thousands of objects takes a while)
+                rows: dict[tuple[str, str, str], str | None] = {key: None for key in previous if key not in desired}
+                for key, obj in desired.items():
+                    if previous.get(key) != obj:
+                        rows[key] = manifest_body(obj)
+                        yield
+                keys = list(rows)
+                for start in range(0, len(keys), 200):
+                    if not self.db.write_manifest_rows({key: rows[key] for key in keys[start:start + 200]}):
+                        self._manifest_record_stale = True
+                    yield
             self.db.save_adopted(self.adopted)
-        return changed + self.ensure_namespaces(desired.values())
+        counted[0] = changed + self.ensure_namespaces(desired.values())
 
     def apply_file_object(self, key: tuple[str, str, str], obj: dict, previous: dict | None) -> None:
         """Server-side apply of one object the files define, as field manager `ingressd-file` with
@@ -253,7 +279,7 @@ class Ingressd:
                 live["metadata"] = {k: v for k, v in live["metadata"].items() if k != "managedFields"}
         # A file may set status (Nodes do), so nothing is reset as on the API's main resource.
         self.store.apply(server_side_apply(kind, api_version, live, config, FILE_MANAGER,
-                                           format_timestamp(self.clock.now()), force=True))
+                                           format_timestamp(self.clock.now()), force=True), copy_result=False)
 
     def ensure_namespaces(self, objects=()) -> int:
         """The system namespaces, and those `objects` use without defining them (`ingressd validate`
@@ -297,7 +323,8 @@ class Ingressd:
                     pass
                 woken.clear()
                 try:
-                    recheck = await self._reload_when_settled(gate)
+                    with collections_deferred():  # loading makes many long-lived objects (ingressd.offloop)
+                        recheck = await self._reload_when_settled(gate)
                 except Exception as exc:  # the watcher must survive anything a file system does
                     self.warn(f"ingressd: reload failed: {exc!r}")
                     recheck = time.monotonic() + settle
@@ -326,7 +353,13 @@ class Ingressd:
             for problem in blocking:
                 self.warn(str(problem))
             return None
-        changed = self.apply_manifests(result.manifests)
+        # In slices, the proxy serving between them; the controllers and the routing snapshot see
+        # the files' objects once all are applied (reconcile waits for the lock).
+        counted = [0]
+        async with self._reload_lock:
+            await run_in_slices(self._apply_steps(result.manifests, counted), self.store_batch)
+        self._reconcile_wanted.set()
+        changed = counted[0]
         self.metrics.last_reload_successful.set(1)
         self.warn(f"ingressd: configuration reloaded ({count(changed, 'object')} changed)")
         return None
@@ -376,18 +409,19 @@ class Ingressd:
         The routing snapshot is swapped after the controllers and *before* the kubelet acts: a
         deleted pod's EndpointSlice entry is already terminating, so it leaves the proxy's pools
         before its container is told to stop (the kubelet may also wait on a starting pod)."""
-        for _ in range(100):
-            self._reconcile_wanted.clear()
-            try:
-                with self.store_batch():  # one commit of store.db for the pass
-                    self.runner.run_until_quiescent()
-            except NotQuiescent as exc:
-                self.warn(f"ingressd: controllers did not settle: {exc}")
-            self.refresh_routing()
-            await self.kubelet.sync()
-            if not self._reconcile_wanted.is_set():
-                break
-        self.refresh_routing()
+        async with self._reload_lock:  # never between two slices of a reload
+            for _ in range(100):
+                self._reconcile_wanted.clear()
+                try:
+                    with self.store_batch():  # one commit of store.db for the pass
+                        self.runner.run_until_quiescent()
+                except NotQuiescent as exc:
+                    self.warn(f"ingressd: controllers did not settle: {exc}")
+                await self.refresh_routing_off_loop()
+                await self.kubelet.sync()
+                if not self._reconcile_wanted.is_set():
+                    break
+            await self.refresh_routing_off_loop()
         if self.gateway_listeners is not None:
             await self.gateway_listeners.sync()
 
@@ -404,6 +438,24 @@ class Ingressd:
         if (state.table is not old.table or state.tls is not old.tls or state.gateway is not old.gateway) \
                 and self._routes_shown is not None:
             self.print_route_changes()
+
+    async def refresh_routing_off_loop(self) -> None:
+        """refresh_routing with the snapshot (and the route rows to print) built on a thread from
+        a frozen view of the store (ingressd.offloop); the swap stays one assignment on the loop."""
+        if self.proxy is None:
+            return
+        async with self._routing_lock:
+            old = self.proxy.state
+            built = await build_off_loop(self.snapshots, self.store, old, self._routes_shown)
+            for message in built.warnings:
+                self.warn(message)
+            if built.state is old:
+                return
+            self.proxy.swap(built.state)
+            if built.rows is not None:
+                for line in built.changes:
+                    self.warn(line)
+                self._routes_shown = built.rows
 
     def route_rows(self) -> tuple[RouteRow, ...]:
         """The proxy's routes now, with ready/total endpoint counts (the totals from the store)."""
@@ -533,7 +585,7 @@ class Ingressd:
             raise StartupError(1, "\n".join(str(p) for p in blocking))
         self._open_store_db()
         self._claim_pod_block()
-        self.store.subscribe(self._on_store_event)
+        self.store.subscribe(self._on_store_event, copy_objects=False)  # it only wakes the control loop
         self.apply_manifests(result.manifests)
         self.setup_nodes()
         self.proxy = make_proxy(opts, self.warn, self.build_state(), metrics=self.metrics,  # --workers
@@ -543,6 +595,7 @@ class Ingressd:
         await self._bind_all()
         await self.reconcile()
         self.print_route_changes()  # every route as "+", with the endpoints the first reconcile made
+        freeze_heap(full=True)  # before serving: later collections do not scan the loaded state (offloop)
         self._tasks = [
             asyncio.create_task(self.control_loop()),
             asyncio.create_task(self.watch_files()),

@@ -120,6 +120,11 @@ def _last_seen(event: dict) -> float:
         return float("inf")
 
 
+def manifest_body(obj: dict) -> str:
+    """How save_manifest_objects stores one object."""
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True)
+
+
 class StoreDB:
     """One open `<state-dir>/store.db`, locked for this process until `close()`."""
 
@@ -348,12 +353,35 @@ class StoreDB:
             return False
         return True
 
-    def save_manifest_objects(self, objects: dict[Key, dict]) -> bool:
-        """Replace the record of what the manifest files applied (kept with the objects)."""
+    def write_manifest_rows(self, rows: dict[Key, str | None]) -> bool:
+        """Change some rows of the record of what the manifest files applied, in one transaction:
+        key -> manifest_body() of its object, or None to delete the row (a reload writes what
+        changed, a few hundred rows at a time between requests)."""
         db = self._db
         try:
+            db.execute("BEGIN")
+            for key, body in rows.items():
+                if body is None:
+                    db.execute("DELETE FROM manifest_objects WHERE kind=? AND namespace=? AND name=?", key)
+                else:
+                    db.execute("INSERT OR REPLACE INTO manifest_objects VALUES (?, ?, ?, ?)", (*key, body))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            self._warn(f"ingressd: cannot write {self.path}: {exc}; which objects the files created is not saved")
+            return False
+        return True
+
+    def save_manifest_objects(self, objects: dict[Key, dict], bodies: dict[Key, str] | None = None) -> bool:
+        """Replace the record of what the manifest files applied (kept with the objects).
+        `bodies`: manifest_body() of some of the objects, made beforehand (a reload makes them a
+        few at a time between requests)."""
+        db = self._db
+        bodies = bodies or {}
+        try:
             old = {(k, ns, n): body for k, ns, n, body in db.execute("SELECT * FROM manifest_objects")}
-            new = {key: json.dumps(obj, separators=(",", ":"), sort_keys=True) for key, obj in objects.items()}
+            new = {key: bodies.get(key) or manifest_body(obj) for key, obj in objects.items()}
             if old == new:
                 return True
             db.execute("BEGIN")

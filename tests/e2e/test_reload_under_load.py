@@ -1,0 +1,96 @@
+"""A hot reload of a large manifest under keep-alive load fails no request (issue 14).
+
+The reload is loaded on a thread, applied in slices and routed from a snapshot built on a thread
+(ingressd.offloop); meanwhile the proxy keeps serving. Correctness only: every request answered
+200 with the echo's body, and the reload took effect (new hosts served, old ones gone). How long
+the loop stalls is measured by benchmarks/reload_stall.py, not here.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+
+from tests.e2e.conftest import HOST, echo_app_yaml, http_get, wait_status
+
+INGRESSES = 200  # 10 hosts each: 2 000 rules, and a Service each
+HOSTS_PER_INGRESS = 10
+
+
+def bulk(version: str) -> str:
+    """Every object labelled with the version, so a new version changes them all; every rule's
+    host names the version. The first Ingress's rules go to the echo app, the others to a Service
+    of their own (no endpoints)."""
+    docs = []
+    for i in range(INGRESSES):
+        service = "busy" if i == 0 else f"b{i}"
+        rules = "".join(
+            f"  - host: h{i}-{j}.{version}.test\n    http:\n      paths:\n"
+            f"      - {{path: /, pathType: Prefix, backend: {{service: {{name: {service}, port: {{number: 80}}}}}}}}\n"
+            for j in range(HOSTS_PER_INGRESS))
+        docs.append(f"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: b{i}\n"
+                    f"  labels: {{v: {version}}}\nspec:\n  rules:\n{rules}")
+        docs.append(f"apiVersion: v1\nkind: Service\nmetadata:\n  name: b{i}\n  labels: {{v: {version}}}\n"
+                    f"spec:\n  ports: [{{port: 80, targetPort: 8080}}]\n")
+    return "---\n".join(docs)
+
+
+class KeepAliveLoad:
+    """GETs back to back on `connections` keep-alive connections, every outcome recorded."""
+
+    def __init__(self, port: int, host: str, connections: int = 3) -> None:
+        self.port, self.host = port, host
+        self.outcomes: list[object] = []  # status, or the exception's repr
+        self.bad_bodies = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(connections)]
+
+    def _run(self) -> None:
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
+        while not self._stop.is_set():
+            try:
+                conn.request("GET", "/during-reload", headers={"Host": self.host})
+                resp = conn.getresponse()
+                body = resp.read()
+                self.outcomes.append(resp.status)
+                if b"/during-reload" not in body:
+                    self.bad_bodies += 1
+            except (OSError, http.client.HTTPException) as exc:
+                self.outcomes.append(repr(exc))
+                conn.close()
+                conn = http.client.HTTPConnection(HOST, self.port, timeout=30)
+        conn.close()
+
+    def __enter__(self) -> KeepAliveLoad:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+
+
+def test_a_reload_of_a_large_manifest_under_load_fails_no_request(ingressd, tmp_path):
+    manifests = tmp_path / "m"
+    manifests.mkdir()
+    (manifests / "app.yaml").write_text(echo_app_yaml("busy", "busy.test"))
+    (manifests / "bulk.yaml").write_text(bulk("a"))
+    proc = ingressd("-f", str(manifests), "--access-log", "off")
+    proc.wait_healthy(timeout=120)
+    wait_status(proc.http_port, "/", "busy.test", 200, 60)
+    wait_status(proc.http_port, "/", "h0-9.a.test", 200, 30)
+    with KeepAliveLoad(proc.http_port, "busy.test") as load:
+        new = manifests / ".bulk.yaml.new"
+        new.write_text(bulk("b"))
+        new.replace(manifests / "bulk.yaml")
+        wait_status(proc.http_port, "/", "h0-9.b.test", 200, 120)
+        served_during = len(load.outcomes)
+        wait_status(proc.http_port, "/", "h0-0.b.test", 200, 10)
+    assert http_get(proc.http_port, "/", host="h0-9.a.test")[0] == 404  # the old hosts are gone
+    assert http_get(proc.http_port, "/", host="h199-9.b.test")[0] == 503  # a Service without endpoints
+    assert served_during > 20, proc.stderr()
+    assert set(load.outcomes) == {200}, ([o for o in load.outcomes if o != 200][:5], proc.stderr()[-3000:])
+    assert load.bad_bodies == 0
+    assert "configuration reloaded (400 objects changed)" in proc.stderr(), proc.stderr()[-3000:]

@@ -1,0 +1,51 @@
+"""ingressd.offloop: reload work in slices that give the event loop back, and full garbage
+collections deferred while long-lived objects are made (issue 14)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import time
+
+from ingressd.offloop import collections_deferred, run_in_slices
+
+
+async def test_run_in_slices_gives_the_loop_back_and_batches_each_slice():
+    done, batches, ticks = [], [], []
+
+    def steps():
+        for i in range(30):
+            time.sleep(0.002)  # 2 ms of work per step: 60 ms in all
+            done.append(i)
+            yield
+
+    @contextlib.contextmanager
+    def batch():
+        batches.append(len(done))
+        yield
+
+    async def ticker():
+        while len(done) < 30:
+            ticks.append(len(done))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(run_in_slices(steps(), batch, slice_seconds=0.01), ticker())
+    assert done == list(range(30))
+    assert len(batches) >= 3  # a batch (one store.db commit) per slice
+    assert len(set(ticks)) >= 3  # the loop ran between slices
+
+
+async def test_run_in_slices_with_nothing_to_do():
+    await run_in_slices(iter(()), contextlib.nullcontext)
+
+
+def test_collections_deferred_nests_and_restores_the_threshold():
+    before = gc.get_threshold()
+    with collections_deferred():
+        assert gc.get_threshold()[2] > 1_000_000
+        with collections_deferred():
+            pass
+        assert gc.get_threshold()[2] > 1_000_000  # the inner one does not restore
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() > 0
