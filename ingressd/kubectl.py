@@ -329,7 +329,7 @@ def _describe(client: Client, args: argparse.Namespace) -> int:
     kind = resolve_kind(args.kind)
     namespace = args.namespace if kind.namespaced else None
     obj = client.json("GET", kind.path(namespace, args.name))
-    lines = describe_lines(kind, obj)
+    lines = describe_lines(kind, obj) if kind.kind != "Pod" else []  # a Pod: describe_pod, below
     if kind.kind == "Node":
         pods = client.json("GET", resolve_kind("pods").path(None), {"fieldSelector": f"spec.nodeName={args.name}"})
         lines += node_describe(obj, pods.get("items") or [], time.time())
