@@ -59,6 +59,7 @@ class Runner:
         self._scheduler_events = EventRecorder(store, self._now, "default-scheduler")
         self._recorders: dict[str, EventRecorder] = {}  # the workload controllers' (cluster.controller_events)
         self._gc_quiet_at: int | None = None  # the store's resourceVersion when the collector last found nothing
+        self._endpoints_quiet_at: tuple | None = None  # the versions of its kinds when the EndpointSlice one did
         self._controllers: list[tuple[str, Callable[[], list[Action]]]] = [
             ("namespace", self._namespaces),
             ("garbage-collector", self._garbage_collector),
@@ -180,11 +181,17 @@ class Runner:
         return bind_claims(self.store.list("PersistentVolumeClaim"), self.state_dir)
 
     def _endpoint_slices(self) -> list[Action]:
-        # A pure reader of the three kinds (what it writes, it builds anew): no copies.
-        return reconcile_endpoint_slices(
+        # A pure function of three kinds (no clock): nothing to do while none of them changed since
+        # a pass that found nothing. It only reads them (what it writes, it builds anew): no copies.
+        versions = tuple(self.store.kind_version(kind) for kind in ("Service", "Pod", "EndpointSlice"))
+        if versions == self._endpoints_quiet_at:
+            return []
+        actions = reconcile_endpoint_slices(
             self.store.list_stored("Service"), self.store.list_stored("Pod"), self.store.list_stored("EndpointSlice"),
             self._rand,
         )
+        self._endpoints_quiet_at = None if actions else versions
+        return actions
 
 
 def _by_namespace(objs: list[dict]) -> defaultdict[str, list[dict]]:

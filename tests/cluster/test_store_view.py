@@ -113,3 +113,18 @@ def test_the_garbage_collector_skips_only_while_nothing_changed():
     assert runner._garbage_collector() == [("delete", "ConfigMap", "default", "child")]
     runner.run_until_quiescent()
     assert store.get("ConfigMap", "default", "child") is None
+
+
+def test_the_endpointslice_controller_skips_only_while_its_kinds_did_not_change():
+    store = Store(clock=lambda: 0.0)
+    runner = Runner(store, clock=lambda: 0.0)
+    runner.run_until_quiescent()
+    assert runner._endpoint_slices() == []
+    store.apply(config_map("unrelated"))
+    assert runner._endpoint_slices() == []  # skipped: no Service, Pod or EndpointSlice changed
+    store.apply(service("web", selector={"app": "web"}))
+    actions = runner._endpoint_slices()
+    assert [(a[0], a[1]["kind"]) for a in actions] == [("apply", "EndpointSlice")]
+    runner.run_until_quiescent()
+    assert [s["metadata"]["labels"]["kubernetes.io/service-name"] for s in store.list("EndpointSlice")] == ["web"]
+    assert runner._endpoint_slices() == []
