@@ -40,60 +40,19 @@ def metric_labels(loc, status: int, method: str, canary: str = _NO_LABEL) -> tup
 
 
 class Exchange:
-    # Scalar state starts from these class defaults, so creating an exchange per request only
-    # assigns what differs (measurably cheaper than ~60 assignments in __init__).
-    host = ""
-    host_b = b""
-    path = ""
-    match = None
-    location = None
-    cfg = None
-    endpoints: tuple = ()
-    upstream_name = ""  # the upstream whose endpoints serve (the canary's when it was chosen)
-    main_upstream = ""  # $proxy_upstream_name: always the main backend's
-    alternative = ""  # $proxy_alternative_upstream_name: the canary's, when it served
-    balance_cfg = None  # whose load-balance / upstream-hash-by / affinity apply
-    decision = None  # the routing Decision (ingressd.routing.decide.Forward) being executed
-    set_cookie = b""  # a Set-Cookie line to add to the response
-    cookies = None  # parsed lazily
-    state = None  # the routing snapshot the endpoints came from
-    backend = None  # the BackendRef serving (main or canary), to re-resolve endpoints on retries
-    tries = 0
-    last_failure = "error"
-    up = None
-    up_started = 0.0
-    resp_status = 0
-    head_sent = False
-    chunk_out = False
-    close_delimited = False
-    resp_bytes = 0
-    req_body_bytes = 0
-    content_length: int | None = None
-    chunked_in = False
-    body_done = False
-    buffer_bytes = 0
-    body_sent = False
-    stream_chunked = False
-    finished = False
-    responded = False
-    interim = False
-    upgrading = False  # the client asked to switch protocols (Connection: upgrade + Upgrade)
-    upgrade_value = b""
-    tunnel = False
-    body: RequestBody | None = None  # the whole body, read before connecting (proxy-request-buffering on)
-    body_iter = None  # what is left to send of `body` on the current attempt
-    last_body_read = 0.0
-    send_blocked_since = 0.0
-    last_read = 0.0
-    request_id = b""
-    status = 0
-    waiting_for_body = False
-    sent = False
-    tried: tuple[str, ...] = ()
-    traffic: list | None = None  # [started, in flight] of the pod this request is at (PodTraffic)
-    gateway = None  # the HTTPRoute part of the decision (ingressd.routing.gateway_decide.GatewayForward)
-    deadline = 0.0  # HTTPRoute timeouts.request: monotonic time after which the answer is 504
-    mirrors: tuple = ()  # HTTPRoute RequestMirror targets still to copy this request to
+    # Slots, every one set in __init__: an exchange has more attributes than a shared-key instance
+    # dict holds (30), so without slots each request built and resized a dict of its own.
+    __slots__ = (
+        "conn", "server", "method", "target", "headers", "hmap", "version", "keep_alive", "upgrade", "started",
+        "request_length", "buffer", "replay", "out", "upstream_addrs", "upstream_statuses", "upstream_times",
+        "host", "host_b", "path", "match", "location", "cfg", "endpoints", "upstream_name", "main_upstream",
+        "alternative", "balance_cfg", "decision", "set_cookie", "cookies", "state", "backend", "tries",
+        "last_failure", "up", "up_started", "resp_status", "head_sent", "chunk_out", "close_delimited",
+        "resp_bytes", "req_body_bytes", "content_length", "chunked_in", "body_done", "buffer_bytes",
+        "body_sent", "stream_chunked", "finished", "responded", "interim", "upgrading", "upgrade_value",
+        "tunnel", "body", "body_iter", "last_body_read", "send_blocked_since", "last_read", "request_id",
+        "status", "waiting_for_body", "sent", "tried", "traffic", "gateway", "deadline", "mirrors",
+    )
 
     def __init__(self, conn, method: bytes, target: bytes, headers, hmap: dict[bytes, bytes], version: str,
                  keep_alive: bool, upgrade: bool, request_length: int) -> None:
@@ -114,6 +73,58 @@ class Exchange:
         self.upstream_addrs: list[str] = []
         self.upstream_statuses: list[str] = []
         self.upstream_times: list[float] = []
+        self.host = ""
+        self.host_b = b""
+        self.path = ""
+        self.match = None
+        self.location = None
+        self.cfg = None
+        self.endpoints: tuple = ()
+        self.upstream_name = ""  # the upstream whose endpoints serve (the canary's when it was chosen)
+        self.main_upstream = ""  # $proxy_upstream_name: always the main backend's
+        self.alternative = ""  # $proxy_alternative_upstream_name: the canary's, when it served
+        self.balance_cfg = None  # whose load-balance / upstream-hash-by / affinity apply
+        self.decision = None  # the routing Decision (ingressd.routing.decide.Forward) being executed
+        self.set_cookie = b""  # a Set-Cookie line to add to the response
+        self.cookies = None  # parsed lazily
+        self.state = None  # the routing snapshot the endpoints came from
+        self.backend = None  # the BackendRef serving (main or canary), to re-resolve endpoints on retries
+        self.tries = 0
+        self.last_failure = "error"
+        self.up = None
+        self.up_started = 0.0
+        self.resp_status = 0
+        self.head_sent = False
+        self.chunk_out = False
+        self.close_delimited = False
+        self.resp_bytes = 0
+        self.req_body_bytes = 0
+        self.content_length: int | None = None
+        self.chunked_in = False
+        self.body_done = False
+        self.buffer_bytes = 0
+        self.body_sent = False
+        self.stream_chunked = False
+        self.finished = False
+        self.responded = False
+        self.interim = False
+        self.upgrading = False  # the client asked to switch protocols (Connection: upgrade + Upgrade)
+        self.upgrade_value = b""
+        self.tunnel = False
+        self.body: RequestBody | None = None  # the whole body, read before connecting (proxy-request-buffering on)
+        self.body_iter = None  # what is left to send of `body` on the current attempt
+        self.last_body_read = 0.0
+        self.send_blocked_since = 0.0
+        self.last_read = 0.0
+        self.request_id = b""
+        self.status = 0
+        self.waiting_for_body = False
+        self.sent = False
+        self.tried: tuple[str, ...] = ()
+        self.traffic: list | None = None  # [started, in flight] of the pod this request is at (PodTraffic)
+        self.gateway = None  # the HTTPRoute part of the decision (ingressd.routing.gateway_decide.GatewayForward)
+        self.deadline = 0.0  # HTTPRoute timeouts.request: monotonic time after which the answer is 504
+        self.mirrors: tuple = ()  # HTTPRoute RequestMirror targets still to copy this request to
 
     # ---- request side -------------------------------------------------------------------
 
