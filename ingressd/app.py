@@ -214,9 +214,11 @@ class Ingressd:
         """apply_manifests one object at a time (a generator: a reload runs it in slices,
         ingressd.offloop.run_in_slices); the count of changes ends in counted[0]."""
         desired: dict[tuple[str, str, str], dict] = {}
-        for m in manifests:
+        for i, m in enumerate(manifests):
             if m.obj.get("kind") in STORED_KINDS:  # anything else was a validation warning
                 desired[manifest_key(m.obj)] = m.obj
+            if i % 1000 == 999:
+                yield
         for secret in local_ca_secrets([o for k, o in desired.items() if k[0] in ("Ingress", "Gateway")],
                                        [o for k, o in desired.items() if k[0] == "Secret"], self.options.certs_dir):
             desired[manifest_key(secret)] = secret  # issued from the local CA (ingressd.io/local-ca)

@@ -71,11 +71,11 @@ async def build_off_loop(builder: SnapshotBuilder, store, live: Snapshot | None,
 
 
 def freeze_heap(full: bool = False) -> None:
-    """Hide every object from later collections (gc.freeze); `full`: collect first (a full
-    collection is the pause this avoids: at start only). Without, the few cycles made since the
-    last freeze that are garbage already stay (until exit): a bounded leak per reload."""
-    if full:
-        gc.collect()
+    """Hide every object from later collections (gc.freeze), after collecting the youngest
+    generation (all of them with `full`: the pause this avoids, so at start only). Cyclic garbage
+    older than that and not yet collected stays until exit: a small leak per freeze, which is why
+    freezes happen only after work that made many long-lived objects (collections_deferred)."""
+    gc.collect() if full else gc.collect(0)
     gc.freeze()
 
 
@@ -85,7 +85,8 @@ _threshold: tuple[int, int, int] = gc.get_threshold()
 
 @contextlib.contextmanager
 def collections_deferred():
-    """No full collection inside (nested: the outermost restores); then freeze_heap()."""
+    """No full collection inside (nested: the outermost restores); then, if one would have been
+    due by then (the work made many objects that lived), freeze_heap() instead of it."""
     global _deferred, _threshold
     if _deferred == 0:
         _threshold = gc.get_threshold()
@@ -96,7 +97,8 @@ def collections_deferred():
     finally:
         _deferred -= 1
         if _deferred == 0:
-            freeze_heap()  # first: with the threshold back, a full collection would be due at once
+            if gc.get_count()[2] > _threshold[2]:
+                freeze_heap()  # first: with the threshold back, a full collection would be due at once
             gc.set_threshold(*_threshold)
 
 

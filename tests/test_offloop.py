@@ -48,4 +48,17 @@ def test_collections_deferred_nests_and_restores_the_threshold():
             pass
         assert gc.get_threshold()[2] > 1_000_000  # the inner one does not restore
     assert gc.get_threshold() == before
-    assert gc.get_freeze_count() > 0
+
+
+def test_only_work_that_made_many_lasting_objects_freezes_the_heap():
+    gc.unfreeze()
+    try:
+        with collections_deferred():
+            small = [[i] for i in range(100)]
+        assert gc.get_freeze_count() == 0 and small
+        with collections_deferred():
+            kept = [[i] for i in range(300_000)]  # a full collection would have been due: frozen instead
+        assert gc.get_freeze_count() >= len(kept)
+        assert gc.get_count()[2] <= gc.get_threshold()[2]
+    finally:
+        gc.unfreeze()
