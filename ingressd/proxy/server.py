@@ -42,6 +42,16 @@ class _HeadRejected(Exception):
 class ClientConnection(asyncio.Protocol):
     """One client TCP (or TLS) connection; requests are answered in order."""
 
+    # More attributes than a shared-key instance dict holds (30): slots keep attribute access on
+    # the fast path. Every slot is set in __init__.
+    __slots__ = (
+        "server", "scheme_b", "gateway_port", "server_port_b", "forwarding", "transport", "parser", "client_ip",
+        "client_ip_b", "current", "parsing", "queue", "paused", "write_paused", "closing", "tunnel",
+        "upgrade_pending", "in_head", "head_started", "head_bytes", "_head_began", "read_resumed", "lingering",
+        "linger_last", "_url", "_url_len", "_headers", "_hmap", "_header_bytes", "_bad_head", "idle_since",
+        "idle_limit",
+    )
+
     def __init__(self, server: ProxyServer, scheme: bytes, gateway_port: int | None = None) -> None:
         self.server = server
         self.scheme_b = scheme
