@@ -22,6 +22,10 @@ LABELS = ("status", "method", "path", "namespace", "ingress", "service", "canary
 _HIST_LABELS = LABELS[1:]
 _TIME_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 _SIZE_BUCKETS = (10.0, 100.0, 1000.0, 10000.0, 100000.0, 1000000.0, 10000000.0)
+# The same bounds as ints, for bisecting byte counts (ints): int-to-int comparisons are cheaper than
+# int-to-float ones, and the index is the same since the bounds are whole numbers.
+_SIZE_BOUNDS = tuple(int(b) for b in _SIZE_BUCKETS)
+_FIRST_TIME_BUCKET = _TIME_BUCKETS[0]  # most requests take less: their index is 0 without a bisect
 _MAX_SERIES = 10000  # labels come from config, status and llhttp's fixed method list; this is a backstop
 
 
@@ -132,32 +136,41 @@ class ProxyMetrics:
     ) -> None:
         """Record one finished request; `labels` is in LABELS order.
 
-        One dict lookup finds the four histograms' children for the label set.
+        One dict lookup by the full label set (the caller passes the same tuple for the same
+        series, so it is found by identity) finds the four histograms' children.
         """
-        self.requests.inc(labels)
-        hist = labels[1:]
-        children = self._children.get(hist)
+        values = self.requests.values
+        count = values.get(labels)
+        if count is None:
+            self.requests.inc(labels)
+        else:
+            values[labels] = count + 1.0
+        children = self._children.get(labels)
         if children is None:
-            children = self._new_children(hist)
+            children = self._new_children(labels)
             if children is None:
                 return
         duration, response, req_size, resp_size = children
-        duration[0][bisect_left(_TIME_BUCKETS, request_seconds)] += 1
+        duration[0][0 if request_seconds <= _FIRST_TIME_BUCKET else bisect_left(_TIME_BUCKETS, request_seconds)] += 1
         duration[1] += request_seconds
         if upstream_seconds is not None:
-            response[0][bisect_left(_TIME_BUCKETS, upstream_seconds)] += 1
+            response[0][0 if upstream_seconds <= _FIRST_TIME_BUCKET else
+                        bisect_left(_TIME_BUCKETS, upstream_seconds)] += 1
             response[1] += upstream_seconds
-        req_size[0][bisect_left(_SIZE_BUCKETS, request_bytes)] += 1
+        req_size[0][bisect_left(_SIZE_BOUNDS, request_bytes)] += 1
         req_size[1] += request_bytes
-        resp_size[0][bisect_left(_SIZE_BUCKETS, response_bytes)] += 1
+        resp_size[0][bisect_left(_SIZE_BOUNDS, response_bytes)] += 1
         resp_size[1] += response_bytes
 
-    def _new_children(self, hist: tuple) -> tuple | None:
+    def _new_children(self, labels: tuple) -> tuple | None:
+        """The four histograms' children for a full label set (they are kept per label set less
+        the status, so the statuses of one series share them)."""
         if len(self._children) >= _MAX_SERIES:
             return None
+        hist = labels[1:]
         families = (self.request_duration, self.response_duration, self.request_size, self.response_size)
         children = tuple(family.child(hist) for family in families)
-        self._children[hist] = children
+        self._children[labels] = children
         return children
 
 
