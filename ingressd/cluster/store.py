@@ -64,6 +64,9 @@ class Store:
         self._kind_versions: dict[str, int] = {}
         self._history_floor = 0  # watch history before this resourceVersion is gone (restored state)
         self._service_ips: set[str] | None = None  # _used_service_ips(); None: to be computed
+        # Changes that may leave an object without its owners (the garbage collector's business): a
+        # delete, or a write of an object with ownerReferences, a deletionTimestamp or finalizers.
+        self.owner_changes = 0
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -140,6 +143,7 @@ class Store:
         self.resource_version = newest
         self._history_floor = newest
         self._service_ips = None
+        self.owner_changes += 1
         for kind in self._objects:
             self._kind_versions[kind] = newest
 
@@ -291,6 +295,9 @@ class Store:
         # the same reference: it costs memory only for versions that have been superseded.
         self._history.append((self.resource_version, event_type, obj))
         self._kind_versions[obj["kind"]] = self.resource_version
+        meta = obj["metadata"]
+        if event_type == "DELETED" or "ownerReferences" in meta or "deletionTimestamp" in meta or "finalizers" in meta:
+            self.owner_changes += 1
         if obj["kind"] == "Service" and self._service_ips is not None:
             if event_type == "ADDED":
                 self._service_ips.update((obj.get("spec") or {}).get("clusterIPs") or ())

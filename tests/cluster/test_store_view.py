@@ -102,13 +102,20 @@ def owned(name: str, owner: dict) -> dict:
     return config_map(name, ownerReferences=[ref])
 
 
-def test_the_garbage_collector_skips_only_while_nothing_changed():
+def test_the_garbage_collector_skips_only_while_nothing_could_make_an_orphan():
     store = Store(clock=lambda: 0.0)
     runner = Runner(store, clock=lambda: 0.0)
     owner = store.apply(config_map("owner"))
     store.apply(owned("child", owner))
     assert runner._garbage_collector() == []
     assert runner._garbage_collector() == []  # nothing changed: not looked at again
+    changes = store.owner_changes
+    store.apply(config_map("owner", "2"))  # writes of objects without owners, finalizers...
+    store.apply(config_map("other"))
+    assert store.owner_changes == changes and runner._garbage_collector() == []
+    store.apply(owned("stray", {"metadata": {"name": "gone", "uid": "x"}}))  # a dependent without its owner
+    assert runner._garbage_collector() == [("delete", "ConfigMap", "default", "stray")]
+    runner.run_until_quiescent()
     store.delete("ConfigMap", "default", "owner")
     assert runner._garbage_collector() == [("delete", "ConfigMap", "default", "child")]
     runner.run_until_quiescent()
