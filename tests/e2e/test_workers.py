@@ -208,9 +208,23 @@ def test_two_workers_route_tls_and_affinity_and_count_every_request_once(ingress
     assert all(re.fullmatch(r'127\.0\.0\.1 - - \[[^]]+\] "[A-Z]+ \S+ HTTP/1\.1" \d{3} .*', line) for line in lines)
     assert sum('"POST /load/' in line for line in lines) == 100
     assert time.sleep(0.5) is None and requests_total(proc.admin_port) == sent  # nothing more comes
+
+    # logrotate: the file moved away, SIGUSR1 to ingressd; the workers' next lines go to the new file.
+    # A SIGUSR1 that reaches a worker (pkill -USR1 ingressd matches them too) does not stop it.
+    log.rename(tmp_path / "access.log.1")
+    os.kill(workers[0], signal.SIGUSR1)
+    proc.proc.send_signal(signal.SIGUSR1)
+    assert eventually(log.exists)
+    for i in range(20):
+        assert client.request("wk.test", f"/rotated/{i}")[0] == 308
+    assert eventually(lambda: len(log.read_text().splitlines()) == 20)
+    assert worker_pids(proc.proc.pid) == workers
+    assert len((tmp_path / "access.log.1").read_text().splitlines()) == sent
+    sent = client.sent
+
     assert proc.stop() == 0
     assert not any(alive(pid) for pid in workers)
-    assert len(log.read_text().splitlines()) == sent
+    assert len(log.read_text().splitlines()) + len((tmp_path / "access.log.1").read_text().splitlines()) == sent
     assert "Traceback" not in proc.stderr()
 
 
