@@ -351,6 +351,12 @@ def test_a_killed_worker_is_replaced_and_sigkill_of_ingressd_leaves_no_worker(in
     sent = client.sent
     assert eventually(lambda: requests_total(proc.admin_port) == sent)
 
+    # routes and explain are the control process's, on the snapshot the workers serve
+    status, _, body = http_get(proc.admin_port, "/ingressd/v1/routes")
+    assert status == 200 and b"kw.test" in body, body[:300]
+    status, _, body = http_get(proc.admin_port, "/ingressd/v1/explain?host=kw.test&path=/")
+    assert status == 200 and b"default/kw" in body, body[:300]
+
     # another ingressd --workers cannot join this one's SO_REUSEPORT group: address already in use
     result = run_cli("run", "-f", str(tmp_path / "m"), "--workers", "2", "--http-port", str(proc.http_port),
                      "--https-port", str(free_port()), "--admin-port", str(free_port()),
