@@ -178,7 +178,7 @@ def decide(snapshot: Snapshot, request: RequestView, rng=None) -> Answer | Forwa
         else:
             why = f"rewrite-target {cfg.rewrite_target!r} makes a URL: nginx redirects to it"
         return Answer(status, why, match, (("Location", where),))
-    if request.scheme == "http" and (cfg.force_ssl_redirect or cfg.ssl_redirect and snapshot.tls.tls_hosts) \
+    if (cfg.force_ssl_redirect or cfg.ssl_redirect and snapshot.tls.tls_hosts) and request.scheme == "http" \
             and _ssl_redirect_applies(snapshot, request, loc):
         why = "force-ssl-redirect" if cfg.force_ssl_redirect else f"ssl-redirect: host {loc.host!r} has TLS"
         return Answer(308, why, match, (("Location", https_location(request)),))

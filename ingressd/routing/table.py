@@ -15,6 +15,7 @@ canary Ingress sets in vain, is reported in the table's warnings and errors.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -41,7 +42,7 @@ class BackendRef:
     service: str
     port: int | str  # number or name, as written in the Ingress
 
-    @property
+    @functools.cached_property  # read for every proxied request
     def upstream_name(self) -> str:
         return f"{self.namespace}-{self.service}-{self.port}"
 
@@ -72,7 +73,7 @@ class Location:
     canary: CanaryRoute | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention: frozen's __init__ costs ~4k instructions a request
 class RouteMatch:
     location: Location
     upstream_path: str  # path+query for upstream (rewrite-target applied)
