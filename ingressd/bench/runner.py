@@ -69,11 +69,11 @@ async def plan(spec: LoadSpec, admin_url: str | None, overrides: Mapping[str, fl
     else:
         if split is not None:
             notes.extend(split.notes)
-            known = set(split.base) | set(split.aliases) | set(ALIASES)
+            known = {ref.get("upstream") for ref in split.route.get("backendRefs") or ()} | set(ALIASES)
             strangers = sorted(name for name in overrides if name not in known)
             if split.base and strangers:
-                notes.append(f"--expect names {', '.join(strangers)}, not an upstream the HTTPRoute rule serves "
-                             f"({', '.join(sorted(split.base))})")
+                notes.append(f"--expect names {', '.join(strangers)}, not an upstream of the HTTPRoute rule's "
+                             f"backendRefs ({', '.join(sorted(u for u in known - set(ALIASES) if u))})")
             try:
                 return route_expectation(split, overrides), notes
             except ValueError as exc:

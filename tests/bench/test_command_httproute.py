@@ -108,3 +108,15 @@ async def test_an_expected_backend_that_served_nothing_is_a_measured_row(fake):
     status, out, _ = await bench(*common(fake, "--requests", "200", "--json", "-"))
     rows = {row["name"]: row for row in json.loads(out)["backends"]}
     assert status == 3 and rows[CANARY]["count"] == 0 and rows[CANARY]["expected_share"] == 0.1
+
+
+async def test_a_name_the_rule_does_not_have_is_noted(fake):
+    fake.explanation = explanation(((MAIN, "default/web:80", 100), (CANARY, "default/web-canary:80", 0)))
+    fake.canary_every = 0  # as the weights say: web only
+    status, out, _ = await bench(*common(fake, "--requests", "50", "--expect", f"{CANARY}=0", "--json", "-"))
+    doc = json.loads(out)
+    assert status == 0 and not any("--expect names" in note for note in doc["notes"])  # weight 0, but its own
+    assert any("has weight 0: it should serve nothing" in note for note in doc["notes"])
+    status, out, _ = await bench(*common(fake, "--requests", "50", "--expect", "default-wbe-80=90%", "--json", "-"))
+    assert (f"--expect names default-wbe-80, not an upstream of the HTTPRoute rule's backendRefs ({MAIN}, {CANARY})"
+            in json.loads(out)["notes"])
