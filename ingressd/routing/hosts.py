@@ -55,9 +55,13 @@ class HostIndex(Generic[T]):
     Exact hosts win over wildcards, which win over the catch-all (hostless rules).
     """
 
-    __slots__ = ("_exact", "_wildcard", "_catch_all", "_seen")
+    __slots__ = ("_exact", "_wildcard", "_catch_all", "_seen", "_seen_limit", "_unknown")
 
-    SEEN_LIMIT = 1024  # Host headers remembered as received; cleared when full, so bounded
+    # Host headers remembered as received, those that match apart from those that do not (so
+    # scanners' names cannot push out real ones): at least this many of each, and room for four
+    # spellings (case, port) of every rule host, so that a large table's hosts fit; each cleared
+    # when full, so bounded.
+    SEEN_LIMIT = 1024
 
     def __init__(self, entries: Mapping[str, T], catch_all: T | None = None) -> None:
         self._exact: dict[str, T] = {}
@@ -71,17 +75,28 @@ class HostIndex(Generic[T]):
             else:
                 self._exact[host] = value
         self._catch_all = catch_all
-        self._seen: dict[str, T | None] = {}
+        self._seen: dict[str, T] = {}
+        self._seen_limit = max(self.SEEN_LIMIT, 4 * (len(self._exact) + len(self._wildcard)))
+        self._unknown: set[str] = set()
 
     def lookup(self, host: str) -> T | None:
         """`host` as received (any case, maybe with a port)."""
         seen = self._seen
-        if host in seen:
-            return seen[host]
+        value = seen.get(host)
+        if value is not None:
+            return value
+        unknown = self._unknown
+        if host in unknown:
+            return None
         value = self._lookup(host)
-        if len(seen) >= self.SEEN_LIMIT:
-            seen.clear()
-        seen[host] = value
+        if value is not None:
+            if len(seen) >= self._seen_limit:
+                seen.clear()
+            seen[host] = value
+        else:
+            if len(unknown) >= self.SEEN_LIMIT:
+                unknown.clear()
+            unknown.add(host)
         return value
 
     def _lookup(self, host: str) -> T | None:

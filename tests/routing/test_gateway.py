@@ -511,3 +511,30 @@ def test_backend_ref_header_modifiers():  # HTTPRouteBackendRequestHeaderModifie
         {"type": "RequestMirror", "requestMirror": {"backendRef": backend("infra-backend-v2")}}])]}])
     status = gateway_statuses(model([bad]), [gateway_class()], [gateway("same-namespace")], [bad], NOW)
     assert status[("HTTPRoute", INFRA, "bad")]["parents"][0]["conditions"][0]["reason"] == "UnsupportedValue"
+
+
+def _linear_rules_for(table, host):
+    """PortTable.rules_for as it was: every wildcard tried, longest first."""
+    rules = table.exact.get(host)
+    if rules is not None:
+        return rules, host
+    for suffix, rules in table.wildcard:
+        if host.endswith(suffix) and len(host) > len(suffix):
+            return rules, "*" + suffix
+    return (table.any_host, "") if table.any_host else None
+
+
+@pytest.mark.parametrize("host", [
+    "example.com", "a.example.com", "a.b.example.com", ".example.com", "..example.com", "a..example.com",
+    "x.a.wildcard.io", "y.a.wildcard.io", "a.wildcard.io", "wildcard.io", "b.c.d.deep.test", "deep.test",
+    "c.d.deep.test", "nothing.org", "", ".", "a.", "com",
+])
+@pytest.mark.parametrize("any_host", [(), ("any",)])
+def test_the_wildcard_index_picks_what_trying_every_wildcard_picks(host, any_host):
+    from ingressd.routing.gateway import PortTable
+
+    wild = [(".example.com", ("ex",)), (".a.wildcard.io", ("a-wild",)), (".wildcard.io", ("wild",)),
+            (".d.deep.test", ("d-deep",)), (".c.d.deep.test", ("c-d-deep",)), (".deep.test", ("deep",))]
+    wild.sort(key=lambda item: -len(item[0]))
+    table = PortTable(80, "HTTP", {"x.a.wildcard.io": ("exact",)}, tuple(wild), any_host)
+    assert table.rules_for(host) == _linear_rules_for(table, host)

@@ -99,3 +99,28 @@ def test_lookup_remembers_hosts_as_received_but_stays_bounded():
     for i in range(HostIndex.SEEN_LIMIT * 2):
         assert index.lookup(f"h{i}.test") == "ANY"
     assert len(index._seen) <= HostIndex.SEEN_LIMIT
+
+
+def test_unknown_hosts_do_not_push_out_known_ones():
+    index = HostIndex({"a.test": "A"})
+    assert index.lookup("A.test:8080") == "A"
+    for i in range(3 * HostIndex.SEEN_LIMIT):
+        assert index.lookup(f"scan{i}.test") is None
+        assert index.lookup(f"scan{i}.test") is None  # remembered as unknown
+    assert index._seen == {"A.test:8080": "A"}
+    assert len(index._unknown) <= HostIndex.SEEN_LIMIT
+
+
+@pytest.mark.parametrize("hosts, limit", [(1, 1024), (256, 1024), (257, 1028), (10_000, 40_000)])
+def test_a_large_table_remembers_four_spellings_per_host(hosts, limit):
+    index = HostIndex({f"h{i}.test": i for i in range(hosts)})
+    assert index._seen_limit == limit
+
+
+def test_remembered_answers_are_the_answers():
+    entries = {f"h{i}.test": f"H{i}" for i in range(300)} | {"*.w.test": "W"}
+    index, fresh = HostIndex(entries, catch_all="ANY"), HostIndex(entries, catch_all="ANY")
+    requests = [f"H{i % 300}.test:80" for i in range(3000)] + [f"x{i}.w.test" for i in range(3000)] + ["nope.org"]
+    for host in requests * 2:
+        assert index.lookup(host) == fresh._lookup(host)
+    assert len(index._seen) <= index._seen_limit
