@@ -119,6 +119,13 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     return bench
 
 
+def unreachable_message(url: str, error_kinds) -> str:
+    """What to say when nothing answered at all: the URL is unreachable, and why (the commonest error)."""
+    why = f" ({error_kinds.most_common(1)[0][0]})" if error_kinds else ""
+    return (f"{url} is unreachable: no request got a response{why}; is `ingressd run` serving there "
+            "(check the port and scheme)?")
+
+
 def run_bench(args: argparse.Namespace) -> int:
     """`ingressd bench` from parsed arguments; returns the exit status."""
     try:
@@ -196,5 +203,5 @@ async def bench_command(args: argparse.Namespace, stdout: TextIO | None = None, 
             except OSError as exc:
                 return fail(f"cannot write {args.json}: {exc}")
     if report.result.responses == 0:
-        return fail("no response at all; see the errors above")
+        return fail(unreachable_message(spec.url, report.result.error_kinds))
     return EXIT_MISMATCH if report.mismatch else EXIT_OK

@@ -30,7 +30,11 @@ UPSTREAM_HEADER = "X-Ingressd-Upstream"
 CANARIES_PATH = "/ingressd/v1/canaries"
 EXPLAIN_PATH = "/ingressd/v1/explain"
 UNKNOWN = "(unknown)"  # a response nothing names a backend for
+PROXY = "(ingressd)"   # a response ingressd answered itself (its own 404/502/503/504 page): no backend
 ERROR = "(error)"      # no response at all: connection refused, reset, timeout
+UNNAMED = (UNKNOWN, PROXY, ERROR)  # rows that are not backends, in the order the table ends with them
+# The signature of the pages the proxy answers itself (ingressd/proxy/errors.py error_page).
+PROXY_PAGE_MARK = b"<hr><center>ingressd</center>"
 OPEN_LOOP_MAX_IN_FLIGHT = 1000  # open loop: past this many unanswered requests, new ones queue (and count it)
 
 _LATENCY_MAX_US = 3_600_000_000  # one hour; slower values are clamped
@@ -42,10 +46,12 @@ class AdminError(Exception):
 
 
 def attribute(upstream: str | None, content_type: str, body: bytes) -> str:
-    """The backend a response came from: the proxy's X-Ingressd-Upstream header, else the echo
-    app's JSON `version` (then `pod`), else UNKNOWN."""
+    """The backend a response came from: the proxy's X-Ingressd-Upstream header, else PROXY for a
+    page ingressd answered itself, else the echo app's JSON `version` (then `pod`), else UNKNOWN."""
     if upstream:
         return upstream.strip()
+    if content_type == "text/html" and body.rstrip().endswith(b"</html>") and PROXY_PAGE_MARK in body[-64:]:
+        return PROXY
     if "json" in content_type and body:
         try:
             doc = json.loads(body)
@@ -179,7 +185,7 @@ class LoadResult:
 
     def attributed(self) -> dict[str, int]:
         """Counts per named backend: what the shares and the goodness-of-fit test are about."""
-        return {name: s.count for name, s in self.backends.items() if name not in (UNKNOWN, ERROR)}
+        return {name: s.count for name, s in self.backends.items() if name not in UNNAMED}
 
 
 def _describe(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ingressd import words
 from ingressd.bench.expect import Expectation
-from ingressd.bench.loadgen import ERROR, UNKNOWN, BackendStats, LoadResult, Progress
+from ingressd.bench.loadgen import UNNAMED, BackendStats, LoadResult, Progress
 from ingressd.bench.stats import SRM_ALPHA, GoodnessOfFit, wilson_interval
 
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p99_9", 99.9))
@@ -59,16 +59,17 @@ def _finite(value: float) -> float | None:
 
 
 def _ordered(report: BenchReport) -> list[BackendStats]:
-    """Named backends by count, then expected ones that served nothing, then unknown, then errors.
+    """Named backends by count, then expected ones that served nothing, then unknown, ingressd's own
+    answers, errors.
 
     An expected backend without responses gets a row only when the test ran: then its 0 is a
     measurement; without a test (responses named otherwise, e.g. by the echo app's version without
     --expose-upstream) it would be a phantom row, and a note says why there is no test."""
     backends = report.result.backends
-    named = sorted((s for n, s in backends.items() if n not in (UNKNOWN, ERROR)), key=lambda s: (-s.count, s.name))
+    named = sorted((s for n, s in backends.items() if n not in UNNAMED), key=lambda s: (-s.count, s.name))
     tested = report.expectation.shares if report.expectation and report.test is not None else {}
     expected_only = [BackendStats(n) for n in tested if n not in backends]
-    tail = [backends[n] for n in (UNKNOWN, ERROR) if n in backends]
+    tail = [backends[n] for n in UNNAMED if n in backends]
     return named + sorted(expected_only, key=lambda s: s.name) + tail
 
 
@@ -78,7 +79,7 @@ def to_json(report: BenchReport) -> dict:
     expected = report.expectation.shares if report.expectation else {}
     backends = []
     for stats in _ordered(report):
-        named = stats.name not in (UNKNOWN, ERROR)
+        named = stats.name not in UNNAMED
         entry: dict = {"name": stats.name, "count": stats.count, "share": None, "ci95": None, "ci99_9": None}
         if named and attributed:
             entry["share"] = stats.count / attributed

@@ -103,7 +103,9 @@ def judge(result, expected: Expectation | None, notes: list[str]) -> BenchReport
     test = None
     observed = result.attributed()
     if expected is not None:
-        if not observed:
+        if not result.responses:
+            notes.append(f"no response at all from {result.spec.url}: no test")
+        elif not observed:
             notes.append("no response named its backend (start `ingressd run` with --expose-upstream): no test")
         elif not set(observed) & {name for name, share in expected.shares.items() if share > 0}:
             notes.append(f"responses name {', '.join(sorted(observed))} but the expectation names "

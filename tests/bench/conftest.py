@@ -10,6 +10,8 @@ import socket
 import pytest
 from aiohttp import web
 
+from ingressd.proxy.errors import error_page
+
 HOST = "127.0.0.1"
 MAIN = "default-web-80"
 CANARY = "default-web-canary-80"
@@ -31,7 +33,7 @@ class FakeIngressd:
         self.headers_seen: list[dict[str, str]] = []
         self.peers: set = set()  # client (address, port)s: one per connection used
         self.canary_every = 10      # deterministic 1-in-N split; 0 = never the canary
-        self.attribution = "header"  # "header" | "echo" | "none"
+        self.attribution = "header"  # "header" | "echo" | "none" | "proxy-503" (ingressd's own page)
         self.items = [canary_item()]
         self.explanation: dict | None = None  # GET /ingressd/v1/explain's answer; None: 404 (no explain)
         self.explain_queries: list[list[tuple[str, str]]] = []
@@ -65,6 +67,8 @@ class FakeIngressd:
             return web.Response(text="ok", headers={"X-Ingressd-Upstream": upstream})
         if self.attribution == "echo":
             return web.json_response({"pod": f"{version}-pod", "version": version})
+        if self.attribution == "proxy-503" and canary:
+            return web.Response(status=503, body=error_page(503), content_type="text/html")
         return web.Response(text="ok")
 
     async def canaries(self, request: web.Request) -> web.Response:

@@ -131,11 +131,24 @@ async def test_echo_attribution_cannot_be_tested_against_upstream_names(fake):
     assert status == 0, out
 
 
+async def test_ingressds_own_error_pages_are_the_proxys_row_not_unknown(fake):
+    fake.attribution = "proxy-503"  # 1 in 10 answered by ingressd itself (503 page), the rest unnamed
+    status, out, table = await bench(*common(fake, "--requests", "20", "--json", "-"))
+    assert status == 0
+    rows = {b["name"]: b for b in json.loads(out)["backends"]}
+    assert "(ingressd)" in table
+    assert rows["(ingressd)"]["count"] == 2 and rows["(ingressd)"]["status"]["5xx"] == 2
+    assert rows["(unknown)"]["count"] == 18 and rows["(unknown)"]["status"]["5xx"] == 0
+
+
 async def test_no_response_at_all_exits_2(fake, closed_port):
     status, out, err = await bench("--url", f"http://{HOST}:{closed_port}/", "--host", "demo.localtest.me",
                                    "--admin", fake.admin, "--requests", "3")
     assert status == 2
-    assert "no response at all" in err and "ClientConnectorError" in out
+    assert f"http://{HOST}:{closed_port}/ is unreachable: no request got a response (ClientConnectorError" in err
+    assert "ClientConnectorError" in out
+    assert "--expose-upstream" not in out + err  # the hint about naming backends would mislead here
+    assert f"no response at all from http://{HOST}:{closed_port}/: no test" in out
 
 
 async def test_progress_bar_on_a_terminal(fake):

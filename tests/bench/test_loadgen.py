@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from ingressd.bench.loadgen import (
     ERROR,
+    PROXY,
     UNKNOWN,
     AdminError,
     LoadSpec,
@@ -23,6 +24,7 @@ from ingressd.bench.loadgen import (
     fetch_canaries,
     run_load,
 )
+from ingressd.proxy.errors import error_page
 from tests.bench.conftest import CANARY, HOST, MAIN
 
 
@@ -37,6 +39,13 @@ from tests.bench.conftest import CANARY, HOST, MAIN
         (None, "application/json", b"{not json", UNKNOWN),
         (None, "text/plain", b'{"version": "v1"}', UNKNOWN),
         ("", "text/html", b"<html>", UNKNOWN),
+        # the pages ingressd answers itself are the proxy's, not an unknown backend's
+        (None, "text/html", error_page(503), PROXY),
+        (None, "text/html", error_page(502), PROXY),
+        (None, "text/html", error_page(504), PROXY),
+        (None, "text/html", error_page(404), PROXY),
+        (None, "text/html", error_page(503).replace(b"ingressd", b"nginx"), UNKNOWN),  # a backend's nginx
+        ("default-web-80", "text/html", error_page(503), "default-web-80"),  # --expose-upstream names it
     ],
 )
 def test_attribute(upstream, content_type, body, name):
