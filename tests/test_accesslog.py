@@ -2,10 +2,12 @@
 
 import io
 import json
+import math
+import random
 
 import pytest
 
-from ingressd.accesslog import AccessLog, AccessRecord, open_access_log
+from ingressd.accesslog import AccessLog, AccessRecord, open_access_log, seconds3
 from ingressd.cli import build_parser, main
 
 REC = AccessRecord("127.0.0.1", "GET /x HTTP/1.1", 200, 12, "", "curl/8", 80, 0.0123, "default-web-80", "",
@@ -33,6 +35,28 @@ def test_json_format_has_the_same_fields():
     assert entry["upstream_addr"] == "127.1.0.1:8080"
     assert entry["req_id"] == "rid"
     assert entry["request_time"] == 0.012
+
+
+def _near_ties():
+    """Values at and within a few ulps of every half millisecond below 10 s, and whole ones."""
+    for ms in range(0, 10001):
+        for base in (ms / 1000, (ms + 0.5) / 1000):
+            value = base
+            for _ in range(3):
+                yield value
+                value = math.nextafter(value, 1.0)
+            value = base
+            for _ in range(3):
+                value = math.nextafter(value, -1.0)
+                yield value
+
+
+def test_seconds3_is_exactly_the_float_format():
+    rand = random.Random(14)
+    values = [*_near_ties(), *(rand.random() * 12 for _ in range(20000)), *(rand.expovariate(200) for _ in range(20000)),
+              0.0, 1e-9, 10.0, 123.4565, 1e6]
+    for value in values:
+        assert seconds3(value) == f"{value:.3f}", value
 
 
 # ---- --access-log stdout|stderr|off|FILE ----------------------------------------------------------

@@ -12,6 +12,7 @@ import ssl
 import time
 from random import getrandbits as _getrandbits  # request ids need uniqueness, not secrecy (as nginx's $request_id)
 
+from ingressd.accesslog import MS3
 from ingressd.proxy.errors import simple_response
 from ingressd.proxy.headers import (DROP_RESPONSE_HSTS, client_response_head, modify_request_headers,
                                     modify_response_headers, upstream_request_head)
@@ -27,6 +28,8 @@ _NO_LABEL = ""
 _NOTHING_TRIED: frozenset[str] = frozenset()
 # Metric label tuples per (location, status, method); the location is kept to rule out a reused id.
 _LABELS: dict[tuple, tuple] = {}
+# llhttp's method names as str without a decode per request (others are decoded).
+_METHOD_NAMES = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE")}
 
 
 def metric_labels(loc, status: int, method: str, canary: str = _NO_LABEL) -> tuple[str, ...]:
@@ -812,7 +815,7 @@ class Exchange:
         server = self.server
         elapsed = time.monotonic() - self.started
         loc = self.location
-        method = self.method.decode("latin-1")
+        method = _METHOD_NAMES.get(self.method) or self.method.decode("latin-1")
         key = (id(loc), self.status, method, self.alternative)
         cached = _LABELS.get(key)
         if cached is not None and cached[0] is loc:
@@ -822,7 +825,8 @@ class Exchange:
             if len(_LABELS) >= 4096:
                 _LABELS.clear()
             _LABELS[key] = (loc, labels)
-        upstream_seconds = sum(self.upstream_times) if self.upstream_times else None
+        times = self.upstream_times
+        upstream_seconds = (times[0] if len(times) == 1 else sum(times)) if times else None
         request_bytes = self.request_length + self.req_body_bytes
         server.metrics.observe(labels, elapsed, upstream_seconds, request_bytes, self.resp_bytes)
         if self.upstream_times and self.balance_cfg is not None and self.balance_cfg.load_balance == "ewma":
@@ -833,22 +837,32 @@ class Exchange:
         hmap = self.hmap
         referer = hmap.get(b"referer")
         agent = hmap.get(b"user-agent")
-        times = self.upstream_times
         if not log.json:
             # ingress-nginx's log-format-upstream in one f-string: exactly AccessLog.format() of the
             # record below (tests/proxy/test_access_line.py holds the two together), at a fraction
             # of the cost of building the record and formatting it later.
             addrs = self.upstream_addrs
             statuses = self.upstream_statuses
+            # f"{t:.3f}" by table (accesslog.seconds3, inlined): no float formatting per request.
+            y = elapsed * 1000.0
+            ms = int(y + 0.5)
+            request_time = MS3[ms] if -0.49999 < y - ms < 0.49999 and y >= 0.0 and ms < 10000 else f"{elapsed:.3f}"
+            if len(times) == 1:
+                t = times[0]
+                y = t * 1000.0
+                ms = int(y + 0.5)
+                upstream_time = MS3[ms] if -0.49999 < y - ms < 0.49999 and y >= 0.0 and ms < 10000 else f"{t:.3f}"
+            else:
+                upstream_time = ", ".join(f"{t:.3f}" for t in times) if times else "-"
             log.line(
                 f'{self.conn.client_ip} - - [{log.time_local()}] '
                 f'"{method} {self.path or self.target.decode("latin-1")} HTTP/{self.version}" {self.status} '
                 f'{self.resp_bytes} "{referer.decode("latin-1") if referer else "-"}" '
-                f'"{agent.decode("latin-1") if agent else "-"}" {request_bytes} {elapsed:.3f} '
+                f'"{agent.decode("latin-1") if agent else "-"}" {request_bytes} {request_time} '
                 f'[{self.main_upstream}] [{self.alternative}] '
                 f'{(addrs[0] if len(addrs) == 1 else ", ".join(addrs)) if addrs else "-"} '
                 f'{self.resp_bytes if statuses else "-"} '
-                f'{(f"{times[0]:.3f}" if len(times) == 1 else ", ".join(f"{t:.3f}" for t in times)) if times else "-"} '
+                f'{upstream_time} '
                 f'{(statuses[0] if len(statuses) == 1 else ", ".join(statuses)) if statuses else "-"} '
                 f'{self.request_id.decode("latin-1")}')
             return

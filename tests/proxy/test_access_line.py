@@ -41,6 +41,8 @@ ROWS = {
     "canary served, HTTP/1.0 POST": {"method": b"POST", "version": "1.0", "alternative": "default-web-canary-80",
                                      "req_body_bytes": 1234, "status": 201},
     "client gone": {"status": 499, "resp_bytes": 0, "upstream_statuses": [], "upstream_times": [0.25]},
+    "upstream time at a rounding tie": {"upstream_times": [0.0015]},
+    "upstream time over 10 s": {"upstream_times": [12.3456]},
 }
 
 
@@ -58,9 +60,10 @@ def _finished_exchange(row: dict, log: AccessLog) -> Exchange:
     return ex
 
 
+@pytest.mark.parametrize("elapsed", [0.0123, 0.0005, 9.9995, 10.5])
 @pytest.mark.parametrize("row", list(ROWS.values()), ids=list(ROWS))
-def test_inline_line_is_the_formatted_record(row, monkeypatch):
-    monkeypatch.setattr(exchange_module, "time", SimpleNamespace(monotonic=lambda: 100.0123))
+def test_inline_line_is_the_formatted_record(row, elapsed, monkeypatch):
+    monkeypatch.setattr(exchange_module, "time", SimpleNamespace(monotonic=lambda: 100.0 + elapsed))
     out = io.StringIO()
     log = AccessLog(out, clock=lambda: 1767225600.5)
     ex = _finished_exchange(row, log)
