@@ -306,7 +306,8 @@ class ClientConnection(asyncio.Protocol):
                 else:
                     self.transport.abort()
             return
-        self.resume("body")  # the next request's body is read now (its turn), or discarded
+        if self.paused:
+            self.resume("body")  # the next request's body is read now (its turn), or discarded
         if pending is not None:
             # The upstream declined the upgrade: what followed is HTTP again, parsed, routed and
             # logged like any request (never tunnelled unchecked).
