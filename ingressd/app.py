@@ -54,7 +54,8 @@ from ingressd.routing.endpoints import build_endpoint_index
 from ingressd.routing.explain_view import explain_document
 from ingressd.routing.routes_view import RouteRow, gateway_route_rows, route_changes, route_documents, route_rows
 from ingressd.routing.snapshot import SnapshotBuilder
-from ingressd.offloop import build_off_loop, collections_deferred, freeze_heap, run_in_slices
+from ingressd.offloop import (build_off_loop, collections_deferred, freeze_heap, release, run_in_slices,
+                              snapshot_versions)
 from ingressd.store_db import StoreDB, StoreDBError, manifest_body
 from ingressd.words import count
 from ingressd.workers.pool import make_proxy
@@ -186,6 +187,7 @@ class Ingressd:
         self._manifest_record_stale = False  # store.db's record of the applied objects missed a write
         self._reload_lock = asyncio.Lock()  # held while a reload applies the files in slices
         self._routing_lock = asyncio.Lock()  # one snapshot build at a time (ingressd.offloop)
+        self._built: tuple = ((), None)  # (snapshot_versions, the snapshot) of the last off-loop build
         self._tasks: list[asyncio.Task] = []
         self._file_state: dict[str, tuple[int, int]] = {}
         self.ports: dict[str, int] = {}
@@ -246,17 +248,25 @@ class Ingressd:
             if self._manifest_record_stale:  # a write failed: the whole record, compared with the file's
                 self._manifest_record_stale = not self.db.save_manifest_objects(desired)
             else:  # the rows that changed, a step each (JSON for thousands of objects takes a while)
-                rows: dict[tuple[str, str, str], str | None] = {key: None for key in previous if key not in desired}
+                rows: dict[tuple[str, str, str], str | None] = {}
+                for key in previous:
+                    if key not in desired:
+                        rows[key] = None
                 for key, obj in desired.items():
                     if previous.get(key) != obj:
                         rows[key] = manifest_body(obj)
-                        yield
+                    yield
                 keys = list(rows)
                 for start in range(0, len(keys), 200):
                     if not self.db.write_manifest_rows({key: rows[key] for key in keys[start:start + 200]}):
                         self._manifest_record_stale = True
                     yield
             self.db.save_adopted(self.adopted)
+        # The previous manifests go a thousand at a time: freeing 100 000 objects at once is a pause.
+        for i, key in enumerate(list(previous)):
+            del previous[key]
+            if i % 1000 == 999:
+                yield
         counted[0] = changed + self.ensure_namespaces(desired.values())
 
     def apply_file_object(self, key: tuple[str, str, str], obj: dict, previous: dict | None) -> None:
@@ -341,6 +351,12 @@ class Ingressd:
         if not verdict.apply:
             return verdict.recheck_at
         result = await asyncio.to_thread(self.load)
+        try:
+            return await self._apply_loaded(gate, files, result)
+        finally:  # the loaded manifests go in slices too (ingressd.offloop.release)
+            await run_in_slices(release(result.manifests), contextlib.nullcontext)
+
+    async def _apply_loaded(self, gate: ReloadGate, files, result) -> float | None:
         after = await asyncio.to_thread(self._snapshot_files)
         if after != files:  # written to while being read: what was read may be half a file
             return gate.observe(after, time.monotonic()).recheck_at
@@ -448,7 +464,11 @@ class Ingressd:
             return
         async with self._routing_lock:
             old = self.proxy.state
+            versions = snapshot_versions(self.store)
+            if old is self._built[1] and versions == self._built[0]:
+                return  # nothing the snapshot reads changed: not even a view to make
             built = await build_off_loop(self.snapshots, self.store, old, self._routes_shown)
+            self._built = (versions, built.state)
             for message in built.warnings:
                 self.warn(message)
             if built.state is old:

@@ -42,6 +42,11 @@ class Built:
     changes: tuple[str, ...] = ()  # the lines saying how (routes_view.route_changes)
 
 
+def snapshot_versions(store) -> tuple[int, ...]:
+    """The versions of every kind the snapshot reads: while they stay the same, so does it."""
+    return tuple(store.kind_version(kind) for kind in SNAPSHOT_KINDS)
+
+
 def build(builder: SnapshotBuilder, view, live: Snapshot | None = None,
           shown: tuple[RouteRow, ...] | None = None) -> Built:
     """On a worker thread: the snapshot for `view` (a StoreView); when routes are being shown
@@ -100,6 +105,15 @@ def collections_deferred():
             if gc.get_count()[2] > _threshold[2]:
                 freeze_heap()  # first: with the threshold back, a full collection would be due at once
             gc.set_threshold(*_threshold)
+
+
+def release(items: list, chunk: int = 500) -> Iterator[None]:
+    """Empty `items` a chunk at a time, from the end (a generator for run_in_slices): the
+    manifests of a large reload are millions of objects (each has its field -> line map), and
+    freeing them all at once when the reload returns is a pause of its own."""
+    while items:
+        del items[-chunk:]
+        yield
 
 
 async def run_in_slices(steps: Iterator, batch: Callable[[], object], slice_seconds: float = SLICE_SECONDS) -> None:

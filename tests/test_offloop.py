@@ -62,3 +62,24 @@ def test_only_work_that_made_many_lasting_objects_freezes_the_heap():
         assert gc.get_count()[2] <= gc.get_threshold()[2]
     finally:
         gc.unfreeze()
+
+
+def test_release_empties_a_list_a_chunk_at_a_time():
+    from ingressd.offloop import release
+
+    items = list(range(1250))
+    sizes = [len(items) for _ in release(items, chunk=500)]
+    assert sizes == [750, 250, 0] and items == []
+
+
+def test_snapshot_versions_move_with_what_the_snapshot_reads_only():
+    from ingressd.cluster.store import Store
+    from ingressd.offloop import snapshot_versions
+
+    store = Store(clock=lambda: 0.0)
+    before = snapshot_versions(store)
+    store.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "default"},
+                 "spec": {}})
+    assert snapshot_versions(store) == before
+    store.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}})
+    assert snapshot_versions(store) != before
