@@ -5,8 +5,10 @@ as SCM_RIGHTS) and reports (worker -> control; an ordinary asyncio stream).
 
 Commands: I init (pickled dict, the full snapshot), P snapshot parts that changed (pickled dict,
 pickled once for every worker), L listen (pickled dict; its sockets attached), U unlisten (key),
-H https port, S stop. Reports: R ready, A listening (key), G access-log lines (UTF-8, whole
-lines), M metrics (pickled: drained delta or None, traffic counts).
+H https port, O access-log file (pickled (has_fd, encoding, errors); the file's descriptor attached
+when it is a regular file the worker writes to itself, else none: lines go back as G reports),
+S stop. Reports: R ready, A listening (key), G access-log lines (UTF-8, whole lines), M metrics
+(pickled: drained delta or None, traffic counts).
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ API reads, like the single-process ProxyServer, and:
   socket; the kernel spreads connections across the sockets), keeps every socket and hands socket
   i to worker i: a worker that crashes leaves its socket's pending connections to its successor;
 - `swap()` ships the parts of the snapshot that changed (pickled once) to every worker;
-- reports from workers: access-log lines are written to the one --access-log stream, a batch of
-  whole lines at a time; metric deltas are summed into the control process's ProxyMetrics (so
+- the one --access-log: a regular file is handed to every worker (a copy of the descriptor, again
+  after SIGUSR1 reopened it), which writes its own batches of whole lines to it with one write()
+  each; any other stream gets the workers' batches through this process (G reports);
+- reports from workers: metric deltas are summed into the control process's ProxyMetrics (so
   /metrics shows the total, names and labels unchanged) and pod traffic into TrafficTotals;
 - a worker that exits unexpectedly is reported on stderr and started again.
 
@@ -25,6 +27,7 @@ import os
 import pickle
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -98,6 +101,16 @@ def bind_reuseport(host: str, port: int, count: int) -> list[list[socket.socket]
     return slots
 
 
+def regular_file_fd(stream) -> int | None:
+    """The file descriptor of `stream` (flushed) when it is a regular file, else None."""
+    try:
+        stream.flush()
+        fd = stream.fileno()
+        return fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+
+
 class SharedListener:
     """One listener of the pool (what ProxyServer.listen returns, for the app and GatewayListeners):
     the control process's copies of every worker's sockets."""
@@ -134,9 +147,13 @@ class WorkerProcess:
     tasks: list[asyncio.Task] = dataclasses.field(default_factory=list)
     gone: bool = False
 
-    def send(self, data: bytes, fds: list[int] | None = None) -> None:
+    def send(self, data: bytes, fds: list[int] | None = None, owned: bool = False) -> None:
+        """Queue a command; with `owned`, its `fds` are this frame's own (dups), closed once sent."""
         if not self.gone:
-            self.outbox.put_nowait((data, fds))
+            self.outbox.put_nowait((data, fds, owned))
+        elif owned:
+            for fd in fds or ():
+                os.close(fd)
 
 
 class WorkerPool(ProxyServer):
@@ -160,6 +177,8 @@ class WorkerPool(ProxyServer):
         self._closing = False
         self._crashes: list[int] = [0] * count  # quick successive crashes, for the back-off
         self._restarts: set[asyncio.Task] = set()
+        if self.access_log is not None:
+            self.access_log.on_reopen.append(self._access_log_reopened)
 
     # ---- what the app sets and reads -------------------------------------------------------
 
@@ -254,6 +273,7 @@ class WorkerPool(ProxyServer):
                   "access_log": self.access_log is not None, "https_port": self._https_port,
                   "snapshot": self._shipped}
         worker.send(frame(b"I", pickle.dumps(config, protocol=PICKLE)))
+        self._send_log_file(worker)
         for listener in self.listeners.values():
             self._send_listen(worker, listener)
         reader, writer = await asyncio.open_unix_connection(sock=report)
@@ -265,8 +285,13 @@ class WorkerPool(ProxyServer):
     async def _sender(self, worker: WorkerProcess) -> None:
         try:
             while True:
-                data, fds = await worker.outbox.get()
-                await send_frame(worker.cmd, data, fds)
+                data, fds, owned = await worker.outbox.get()
+                try:
+                    await send_frame(worker.cmd, data, fds)
+                finally:
+                    if owned:
+                        for fd in fds:
+                            os.close(fd)
         except (ConnectionError, OSError):
             pass  # the worker is gone; _monitor reports it
 
@@ -297,6 +322,30 @@ class WorkerPool(ProxyServer):
             ack = worker.acks.pop(pickle.loads(body), None)
             if ack is not None and not ack.done():
                 ack.set_result(True)
+
+    def _access_log_reopened(self) -> None:
+        """SIGUSR1 reopened the --access-log file: every worker writes to the new one from now on."""
+        for worker in self.live():
+            self._send_log_file(worker)
+
+    def _send_log_file(self, worker: WorkerProcess) -> None:
+        """Hand `worker` the --access-log file to write its lines to itself, when it is a regular
+        file (a copy of this process's descriptor, so its O_APPEND or its shared offset: one write()
+        of whole lines is never interleaved with another worker's). Anything else (a pipe, where
+        writes over PIPE_BUF bytes can interleave; a terminal; a socket; a stream without a file
+        descriptor) gets the worker's lines through this process, as G reports."""
+        log = self.access_log
+        if log is None:
+            return
+        fd = regular_file_fd(log.stream)
+        encoding = getattr(log.stream, "encoding", None) or "utf-8"
+        errors = getattr(log.stream, "errors", None) or "strict"
+        body = pickle.dumps((fd is not None, encoding, errors))
+        if fd is None:
+            worker.send(frame(b"O", body))
+        else:
+            log.flush()
+            worker.send(frame(b"O", body), [os.dup(fd)], owned=True)
 
     def _write_log(self, text: str) -> None:
         """One worker's batch of whole lines, written whole to the --access-log stream."""

@@ -1,7 +1,8 @@
 """One data-plane worker of `ingressd run --workers N`: `python -m ingressd.workers.worker CMD_FD REPORT_FD INDEX PARENT_PID`.
 
 It serves the listeners the control process hands it with the unchanged proxy, on the snapshots
-the control process ships, and reports access-log lines and metric deltas back. It never outlives
+the control process ships; it writes access-log lines to the --access-log file the control process
+hands it (or reports them, where that is not a regular file) and reports metric deltas. It never outlives
 the control process: PR_SET_PDEATHSIG (Linux) kills it with its parent, and the end of the command
 stream (the parent's socket closed, however it ended) stops it too. SIGINT and SIGUSR1 are the
 control process's to handle (a terminal's Ctrl-C reaches the whole process group); SIGTERM stops
@@ -24,13 +25,14 @@ from pathlib import Path
 
 from ingressd.accesslog import AccessLog
 from ingressd.metrics import ProxyMetrics
+from ingressd.offloop import collections_deferred, freeze_heap
 from ingressd.proxy.server import ProxyServer
 from ingressd.proxy.tls import SniContexts
 from ingressd.workers.channel import CommandReader, frame
 from ingressd.workers.merge import drain
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-REPORT_INTERVAL = 0.2  # access-log lines and metric deltas go to the control process this often
+REPORT_INTERVAL = 0.2  # access-log lines are written and metric deltas reported this often
 
 
 def die_with_parent(parent: int) -> None:
@@ -87,14 +89,36 @@ def _server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
 
 
 class ReportStream:
-    """The worker's access log stream: each flush (whole lines) is one frame to the control process."""
+    """The worker's access log stream. Each flush is whole lines, written with one write() to the
+    --access-log file itself when the control process handed the worker that file (a regular file:
+    one write to it is never interleaved with another process's, O_APPEND or a shared offset), else
+    sent as one frame to the control process, which writes it (pipes, terminals, sockets)."""
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
+        self.fd: int | None = None  # the access-log file, from an O command
+        self.encoding = "utf-8"
+        self.errors = "strict"
+
+    def use(self, fd: int | None, encoding: str, errors: str) -> None:
+        """Write to `fd` from now on (None: through the control process); the previous file is closed."""
+        old, self.fd = self.fd, fd
+        self.encoding, self.errors = encoding, errors
+        if old is not None:
+            os.close(old)
 
     def write(self, text: str) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(frame(b"G", text.encode("utf-8", "surrogatepass")))
+        fd = self.fd
+        if fd is None:
+            if not self.writer.is_closing():
+                self.writer.write(frame(b"G", text.encode("utf-8", "surrogatepass")))
+            return
+        try:
+            data = memoryview(text.encode(self.encoding, self.errors))
+            while data:
+                data = data[os.write(fd, data):]
+        except (OSError, ValueError):
+            pass  # as AccessLog.flush: a full disk must not take the proxy down
 
     def flush(self) -> None:
         pass
@@ -119,13 +143,23 @@ class Worker:
         self.servers: dict[int, list] = {}  # listener key -> its servers here
         self.done = asyncio.Event()
         self._traffic_sent: dict | None = None
+        self.log_stream = ReportStream(report)
 
     def warn(self, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
     def on_readable(self) -> None:
-        for item in self.commands.read():
-            self.queue.put_nowait(item)
+        for kind, body in self.commands.read():
+            # Sockets are taken in the order their frames came. A new access-log file (logrotate's
+            # SIGUSR1 to ingressd) is used at once, not after the commands queued before it.
+            if kind == b"O":
+                has_fd, encoding, errors = pickle.loads(body)
+                self.log_stream.use(self.commands.take_fds(1)[0] if has_fd else None, encoding, errors)
+                continue
+            if kind == b"L":
+                spec = pickle.loads(body)
+                body = (spec, self.commands.take_fds(spec["fds"]))
+            self.queue.put_nowait((kind, body))
         if self.commands.closed:
             asyncio.get_running_loop().remove_reader(self.cmd)
             self.queue.put_nowait((b"S", b""))  # the control process is gone: stop
@@ -157,14 +191,17 @@ class Worker:
     async def handle(self, kind: bytes, body: bytes) -> None:
         proxy = self.proxy
         if kind == b"P" and proxy is not None:
-            parts = pickle.loads(body)
-            proxy.swap(dataclasses.replace(proxy.state, **parts))
+            with collections_deferred():  # as the control process's reload: a freeze instead of a full collection
+                parts = pickle.loads(body)
+                proxy.swap(dataclasses.replace(proxy.state, **parts))
         elif kind == b"I":
             self.start(pickle.loads(body))
+            # As the single process before serving: what lives now (modules, the snapshot) is out of
+            # the collector's sight, so a full collection under load does not scan it all again.
+            freeze_heap(full=True)
             self.report.write(frame(b"R", b""))
         elif kind == b"L" and proxy is not None:
-            spec = pickle.loads(body)
-            fds = self.commands.take_fds(spec["fds"])
+            spec, fds = body
             await self.listen(spec, fds)
             self.report.write(frame(b"A", pickle.dumps(spec["key"])))
         elif kind == b"U":
@@ -177,7 +214,7 @@ class Worker:
 
     def start(self, config: dict) -> None:
         self.config = config
-        log = AccessLog(ReportStream(self.report), config["log_format"]) if config["access_log"] else None
+        log = AccessLog(self.log_stream, config["log_format"]) if config["access_log"] else None
         self.proxy = ProxyServer(config["snapshot"], metrics=ProxyMetrics(), access_log=log,
                                  expose_upstream=config["expose_upstream"], on_error=self._proxy_error,
                                  error_log=self.warn, rand=random.Random(config["seed"]))

@@ -6,6 +6,7 @@ and the one access log (lines from both workers) can be held to the exact number
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -403,3 +404,85 @@ def test_one_worker_is_this_process_and_bad_counts_are_refused(ingressd, tmp_pat
         result = run_cli("run", "--workers", value)
         assert result.returncode == 2
         assert f"argument --workers: {message}" in result.stderr
+
+
+def load_both_workers(client: Client, workers: list[int], n: int = 300) -> None:
+    """`n` requests on new connections from 8 threads (so both workers serve at once); every tenth
+    with a path long enough to make its access-log line longer than a pipe's atomic write."""
+    def one(i: int) -> int:
+        path = f"/x/{i}/" + ("p" * 5000 if i % 10 == 0 else "")
+        return client.request("nobody.test", path)[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(one, range(n))) == {404}
+
+
+def held_by(pid: int, path) -> bool:
+    """Whether process `pid` has `path` open."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+                return True
+    return False
+
+
+LOG_LINE = re.compile(r'127\.0\.0\.1 - - \[[^]]+\] "GET /x/(\d+)/p* HTTP/1\.1" 404 .*')
+
+
+def test_workers_write_a_regular_file_access_log_themselves_whole_lines(ingressd, tmp_path):
+    """--access-log stdout, stdout a file (opened without O_APPEND: the workers share its offset):
+    each worker writes its own batches, one write() each, never interleaved mid-line."""
+    (tmp_path / "m.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: wk\n")
+    proc = ingressd("-f", str(tmp_path / "m.yaml"), "--workers", "2")
+    proc.wait_healthy()
+    workers = eventually(lambda: len(worker_pids(proc.proc.pid)) == 2 and worker_pids(proc.proc.pid))
+    assert workers and all(held_by(pid, proc.stdout_path) for pid in workers)
+    client = Client(proc.http_port)
+    load_both_workers(client, workers)
+    assert eventually(lambda: len(proc.stdout().splitlines()) == client.sent)
+    ids = [int(m.group(1)) for line in proc.stdout().splitlines() if (m := LOG_LINE.fullmatch(line))]
+    assert sorted(ids) == list(range(client.sent))
+    assert proc.stop() == 0
+
+
+def test_an_access_log_that_is_not_a_regular_file_gets_the_workers_lines_through_ingressd(ingressd, tmp_path):
+    """A FIFO (as a pipe: writes over PIPE_BUF bytes could interleave): the control process writes
+    each worker's batch, the workers do not hold it."""
+    fifo = tmp_path / "access.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so that ingressd's open does not block
+    chunks: list[bytes] = []
+    done = threading.Event()
+
+    def drain() -> None:
+        while not done.is_set():
+            try:
+                data = os.read(reader, 1 << 16)
+            except BlockingIOError:
+                time.sleep(0.02)
+                continue
+            if data:
+                chunks.append(data)
+            else:
+                time.sleep(0.02)  # no writer yet, or between writers
+
+    thread = threading.Thread(target=drain)
+    thread.start()
+    try:
+        (tmp_path / "m.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: wk\n")
+        proc = ingressd("-f", str(tmp_path / "m.yaml"), "--workers", "2", "--access-log", str(fifo))
+        proc.wait_healthy()
+        workers = eventually(lambda: len(worker_pids(proc.proc.pid)) == 2 and worker_pids(proc.proc.pid))
+        assert workers and not any(held_by(pid, fifo) for pid in workers)
+        assert held_by(proc.proc.pid, fifo)
+        client = Client(proc.http_port)
+        load_both_workers(client, workers)
+        assert eventually(lambda: b"".join(chunks).count(b"\n") == client.sent)
+        lines = b"".join(chunks).decode().splitlines()
+        ids = [int(m.group(1)) for line in lines if (m := LOG_LINE.fullmatch(line))]
+        assert sorted(ids) == list(range(client.sent))
+        assert proc.stop() == 0
+    finally:
+        done.set()
+        thread.join()
+        os.close(reader)
