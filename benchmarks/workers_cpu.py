@@ -6,8 +6,10 @@ Every ingressd process (the control process and its workers) is pinned to --prox
 nginx backend to --load-cpu (sched_setaffinity on every thread), so two workers time-share one core
 exactly as one process uses it and neither competes with wrk: what differs is ingressd's own work.
 The targets (default `--target 1 --target 2`: `--workers 1` and `--workers 2`; `N@DIR` runs the
-ingressd package of another checkout DIR, e.g. a `git worktree` of the commit before a change) run
-side by side (idle while not measured) and are measured in turn, round after round.
+ingressd package of another checkout DIR, e.g. a `git worktree` of the commit before a change;
+`1+1` is the control experiment for time-sharing: two independent `--workers 1` instances on the
+same core, each loaded by a wrk of its own with half the connections and threads) run side by side
+(idle while not measured) and are measured in turn, round after round.
 For each run: requests/s and CPU µs per request of the whole process tree (utime+stime from /proc),
 split into the control process and the workers, and context switches per request. Prints one line a
 run, then the median and range per target. Uses benchmarks/throughput.py's backend and manifests.
@@ -18,14 +20,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
-import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import throughput as tp  # noqa: E402
+import throughput as tp
 
 
 def pin(pid: int, cpu: int) -> None:
@@ -50,10 +53,17 @@ def switches(pids: list[int]) -> int:
     return total
 
 
+def control_text(rows: list[dict]) -> str:
+    """The control process's share (median), for targets with workers."""
+    values = [r["control_us"] for r in rows if r["control_us"] is not None]
+    return f"(control process {statistics.median(values):4.1f})" if values else "(one process)"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--target", action="append", default=[], metavar="N[@DIR]",
-                   help="`ingressd run --workers N`, from checkout DIR if given (repeatable; default 1 and 2)")
+                   help="`ingressd run --workers N`, from checkout DIR if given, or 1+1 (two single processes, "
+                        "half the load each); repeatable; default 1 and 2")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--duration", type=float, default=8.0)
     p.add_argument("--warmup", type=float, default=2.0)
@@ -74,45 +84,59 @@ def main(argv: list[str] | None = None) -> int:
         backend = tp.start_backend(workdir / "backend", backend_port, 1)
         targets = {}
         repo = tp.REPO
+        half = argparse.Namespace(**{**vars(opts), "threads": max(1, opts.threads // 2),
+                                     "connections": opts.connections // 2})
         for i, spec in enumerate(specs):
             n, _, tree = spec.partition("@")
-            port = tp.free_port()
             tp.REPO = Path(tree).resolve() if tree else repo  # start_ingressd runs `-m ingressd` from there
             try:
-                proc = tp.start_ingressd(workdir / f"t{i}", port, backend_port, opts, workers=int(n))
+                if n == "1+1":
+                    targets[spec] = [(tp.free_port(), None, half) for _ in range(2)]
+                else:
+                    targets[spec] = [(tp.free_port(), None, opts)]
+                targets[spec] = [(port, tp.start_ingressd(workdir / f"t{i}-{j}", port, backend_port, opts,
+                                                          workers=1 if n == "1+1" else int(n)), load)
+                                 for j, (port, _, load) in enumerate(targets[spec])]
             finally:
                 tp.REPO = repo
-            targets[spec] = (port, proc)
         pin(backend.pid, opts.load_cpu)
         os.sched_setaffinity(0, {opts.load_cpu})  # wrk inherits it
-        for n, (port, proc) in targets.items():
-            pin(proc.pid, opts.proxy_cpu)
-            if opts.warmup > 0:
-                tp.run_wrk(port, opts.warmup, opts)
+        for instances in targets.values():
+            for port, proc, _load in instances:
+                pin(proc.pid, opts.proxy_cpu)
+                if opts.warmup > 0:
+                    tp.run_wrk(port, opts.warmup, opts)
         rows: dict[str, list[dict]] = {spec: [] for spec in specs}
         for round_ in range(1, opts.rounds + 1):
-            for n, (port, proc) in targets.items():
-                if proc.popen.poll() is not None:
-                    raise RuntimeError(f"{n} exited:\n{proc.stderr_tail()}")
-                pin(proc.pid, opts.proxy_cpu)  # a restarted worker too
-                pids = tp.process_tree(proc.pid)
-                cpu0 = [tp.cpu_seconds([pid]) for pid in pids]
+            for n, instances in targets.items():
+                pids, control = [], []
+                for _port, proc, _load in instances:
+                    if proc.popen.poll() is not None:
+                        raise RuntimeError(f"{n} exited:\n{proc.stderr_tail()}")
+                    pin(proc.pid, opts.proxy_cpu)  # a restarted worker too
+                    tree = tp.process_tree(proc.pid)
+                    pids += tree
+                    control.append(tree[0])
+                cpu0 = {pid: tp.cpu_seconds([pid]) for pid in pids}
                 sw0 = switches(pids)
-                result = tp.run_wrk(port, opts.duration, opts)
-                cpu = [tp.cpu_seconds([pid]) - c for pid, c in zip(pids, cpu0)]
-                requests = max(result["requests"], 1)
-                row = {"rps": result["requests_per_s"], "us": sum(cpu) * 1e6 / requests,
-                       "control_us": cpu[0] * 1e6 / requests, "switches": (switches(pids) - sw0) / requests,
-                       "errors": result["non_2xx_3xx"] + sum(result["socket_errors"].values())}
+                with ThreadPoolExecutor(len(instances)) as pool:
+                    results = list(pool.map(lambda i: tp.run_wrk(i[0], opts.duration, i[2]), instances))
+                cpu = {pid: tp.cpu_seconds([pid]) - c for pid, c in cpu0.items()}
+                requests = max(sum(r["requests"] for r in results), 1)
+                row = {"rps": sum(r["requests_per_s"] for r in results), "us": sum(cpu.values()) * 1e6 / requests,
+                       "control_us": None if len(pids) == len(control) else  # no workers: no control process
+                       sum(cpu[pid] for pid in control) * 1e6 / requests,
+                       "switches": (switches(pids) - sw0) / requests,
+                       "errors": sum(r["non_2xx_3xx"] + sum(r["socket_errors"].values()) for r in results)}
                 rows[n].append(row)
                 print(f"round {round_} {n}: {row['rps']:8.0f} req/s  {row['us']:5.1f} us/req "
-                      f"(control {row['control_us']:4.1f})  {row['switches']:.3f} switches/req  "
+                      f"{control_text([row])}  {row['switches']:.3f} switches/req  "
                       f"errors {row['errors']}", flush=True)
         print()
         for n, rs in rows.items():
             us = sorted(r["us"] for r in rs)
             print(f"{n}: median {statistics.median(us):5.1f} us/req (range {us[0]:.1f}-{us[-1]:.1f}), "
-                  f"control {statistics.median(r['control_us'] for r in rs):.1f}, "
+                  f"{control_text(rs)}, "
                   f"{statistics.median(r['rps'] for r in rs):.0f} req/s, "
                   f"{statistics.median(r['switches'] for r in rs):.3f} switches/req")
         first = specs[0]
