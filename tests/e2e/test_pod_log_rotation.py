@@ -52,12 +52,18 @@ def kept_files(directory) -> list[str]:
 
 
 def kept_lines(directory) -> list[str]:
-    """Every line of the kept files, oldest first (rotated ones decompressed)."""
-    text = b""
-    for name in [n for n in kept_files(directory) if n != "loop.log"] + ["loop.log"]:
-        data = (directory / name).read_bytes()
-        text += gzip.decompress(data) if name.endswith(".gz") else data
-    return text.decode().splitlines()
+    """Every line of the kept files, oldest first (rotated ones decompressed). The maintenance thread
+    may compress or remove a rotated file between the listing and the read: then read them again."""
+    for _ in range(20):
+        text = b""
+        try:
+            for name in [n for n in kept_files(directory) if n != "loop.log"] + ["loop.log"]:
+                data = (directory / name).read_bytes()
+                text += gzip.decompress(data) if name.endswith(".gz") else data
+        except FileNotFoundError:
+            continue
+        return text.decode().splitlines()
+    raise AssertionError(f"the files in {directory} kept changing while read")
 
 
 def test_a_chatty_process_log_rotates_bounded_and_loses_no_line(ingressd, tmp_path):
