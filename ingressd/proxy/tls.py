@@ -59,6 +59,11 @@ def default_server_context(state_dir: str | os.PathLike) -> ssl.SSLContext:
     key_path = directory / "default.key"
     cert_path.write_bytes(cert_pem)
     write_private(key_path, key_pem)
+    return server_context(cert_path, key_path)
+
+
+def server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
+    """A server context (TLS 1.2+, ALPN http/1.1) on the certificate and key in these files."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_alpn_protocols(["http/1.1"])
@@ -74,11 +79,15 @@ class SniContexts:
     certificate; their key files live in `<state-dir>/tls/` with mode 0600.
     """
 
-    def __init__(self, state_dir: str | os.PathLike, table_source) -> None:
+    def __init__(self, state_dir: str | os.PathLike, table_source, default: ssl.SSLContext | None = None,
+                 file_suffix: str = "") -> None:
+        """`default`: the context for unknown names (None: a fresh default certificate);
+        `file_suffix`: added to the key files' names (a worker process writes its own)."""
         self.directory = Path(state_dir) / "tls"
         self.table_source = table_source  # () -> TlsTable
-        self.default = default_server_context(state_dir)
+        self.default = default if default is not None else default_server_context(state_dir)
         self.default.sni_callback = self._pick
+        self.file_suffix = file_suffix
         self._contexts: dict[tuple[str, bytes, bytes], ssl.SSLContext] = {}
 
     def _context_for(self, cert) -> ssl.SSLContext:
@@ -87,16 +96,13 @@ class SniContexts:
         if ctx is None:
             if len(self._contexts) > 256:
                 self._contexts.clear()
-            stem = hashlib.sha256(cert.cert_pem + cert.key_pem).hexdigest()[:16]
+            stem = hashlib.sha256(cert.cert_pem + cert.key_pem).hexdigest()[:16] + self.file_suffix
             cert_path = self.directory / f"{stem}.crt"
             key_path = self.directory / f"{stem}.key"
             self.directory.mkdir(parents=True, exist_ok=True)
             cert_path.write_bytes(cert.cert_pem)
             write_private(key_path, cert.key_pem)
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-            ctx.set_alpn_protocols(["http/1.1"])
-            ctx.load_cert_chain(cert_path, key_path)
+            ctx = server_context(cert_path, key_path)
             self._contexts[key] = ctx
         return ctx
 

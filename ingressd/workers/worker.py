@@ -19,7 +19,6 @@ import pickle
 import random
 import signal
 import socket
-import ssl
 import sys
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from ingressd.accesslog import AccessLog
 from ingressd.metrics import ProxyMetrics
 from ingressd.offloop import collections_deferred, freeze_heap
 from ingressd.proxy.server import ProxyServer
-from ingressd.proxy.tls import SniContexts
+from ingressd.proxy.tls import SniContexts, server_context
 from ingressd.workers.channel import CommandReader, frame
 from ingressd.workers.merge import drain
 
@@ -52,40 +51,11 @@ class WorkerSniContexts(SniContexts):
     with this worker's own copies of per-host key files (no two processes write one file)."""
 
     def __init__(self, state_dir: str, table_source, index: int) -> None:
-        self.directory = Path(state_dir) / "tls"
-        self.table_source = table_source
+        directory = Path(state_dir) / "tls"
+        super().__init__(state_dir, table_source, default=server_context(directory / "default.crt",
+                                                                         directory / "default.key"),
+                         file_suffix=f".w{index}")
         self.index = index
-        self.default = _server_context(self.directory / "default.crt", self.directory / "default.key")
-        self.default.sni_callback = self._pick
-        self._contexts: dict[tuple[str, bytes, bytes], ssl.SSLContext] = {}
-
-    def _context_for(self, cert) -> ssl.SSLContext:
-        key = (cert.secret, cert.cert_pem, cert.key_pem)
-        ctx = self._contexts.get(key)
-        if ctx is None:
-            import hashlib
-
-            from ingressd.certs import write_private
-
-            if len(self._contexts) > 256:
-                self._contexts.clear()
-            stem = hashlib.sha256(cert.cert_pem + cert.key_pem).hexdigest()[:16] + f".w{self.index}"
-            cert_path = self.directory / f"{stem}.crt"
-            key_path = self.directory / f"{stem}.key"
-            self.directory.mkdir(parents=True, exist_ok=True)
-            cert_path.write_bytes(cert.cert_pem)
-            write_private(key_path, cert.key_pem)
-            ctx = _server_context(cert_path, key_path)
-            self._contexts[key] = ctx
-        return ctx
-
-
-def _server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_alpn_protocols(["http/1.1"])
-    ctx.load_cert_chain(cert_path, key_path)
-    return ctx
 
 
 class ReportStream:
