@@ -15,6 +15,7 @@ from calendar import timegm
 from datetime import UTC, datetime
 
 from ingressd.apimachinery.tables import human_duration
+from ingressd.apimachinery.writes import pod_qos_class
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 MAX_ANNOTATION_LEN = 140
@@ -359,19 +360,7 @@ def _volumes(w: PrefixWriter, volumes: list) -> None:
 
 def _qos(pod: dict) -> str:
     """status.qosClass, else computed as the API server does (kubectl's GetPodQOS)."""
-    qos = (pod.get("status") or {}).get("qosClass")
-    if qos:
-        return qos
-    containers = (pod.get("spec") or {}).get("containers") or []
-    guaranteed, any_resources = bool(containers), False
-    for c in containers:
-        resources = c.get("resources") or {}
-        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
-        any_resources = any_resources or bool(limits or requests)
-        for name in ("cpu", "memory"):
-            if name not in limits or requests.get(name, limits[name]) != limits[name]:
-                guaranteed = False
-    return "Guaranteed" if guaranteed else "Burstable" if any_resources else "BestEffort"
+    return (pod.get("status") or {}).get("qosClass") or pod_qos_class(pod)
 
 
 def describe_pod(pod: dict, events: list[dict] | None, now: float) -> str:

@@ -71,6 +71,7 @@ from ingressd.cluster.nodes import DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PODS, is
 from ingressd.cluster.pod_status import is_terminal
 from ingressd.cluster.store import Store
 from ingressd.apimachinery.log_rotation import DEFAULT_RETENTION, LogPolicy
+from ingressd.apimachinery.writes import pod_qos_class
 from ingressd.pods.backoff import Backoff, next_restart
 from ingressd.pods.container_log import DEFAULT_POLICY, ContainerLog, open_instance_log, remove_expired_logs
 from ingressd.pods.echo import EchoConfig, EchoServer, container_ports
@@ -657,25 +658,8 @@ class Kubelet:
             "podIPs": [{"ip": sandbox.ip}],
             "startTime": sandbox.start_time,
             "containerStatuses": [_container_status(c) for c in containers],
-            "qosClass": qos_class(pod_spec),
+            "qosClass": pod_qos_class({"spec": pod_spec}),
         }
-
-
-def qos_class(pod_spec: dict) -> str:
-    """Guaranteed (every container limits cpu and memory, requests equal), Burstable (some
-    request or limit), else BestEffort; as the API server computes it."""
-    containers = pod_spec.get("containers") or ()
-    guaranteed, any_resources = bool(containers), False
-    for c in containers:
-        resources = c.get("resources") or {}
-        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
-        any_resources = any_resources or bool(limits or requests)
-        for name in ("cpu", "memory"):
-            if name not in limits or requests.get(name, limits[name]) != limits[name]:
-                guaranteed = False
-    if guaranteed:
-        return "Guaranteed"
-    return "Burstable" if any_resources else "BestEffort"
 
 
 def _container_status(container: _Container) -> dict:

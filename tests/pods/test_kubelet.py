@@ -8,13 +8,14 @@ from ipaddress import IPv4Network
 import aiohttp
 import pytest
 
+from ingressd.apimachinery.writes import pod_qos_class
 from ingressd.cluster import builders
 from ingressd.cluster.clock import FakeClock
 from ingressd.cluster.endpoints import SERVICE_NAME_LABEL
 from ingressd.cluster.pod_status import condition, is_ready
 from ingressd.cluster.runner import Runner
 from ingressd.cluster.store import Store
-from ingressd.pods.kubelet import Kubelet, qos_class
+from ingressd.pods.kubelet import Kubelet
 
 IP_BASE = "127.1.240.0"  # away from the default 127.1.0.0, so a running ingressd does not interfere
 FIRST_IP = "127.1.240.1"
@@ -312,7 +313,9 @@ async def test_pods_of_other_nodes_are_not_run(cluster):
     ([{"limits": {"cpu": "1", "memory": "1Gi"}}, {}], "Burstable"),
 ])
 def test_qos_class(resources, qos):
-    assert qos_class({"containers": [{"name": str(i), "resources": r} for i, r in enumerate(resources)]}) == qos
+    """What the kubelet writes in status.qosClass (the API server's computation, one for both)."""
+    containers = [{"name": str(i), "resources": r} for i, r in enumerate(resources)]
+    assert pod_qos_class({"spec": {"containers": containers}}) == qos
 
 
 # -- volumes, startup, probes, events --------------------------------------------------------------
