@@ -377,26 +377,16 @@ class StoreDB:
         """Replace the record of what the manifest files applied (kept with the objects).
         `bodies`: manifest_body() of some of the objects, made beforehand (a reload makes them a
         few at a time between requests)."""
-        db = self._db
         bodies = bodies or {}
         try:
-            old = {(k, ns, n): body for k, ns, n, body in db.execute("SELECT * FROM manifest_objects")}
-            new = {key: bodies.get(key) or manifest_body(obj) for key, obj in objects.items()}
-            if old == new:
-                return True
-            db.execute("BEGIN")
-            for key in old.keys() - new.keys():
-                db.execute("DELETE FROM manifest_objects WHERE kind=? AND namespace=? AND name=?", key)
-            for key, body in new.items():
-                if old.get(key) != body:
-                    db.execute("INSERT OR REPLACE INTO manifest_objects VALUES (?, ?, ?, ?)", (*key, body))
-            db.execute("COMMIT")
+            old = {(k, ns, n): body for k, ns, n, body in self._db.execute("SELECT * FROM manifest_objects")}
         except sqlite3.Error as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            self._warn(f"ingressd: cannot write {self.path}: {exc}; which objects the files created is not saved")
+            self._warn(f"ingressd: cannot read {self.path}: {exc}; which objects the files created is not saved")
             return False
-        return True
+        new = {key: bodies.get(key) or manifest_body(obj) for key, obj in objects.items()}
+        changed: dict[Key, str | None] = {key: None for key in old.keys() - new.keys()}
+        changed.update((key, body) for key, body in new.items() if old.get(key) != body)
+        return self.write_manifest_rows(changed) if changed else True
 
     @property
     def healthy(self) -> bool:
