@@ -57,9 +57,11 @@ def now() -> str:
 
 
 def track(request: web.Request, api_version: str, kind: str, old: dict | None, new: dict,
-          subresource: str = "") -> dict:
+          subresource: str = "", sent: dict | None = None) -> dict:
     """`new` with managedFields after this request's manager wrote it (old: the stored object,
-    None on create). Unreadable stored managedFields are reset, as kube-apiserver does."""
+    None on create). Unreadable stored managedFields are reset, as kube-apiserver does. `sent`: the
+    object as the update or patch made it; managedFields it sets (decodable, not empty) replace the
+    stored ones before this write is recorded (record_update), as upstream lets clients edit them."""
     manager = field_manager(request)
     # Upstream records an update after defaulting, so its manager owns the defaulted fields too
     # (strategy, imagePullPolicy, …); the store defaults the object the same way when it stores it.
@@ -67,6 +69,9 @@ def track(request: web.Request, api_version: str, kind: str, old: dict | None, n
         seen = default_object(copy.deepcopy(new))
     except Exception:  # noqa: BLE001 - a malformed object: validation answers it; own what was sent
         seen = new
+    given = ((sent or {}).get("metadata") or {}).get("managedFields")
+    if given and not subresource:
+        seen = {**seen, "metadata": {**(seen.get("metadata") or {}), "managedFields": given}}
     try:
         recorded = record_update(kind, api_version, old, seen, manager, now(), subresource)
     except ManagedFieldsError:

@@ -481,7 +481,8 @@ async def update(request: web.Request, resource: APIResource, namespace: str, na
             return await create(request, resource, namespace, options, body=obj)
         return not_found(resource, name)
     check_current(resource, name, current, obj)
-    new = track(request, resource.api_version, resource.kind, current, rules.prepare_for_update(obj, current))
+    new = track(request, resource.api_version, resource.kind, current, rules.prepare_for_update(obj, current),
+                sent=obj)
     _validate_update(request, resource, new, current, options)
     stored = _finish_update(request, resource, new, current, options)
     return _answer(render_object(resource, stored), 200, options)
@@ -562,7 +563,8 @@ async def patch(request: web.Request, resource: APIResource, namespace: str, nam
     _check_name(obj, name)
     _check_namespace(obj, resource, namespace)
     check_current(resource, name, current, obj)
-    new = track(request, resource.api_version, resource.kind, current, rules.prepare_for_update(obj, current))
+    new = track(request, resource.api_version, resource.kind, current, rules.prepare_for_update(obj, current),
+                sent=obj)
     _validate_update(request, resource, new, current, options)
     stored = _finish_update(request, resource, new, current, options)
     return _answer(render_object(resource, stored), 200, options)

@@ -187,8 +187,20 @@ def _part(obj: dict, path: tuple[str, ...]) -> dict:
 
 def record_update(kind: str, api_version: str, old: dict | None, new: dict, manager: str, now: str,
                   subresource: str = "") -> dict:
-    """`new` with the managedFields of `old` after `manager` wrote it (operation Update)."""
-    managers = decode_managed(old)
+    """`new` with the managedFields of `old` after `manager` wrote it (operation Update).
+
+    As kube-apiserver's FieldManager.Update: when the write itself sets managedFields (decodable,
+    not empty, not on a subresource) they are the starting point instead of the stored ones; that is
+    how clients edit ownership directly (kubectl apply --server-side moving the fields of
+    kubectl-client-side-apply to its own manager)."""
+    managers = None
+    if not subresource:
+        try:
+            managers = decode_managed(new) or None
+        except ManagedFieldsError:
+            managers = None
+    if managers is None:
+        managers = decode_managed(old)
     if subresource in _SUBRESOURCE_PARTS and old is not None:
         # A subresource write changes only its part: compare that alone (a status write then
         # costs a walk of the status, not of the whole object; a scale one, one field).

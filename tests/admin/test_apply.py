@@ -184,3 +184,30 @@ async def test_an_update_manager_owns_the_defaulted_fields_too(client):
     assert {"f:revisionHistoryLimit", "f:progressDeadlineSeconds", "f:strategy"} <= set(fields["f:spec"])
     container = fields["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"c"}']
     assert {"f:imagePullPolicy", "f:terminationMessagePath"} <= set(container)
+
+
+async def test_a_write_that_sets_managed_fields_replaces_the_stored_ones(client, store):
+    """kubectl apply --server-side after a client-side apply moves the fields of
+    kubectl-client-side-apply to its own manager with a JSON patch of metadata.managedFields; as
+    kube-apiserver's FieldManager.Update, the fields the write sets are the starting point."""
+    cm = "/api/v1/namespaces/default/configmaps"
+    resp = await client.post(cm + "?fieldManager=kubectl-client-side-apply",
+                             data=json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+                                              "data": {"a": "1"}}), headers={"Content-Type": "application/json"})
+    assert resp.status == 201
+    owned = managers(await resp.json())["kubectl-client-side-apply/Update"]["fieldsV1"]
+    moved = [{"manager": "kubectl", "operation": "Apply", "apiVersion": "v1", "time": "2026-12-05T00:00:00Z",
+              "fieldsType": "FieldsV1", "fieldsV1": owned}]
+    resp = await client.patch(cm + "/c?fieldManager=kubectl", headers={"Content-Type": "application/json-patch+json"},
+                              data=json.dumps([{"op": "replace", "path": "/metadata/managedFields", "value": moved}]))
+    assert resp.status == 200
+    assert list(managers(store.get("ConfigMap", "default", "c"))) == ["kubectl/Apply"]
+    # the applier now owns data.a: a value it changes conflicts with nobody
+    resp = await client.patch(cm + "/c?fieldManager=kubectl", data="apiVersion: v1\nkind: ConfigMap\n"
+                              "metadata: {name: c}\ndata: {a: '2'}\n", headers=APPLY)
+    assert resp.status == 200, await resp.text()
+    # managedFields that cannot be decoded are ignored: the stored ones stay
+    resp = await client.patch(cm + "/c?fieldManager=x", headers={"Content-Type": "application/json-patch+json"},
+                              data=json.dumps([{"op": "replace", "path": "/metadata/managedFields", "value": [7]}]))
+    assert resp.status == 200
+    assert list(managers(store.get("ConfigMap", "default", "c"))) == ["kubectl/Apply"]
