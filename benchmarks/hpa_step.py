@@ -192,13 +192,14 @@ def summarize(timeline: Timeline) -> list[dict]:
 
 
 def decisions(rows: list[dict]) -> list[tuple[int, str, int, int]]:
-    """(second, "scale-out" | "scale-in", from, to) wherever the HPA's desiredReplicas changed."""
+    """(second, "scale-out" | "scale-in", from, to) wherever the HPA's desiredReplicas changed
+    (a status of 0 before the controller's first pass is not a decision: minReplicas is at least 1)."""
     out, last = [], None
     for r in rows:
         desired = r.get("desired")
         if desired is None:
             continue
-        if last is not None and desired != last:
+        if last and desired != last:
             out.append((r["second"], "scale-out" if desired > last else "scale-in", last, desired))
         last = desired
     return out

@@ -26,6 +26,7 @@ def rows(*desired):
     (rows(1, 1, 1), []),
     (rows(None, 1, 3, 3, 4, 4, 1), [(2, "scale-out", 1, 3), (4, "scale-out", 3, 4), (6, "scale-in", 4, 1)]),
     (rows(2, None, 1), [(2, "scale-in", 2, 1)]),  # a missed sample is not a decision
+    (rows(0, 1, 1, 4), [(3, "scale-out", 1, 4)]),  # 0: no status yet, not a scale from 0
 ])
 def test_decisions_are_the_changes_of_desired_replicas(hpa_step, timeline, expected):
     assert hpa_step.decisions(timeline) == expected
