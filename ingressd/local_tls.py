@@ -62,15 +62,14 @@ def _reusable(path: Path, ca_cert: x509.Certificate, hosts: list[str]) -> tuple[
         data = path.read_bytes()
     except OSError:
         return None
-    cut = data.find(b"-----BEGIN PRIVATE KEY-----")
-    if cut <= 0:
-        return None
-    cert_pem, key_pem = data[:cut], data[cut:]
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-        key = serialization.load_pem_private_key(key_pem, password=None)
+    try:  # each loader takes its own PEM block of the file
+        cert = x509.load_pem_x509_certificate(data)
+        key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError):
         return None
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     if cert.issuer != ca_cert.subject or key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
         return None
