@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 INFRA = "gateway-conformance-infra"
@@ -73,33 +74,19 @@ def gateway(name: str, *listeners: dict, ns: str = INFRA, api_version: str = "v1
             "spec": {"gatewayClassName": CLASS, "listeners": list(listeners)}}
 
 
+def given(**fields) -> dict:
+    """The fields that are not None, in the order given (optional API fields left out when unset)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def parent(name: str = "same-namespace", ns: str | None = None, section: str | None = None,
            port: int | None = None) -> dict:
-    out: dict = {"name": name}
-    if ns is not None:
-        out["namespace"] = ns
-    if section is not None:
-        out["sectionName"] = section
-    if port is not None:
-        out["port"] = port
-    return out
+    return given(name=name, namespace=ns, sectionName=section, port=port)
 
 
 def backend(name: str, port: int | None = 8080, ns: str | None = None, weight: int | None = None,
             group: str | None = None, kind: str | None = None) -> dict:
-    out: dict = {}
-    if group is not None:
-        out["group"] = group
-    if kind is not None:
-        out["kind"] = kind
-    out["name"] = name
-    if ns is not None:
-        out["namespace"] = ns
-    if port is not None:
-        out["port"] = port
-    if weight is not None:
-        out["weight"] = weight
-    return out
+    return given(group=group, kind=kind, name=name, namespace=ns, port=port, weight=weight)
 
 
 def match(path: tuple[str, str] | None = None, headers: dict[str, str] | None = None,
@@ -455,6 +442,19 @@ def wait_until(predicate, message: str, timeout: float = CONSISTENCY_TIMEOUT) ->
         if time.monotonic() > deadline:
             raise AssertionError(message)
         time.sleep(0.05)
+
+
+def eventually(read, want, what: str, timeout: float = CONSISTENCY_TIMEOUT):
+    """read() until want(value) holds (as upstream's eventual-consistency waits); its last value.
+    Fails the test naming `what` and the last value read when it never does."""
+    last = read()
+    deadline = time.monotonic() + timeout
+    while not want(last):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: got {last}")
+        time.sleep(0.05)
+        last = read()
+    return last
 
 
 def _joined(pairs) -> dict[str, str]:

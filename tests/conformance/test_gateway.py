@@ -18,13 +18,13 @@ from tests.conformance.harness import (
     TLS_SECRET,
     WEB,
     backend,
+    eventually,
     gateway,
     httproute,
     listener,
     parent,
     parent_conditions,
     rule,
-    wait_until,
 )
 
 BASE_GATEWAYS = ["same-namespace", "same-namespace-with-https-listener", "all-namespaces", "backend-namespaces"]
@@ -34,23 +34,10 @@ def _conditions(obj: dict | None) -> dict[str, str]:
     return {c["type"]: c["status"] for c in ((obj or {}).get("status") or {}).get("conditions") or ()}
 
 
-def _eventually(read, want, what: str) -> None:
-    last: list = [None]
-
-    def ok() -> bool:
-        last[0] = read()
-        return want(last[0])
-
-    try:
-        wait_until(ok, "")
-    except AssertionError:
-        pytest.fail(f"{what}: got {last[0]}")
-
-
 def test_base_gatewayclass_accepted(gw):
     """The suite's setup: the GatewayClass the run names is Accepted by its controller."""
     path = f"/apis/{GROUP}/v1/gatewayclasses/{CLASS}"
-    _eventually(lambda: gw.api_get(path)[1], lambda gc: gc.get("spec", {}).get("controllerName") == CONTROLLER
+    eventually(lambda: gw.api_get(path)[1], lambda gc: gc.get("spec", {}).get("controllerName") == CONTROLLER
                 and _conditions(gc).get("Accepted") == "True", f"GatewayClass {CLASS} Accepted")
 
 
@@ -65,7 +52,7 @@ def test_base_gateway_programmed_with_address(gw, name):
         return (conditions.get("Accepted") == "True" and conditions.get("Programmed") == "True"
                 and bool((g.get("status") or {}).get("addresses")))
 
-    _eventually(lambda: gw.api_get(path)[1].get("status"), lambda s: good({"status": s or {}}),
+    eventually(lambda: gw.api_get(path)[1].get("status"), lambda s: good({"status": s or {}}),
                 f"Gateway {INFRA}/{name} Accepted, Programmed, with addresses")
 
 
@@ -127,7 +114,7 @@ def test_gateway_invalid_route_kind(gw, gateway_name, supported):
         got = {c["type"]: (c["status"], c.get("reason")) for c in item.get("conditions") or ()}
         return got.get("ResolvedRefs") == ("False", "InvalidRouteKinds")
 
-    _eventually(listener_status, good, f"Gateway {gateway_name} listener http")
+    eventually(listener_status, good, f"Gateway {gateway_name} listener http")
 
 
 def _https_gateway(name: str, ref: dict) -> dict:
@@ -210,7 +197,7 @@ def test_listener_status(gw, test, file, manifests, gateway_name, want):
         got = {c["type"]: (c["status"], c.get("reason")) for c in item.get("conditions") or ()}
         return all(t in got and got[t][0] == s and (r is None or got[t][1] == r) for t, (s, r) in want.items())
 
-    _eventually(listener_status, good, f"{test} ({file}): Gateway {gateway_name} listener https: want {want}")
+    eventually(listener_status, good, f"{test} ({file}): Gateway {gateway_name} listener https: want {want}")
 
 
 def test_gateway_with_attached_routes(gw):
@@ -233,9 +220,9 @@ def test_gateway_with_attached_routes(gw):
             got = {c["type"]: c["status"] for c in item.get("conditions") or ()}
             return all(got.get(t) == s for t, s in conditions.items())
 
-        _eventually(listener_status, good,
+        eventually(listener_status, good,
                     f"Gateway {gateway_name} listener {listener_name}: attachedRoutes {attached}, {conditions}")
     route_path = f"/apis/{GROUP}/v1/namespaces/{INFRA}/httproutes/http-route-4"
-    _eventually(lambda: parent_conditions(gw.api_get(route_path)[1], "unresolved-gateway-with-one-attached-unresolved-route"),
+    eventually(lambda: parent_conditions(gw.api_get(route_path)[1], "unresolved-gateway-with-one-attached-unresolved-route"),
                 lambda got: bool(got) and got.get("ResolvedRefs", ("",))[0] == "False",
                 "http-route-4 ResolvedRefs False")

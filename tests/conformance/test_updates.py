@@ -5,8 +5,6 @@ patch it.
 
 from __future__ import annotations
 
-import pytest
-
 from tests.conformance.harness import (
     CONTROLLER,
     GROUP,
@@ -17,6 +15,7 @@ from tests.conformance.harness import (
     Exp,
     Req,
     backend,
+    eventually,
     exact,
     gateway,
     httproute,
@@ -24,23 +23,8 @@ from tests.conformance.harness import (
     parent,
     parent_conditions,
     rule,
-    wait_until,
 )
 from tests.conformance.tables import BY_NAME
-
-
-def _eventually(read, want, what: str) -> object:
-    last: list = [None]
-
-    def ok() -> bool:
-        last[0] = read()
-        return want(last[0])
-
-    try:
-        wait_until(ok, "")
-    except AssertionError:
-        pytest.fail(f"{what}: got {last[0]}")
-    return last[0]
 
 
 def _latest(obj: dict, conditions: list[dict]) -> bool:
@@ -61,7 +45,7 @@ def test_httproute_observed_generation_bump(gw):
         return []
 
     gw.apply("HTTPRouteObservedGenerationBump", [httproute("observed-generation-bump", rule(backend("infra-backend-v1")))])
-    original = _eventually(lambda: gw.api_get(path)[1], lambda r: _latest(r, route_conditions(r)),
+    original = eventually(lambda: gw.api_get(path)[1], lambda r: _latest(r, route_conditions(r)),
                            "observed-generation-bump: conditions of the latest generation")
     gw.apply("HTTPRouteObservedGenerationBump", [httproute("observed-generation-bump", rule(backend("infra-backend-v2")))])
 
@@ -71,7 +55,7 @@ def test_httproute_observed_generation_bump(gw):
                 and _latest(route, route_conditions(route))
                 and got.get("Accepted", ("",))[0] == "True" and got.get("ResolvedRefs", ("",))[0] == "True")
 
-    _eventually(lambda: gw.api_get(path)[1], bumped, "after the patch: a new generation, observed, Accepted")
+    eventually(lambda: gw.api_get(path)[1], bumped, "after the patch: a new generation, observed, Accepted")
 
 
 def test_gateway_observed_generation_bump(gw):
@@ -84,11 +68,11 @@ def test_gateway_observed_generation_bump(gw):
     def conditions(g: dict) -> list[dict]:
         return (g.get("status") or {}).get("conditions") or []
 
-    original = _eventually(lambda: gw.api_get(path)[1], lambda g: _latest(g, conditions(g)),
+    original = eventually(lambda: gw.api_get(path)[1], lambda g: _latest(g, conditions(g)),
                            f"{name}: conditions of the latest generation")
     gw.apply("GatewayObservedGenerationBump",
              [gateway(name, first, listener("alternate", hostname="foo.com", from_="All"))])
-    _eventually(lambda: gw.api_get(path)[1],
+    eventually(lambda: gw.api_get(path)[1],
                 lambda g: g["metadata"]["generation"] != original["metadata"]["generation"] and _latest(g, conditions(g)),
                 f"{name} after adding a listener: a new generation, observed")
 
@@ -108,10 +92,10 @@ def test_gatewayclass_observed_generation_bump(gw):
         return _latest(gc, conditions) and any(c.get("type") == "Accepted" for c in conditions)
 
     gw.apply("GatewayClassObservedGenerationBump", [gatewayclass("old")])
-    original = _eventually(lambda: gw.api_get(path)[1], accepted_latest,
+    original = eventually(lambda: gw.api_get(path)[1], accepted_latest,
                            f"{name}: GWCMustHaveAcceptedConditionAny, conditions of the latest generation")
     gw.apply("GatewayClassObservedGenerationBump", [gatewayclass("new")])
-    _eventually(lambda: gw.api_get(path)[1],
+    eventually(lambda: gw.api_get(path)[1],
                 lambda gc: gc["metadata"]["generation"] != original["metadata"]["generation"] and accepted_latest(gc),
                 f"{name} after the description changed: a new generation, Accepted observes it")
 
@@ -125,7 +109,7 @@ def test_reference_grant_deleted(gw):
     gw.apply(table.test, [o for o in table.manifests if o["kind"] != "ReferenceGrant"])
     gw.expect(Case(Req("/"), Exp(status=500, backend=None)))
     route_path = f"/apis/{GROUP}/v1/namespaces/{INFRA}/httproutes/reference-grant"
-    _eventually(lambda: parent_conditions(gw.api_get(route_path)[1], "same-namespace"),
+    eventually(lambda: parent_conditions(gw.api_get(route_path)[1], "same-namespace"),
                 lambda got: (got or {}).get("ResolvedRefs") == ("False", "RefNotPermitted"),
                 "reference-grant without its grant: ResolvedRefs False RefNotPermitted")
 
@@ -260,7 +244,7 @@ def test_gateway_with_attached_routes_with_port_8080(gw):
                    and got[listener_name][1].get("ResolvedRefs") == "True"
                    for listener_name, attached in (("http-unattached", 0), ("http", 1)))
 
-    _eventually(listeners, good, f"{name}: http-unattached 0 routes, http 1, both Accepted and ResolvedRefs")
+    eventually(listeners, good, f"{name}: http-unattached 0 routes, http 1, both Accepted and ResolvedRefs")
 
 
 _SECURE = listener("https", 443, "HTTPS", hostname="secure.test.com", from_="All", tls_secret=TLS_SECRET)
@@ -293,14 +277,14 @@ def _modify_listeners(gw, test: str, before: list[dict], after: list[dict], gate
         return (g.get("status") or {}).get("conditions") or []
 
     gw.apply(test, before)
-    original = _eventually(lambda: gw.api_get(path)[1], lambda g: _latest(g, conditions(g)),
+    original = eventually(lambda: gw.api_get(path)[1], lambda g: _latest(g, conditions(g)),
                            f"{gateway_name}: GatewayMustHaveLatestConditions")
     for case in rows_before:
         gw.expect(case)
     gw.apply(test, after)
-    _eventually(lambda: _listener_rows(gw, gateway_name), _listeners_are(listeners),
+    eventually(lambda: _listener_rows(gw, gateway_name), _listeners_are(listeners),
                 f"{test}: {gateway_name} listeners {listeners}, each Accepted, ResolvedRefs, attachedRoutes 1")
-    _eventually(lambda: gw.api_get(path)[1],
+    eventually(lambda: gw.api_get(path)[1],
                 lambda g: g["metadata"]["generation"] != original["metadata"]["generation"] and _latest(g, conditions(g)),
                 f"{gateway_name} after the patch: a new generation, its conditions observe it")
     failures = []
