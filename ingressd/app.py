@@ -330,7 +330,8 @@ class Ingressd:
             while True:
                 wait = resync if recheck is None else min(max(recheck - time.monotonic(), 0), resync)
                 try:
-                    await asyncio.wait_for(woken.wait(), wait)
+                    async with asyncio.timeout(wait):  # not wait_for: see test_app_cancel
+                        await woken.wait()
                 except TimeoutError:
                     pass
                 woken.clear()
@@ -509,8 +510,10 @@ class Ingressd:
     async def control_loop(self) -> None:
         while True:
             try:
-                # Store events wake the loop at once; the 1 s tick serves time-based rules.
-                await asyncio.wait_for(self._reconcile_wanted.wait(), 1.0)
+                # Store events wake the loop at once; the 1 s tick serves time-based rules. Not
+                # asyncio.wait_for: on 3.11 it drops a cancel that meets a wake-up (cpython#86296).
+                async with asyncio.timeout(1.0):
+                    await self._reconcile_wanted.wait()
             except TimeoutError:
                 pass
             try:
@@ -747,13 +750,14 @@ class Ingressd:
 
     async def stop(self) -> None:
         self.ready = False
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
+        pending = set(self._tasks)
+        while pending:  # a loop that swallowed its cancel (a library's bug) is asked again
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=1.0)
+        for task in self._tasks:  # retrieved, so that none is reported as never retrieved
+            if not task.cancelled():
+                task.exception()
         self._tasks = []
         if self.proxy is not None:
             await self.proxy.close()

@@ -256,7 +256,8 @@ async def _watch(request: web.Request, resource: APIResource, namespace: str | N
                     break
             wait = _WATCH_POLL_SECONDS if deadline is None else min(_WATCH_POLL_SECONDS, deadline - loop.time())
             try:
-                item = await asyncio.wait_for(queue.get(), max(0.0, wait))
+                async with asyncio.timeout(max(0.0, wait)):
+                    item = await queue.get()
             except TimeoutError:
                 if request.transport is None or request.transport.is_closing():
                     break  # the client went away while nothing changed

@@ -100,7 +100,8 @@ class DualSite(web.BaseSite):
         loop = asyncio.get_running_loop()
         conn.setblocking(False)
         try:
-            first = await asyncio.wait_for(_peek(loop, conn), FIRST_BYTE_TIMEOUT)
+            async with asyncio.timeout(FIRST_BYTE_TIMEOUT):
+                first = await _peek(loop, conn)
             if not first:
                 conn.close()
                 return

@@ -486,7 +486,8 @@ class EchoServer:
             )
             if grace_seconds > 0 and state.in_flight:
                 try:
-                    await asyncio.wait_for(state.idle.wait(), grace_seconds)
+                    async with asyncio.timeout(grace_seconds):
+                        await state.idle.wait()
                 except TimeoutError:
                     pass
         finally:

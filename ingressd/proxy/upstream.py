@@ -161,9 +161,8 @@ class UpstreamPool:
         """A new connection; `tls` = (client context, SNI name or "" for none) re-encrypts to the pod."""
         loop = asyncio.get_running_loop()
         kwargs = {} if tls is None else {"ssl": tls[0], "server_hostname": tls[1]}
-        _, conn = await asyncio.wait_for(
-            loop.create_connection(lambda: UpstreamConnection(self, address), ip, port, **kwargs), timeout
-        )
+        async with asyncio.timeout(timeout):
+            _, conn = await loop.create_connection(lambda: UpstreamConnection(self, address), ip, port, **kwargs)
         return conn
 
     def release(self, conn: UpstreamConnection, reusable: bool) -> None:

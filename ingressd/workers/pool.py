@@ -365,7 +365,8 @@ class WorkerPool(ProxyServer):
         sender, reader, _monitor = worker.tasks
         sender.cancel()
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(reader), 5.0)  # its last lines and metrics
+            async with asyncio.timeout(5.0):
+                await asyncio.shield(reader)  # its last lines and metrics
         worker.cmd.close()
         self.traffic.retire(worker.index)
         for ack in worker.acks.values():
