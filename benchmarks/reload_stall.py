@@ -9,7 +9,7 @@ lag), how long the reload took (rewrite to the new marker route answering), how 
 completed and how many failed (must be 0). Cases: 1 000 and 10 000 Ingress rules (10 hosts per
 Ingress, a Service per Ingress), and a 100 000-object manifest (Ingresses and Services).
 
-    python benchmarks/reload_stall.py [--cases 1k,10k,100k] [--clients 2]
+    python benchmarks/reload_stall.py [--cases 1k,10k,100k] [--clients 2] [--workers N]
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def reloaded(workdir: Path) -> int:
     return (workdir / "stderr.log").read_text(errors="replace").count("ingressd: configuration reloaded")
 
 
-def run_case(name: str, clients: int, timeout: float) -> dict:
+def run_case(name: str, clients: int, timeout: float, workers: str = "1") -> dict:
     kind, count = CASES[name]
     with tempfile.TemporaryDirectory(prefix="ingressd-reload-stall-") as tmp:
         workdir = Path(tmp)
@@ -170,7 +170,7 @@ def run_case(name: str, clients: int, timeout: float) -> dict:
         text_a, text_b = bulk(kind, count, "a"), bulk(kind, count, "b")
         (manifests / "bulk.yaml").write_text(text_a)
         started = time.monotonic()
-        proc, port, _admin = start_ingressd(workdir, manifests, "--access-log", "off")
+        proc, port, _admin = start_ingressd(workdir, manifests, "--access-log", "off", "--workers", workers)
         try:
             if not wait_serving(proc, port, "stall.test", workdir, timeout=timeout):
                 raise SystemExit(f"{name}: ingressd did not serve stall.test")
@@ -206,7 +206,7 @@ def run_case(name: str, clients: int, timeout: float) -> dict:
             window = load.window(write_at, end)
             if reloaded(workdir) <= before:
                 raise SystemExit(f"{name}: no reload was logged")
-            return {"case": name, "objects": text_b.count("\nkind: "), "manifest_bytes": len(text_b),
+            return {"case": name, "workers": workers, "objects": text_b.count("\nkind: "), "manifest_bytes": len(text_b),
                     "startup_s": round(startup, 1), "reload_s": round(took, 2), **window,
                     "idle_max_gap_ms": idle["max_gap_ms"], "idle_probe_max_ms": idle["probe_max_ms"],
                     "failures": len(load.failures), "failure_examples": load.failures[:3]}
@@ -219,9 +219,11 @@ def main() -> None:
     parser.add_argument("--cases", default="1k,10k,100k", help="of 1k, 10k, 100k (default all three)")
     parser.add_argument("--clients", type=int, default=2, help="keep-alive connections (default 2)")
     parser.add_argument("--timeout", type=float, default=300.0, help="per phase, seconds")
+    parser.add_argument("--workers", default="1", help="ingressd's --workers (each worker loads the new snapshot "
+                                                       "while serving: the gaps are the worst worker's)")
     args = parser.parse_args()
     install_signal_handlers()
-    rows = [run_case(name, args.clients, args.timeout) for name in args.cases.split(",")]
+    rows = [run_case(name, args.clients, args.timeout, args.workers) for name in args.cases.split(",")]
     print(f"{'case':>5} {'objects':>8} {'reload s':>9} {'max gap ms':>11} {'loop lag ms':>12} "
           f"{'idle gap ms':>12} {'requests':>9} {'failed':>7}")
     for r in rows:

@@ -222,8 +222,9 @@ def start_backend(workdir: Path, port: int, workers: int) -> Process:
     return start_nginx("backend", workdir, nginx_config(workdir, server, workers), port)
 
 
-def start_nginx_proxy(workdir: Path, port: int, backend_port: int) -> Process:
-    """nginx configured like ingress-nginx for one upstream: keepalive pool, same headers, access log."""
+def start_nginx_proxy(workdir: Path, port: int, backend_port: int, workers: int = 1) -> Process:
+    """nginx configured like ingress-nginx for one upstream: keepalive pool, same headers, access log
+    (with `workers` worker processes on a reuseport listener, as ingress-nginx's reuse-port default)."""
     extra = f"log_format upstreaminfo {LOG_FORMAT};\n"
     server = textwrap.dedent(
         f"""\
@@ -234,7 +235,7 @@ def start_nginx_proxy(workdir: Path, port: int, backend_port: int) -> Process:
             keepalive_requests 1000000;
         }}
         server {{
-            listen 127.0.0.1:{port};
+            listen 127.0.0.1:{port}{" reuseport" if workers > 1 else ""};
             server_name {HOST};
             location / {{
                 proxy_pass http://default-bench-80;
@@ -257,7 +258,7 @@ def start_nginx_proxy(workdir: Path, port: int, backend_port: int) -> Process:
         }}
         """
     )
-    return start_nginx("nginx", workdir, nginx_config(workdir, server, 1, extra), port)
+    return start_nginx("nginx", workdir, nginx_config(workdir, server, workers, extra), port)
 
 
 def bench_manifests(backend_port: int) -> str:
@@ -377,6 +378,11 @@ def run_wrk(port: int, duration: float, opts: argparse.Namespace) -> dict:
         "wrk", f"-t{opts.threads}", f"-c{opts.connections}", f"-d{duration:g}s", "--latency",
         "-H", f"Host: {HOST}", f"http://127.0.0.1:{port}/",
     ]  # fmt: skip
+    delay_ms = getattr(opts, "delay_ms", 0)
+    if delay_ms:  # each connection waits this long after a response: an offered load, not saturation
+        script = Path(tempfile.gettempdir(), f"ingressd-wrk-delay-{delay_ms:g}.lua")
+        script.write_text(f"function delay()\n  return {delay_ms:g}\nend\n")
+        argv += ["-s", str(script)]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30, check=True)
     return parse_wrk(out.stdout)
 

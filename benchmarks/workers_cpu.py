@@ -1,6 +1,7 @@
 """CPU per request of `ingressd run --workers N` against one process, pinned and interleaved.
 
     python benchmarks/workers_cpu.py [--target N[@DIR] ...] [--rounds 6] [--duration 8] [--proxy-cpu 0 --load-cpu 1]
+                                     [--unpinned] [--delay-ms MS]
 
 Every ingressd process (the control process and its workers) is pinned to --proxy-cpu, wrk and the
 nginx backend to --load-cpu (sched_setaffinity on every thread), so two workers time-share one core
@@ -8,12 +9,16 @@ exactly as one process uses it and neither competes with wrk: what differs is in
 The targets (default `--target 1 --target 2`: `--workers 1` and `--workers 2`; `N@DIR` runs the
 ingressd package of another checkout DIR, e.g. a `git worktree` of the commit before a change;
 `1+1` is the control experiment for time-sharing: two independent `--workers 1` instances on the
-same core, each loaded by a wrk of its own with half the connections and threads) run side by side
-(idle while not measured) and are measured in turn, round after round.
+same core, each loaded by a wrk of its own with half the connections and threads; `nginxN` is
+throughput.py's nginx with N workers, the reference for what a second worker costs elsewhere; a
+`:C` suffix loads a target with C connections) run side by side (idle while not measured) and are
+measured in turn, round after round.
 For each run: requests/s and CPU µs per request of the whole process tree (utime+stime from /proc),
 split into the control process and the workers, and context switches per request. Prints one line a
 run, then the median and range per target. Uses benchmarks/throughput.py's backend and manifests.
 On a shared machine the spread matters more than any one number: compare the interleaved medians.
+`--unpinned --delay-ms 5` measures the workers as deployed (each may run on its own core) at the
+same offered load below saturation, where time-sharing a core does not dominate the cost.
 """
 
 from __future__ import annotations
@@ -61,14 +66,20 @@ def control_text(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--target", action="append", default=[], metavar="N[@DIR]",
+    p.add_argument("--target", action="append", default=[], metavar="N[@DIR][:C]",
                    help="`ingressd run --workers N`, from checkout DIR if given, or 1+1 (two single processes, "
-                        "half the load each); repeatable; default 1 and 2")
+                        "half the load each), or nginxN (nginx with N workers, configured as throughput.py's); "
+                        ":C loads it with C connections instead of -c; repeatable; default 1 and 2")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--duration", type=float, default=8.0)
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--proxy-cpu", type=int, default=0)
     p.add_argument("--load-cpu", type=int, default=1)
+    p.add_argument("--unpinned", action="store_true",
+                   help="pin nothing: the workers, wrk and the backend share every core as the scheduler likes")
+    p.add_argument("--delay-ms", type=float, default=0.0,
+                   help="each wrk connection waits this long after a response (an offered load below saturation, "
+                        "the same for every target) instead of sending at once")
     p.add_argument("-t", "--threads", type=int, default=2)
     p.add_argument("-c", "--connections", type=int, default=64)
     p.add_argument("--ingressd-arg", action="append", default=[], metavar="ARG")
@@ -87,23 +98,32 @@ def main(argv: list[str] | None = None) -> int:
         half = argparse.Namespace(**{**vars(opts), "threads": max(1, opts.threads // 2),
                                      "connections": opts.connections // 2})
         for i, spec in enumerate(specs):
-            n, _, tree = spec.partition("@")
+            target, _, connections = spec.partition(":")
+            n, _, tree = target.partition("@")
+            load = opts if not connections else argparse.Namespace(**{**vars(opts), "connections": int(connections)})
+            if n.startswith("nginx"):
+                port = tp.free_port()
+                targets[spec] = [(port, tp.start_nginx_proxy(workdir / f"t{i}", port, backend_port,
+                                                             workers=int(n[5:] or 1)), load)]
+                continue
             tp.REPO = Path(tree).resolve() if tree else repo  # start_ingressd runs `-m ingressd` from there
             try:
                 if n == "1+1":
                     targets[spec] = [(tp.free_port(), None, half) for _ in range(2)]
                 else:
-                    targets[spec] = [(tp.free_port(), None, opts)]
+                    targets[spec] = [(tp.free_port(), None, load)]
                 targets[spec] = [(port, tp.start_ingressd(workdir / f"t{i}-{j}", port, backend_port, opts,
                                                           workers=1 if n == "1+1" else int(n)), load)
                                  for j, (port, _, load) in enumerate(targets[spec])]
             finally:
                 tp.REPO = repo
-        pin(backend.pid, opts.load_cpu)
-        os.sched_setaffinity(0, {opts.load_cpu})  # wrk inherits it
+        if not opts.unpinned:
+            pin(backend.pid, opts.load_cpu)
+            os.sched_setaffinity(0, {opts.load_cpu})  # wrk inherits it
         for instances in targets.values():
             for port, proc, _load in instances:
-                pin(proc.pid, opts.proxy_cpu)
+                if not opts.unpinned:
+                    pin(proc.pid, opts.proxy_cpu)
                 if opts.warmup > 0:
                     tp.run_wrk(port, opts.warmup, opts)
         rows: dict[str, list[dict]] = {spec: [] for spec in specs}
@@ -113,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                 for _port, proc, _load in instances:
                     if proc.popen.poll() is not None:
                         raise RuntimeError(f"{n} exited:\n{proc.stderr_tail()}")
-                    pin(proc.pid, opts.proxy_cpu)  # a restarted worker too
+                    if not opts.unpinned:
+                        pin(proc.pid, opts.proxy_cpu)  # a restarted worker too
                     tree = tp.process_tree(proc.pid)
                     pids += tree
                     control.append(tree[0])
@@ -139,11 +160,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{control_text(rs)}, "
                   f"{statistics.median(r['rps'] for r in rs):.0f} req/s, "
                   f"{statistics.median(r['switches'] for r in rs):.3f} switches/req")
-        first = specs[0]
-        for other in specs[1:]:
-            ratios = sorted(y["us"] / x["us"] for x, y in zip(rows[first], rows[other]))
-            print(f"per round, {other} / {first} CPU per request: median x{statistics.median(ratios):.3f} "
-                  f"(range x{ratios[0]:.3f}-x{ratios[-1]:.3f})")
+        for family in ("ingressd", "nginx"):  # each target against the first of its kind
+            members = [spec for spec in specs if spec.startswith("nginx") == (family == "nginx")]
+            for other in members[1:]:
+                ratios = sorted(y["us"] / x["us"] for x, y in zip(rows[members[0]], rows[other]))
+                print(f"per round, {other} / {members[0]} CPU per request: median x{statistics.median(ratios):.3f} "
+                      f"(range x{ratios[0]:.3f}-x{ratios[-1]:.3f})")
         return 0
     finally:
         for proc in reversed(tp.STARTED):
