@@ -5,7 +5,8 @@ API reads, like the single-process ProxyServer, and:
 - `listen()` binds the port once per worker with SO_REUSEPORT (a port 0 resolves with the first
   socket; the kernel spreads connections across the sockets), keeps every socket and hands socket
   i to worker i: a worker that crashes leaves its socket's pending connections to its successor;
-- `swap()` ships the parts of the snapshot that changed (pickled once) to every worker;
+- `swap()` ships the parts of the snapshot that changed (pickled once, large ones on a thread) to
+  every worker, in order;
 - the one --access-log: a regular file is handed to every worker (a copy of the descriptor, again
   after SIGUSR1 reopened it), which writes its own batches of whole lines to it with one write()
   each; any other stream gets the workers' batches through this process (G reports);
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import io
 import itertools
 import os
 import pickle
@@ -34,6 +36,7 @@ import time
 from pathlib import Path
 
 import ingressd
+from ingressd.offloop import collections_deferred
 from ingressd.proxy.server import ProxyServer
 from ingressd.routing.snapshot import Snapshot
 from ingressd.workers.channel import frame, read_frame, send_frame
@@ -44,6 +47,18 @@ LISTEN_TIMEOUT = 10.0
 STOP_GRACE = 10.0  # seconds a worker gets to close its connections before SIGKILL
 RESTART_BACKOFF = (0.0, 0.5, 1.0, 2.0, 5.0)  # after crashes in quick succession
 PICKLE = pickle.HIGHEST_PROTOCOL
+# Snapshot parts rebuilt from configuration (Ingresses, Gateways, TLS Secrets): large with many
+# rules (1.4 MB for 10 000), so pickled on a thread by the pure-Python pickler, which lets the loop
+# (the admin API, in-process pods) run every switch interval; the C pickler holds the GIL 45 ms for
+# them. Endpoints and pod names change with every pod and are pickled at once.
+CONFIG_PARTS = frozenset({"table", "tls", "gateway"})
+
+
+def dumps_yielding(obj) -> bytes:
+    """pickle.dumps(obj, PICKLE), byte for byte, by the pure-Python pickler (see CONFIG_PARTS)."""
+    out = io.BytesIO()
+    pickle._Pickler(out, protocol=PICKLE).dump(obj)
+    return out.getvalue()
 TERM_GRACE = 1.0  # seconds to see whether a worker's SIGTERM was the whole group's
 
 
@@ -146,6 +161,7 @@ class WorkerProcess:
     acks: dict[int, asyncio.Future] = dataclasses.field(default_factory=dict)
     tasks: list[asyncio.Task] = dataclasses.field(default_factory=list)
     gone: bool = False
+    shipped: int = 0  # the last snapshot version it was sent (its start-up snapshot included)
 
     def send(self, data: bytes, fds: list[int] | None = None, owned: bool = False) -> None:
         """Queue a command; with `owned`, its `fds` are this frame's own (dups), closed once sent."""
@@ -173,6 +189,9 @@ class WorkerPool(ProxyServer):
         self.listeners: dict[int, SharedListener] = {}
         self._keys = itertools.count(1)
         self._shipped = state
+        self._version = 0  # of the snapshot: one more each swap that changed a part
+        self._outgoing: asyncio.Queue | None = None  # (version, changed parts), for _ship
+        self._shipper: asyncio.Task | None = None
         self._started = False
         self._closing = False
         self._crashes: list[int] = [0] * count  # quick successive crashes, for the back-off
@@ -207,9 +226,28 @@ class WorkerPool(ProxyServer):
                  if getattr(state, f.name) is not getattr(old, f.name)}
         if not parts:
             return
-        data = frame(b"P", pickle.dumps(parts, protocol=PICKLE))  # once, for every worker
-        for worker in self.live():
-            worker.send(data)
+        self._version += 1
+        if self._outgoing is None:  # the first swap (on the loop, once workers may exist)
+            self._outgoing = asyncio.Queue()
+            self._shipper = asyncio.create_task(self._ship(self._outgoing))
+        self._outgoing.put_nowait((self._version, parts))
+
+    async def _ship(self, outgoing: asyncio.Queue) -> None:
+        """Pickle each swap's changed parts once (off the loop when large) and send them, in order,
+        to every worker that does not have that version yet (a worker started since has it)."""
+        while True:
+            version, parts = await outgoing.get()
+            if CONFIG_PARTS.isdisjoint(parts):
+                data = pickle.dumps(parts, protocol=PICKLE)
+            else:
+                with collections_deferred():  # many objects made: a freeze instead of a full collection
+                    data = await asyncio.to_thread(dumps_yielding, parts)
+            data = frame(b"P", data)
+            for worker in self.live():
+                if worker.shipped < version:
+                    worker.shipped = version
+                    worker.send(data)
+            outgoing.task_done()
 
     # ---- listeners --------------------------------------------------------------------------
 
@@ -266,7 +304,8 @@ class WorkerPool(ProxyServer):
             report_child.close()
         cmd.setblocking(False)
         loop = asyncio.get_running_loop()
-        worker = WorkerProcess(index, proc, cmd, asyncio.Queue(), time.monotonic(), loop.create_future())
+        worker = WorkerProcess(index, proc, cmd, asyncio.Queue(), time.monotonic(), loop.create_future(),
+                               shipped=self._version)
         self.workers[index] = worker
         config = {"index": index, "seed": worker_seed(self.seed, index), "expose_upstream": self.expose_upstream,
                   "state_dir": self.state_dir, "log_format": self.log_format,
@@ -412,6 +451,9 @@ class WorkerPool(ProxyServer):
         self._closing = True
         for task in list(self._restarts):
             task.cancel()
+        if self._shipper is not None:
+            self._shipper.cancel()
+            await asyncio.gather(self._shipper, return_exceptions=True)
         workers = [w for w in self.workers if w is not None]
         for worker in workers:
             worker.send(frame(b"S", b""))
