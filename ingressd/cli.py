@@ -55,6 +55,18 @@ def _duration(value: str) -> float:
     return seconds
 
 
+def _worker_timeout(value: str) -> float:
+    from ingressd.duration import parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"want a duration such as 30s, or 0 to turn the check off: {value!r}")
+    return seconds
+
+
 def _interval(value: str) -> float:
     """A positive number of seconds (0 would poll the files in a busy loop)."""
     try:
@@ -223,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_workers, default=1, metavar="N|auto",
                      help="data-plane processes sharing the HTTP/HTTPS/Gateway listeners (SO_REUSEPORT, Linux); "
                           "auto: one per CPU (default 1: this process serves)")
+    run.add_argument("--worker-timeout", type=_worker_timeout, default=30.0, metavar="DURATION",
+                     help="with --workers: a worker that reports nothing for this long (its loop stuck, the process "
+                          "stopped) is killed and started again, as gunicorn's --timeout (default 30s; 0: never)")
     pod_logs = run.add_argument_group("pod logs (<state-dir>/logs/<namespace>/<pod>/<container>.log)")
     pod_logs.add_argument("--container-log-max-size", type=_log_max_size, default="10Mi", metavar="QUANTITY",
                           help="rotate a container's log once it would grow past this, as the kubelet's "
@@ -386,6 +401,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         scale_down_delay_after_add=args.scale_down_delay_after_add,
         pod_cidr=args.pod_cidr,
         workers=args.workers,
+        worker_timeout=args.worker_timeout,
         container_log_max_size=args.container_log_max_size,
         container_log_max_files=args.container_log_max_files,
         pod_log_retention=args.pod_log_retention,

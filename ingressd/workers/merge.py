@@ -1,4 +1,5 @@
-"""The pure parts of `--workers`: how many, each worker's seed, metric deltas and traffic totals.
+"""The pure parts of `--workers`: how many, each worker's seed, metric deltas, traffic totals and
+which workers went silent.
 
 No asyncio, no sockets: table-tested in tests/workers/test_merge.py.
 """
@@ -98,3 +99,40 @@ class TrafficTotals:
                 total[0] += started
                 total[1] += flight
         return {ip: (started, flight) for ip, (started, flight) in totals.items()}
+
+
+class SilenceWatch:
+    """Which workers have been silent for longer than `timeout` seconds (`--worker-timeout`, as
+    gunicorn's --timeout): a worker reports at least every 0.2 s while its loop runs, so silence
+    means a loop stuck in a handler or a stopped process. Time the control process itself did not
+    run (a tick more than a second late) is not counted against anyone: it read nothing either."""
+
+    LATE = 1.0
+
+    def __init__(self, timeout: float, interval: float, now: float) -> None:
+        self.timeout = timeout
+        self.interval = interval
+        self.heard_at: dict[int, float] = {}
+        self.named: set[int] = set()
+        self._tick = now
+
+    def heard(self, worker: int, now: float) -> None:
+        self.heard_at[worker] = now
+        self.named.discard(worker)
+
+    def forget(self, worker: int) -> None:
+        self.heard_at.pop(worker, None)
+        self.named.discard(worker)
+
+    def tick(self, now: float) -> list[int]:
+        """The workers silent too long as of `now`; each is named once (until heard or forgotten)."""
+        late = now - self._tick - self.interval
+        self._tick = now
+        if late > self.LATE:
+            for worker, at in self.heard_at.items():
+                self.heard_at[worker] = min(now, at + late)
+            return []
+        silent = sorted(worker for worker, at in self.heard_at.items()
+                        if now - at > self.timeout and worker not in self.named)
+        self.named.update(silent)
+        return silent

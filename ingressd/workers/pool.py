@@ -12,7 +12,8 @@ API reads, like the single-process ProxyServer, and:
   each; any other stream gets the workers' batches through this process (G reports);
 - reports from workers: metric deltas are summed into the control process's ProxyMetrics (so
   /metrics shows the total, names and labels unchanged) and pod traffic into TrafficTotals;
-- a worker that exits unexpectedly is reported on stderr and started again.
+- a worker that exits unexpectedly is reported on stderr and started again; so is one that has
+  reported nothing (not even its heartbeat, every 0.2 s) for --worker-timeout, after a SIGKILL.
 
 `make_proxy()` is what the app calls: a plain ProxyServer for one worker (today's path, no
 extra process), a WorkerPool for more.
@@ -40,7 +41,7 @@ from ingressd.offloop import collections_deferred
 from ingressd.proxy.server import ProxyServer
 from ingressd.routing.snapshot import Snapshot
 from ingressd.workers.channel import frame, read_frame, send_frame
-from ingressd.workers.merge import TrafficTotals, merge, reuseport_unavailable, worker_seed
+from ingressd.workers.merge import SilenceWatch, TrafficTotals, merge, reuseport_unavailable, worker_seed
 
 READY_TIMEOUT = 30.0  # seconds for a new worker to take its snapshot and listeners
 LISTEN_TIMEOUT = 10.0
@@ -60,6 +61,7 @@ def dumps_yielding(obj) -> bytes:
     pickle._Pickler(out, protocol=PICKLE).dump(obj)
     return out.getvalue()
 TERM_GRACE = 1.0  # seconds to see whether a worker's SIGTERM was the whole group's
+WORKER_TIMEOUT = 30.0  # --worker-timeout: a worker silent this long is killed and started again
 
 
 def make_proxy(options, warn, state: Snapshot, **kwargs) -> ProxyServer:
@@ -74,7 +76,8 @@ def make_proxy(options, warn, state: Snapshot, **kwargs) -> ProxyServer:
     if count == 1:
         return ProxyServer(state, **kwargs)
     return WorkerPool(state, count=count, state_dir=options.state_dir, log_format=options.log_format,
-                      seed=options.seed, warn=warn, **kwargs)
+                      seed=options.seed, warn=warn, worker_timeout=getattr(options, "worker_timeout", WORKER_TIMEOUT),
+                      **kwargs)
 
 
 def bind_reuseport(host: str, port: int, count: int) -> list[list[socket.socket]]:
@@ -176,7 +179,7 @@ class WorkerPool(ProxyServer):
     """A ProxyServer whose listeners are served by `count` worker processes."""
 
     def __init__(self, state: Snapshot, *, count: int, state_dir: str, log_format: str, seed: int | None,
-                 warn, **kwargs) -> None:
+                 warn, worker_timeout: float = WORKER_TIMEOUT, **kwargs) -> None:
         self._https_port = 443
         self.workers: list[WorkerProcess | None] = [None] * count
         super().__init__(state, **kwargs)
@@ -196,6 +199,10 @@ class WorkerPool(ProxyServer):
         self._closing = False
         self._crashes: list[int] = [0] * count  # quick successive crashes, for the back-off
         self._restarts: set[asyncio.Task] = set()
+        self.worker_timeout = worker_timeout  # 0: never
+        self._silence = SilenceWatch(worker_timeout, min(1.0, worker_timeout / 4), time.monotonic()) \
+            if worker_timeout > 0 else None
+        self._watchdog: asyncio.Task | None = None
         if self.access_log is not None:
             self.access_log.on_reopen.append(self._access_log_reopened)
 
@@ -279,6 +286,8 @@ class WorkerPool(ProxyServer):
     async def start(self) -> None:
         """Start every worker and wait until each has its snapshot."""
         self._started = True
+        if self._silence is not None:
+            self._watchdog = asyncio.create_task(self._watch(self._silence))
         workers = [await self._spawn(index) for index in range(self.count)]
         await asyncio.wait([w.ready for w in workers], timeout=READY_TIMEOUT)
         for worker in workers:
@@ -307,6 +316,8 @@ class WorkerPool(ProxyServer):
         worker = WorkerProcess(index, proc, cmd, asyncio.Queue(), time.monotonic(), loop.create_future(),
                                shipped=self._version)
         self.workers[index] = worker
+        if self._silence is not None:
+            self._silence.heard(index, worker.started)
         config = {"index": index, "seed": worker_seed(self.seed, index), "expose_upstream": self.expose_upstream,
                   "state_dir": self.state_dir, "log_format": self.log_format,
                   "access_log": self.access_log is not None, "https_port": self._https_port,
@@ -338,6 +349,8 @@ class WorkerPool(ProxyServer):
         try:
             while (item := await read_frame(reader)) is not None:
                 kind, body = item
+                if self._silence is not None and not worker.gone:
+                    self._silence.heard(worker.index, time.monotonic())
                 try:
                     self._report(worker, kind, body)
                 except Exception as exc:  # a bad report must not stop the others
@@ -346,6 +359,8 @@ class WorkerPool(ProxyServer):
             writer.close()
 
     def _report(self, worker: WorkerProcess, kind: bytes, body: bytes) -> None:
+        if kind == b"B":
+            return  # a heartbeat: heard
         if kind == b"G":
             self._write_log(body.decode("utf-8", "surrogatepass"))
         elif kind == b"M":
@@ -398,9 +413,25 @@ class WorkerPool(ProxyServer):
         except (OSError, ValueError):
             pass  # as AccessLog.flush: a closed stdout must not take ingressd down
 
+    async def _watch(self, silence: SilenceWatch) -> None:
+        """Kill a worker silent for --worker-timeout (its loop stuck, or the process stopped);
+        _monitor then starts it again, as after a crash."""
+        while True:
+            await asyncio.sleep(silence.interval)
+            for index in silence.tick(time.monotonic()):
+                worker = self.workers[index]
+                if worker is None or worker.gone:
+                    continue
+                self.warn(f"ingressd: worker {index} (pid {worker.proc.pid}) has not reported for "
+                          f"{self.worker_timeout:g}s (--worker-timeout); killing it")
+                with contextlib.suppress(ProcessLookupError):
+                    worker.proc.kill()
+
     async def _monitor(self, worker: WorkerProcess) -> None:
         status = await worker.proc.wait()
         worker.gone = True
+        if self._silence is not None and self.workers[worker.index] is worker:
+            self._silence.forget(worker.index)
         sender, reader, _monitor = worker.tasks
         sender.cancel()
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
@@ -451,9 +482,10 @@ class WorkerPool(ProxyServer):
         self._closing = True
         for task in list(self._restarts):
             task.cancel()
-        if self._shipper is not None:
-            self._shipper.cancel()
-            await asyncio.gather(self._shipper, return_exceptions=True)
+        for task in (self._shipper, self._watchdog):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         workers = [w for w in self.workers if w is not None]
         for worker in workers:
             worker.send(frame(b"S", b""))

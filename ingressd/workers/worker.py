@@ -226,23 +226,28 @@ class Worker:
         self.servers[spec["key"]] = servers
 
     async def report_loop(self) -> None:
+        """Every REPORT_INTERVAL: the reports, or a heartbeat when there is nothing to report (the
+        control process's --worker-timeout takes silence for a stuck loop)."""
         while True:
             await asyncio.sleep(REPORT_INTERVAL)
-            self.send_reports()
+            if not self.send_reports() and not self.report.is_closing():
+                self.report.write(frame(b"B", b""))
 
-    def send_reports(self) -> None:
-        """Access-log lines queued, then the metric delta and the traffic counts if they changed."""
+    def send_reports(self) -> bool:
+        """Access-log lines queued, then the metric delta and the traffic counts if they changed.
+        True if a report was sent."""
         proxy = self.proxy
         if proxy is None or self.report.is_closing():
-            return
+            return False
         if proxy.access_log is not None:
             proxy.access_log.flush()
         taken = drain(proxy.metrics)
         traffic = proxy.traffic.snapshot()
         if taken is None and traffic == self._traffic_sent:
-            return
+            return False
         self._traffic_sent = traffic
         self.report.write(frame(b"M", pickle.dumps((taken, traffic), protocol=pickle.HIGHEST_PROTOCOL)))
+        return True
 
 
 async def main(cmd_fd: int, report_fd: int, index: int) -> int:

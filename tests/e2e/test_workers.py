@@ -383,6 +383,31 @@ def test_a_killed_worker_is_replaced_and_sigkill_of_ingressd_leaves_no_worker(in
         [pid for pid in replaced if alive(pid)]
 
 
+def test_a_stopped_worker_is_killed_after_worker_timeout_and_its_connections_are_served(ingressd, tmp_path):
+    proc, workers = start_two_workers(ingressd, tmp_path, echo_app_yaml("st", "st.test"), "--worker-timeout", "2")
+    client = Client(proc.http_port)
+    client.wait("st.test", "/")
+    time.sleep(3)  # longer than the timeout with no traffic: heartbeats alone keep an idle worker alive
+    assert "--worker-timeout" not in proc.stderr()
+    victim, survivor = workers
+    os.kill(victim, signal.SIGSTOP)  # as a loop stuck in a handler: no report, no accept
+    try:
+        answers: list[int] = []
+        with ThreadPoolExecutor(8) as pool:  # new connections; the kernel gives some to the stopped worker
+            answers = list(pool.map(lambda _: client.request("st.test", "/")[0], range(24)))
+        assert answers == [200] * 24  # those waited in its socket's queue for its successor
+        stderr = proc.stderr()
+        assert re.search(rf"ingressd: worker \d \(pid {victim}\) has not reported for 2s \(--worker-timeout\); "
+                         "killing it", stderr), stderr
+        assert f"(pid {victim}) killed by SIGKILL; starting it again" in stderr
+        assert eventually(lambda: re.search(r"worker \d started again \(pid \d+\)", proc.stderr()))
+        assert survivor in worker_pids(proc.proc.pid) and victim not in worker_pids(proc.proc.pid)
+        assert f"(pid {survivor}) has not reported" not in proc.stderr()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGCONT)
+
+
 def test_one_worker_is_this_process_and_bad_counts_are_refused(ingressd, tmp_path):
     manifests = tmp_path / "m"
     manifests.mkdir()
@@ -404,6 +429,10 @@ def test_one_worker_is_this_process_and_bad_counts_are_refused(ingressd, tmp_pat
         result = run_cli("run", "--workers", value)
         assert result.returncode == 2
         assert f"argument --workers: {message}" in result.stderr
+    for value in ("-1s", "nan", "soon"):
+        result = run_cli("run", "--workers", "2", "--worker-timeout", value)
+        assert result.returncode == 2
+        assert "argument --worker-timeout: " in result.stderr, result.stderr
 
 
 def load_both_workers(client: Client, workers: list[int], n: int = 300) -> None:

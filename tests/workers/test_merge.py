@@ -7,8 +7,8 @@ import os
 import pytest
 
 from ingressd.metrics import ProxyMetrics, exposition
-from ingressd.workers.merge import (MAX_WORKERS, TrafficTotals, drain, merge, parse_workers, reuseport_unavailable,
-                                    worker_seed)
+from ingressd.workers.merge import (MAX_WORKERS, SilenceWatch, TrafficTotals, drain, merge, parse_workers,
+                                    reuseport_unavailable, worker_seed)
 
 LABELS_A = ("200", "GET", "/", "default", "web", "web", "", "a.test")
 LABELS_B = ("404", "POST", "/x", "default", "web", "web", "", "a.test")
@@ -114,3 +114,39 @@ def test_traffic_of_a_restarted_worker_adds_to_what_its_predecessor_started():
     totals.retire(0)
     totals.report(0, {"10.0.0.1": (2, 1)})
     assert totals.snapshot() == {"10.0.0.1": (7, 1)}
+
+
+# SilenceWatch: (what happens, at which time) -> the workers named at each tick. Timeout 5 s, a
+# tick every second; both workers heard at 0 unless the script says otherwise.
+@pytest.mark.parametrize("script, want", [
+    # both report every tick: nobody is named
+    ([("heard", 0, 1), ("heard", 1, 1), ("tick", 1), ("heard", 0, 2), ("heard", 1, 2), ("tick", 2)], [[], []]),
+    # worker 1 goes quiet: named once its silence exceeds 5 s (at 6, not at 5), and once only
+    ([*[step for t in range(1, 9) for step in (("heard", 0, t), ("tick", t))]],
+     [[], [], [], [], [], [1], [], []]),
+    # both quiet: named together, in order
+    ([("tick", t) for t in range(1, 7)], [[], [], [], [], [], [0, 1]]),
+    # named, then heard again (a new worker of that index): it is watched afresh
+    ([*[("tick", t) for t in range(1, 7)], ("heard", 0, 6.5), ("heard", 1, 6.5), *[("tick", t) for t in range(7, 13)]],
+     [[], [], [], [], [], [0, 1], [], [], [], [], [], [0, 1]]),
+    # the control process itself stalled 20 s (its ticks late): not counted against the workers
+    ([("tick", 1), ("tick", 22), ("tick", 23), ("tick", 26)], [[], [], [], []]),
+    # ... though silence before and after the stall still adds up
+    ([("tick", 1), ("tick", 2), ("tick", 3), ("tick", 24), ("tick", 25), ("tick", 26), ("tick", 27)],
+     [[], [], [], [], [], [0, 1], []]),
+    # a forgotten worker (it exited) is never named
+    ([("forget", 1), *[("tick", t) for t in range(1, 8)]], [[], [], [], [], [], [0], []]),
+])
+def test_silence_watch(script, want):
+    watch = SilenceWatch(timeout=5.0, interval=1.0, now=0.0)
+    watch.heard(0, 0.0)
+    watch.heard(1, 0.0)
+    named = []
+    for step in script:
+        if step[0] == "heard":
+            watch.heard(step[1], step[2])
+        elif step[0] == "forget":
+            watch.forget(step[1])
+        else:
+            named.append(watch.tick(step[1]))
+    assert named == want
