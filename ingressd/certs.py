@@ -10,6 +10,7 @@ here touches the system trust stores: `trust_commands` only prints what to run
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import getpass
 import ipaddress
@@ -92,6 +93,40 @@ def write_private(path: str | os.PathLike, data: bytes, *, exclusive: bool = Fal
             os.close(fd)
 
 
+@contextlib.contextmanager
+def _locked(directory: Path):
+    """An exclusive flock on `directory` itself (no lock file left in the CA directory), so that
+    processes creating the same CA at once (two `ingressd run` on a fresh machine) take turns;
+    where there is no flock (Windows), creation is not serialized."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # and with it the lock
+
+
+def _publish(path: Path, data: bytes, private: bool) -> None:
+    """Write `path` whole or not at all, never over an existing file: a temporary file, linked
+    into place once written (a reader sees all of it or nothing)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if private:
+            write_private(tmp, data, exclusive=True)
+        else:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _ca_subject() -> x509.Name:
     try:
         user = getpass.getuser()
@@ -108,7 +143,8 @@ def init_ca(directory: str | os.PathLike) -> CA:
     """Create a local CA in `directory` (`ca.crt`, `ca.key` mode 0600), or load the one already there.
 
     An existing CA is never overwritten: the returned CA has `created=False`. Half a CA (only one
-    of the two files) is an error rather than a silent replacement.
+    of the two files) is an error rather than a silent replacement. Processes creating one CA at
+    once take turns (a flock on the directory): the first creates it, the others load it.
 
     Key type: EC P-256 (ECDSA with SHA-256). mkcert uses RSA 3072 for its root, but every client
     ingressd serves (curl/OpenSSL, browsers, macOS, NSS, Python's ssl, Go) accepts P-256 roots;
@@ -117,9 +153,16 @@ def init_ca(directory: str | os.PathLike) -> CA:
     """
     directory = Path(directory)
     cert_path, key_path = directory / CA_CERT, directory / CA_KEY
-    if cert_path.exists() or key_path.exists():
+    if cert_path.exists() and key_path.exists():  # each is whole once it exists (_publish)
         return load_ca(directory)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _locked(directory):
+        if cert_path.exists() or key_path.exists():  # made while this process waited, or half a CA
+            return load_ca(directory)
+        return _create_ca(cert_path, key_path)
+
+
+def _create_ca(cert_path: Path, key_path: Path) -> CA:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = _ca_subject()
     now = _now()
@@ -142,13 +185,11 @@ def init_ca(directory: str | os.PathLike) -> CA:
         .sign(key, hashes.SHA256())
     )
     try:
-        write_private(key_path, _key_pem(key), exclusive=True)
+        _publish(key_path, _key_pem(key), private=True)
     except FileExistsError:
         raise CertError(f"{key_path}: appeared while creating the CA; not overwriting it") from None
     try:
-        fd = os.open(cert_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(cert.public_bytes(serialization.Encoding.PEM))
+        _publish(cert_path, cert.public_bytes(serialization.Encoding.PEM), private=False)
     except BaseException:
         key_path.unlink(missing_ok=True)  # no half CA left behind
         raise

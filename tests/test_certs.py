@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import json
 import os
 import shutil
 import socket
@@ -70,6 +71,37 @@ def test_half_a_ca_is_an_error_not_a_replacement(tmp_path):
     with pytest.raises(certs.CertError, match="ca.crt: no such file"):
         certs.init_ca(tmp_path)
     assert ca.key_path.read_bytes() == key
+
+
+RACER = """
+import json, os, sys, time
+from ingressd import certs
+directory, go = sys.argv[1], sys.argv[2]
+while not os.path.exists(go):
+    time.sleep(0.001)
+try:
+    ca = certs.init_ca(directory)
+    print(json.dumps({"created": ca.created, "cert": ca.cert_path.read_text()}))
+except certs.CertError as exc:
+    print(json.dumps({"error": str(exc)}))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="creation is serialized with flock, which Windows lacks")
+def test_processes_creating_one_ca_at_once_take_turns_one_creates_the_others_load_it(tmp_path):
+    """Two `ingressd run` started together on a fresh machine both create the per-user CA: one
+    does, the others load that one (before: 'ca.key: appeared while creating the CA')."""
+    for trial in range(3):
+        directory, go = tmp_path / f"ca{trial}", tmp_path / f"go{trial}"
+        racers = [subprocess.Popen([sys.executable, "-c", RACER, str(directory), str(go)], cwd=REPO,
+                                   stdout=subprocess.PIPE, text=True) for _ in range(6)]
+        go.touch()
+        results = [json.loads(p.communicate(timeout=60)[0]) for p in racers]
+        assert [r.get("error") for r in results] == [None] * 6
+        assert sorted(r["created"] for r in results) == [False] * 5 + [True]
+        assert len({r["cert"] for r in results}) == 1
+        assert sorted(p.name for p in directory.iterdir()) == ["ca.crt", "ca.key"]  # no lock or temporary file left
+        assert stat.S_IMODE((directory / "ca.key").stat().st_mode) == 0o600
 
 
 def test_load_ca_names_the_missing_or_corrupt_file(tmp_path):
