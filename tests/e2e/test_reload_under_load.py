@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import sys
 import threading
+import time
+
+import pytest
 
 from tests.e2e.conftest import HOST, echo_app_yaml, http_get, wait_status
 
@@ -84,12 +88,26 @@ class KeepAliveLoad:
             t.join(30)
 
 
-def test_a_reload_of_a_large_manifest_under_load_fails_no_request(ingressd, tmp_path):
+def every_worker_answers(port: int, host: str, want: int, timeout: float = 30) -> None:
+    """Until 20 requests in a row on new connections (the kernel spreads them over the workers) answer `want`."""
+    deadline = time.monotonic() + timeout
+    while [http_get(port, "/", host=host)[0] for _ in range(20)] != [want] * 20:
+        assert time.monotonic() < deadline, f"{host} never answered {want} from every worker"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("workers", [
+    "1",
+    # The snapshot (about 300 KB) is pickled on a thread and each worker loads it on a thread.
+    pytest.param("2", marks=pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                               reason="--workers needs SO_REUSEPORT spreading (Linux)")),
+])
+def test_a_reload_of_a_large_manifest_under_load_fails_no_request(ingressd, tmp_path, workers):
     manifests = tmp_path / "m"
     manifests.mkdir()
     (manifests / "app.yaml").write_text(echo_app_yaml("busy", "busy.test"))
     (manifests / "bulk.yaml").write_text(bulk("a"))
-    proc = ingressd("-f", str(manifests), "--access-log", "off")
+    proc = ingressd("-f", str(manifests), "--access-log", "off", "--workers", workers)
     proc.wait_healthy(timeout=120)
     wait_status(proc.http_port, "/", "busy.test", 200, 60)
     wait_status(proc.http_port, "/", "h0-9.a.test", 200, 30)
@@ -100,6 +118,8 @@ def test_a_reload_of_a_large_manifest_under_load_fails_no_request(ingressd, tmp_
         wait_status(proc.http_port, "/", "h0-9.b.test", 200, 120)
         served_during = len(load.outcomes)
         wait_status(proc.http_port, "/", "h0-0.b.test", 200, 10)
+    if workers != "1":  # each worker switches once it has loaded the snapshot: the other one a moment later
+        every_worker_answers(proc.http_port, "h0-9.a.test", 404)
     assert http_get(proc.http_port, "/", host="h0-9.a.test")[0] == 404  # the old hosts are gone
     assert http_get(proc.http_port, "/", host="h199-9.b.test")[0] == 503  # a Service without endpoints
     assert served_during > 20, proc.stderr()
