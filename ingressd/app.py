@@ -58,7 +58,7 @@ from ingressd.offloop import (build_off_loop, collections_deferred, freeze_heap,
                               snapshot_versions)
 from ingressd.store_db import StoreDB, StoreDBError, manifest_body
 from ingressd.words import count
-from ingressd.workers.pool import make_proxy
+from ingressd.workers.pool import WORKER_TIMEOUT, make_proxy
 
 @dataclass
 class RunOptions:
@@ -94,7 +94,7 @@ class RunOptions:
     scale_down_delay_after_add: float | None = None
     pod_cidr: str | None = None  # "127.X.Y.0/24"; None: a free block derived from the state dir
     workers: int = 1  # data-plane processes (ingressd.workers); 1: this process serves, as always
-    worker_timeout: float = 30.0  # seconds a silent worker is given before it is killed and restarted; 0: never
+    worker_timeout: float = WORKER_TIMEOUT  # seconds a silent worker is given before it is killed and restarted; 0: never
     container_log_max_size: int = 10 * 1024 * 1024  # bytes (--container-log-max-size); negative: no rotation
     container_log_max_files: int = 5  # per container instance, the current file included
     pod_log_retention: float = 3600.0  # seconds a gone pod's logs are kept

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import io
 import itertools
 import os
 import pickle
@@ -40,7 +39,7 @@ import ingressd
 from ingressd.offloop import collections_deferred
 from ingressd.proxy.server import ProxyServer
 from ingressd.routing.snapshot import Snapshot
-from ingressd.workers.channel import frame, read_frame, send_frame
+from ingressd.workers.channel import dumps_yielding, frame, read_frame, send_frame
 from ingressd.workers.merge import SilenceWatch, TrafficTotals, merge, reuseport_unavailable, worker_seed
 
 READY_TIMEOUT = 30.0  # seconds for a new worker to take its snapshot and listeners
@@ -48,20 +47,13 @@ LISTEN_TIMEOUT = 10.0
 STOP_GRACE = 10.0  # seconds a worker gets to close its connections before SIGKILL
 RESTART_BACKOFF = (0.0, 0.5, 1.0, 2.0, 5.0)  # after crashes in quick succession
 PICKLE = pickle.HIGHEST_PROTOCOL
-# Snapshot parts rebuilt from configuration (Ingresses, Gateways, TLS Secrets): large with many
-# rules (1.4 MB for 10 000), so pickled on a thread by the pure-Python pickler, which lets the loop
-# (the admin API, in-process pods) run every switch interval; the C pickler holds the GIL 45 ms for
-# them. Endpoints and pod names change with every pod and are pickled at once.
-CONFIG_PARTS = frozenset({"table", "tls", "gateway"})
-
-
-def dumps_yielding(obj) -> bytes:
-    """pickle.dumps(obj, PICKLE), byte for byte, by the pure-Python pickler (see CONFIG_PARTS)."""
-    out = io.BytesIO()
-    pickle._Pickler(out, protocol=PICKLE).dump(obj)
-    return out.getvalue()
 TERM_GRACE = 1.0  # seconds to see whether a worker's SIGTERM was the whole group's
 WORKER_TIMEOUT = 30.0  # --worker-timeout: a worker silent this long is killed and started again
+# Snapshot parts rebuilt from configuration (Ingresses, Gateways, TLS Secrets): large with many
+# rules (1.4 MB for 10 000), so pickled on a thread (channel.dumps_yielding) so that this loop (the
+# admin API, in-process pods) keeps running. Endpoints and pod names change with every pod and are
+# pickled at once.
+CONFIG_PARTS = frozenset({"table", "tls", "gateway"})
 
 
 def make_proxy(options, warn, state: Snapshot, **kwargs) -> ProxyServer:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import dataclasses
-import io
 import os
 import pickle
 import random
@@ -28,20 +27,12 @@ from ingressd.metrics import ProxyMetrics
 from ingressd.offloop import collections_deferred, freeze_heap
 from ingressd.proxy.server import ProxyServer
 from ingressd.proxy.tls import SniContexts, server_context
-from ingressd.workers.channel import CommandReader, frame
+from ingressd.workers.channel import CommandReader, frame, loads_yielding
 from ingressd.workers.merge import drain
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 REPORT_INTERVAL = 0.2  # access-log lines are written and metric deltas reported this often
-# A snapshot frame larger than this is unpickled on a thread by the pure-Python unpickler: the C
-# one holds the GIL from start to end (about 80 ms for 10 000 rules, the worker serving nothing),
-# the Python one lets the loop run every switch interval (reload_stall.py --workers 2).
-THREADED_LOAD_BYTES = 64 * 1024
-
-
-def load_snapshot_parts(body: bytes) -> dict:
-    """The parts of a P frame; a thread's work (see THREADED_LOAD_BYTES)."""
-    return pickle._Unpickler(io.BytesIO(body)).load()
+THREADED_LOAD_BYTES = 64 * 1024  # a larger snapshot frame is loaded on a thread (channel.loads_yielding)
 
 
 def die_with_parent(parent: int) -> None:
@@ -173,7 +164,7 @@ class Worker:
         if kind == b"P" and proxy is not None:
             with collections_deferred():  # as the control process's reload: a freeze instead of a full collection
                 if len(body) > THREADED_LOAD_BYTES:
-                    parts = await asyncio.to_thread(load_snapshot_parts, body)
+                    parts = await asyncio.to_thread(loads_yielding, body)
                 else:
                     parts = pickle.loads(body)
                 proxy.swap(dataclasses.replace(proxy.state, **parts))

@@ -11,9 +11,8 @@ import random
 
 from ingressd.routing.snapshot import ManifestObjects, SnapshotBuilder
 from ingressd.workers import pool
-from ingressd.workers.channel import HEADER
+from ingressd.workers.channel import HEADER, loads_yielding
 from ingressd.workers.pool import WorkerPool, WorkerProcess
-from ingressd.workers.worker import load_snapshot_parts
 
 
 def ingress(host: str) -> dict:
@@ -57,7 +56,7 @@ def applied(start, worker: WorkerProcess):
         data, _fds, _owned = worker.outbox.get_nowait()
         length, kind = HEADER.unpack(data[:HEADER.size])
         assert (kind, length) == (ord("P"), len(data) - HEADER.size)
-        state = dataclasses.replace(state, **load_snapshot_parts(data[HEADER.size:]))
+        state = dataclasses.replace(state, **loads_yielding(data[HEADER.size:]))
     return state
 
 
@@ -114,4 +113,4 @@ def test_the_yielding_pickler_writes_the_c_picklers_bytes():
     state = SnapshotBuilder().build(ManifestObjects(objs))[0]
     parts = {"table": state.table, "endpoints": state.endpoints}
     assert pool.dumps_yielding(parts) == pickle.dumps(parts, protocol=pool.PICKLE)
-    assert pickle.dumps(load_snapshot_parts(pool.dumps_yielding(parts))) == pickle.dumps(parts)
+    assert pickle.dumps(loads_yielding(pool.dumps_yielding(parts))) == pickle.dumps(parts)
