@@ -86,7 +86,7 @@ def upstream_request_head(
         b"\r\n", forwarding,
     ]
     if incoming_xff is not None:
-        parts += [b"X-Original-Forwarded-For: ", incoming_xff, b"\r\n"]
+        parts.extend((b"X-Original-Forwarded-For: ", incoming_xff, b"\r\n"))
     drop = _DROP_REQUEST
     named = None
     for lname, name, value in headers:
@@ -94,7 +94,7 @@ def upstream_request_head(
             if lname == b"connection":
                 named = _tokens(value) - _CONNECTION_OPTIONS
         elif not named or lname not in named:
-            parts += [name, b": ", value, b"\r\n"]
+            parts.extend((name, b": ", value, b"\r\n"))
     if named:
         # Connection named more hop-by-hop headers, maybe some that came before it: redo (rare).
         return upstream_request_head(
@@ -103,7 +103,7 @@ def upstream_request_head(
             body_framing=body_framing, upgrade=upgrade)
     if upgrade is not None:
         # The client asked to switch protocols: offer it upstream (nginx: Upgrade $http_upgrade).
-        parts += [b"Upgrade: ", upgrade, b"\r\nConnection: upgrade\r\n"]
+        parts.extend((b"Upgrade: ", upgrade, b"\r\nConnection: upgrade\r\n"))
     parts.append(body_framing)
     parts.append(b"\r\n")
     return b"".join(parts)
@@ -149,14 +149,14 @@ def client_response_head(
             elif lname == b"connection" and value.lower() not in _CONNECTION_OPTIONS:
                 named = _tokens(value) - _CONNECTION_OPTIONS
             continue
-        parts += [name, b": ", value, b"\r\n"]
+        parts.extend((name, b": ", value, b"\r\n"))
     if named:
         # Connection names more hop-by-hop headers: filter again with them (rare).
         drop = drop | named
         parts = [line]
         for name, value in headers:
             if name.lower() not in drop:
-                parts += [name, b": ", value, b"\r\n"]
+                parts.extend((name, b": ", value, b"\r\n"))
     return parts, content_length
 
 

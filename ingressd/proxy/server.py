@@ -208,14 +208,21 @@ class ClientConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self.in_head = False
         parser = self.parser
+        hmap = self._hmap
+        keep_alive = parser.should_keep_alive()
+        # Of the versions llhttp accepts (0.9, 1.0, 1.1, 2.0) only 1.1 is kept alive without a
+        # keep-alive token in Connection or Proxy-Connection: such a request is HTTP/1.1, known
+        # without get_http_version's string formatting (a sixtieth of a request's cost).
+        version = "1.1" if keep_alive and b"connection" not in hmap and b"proxy-connection" not in hmap \
+            else parser.get_http_version()
         ex = Exchange(
             self,
             parser.get_method(),
             b"".join(self._url),
             self._headers,
-            self._hmap,
-            parser.get_http_version(),
-            parser.should_keep_alive(),
+            hmap,
+            version,
+            keep_alive,
             parser.should_upgrade(),
             self._url_len + self._header_bytes + 16,
         )
@@ -228,8 +235,11 @@ class ClientConnection(asyncio.Protocol):
         self._header_bytes = 0
         bad, self._bad_head = self._bad_head, None
         if bad is None and self.current is None:
-            self.current = ex  # the common case, without the queueing layer
-            self._run(ex, None)
+            self.current = ex  # the common case, without the queueing layer (and _run's call)
+            try:
+                ex.start()
+            except Exception as exc:  # never let one request take the listener down
+                self._exchange_failed(ex, exc)
             return
         if bad is not None:
             ex.keep_alive = False
@@ -275,14 +285,19 @@ class ClientConnection(asyncio.Protocol):
             else:
                 ex.start()
         except Exception as exc:  # never let one request take the listener down
-            self.server.report_error(exc)
-            if not ex.finished:
-                if not ex.head_sent:
-                    ex.respond(500, close=True)
-                else:
-                    ex.abort_client()
+            self._exchange_failed(ex, exc)
 
-    def exchange_finished(self, ex: Exchange, keep_alive: bool) -> None:
+    def _exchange_failed(self, ex: Exchange, exc: Exception) -> None:
+        """A bug in handling `ex`: report it and answer 500 (or cut the response short)."""
+        self.server.report_error(exc)
+        if not ex.finished:
+            if not ex.head_sent:
+                ex.respond(500, close=True)
+            else:
+                ex.abort_client()
+
+    def exchange_finished(self, ex: Exchange, keep_alive: bool, now: float) -> None:
+        """`now`: the monotonic time the exchange finished."""
         if ex is not self.current:
             return
         self.current = None
@@ -312,7 +327,7 @@ class ClientConnection(asyncio.Protocol):
             # The upstream declined the upgrade: what followed is HTTP again, parsed, routed and
             # logged like any request (never tunnelled unchecked).
             self.paused.discard("upgrade")
-            self.idle_since = time.monotonic()
+            self.idle_since = now
             self.idle_limit = KEEPALIVE_TIMEOUT
             self._update_reading()
             if pending:
@@ -324,13 +339,13 @@ class ClientConnection(asyncio.Protocol):
                 self.resume("pipeline")
             # Its body is awaited from now on (a 100 Continue only goes out now): time spent
             # queued behind the requests before it is not a client stall.
-            self.read_resumed = time.monotonic()
+            self.read_resumed = now
             self.current = nxt
             self._run(nxt, local)
         else:
             if self.paused:
                 self._update_reading()
-            self.idle_since = time.monotonic()
+            self.idle_since = now
             self.idle_limit = KEEPALIVE_TIMEOUT
 
     def start_tunnel(self, ex: Exchange) -> None:

@@ -58,6 +58,7 @@ class UpstreamConnection(asyncio.Protocol):
             # Bytes on an idle connection: the upstream is confused; never reuse it.
             self.close()
             return
+        exchange.last_read = time.monotonic()  # proxy-read-timeout counts from the last read
         try:
             self.parser.feed_data(data)
             if exchange.out and not exchange.finished:
@@ -165,8 +166,8 @@ class UpstreamPool:
             _, conn = await loop.create_connection(lambda: UpstreamConnection(self, address), ip, port, **kwargs)
         return conn
 
-    def release(self, conn: UpstreamConnection, reusable: bool) -> None:
-        """Return a connection after a complete exchange."""
+    def release(self, conn: UpstreamConnection, reusable: bool, now: float) -> None:
+        """Return a connection after a complete exchange (`now`: the monotonic time)."""
         conn.exchange = None
         conn.requests += 1
         if not reusable or conn.closed or conn.tunnel or conn.requests >= MAX_REQUESTS:
@@ -182,7 +183,7 @@ class UpstreamPool:
         if len(conns) >= MAX_IDLE_PER_ADDRESS:
             conn.close()
             return
-        conn.idle_since = time.monotonic()
+        conn.idle_since = now
         conns.append(conn)
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().call_later(IDLE_TIMEOUT / 4, self._sweep)

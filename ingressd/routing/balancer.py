@@ -119,7 +119,18 @@ class Balancers:
             return None
         if method == "ewma":
             return self._pick_ewma(upstream, endpoints, exclude)
-        return self._pick_round_robin(upstream, endpoints, exclude)
+        # Round robin (inline: most requests come this way).
+        count = len(endpoints)
+        start = self._cursors.get(upstream, 0) % count  # a shrunk list just wraps
+        chosen = start
+        if exclude:
+            for step in range(count):
+                index = (start + step) % count
+                if endpoints[index].address not in exclude:
+                    chosen = index
+                    break
+        self._cursors[upstream] = (chosen + 1) % count
+        return endpoints[chosen]
 
     def observe(self, upstream: str, address: str, seconds: float) -> None:
         """Connect + response time of one attempt (ewma.lua's after_balance)."""
@@ -243,21 +254,6 @@ class Balancers:
         if node_map is None or node_map.endpoints is not endpoints:
             node_map = self._node_maps[upstream] = _NodeMap(upstream, endpoints)
         return node_map
-
-    # --- round robin ---
-
-    def _pick_round_robin(self, upstream: str, endpoints: tuple[Endpoint, ...], exclude: frozenset[str]) -> Endpoint:
-        count = len(endpoints)
-        start = self._cursors.get(upstream, 0) % count  # a shrunk list just wraps
-        chosen = start
-        if exclude:
-            for step in range(count):
-                index = (start + step) % count
-                if endpoints[index].address not in exclude:
-                    chosen = index
-                    break
-        self._cursors[upstream] = (chosen + 1) % count
-        return endpoints[chosen]
 
     # --- ewma ---
 

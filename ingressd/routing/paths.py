@@ -20,12 +20,6 @@ IMPLEMENTATION_SPECIFIC = "ImplementationSpecific"
 PATH_TYPES = (EXACT, PREFIX, IMPLEMENTATION_SPECIFIC)
 
 
-def split_target(target: str) -> tuple[str, str]:
-    """A request target "/a/b?x=1" -> ("/a/b", "x=1")."""
-    path, _, query = target.partition("?")
-    return path, query
-
-
 def match_exact(rule_path: str, path: str) -> bool:
     return path == rule_path
 
@@ -132,13 +126,9 @@ class PathMatcher(Generic[T]):
                     return value, m
             return None
         value = self._exact.get(path)
-        if value is None:
-            value = self._match_prefix(path)
-            if value is None:
-                return None
-        return value, None
-
-    def _match_prefix(self, path: str) -> T | None:
+        if value is not None:
+            return value, None
+        # The longest Prefix rule: one probe per path segment (inline: this runs for every request).
         prefixes = self._prefix
         if prefixes:
             candidate = path.rstrip("/")
@@ -151,9 +141,10 @@ class PathMatcher(Generic[T]):
             while candidate:
                 value = prefixes.get(candidate)
                 if value is not None:
-                    return value
+                    return value, None
                 cut = candidate.rfind("/")
                 if cut <= 0:
                     break
                 candidate = candidate[:cut]
-        return self._root
+        root = self._root
+        return None if root is None else (root, None)

@@ -30,7 +30,7 @@ from ingressd.routing.annotations import (
 )
 from ingressd.routing.canary import CanaryConfig
 from ingressd.routing.hosts import HostIndex, normalize_host
-from ingressd.routing.paths import IMPLEMENTATION_SPECIFIC, PREFIX, PathMatcher, expand_rewrite, split_target
+from ingressd.routing.paths import IMPLEMENTATION_SPECIFIC, PREFIX, PathMatcher, expand_rewrite
 
 INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 NGINX_CONTROLLER = "k8s.io/ingress-nginx"
@@ -94,7 +94,7 @@ class HostRoutes:
         )
 
     def match(self, target: str) -> RouteMatch | None:
-        path, query = split_target(target)
+        path, _, query = target.partition("?")  # split_target, inlined: this runs for every request
         if self.app_root is not None and path == "/":
             return RouteMatch(self.app_root, target, (302, self.app_root.config.app_root or "/"))
         hit = self.paths.match(path)

@@ -9,7 +9,6 @@ from ingressd.routing.paths import (
     match_exact,
     match_prefix,
     nginx_order,
-    split_target,
 )
 
 from tests.reference_rows import REFERENCE_ROWS
@@ -136,12 +135,6 @@ def test_expand_rewrite(path, target, request_path, query, want):
     assert expand_rewrite(target, match, query) == want
 
 
-@pytest.mark.parametrize(
-    "target, want",
-    [("/a/b?x=1&y", ("/a/b", "x=1&y")), ("/", ("/", "")), ("/a?", ("/a", "")), ("/a?b?c", ("/a", "b?c"))],
-)
-def test_split_target(target, want):
-    assert split_target(target) == want
 
 
 def test_nginx_order_longest_first_then_reverse_lexicographic_stable():

@@ -17,6 +17,20 @@ def service_of(table, host, target):
 # --- the reference path table, end to end -------------------------------------------------------
 
 
+@pytest.mark.parametrize("target, routed", [
+    ("/a?b?c", True),  # the path ends at the first "?": the rest, "?" and all, is the query
+    ("/a?", True),
+    ("/a/?x=1", False),  # Exact /a: a trailing slash is another path
+    ("/b?/a", False),
+])
+def test_the_query_is_not_part_of_the_path(target, routed):
+    table = build_route_table([ingress("web", rule("foo.com", http_path("/a", "Exact", "svc")))])
+    match = table.match("foo.com", target)
+    assert (match is not None) is routed
+    if routed:
+        assert match.upstream_path == target
+
+
 @pytest.mark.parametrize("path_type, rule_path, request_path, want", ALL_ROWS)
 def test_reference_path_table_through_the_route_table(path_type, rule_path, request_path, want):
     table = build_route_table([ingress("web", rule("foo.com", http_path(rule_path, path_type, "svc")))])
