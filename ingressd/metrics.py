@@ -30,24 +30,38 @@ _MAX_SERIES = 10000  # labels come from config, status and llhttp's fixed method
 
 
 class LoopCounter:
-    """A counter family updated without locks; exposed under its own name (no `_total`)."""
+    """A counter family updated without locks; exposed under its own name (no `_total`).
+
+    Each label set's value sits in a one-item list (its cell), so the proxy, holding the cell,
+    counts a request without looking the label set up again."""
 
     def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...]) -> None:
         self.name = name
         self.documentation = documentation
         self.labelnames = labelnames
-        self.values: dict[tuple, float] = {}
+        self.cells: dict[tuple, list[float]] = {}
+
+    @property
+    def values(self) -> dict[tuple, float]:
+        return {labels: cell[0] for labels, cell in self.cells.items()}
+
+    def cell(self, labels: tuple) -> list[float] | None:
+        """The label set's cell (created at 0), or None past _MAX_SERIES label sets."""
+        cell = self.cells.get(labels)
+        if cell is None:
+            if len(self.cells) >= _MAX_SERIES:
+                return None
+            cell = self.cells[labels] = [0.0]
+        return cell
 
     def inc(self, labels: tuple, amount: float = 1.0) -> None:
-        values = self.values
-        if labels in values:
-            values[labels] += amount
-        elif len(values) < _MAX_SERIES:
-            values[labels] = amount
+        cell = self.cell(labels)
+        if cell is not None:
+            cell[0] += amount
 
     def collect(self):
         metric = Metric(self.name, self.documentation, "counter")
-        for labels, value in self.values.items():
+        for labels, (value,) in self.cells.items():
             metric.add_sample(self.name, dict(zip(self.labelnames, labels)), value)
         yield metric
 
@@ -137,20 +151,16 @@ class ProxyMetrics:
         """Record one finished request; `labels` is in LABELS order.
 
         One dict lookup by the full label set (the caller passes the same tuple for the same
-        series, so it is found by identity) finds the four histograms' children.
+        series, so it is found by identity) finds the counter's cell and the four histograms'
+        children.
         """
-        values = self.requests.values
-        count = values.get(labels)
-        if count is None:
-            self.requests.inc(labels)
-        else:
-            values[labels] = count + 1.0
         children = self._children.get(labels)
         if children is None:
             children = self._new_children(labels)
             if children is None:
                 return
-        duration, response, req_size, resp_size = children
+        count, duration, response, req_size, resp_size = children
+        count[0] += 1.0
         duration[0][0 if request_seconds <= _FIRST_TIME_BUCKET else bisect_left(_TIME_BUCKETS, request_seconds)] += 1
         duration[1] += request_seconds
         if upstream_seconds is not None:
@@ -163,13 +173,17 @@ class ProxyMetrics:
         resp_size[1] += response_bytes
 
     def _new_children(self, labels: tuple) -> tuple | None:
-        """The four histograms' children for a full label set (they are kept per label set less
-        the status, so the statuses of one series share them)."""
+        """The counter's cell and the four histograms' children for a full label set (the
+        histograms are kept per label set less the status, so the statuses of one series share
+        them)."""
         if len(self._children) >= _MAX_SERIES:
+            return None
+        count = self.requests.cell(labels)
+        if count is None:
             return None
         hist = labels[1:]
         families = (self.request_duration, self.response_duration, self.request_size, self.response_size)
-        children = tuple(family.child(hist) for family in families)
+        children = (count, *(family.child(hist) for family in families))
         self._children[labels] = children
         return children
 

@@ -82,9 +82,10 @@ class Exchange:
         self.upgrade = upgrade
         self.started = time.monotonic()
         self.request_length = request_length
-        self.buffer: list[bytes] = []
-        self.replay: list[bytes] | None = []
-        self.out: list[bytes] = []
+        # Lists made at their first item (most requests have no body): () until then.
+        self.buffer: list[bytes] | tuple = ()
+        self.replay: list[bytes] | tuple | None = ()
+        self.out: list[bytes] | tuple = ()  # the response bytes held until the end of an upstream read
         self.upstream_addrs: list[str] = []
         self.upstream_statuses: list[str] = []
         self.upstream_times: list[float] = []
@@ -337,16 +338,23 @@ class Exchange:
         if body is not None:
             body.append(chunk)
             return
-        if self.replay is not None:
-            if self.req_body_bytes <= REPLAY_LIMIT:
-                self.replay.append(chunk)
-            else:
+        replay = self.replay
+        if replay is not None:
+            if self.req_body_bytes > REPLAY_LIMIT:
                 self.replay = None
+            elif replay:
+                replay.append(chunk)
+            else:
+                self.replay = [chunk]
         up = self.up
-        if up is not None and not self.buffer and not self.tunnel:
+        buffer = self.buffer
+        if up is not None and not buffer and not self.tunnel:
             self.send_body(chunk)
             return
-        self.buffer.append(chunk)
+        if buffer:
+            buffer.append(chunk)
+        else:
+            self.buffer = [chunk]
         self.buffer_bytes += len(chunk)
         if self.buffer_bytes > PENDING_LIMIT:
             self.conn.pause("body")
@@ -671,7 +679,7 @@ class Exchange:
             parts.extend((b"X-Ingressd-Upstream: ", self.upstream_name.encode(), b"\r\n"))
         parts.append(b"\r\n")
         # Held until the end of this upstream read, so head and body leave in one write.
-        self.out.append(b"".join(parts))
+        self.out = [b"".join(parts)]
         self.head_sent = True
         if self.method == b"HEAD" and status != 101:
             # llhttp would wait for a HEAD response's Content-Length body: end here, don't reuse.
@@ -715,8 +723,8 @@ class Exchange:
         self.send_blocked_since = 0.0
         conn = self.conn
         out = self.out
-        if out:  # flush_out, inlined
-            self.out = []
+        if out:  # flush_out, inlined (nothing is added to `out` after this)
+            self.out = ()
             conn.write(out[0] if len(out) == 1 else b"".join(out))
         if conn.paused:
             conn.resume("upstream")

@@ -80,7 +80,7 @@ class ClientConnection(asyncio.Protocol):
         self.read_resumed = 0.0
         self.lingering = 0.0  # since when the connection only drains what the client still sends
         self.linger_last = 0.0
-        self._url: list[bytes] = []
+        self._url = b""  # the request target so far (llhttp may hand it over in pieces)
         self._url_len = 0
         self._headers: list[tuple[bytes, bytes, bytes]] = []
         self._hmap: dict[bytes, bytes] = {}
@@ -186,10 +186,12 @@ class ClientConnection(asyncio.Protocol):
             self._head_began = True
             self.head_bytes = 0
             self.head_started = self.server.now
+            self._url = url
+        else:
+            self._url += url  # the URL came in pieces (over several reads)
         self._url_len += len(url)
         if self._url_len > self.server.max_request_line:
             raise _HeadRejected(414, "Request-URI Too Large")
-        self._url.append(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         size = len(name) + len(value) + 4
@@ -218,7 +220,7 @@ class ClientConnection(asyncio.Protocol):
         ex = Exchange(
             self,
             parser.get_method(),
-            b"".join(self._url),
+            self._url,
             self._headers,
             hmap,
             version,
@@ -228,7 +230,7 @@ class ClientConnection(asyncio.Protocol):
         )
         self.parsing = ex
         # Reset for the next message here rather than in on_message_begin: one call fewer.
-        self._url = []
+        self._url = b""
         self._url_len = 0
         self._headers = []
         self._hmap = {}

@@ -48,11 +48,11 @@ def worker_seed(seed: int | None, index: int) -> int | None:
 def drain(metrics: ProxyMetrics) -> tuple | None:
     """Take what `metrics` counted since the last drain (it starts again from empty), or None when
     it counted nothing: (requests counter values, then the four histograms' children)."""
-    if not metrics.requests.values:
+    if not metrics.requests.cells:
         return None
     families = (metrics.request_duration, metrics.response_duration, metrics.request_size, metrics.response_size)
     taken = (metrics.requests.values, *(family.children for family in families))
-    metrics.requests.values = {}
+    metrics.requests.cells = {}
     for family in families:
         family.children = {}
     metrics._children = {}

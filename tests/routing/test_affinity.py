@@ -20,6 +20,7 @@ from ingressd.routing.affinity import (
     split_cookie,
 )
 from ingressd.routing.annotations import LocationConfig
+from ingressd.routing import balancer as balancer_module
 from ingressd.routing.balancer import CONSISTENT_POINTS, Balancers
 from ingressd.routing.endpoints import Endpoint
 
@@ -218,7 +219,11 @@ def test_retry_with_change_on_failure_repins_elsewhere(mode):
 
 
 @pytest.mark.parametrize("mode", ["balanced", "persistent"])
-def test_first_pick_on_a_retry_avoids_tried_endpoints(mode):
+def test_first_pick_on_a_retry_avoids_tried_endpoints(mode, monkeypatch):
+    # The balanced key has the worker's pid in it (sticky_balanced.lua); after 20 keys that all
+    # land on tried endpoints it takes the last, as the Lua does. Some pids (about 1 in 100) meet
+    # such a seed below, so the pid is fixed here like the clock and the random source.
+    monkeypatch.setattr(balancer_module.os, "getpid", lambda: 4242)
     for seed in range(20):
         endpoint, cookie = sticky(seed).pick_sticky("u", ABC, None, mode, exclude=frozenset({A.address, B.address}))
         assert endpoint == C and cookie is not None
