@@ -61,12 +61,12 @@ class Exchange:
         "conn", "server", "method", "target", "headers", "hmap", "version", "keep_alive", "upgrade", "started",
         "request_length", "buffer", "replay", "out", "upstream_addrs", "upstream_statuses", "upstream_times",
         "host", "host_b", "path", "match", "location", "cfg", "endpoints", "upstream_name", "main_upstream",
-        "alternative", "balance_cfg", "decision", "set_cookie", "cookies", "state", "backend", "tries",
+        "alternative", "balance_cfg", "decision", "set_cookie", "cookies", "state", "backend",
         "last_failure", "up", "up_started", "resp_status", "head_sent", "chunk_out", "close_delimited",
         "resp_bytes", "req_body_bytes", "content_length", "chunked_in", "body_done", "buffer_bytes",
         "body_sent", "stream_chunked", "finished", "responded", "interim", "upgrading", "upgrade_value",
         "tunnel", "body", "body_iter", "last_body_read", "send_blocked_since", "last_read", "request_id",
-        "status", "waiting_for_body", "sent", "tried", "traffic", "gateway", "deadline", "mirrors",
+        "status", "waiting_for_body", "sent", "traffic", "gateway", "deadline", "mirrors",
     )
 
     def __init__(self, conn, method: bytes, target: bytes, headers, hmap: dict[bytes, bytes], version: str,
@@ -86,7 +86,7 @@ class Exchange:
         self.buffer: list[bytes] | tuple = ()
         self.replay: list[bytes] | tuple | None = ()
         self.out: list[bytes] | tuple = ()  # the response bytes held until the end of an upstream read
-        self.upstream_addrs: list[str] = []
+        self.upstream_addrs: list[str] = []  # one per attempt (the tries, the endpoints tried)
         self.upstream_statuses: list[str] = []
         self.upstream_times: list[float] = []
         self.host = ""
@@ -105,7 +105,6 @@ class Exchange:
         self.cookies = None  # parsed lazily
         self.state = None  # the routing snapshot the endpoints came from
         self.backend = None  # the BackendRef serving (main or canary), to re-resolve endpoints on retries
-        self.tries = 0
         self.last_failure = "error"
         self.up = None
         self.up_started = 0.0
@@ -136,7 +135,6 @@ class Exchange:
         self.status = 0
         self.waiting_for_body = False
         self.sent = False
-        self.tried: tuple[str, ...] = ()
         self.traffic: list | None = None  # [started, in flight] of the pod this request is at (PodTraffic)
         self.gateway = None  # the HTTPRoute part of the decision (ingressd.routing.gateway_decide.GatewayForward)
         self.deadline = 0.0  # HTTPRoute timeouts.request: monotonic time after which the answer is 504
@@ -405,31 +403,32 @@ class Exchange:
         """Pick the next endpoint (proxy-next-upstream) and get a connection to it."""
         cfg = self.cfg
         tries_limit = cfg.proxy_next_upstream_tries or len(self.endpoints)
-        if self.tries >= tries_limit:
+        tried = self.upstream_addrs
+        if len(tried) >= tries_limit:
             return self.respond(504 if self.last_failure == "timeout" else 502)
         balance_cfg = self.balance_cfg
-        exclude = frozenset(self.tried) if self.tried else _NOTHING_TRIED
+        exclude = frozenset(tried) if tried else _NOTHING_TRIED
+        server = self.server
         if balance_cfg.affinity == "cookie" or balance_cfg.upstream_hash_by:
             ep = self.pick_by_balancer(balance_cfg, exclude)
         else:
-            ep = self.server.balancers.pick(self.upstream_name, self.endpoints, balance_cfg.load_balance, exclude)
+            ep = server.balancers.pick(self.upstream_name, self.endpoints, balance_cfg.load_balance, exclude)
         if ep is None:
             return self.respond(504 if self.last_failure == "timeout" else 502)
         address = ep.address
         counts = self.traffic
         if counts is not None:
             counts[1] -= 1  # a retry: the previous pod is done with this request
-        counts = self.server.traffic.counts.get(ep.ip) or self.server.traffic.counts_for(ep.ip)
+        traffic = server.traffic
+        counts = traffic.counts.get(ep.ip) or traffic.counts_for(ep.ip)
         counts[0] += 1
         counts[1] += 1
         self.traffic = counts
-        self.tried += (address,)
-        self.tries += 1
-        self.upstream_addrs.append(address)
+        tried.append(address)
         now = self.up_started = time.monotonic()
         tls = balance_cfg.backend_protocol == "HTTPS"
         key = "https://" + address if tls else address  # TLS and plain connections pool apart
-        conn = self.server.pool.take(key)
+        conn = server.pool.take(key)
         if conn is not None:
             self.attach(conn, now)
         else:
@@ -498,7 +497,7 @@ class Exchange:
             body_framing=framing,
             upgrade=self.upgrade_value if self.upgrading else None,
         )
-        up.write(head)
+        up.transport.write(head)  # UpstreamConnection.write, inlined
         if self.mirrors:
             self.send_mirrors(head)
         self.sent = True
@@ -613,7 +612,7 @@ class Exchange:
         cfg = self.cfg
         if kind not in cfg.proxy_next_upstream or not self.can_retry(kind):
             return False
-        if self.tries >= (cfg.proxy_next_upstream_tries or len(self.endpoints)):
+        if len(self.upstream_addrs) >= (cfg.proxy_next_upstream_tries or len(self.endpoints)):
             return False
         self.upstream_statuses.append(str(status))
         self.upstream_times.append(time.monotonic() - self.up_started)

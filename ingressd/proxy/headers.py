@@ -137,7 +137,7 @@ def client_response_head(
     names: DROP_RESPONSE_HSTS when ingressd sets its own HSTS); the caller appends its own framing
     and the final CRLF (it needs the Content-Length found here to choose the framing).
     """
-    line = status_line(status)
+    line = _STATUS_LINES.get(status) or status_line(status)
     parts = [line]
     named = None
     content_length = None

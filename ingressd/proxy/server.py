@@ -255,7 +255,7 @@ class ClientConnection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         ex = self.parsing
         self.parsing = None
-        if ex is not None:
+        if ex is not None and not ex.body_done:  # a request started without a body is done already
             ex.client_body_done()
 
     # ---- exchange management -------------------------------------------------------------
