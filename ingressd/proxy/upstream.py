@@ -179,8 +179,10 @@ class UpstreamPool:
         if conn.write_paused or conn.transport.is_closing():
             conn.close()
             return
-        conns = self.idle.setdefault(conn.address, [])
-        if len(conns) >= MAX_IDLE_PER_ADDRESS:
+        conns = self.idle.get(conn.address)
+        if conns is None:  # (not setdefault: its default list would be made for every release)
+            conns = self.idle[conn.address] = []
+        elif len(conns) >= MAX_IDLE_PER_ADDRESS:
             conn.close()
             return
         conn.idle_since = now
