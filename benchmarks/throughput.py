@@ -373,15 +373,41 @@ def parse_wrk(output: str) -> dict:
     return result
 
 
+def wrk_script(delay_ms: float, unique: bool) -> str:
+    """wrk's Lua: `delay_ms` after each response (an offered load, not saturation); `unique`: every
+    request a target of its own (/?t=<thread>&n=<count>), so no per-URL cache can answer for it."""
+    lua = ""
+    if delay_ms:
+        lua += f"function delay()\n  return {delay_ms:g}\nend\n"
+    if unique:
+        lua += textwrap.dedent("""\
+            local threads = 0
+            function setup(thread)
+              threads = threads + 1
+              thread:set("id", threads)
+            end
+            function init(args)
+              id = wrk.thread:get("id")
+              n = 0
+            end
+            function request()
+              n = n + 1
+              return wrk.format(nil, "/?t=" .. id .. "&n=" .. n)
+            end
+            """)
+    return lua
+
+
 def run_wrk(port: int, duration: float, opts: argparse.Namespace) -> dict:
     argv = [
         "wrk", f"-t{opts.threads}", f"-c{opts.connections}", f"-d{duration:g}s", "--latency",
         "-H", f"Host: {HOST}", f"http://127.0.0.1:{port}/",
     ]  # fmt: skip
     delay_ms = getattr(opts, "delay_ms", 0)
-    if delay_ms:  # each connection waits this long after a response: an offered load, not saturation
-        script = Path(tempfile.gettempdir(), f"ingressd-wrk-delay-{delay_ms:g}.lua")
-        script.write_text(f"function delay()\n  return {delay_ms:g}\nend\n")
+    unique = getattr(opts, "unique_targets", False)
+    if delay_ms or unique:
+        script = Path(tempfile.gettempdir(), f"ingressd-wrk-delay-{delay_ms:g}{'-unique' if unique else ''}.lua")
+        script.write_text(wrk_script(delay_ms, unique))
         argv += ["-s", str(script)]
     out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 30, check=True)
     return parse_wrk(out.stdout)
@@ -509,6 +535,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only", default=",".join(TARGETS),
                    help=f"comma-separated subset of {','.join(TARGETS)}, plus ingressd-wN (`--workers N`, e.g. "
                         "ingressd-w2)")
+    p.add_argument("--unique-targets", action="store_true",
+                   help="give every request a target of its own (/?t=THREAD&n=COUNT) instead of /")
     p.add_argument("--backend-workers", type=int, default=1, help="nginx worker processes of the backend")
     p.add_argument("--python", default=sys.executable, help="interpreter that runs `-m ingressd`")
     p.add_argument("--ingressd-arg", action="append", default=[], metavar="ARG", help="extra argument for `ingressd run` (repeatable)")
