@@ -60,14 +60,17 @@ class Exchange:
     __slots__ = (
         "conn", "server", "method", "target", "headers", "hmap", "version", "keep_alive", "upgrade", "started",
         "request_length", "buffer", "replay", "out", "upstream_addrs", "upstream_statuses", "upstream_times",
-        "host", "host_b", "path", "match", "location", "cfg", "endpoints", "upstream_name", "main_upstream",
-        "alternative", "balance_cfg", "decision", "set_cookie", "cookies", "state", "backend",
-        "last_failure", "up", "up_started", "resp_status", "head_sent", "chunk_out", "close_delimited",
-        "resp_bytes", "req_body_bytes", "content_length", "chunked_in", "body_done", "buffer_bytes",
-        "body_sent", "stream_chunked", "finished", "responded", "interim", "upgrading", "upgrade_value",
+        "host", "host_b", "path", "match", "cfg", "endpoints", "upstream_name", "balance_cfg", "decision",
+        "set_cookie", "cookies", "state", "last_failure", "up", "up_started", "resp_status", "head_sent",
+        "chunk_out", "close_delimited", "resp_bytes", "req_body_bytes", "content_length", "chunked_in",
+        "body_done", "buffer_bytes", "body_sent", "stream_chunked", "finished", "responded", "upgrade_value",
         "tunnel", "body", "body_iter", "last_body_read", "send_blocked_since", "last_read", "request_id",
-        "status", "waiting_for_body", "sent", "traffic", "gateway", "deadline", "mirrors",
+        "status", "waiting_for_body", "sent", "traffic", "gateway", "mirrors",
     )
+    # At most 60 slots: the object then comes from pymalloc rather than malloc (512 bytes at most),
+    # which is measurable per request. What can be derived is: the location (match.location), the
+    # main and alternative upstreams (decision), the serving backend (decision), a 1xx being
+    # consumed (resp_status still 0), the HTTPRoute deadline (gateway).
 
     def __init__(self, conn, method: bytes, target: bytes, headers, hmap: dict[bytes, bytes], version: str,
                  keep_alive: bool, upgrade: bool, request_length: int) -> None:
@@ -92,19 +95,17 @@ class Exchange:
         self.host = ""
         self.host_b = b""
         self.path = ""
-        self.match = None
-        self.location = None
+        self.match = None  # the RouteMatch (its location) that answered or forwards
         self.cfg = None
         self.endpoints: tuple = ()
         self.upstream_name = ""  # the upstream whose endpoints serve (the canary's when it was chosen)
-        self.main_upstream = ""  # $proxy_upstream_name: always the main backend's
-        self.alternative = ""  # $proxy_alternative_upstream_name: the canary's, when it served
         self.balance_cfg = None  # whose load-balance / upstream-hash-by / affinity apply
-        self.decision = None  # the routing Decision (ingressd.routing.decide.Forward) being executed
+        # The routing decision: a Forward being executed (main_upstream, alternative and the serving
+        # backend are its), or the Answer given; None when the request was refused before routing.
+        self.decision = None
         self.set_cookie = b""  # a Set-Cookie line to add to the response
         self.cookies = None  # parsed lazily
         self.state = None  # the routing snapshot the endpoints came from
-        self.backend = None  # the BackendRef serving (main or canary), to re-resolve endpoints on retries
         self.last_failure = "error"
         self.up = None
         self.up_started = 0.0
@@ -122,9 +123,7 @@ class Exchange:
         self.stream_chunked = False
         self.finished = False
         self.responded = False
-        self.interim = False
-        self.upgrading = False  # the client asked to switch protocols (Connection: upgrade + Upgrade)
-        self.upgrade_value = b""
+        self.upgrade_value = None  # the Upgrade offered upstream when the client asked to switch protocols
         self.tunnel = False
         self.body: RequestBody | None = None  # the whole body, read before connecting (proxy-request-buffering on)
         self.body_iter = None  # what is left to send of `body` on the current attempt
@@ -137,7 +136,6 @@ class Exchange:
         self.sent = False
         self.traffic: list | None = None  # [started, in flight] of the pod this request is at (PodTraffic)
         self.gateway = None  # the HTTPRoute part of the decision (ingressd.routing.gateway_decide.GatewayForward)
-        self.deadline = 0.0  # HTTPRoute timeouts.request: monotonic time after which the answer is 504
         self.mirrors: tuple = ()  # HTTPRoute RequestMirror targets still to copy this request to
 
     # ---- request side -------------------------------------------------------------------
@@ -187,37 +185,30 @@ class Exchange:
 
         state = self.server.state
         d = decide(state, self, self.server.rand)
+        self.decision = d
         if d.__class__ is Answer:
             match = d.match
             if match is not None:  # the rule that answered labels the metrics and the log
                 self.match = match
-                loc = self.location = match.location
-                self.cfg = loc.config
-            self.upstream_name = self.main_upstream = d.upstream
+                self.cfg = match.location.config
+            self.upstream_name = d.upstream
             return self.respond(d.status, close=d.close, headers=d.headers or None)
-        self.decision = d
         self.match = d.match
-        self.location = d.location
         cfg = self.cfg = d.config
         self.upstream_name = d.upstream_name
-        self.main_upstream = d.main_upstream
-        self.alternative = d.alternative
         self.state = state
-        self.backend = d.backend
         self.endpoints = d.endpoints
         self.balance_cfg = d.balance_config
         gw = d.gateway
         if gw is not None:
             self.gateway_prepare(gw)
         if d.pod is not None:  # a per-pod name: straight to that pod, nothing else applies
-            self.backend = None  # its endpoint is the pod itself, never re-resolved through a Service
             rid = hmap.get(b"x-request-id")
             self.request_id = rid if rid else _REQUEST_IDS.pop() if _REQUEST_IDS else _more_request_ids()
             return self.connect_next()
         if self.upgrade:
             # Any protocol (websocket, h2c, ...) is offered to the upstream as nginx does
             # (Upgrade $http_upgrade); only its 101 switches the connection.
-            self.upgrading = True
             self.upgrade_value = hmap.get(b"upgrade") or b""
         rid = hmap.get(b"x-request-id")
         self.request_id = rid if rid else _REQUEST_IDS.pop() if _REQUEST_IDS else _more_request_ids()
@@ -245,8 +236,6 @@ class Exchange:
             self.headers = modify_request_headers(self.headers, gw.request_headers)
         if gw.host:
             self.host_b = gw.host.encode("latin-1")
-        if gw.request_timeout:
-            self.deadline = self.started + gw.request_timeout
         self.mirrors = gw.mirrors
 
     def send_mirrors(self, head: bytes) -> None:
@@ -299,9 +288,10 @@ class Exchange:
         snapshot changed meanwhile, endpoints come from the new one, so a pod that left the
         pools is never picked."""
         state = self.server.state
-        if state is not self.state and self.backend is not None:
+        d = self.decision
+        if state is not self.state and d.pod is None:  # a per-pod name's endpoint is the pod itself
             self.state = state
-            fresh = state.endpoints.resolve(self.backend)
+            fresh = state.endpoints.resolve(d.backend)
             if fresh:
                 self.endpoints = fresh
 
@@ -316,7 +306,7 @@ class Exchange:
             if new_value is not None:
                 agent = self.hmap.get(b"user-agent")
                 self.set_cookie = b"Set-Cookie: %b\r\n" % set_cookie_header(
-                    cfg, new_value, self.location.path, self.conn.scheme_b == b"https",
+                    cfg, new_value, self.match.location.path, self.conn.scheme_b == b"https",
                     user_agent=agent.decode("latin-1") if agent else None).encode("latin-1")
             return ep
         return balancers.pick_hash(self.upstream_name, self.endpoints, self.decision.hash_key)
@@ -470,7 +460,7 @@ class Exchange:
         body = self.body
         if body is not None:
             framing = b"Content-Length: %d\r\n" % body.size  # nginx sends a buffered body with its length
-        elif self.upgrading and self.body_done and not self.buffer:
+        elif self.upgrade_value is not None and self.body_done and not self.buffer:
             framing = b""
         elif self.chunked_in:
             if self.body_done:
@@ -495,7 +485,7 @@ class Exchange:
             forwarding=conn.forwarding,
             incoming_xff=xff,
             body_framing=framing,
-            upgrade=self.upgrade_value if self.upgrading else None,
+            upgrade=self.upgrade_value,
         )
         up.transport.write(head)  # UpstreamConnection.write, inlined
         if self.mirrors:
@@ -521,7 +511,9 @@ class Exchange:
         One sweeper for all exchanges instead of a timer per request keeps the hot path cheap;
         the deadlines are in whole seconds anyway.
         """
-        if self.deadline and now >= self.deadline and not self.finished:
+        gw = self.gateway
+        if gw is not None and gw.request_timeout and not self.finished and not self.responded \
+                and now >= self.started + gw.request_timeout:
             return self.request_timed_out()
         if self.finished or self.up is None:
             return
@@ -537,7 +529,6 @@ class Exchange:
     def request_timed_out(self) -> None:
         """HTTPRoute timeouts.request elapsed: 504 if nothing was answered yet, else the
         connection is cut (the response cannot be completed in time)."""
-        self.deadline = 0.0
         self.server.log_upstream_error(
             f"HTTPRoute timeouts.request elapsed, upstream {self.upstream_name}, host {self.host!r}, "
             f"request \"{self.method.decode('latin-1')} {self.path}\"")
@@ -636,9 +627,8 @@ class Exchange:
 
     def response_head(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         if status < 200 and status != 101:
-            self.interim = True  # 100 Continue and friends are consumed here
-            return
-        if status == 101 and not self.upgrading:
+            return  # 100 Continue and friends are consumed here (resp_status stays 0 until the final head)
+        if status == 101 and self.upgrade_value is None:
             self.upstream_failed("upstream switched protocols without an upgrade request", "error")
             return
         if status >= 400 and self.retry_on_status(status):
@@ -690,8 +680,8 @@ class Exchange:
             self.response_complete(reusable=False)
 
     def response_body(self, chunk: bytes) -> None:
-        if self.interim:
-            return
+        if not self.resp_status:
+            return  # of a 1xx
         self.resp_bytes += len(chunk)
         if self.chunk_out:
             self.out.append(b"%x\r\n%b\r\n" % (len(chunk), chunk))
@@ -704,9 +694,8 @@ class Exchange:
         self.conn.write(out[0] if len(out) == 1 else b"".join(out))
 
     def response_done(self, upstream_keep_alive: bool) -> None:
-        if self.interim:
-            self.interim = False
-            return
+        if not self.resp_status:
+            return  # the end of a 1xx: the final response follows
         if self.resp_status == 101:
             return  # the upgrade exception follows
         if self.chunk_out:
@@ -838,14 +827,21 @@ class Exchange:
     def record(self, now: float) -> None:
         server = self.server
         elapsed = now - self.started
-        loc = self.location
+        match = self.match
+        loc = match.location if match is not None else None
+        d = self.decision
+        if d is not None:
+            main_upstream = d.main_upstream
+            alternative = d.alternative
+        else:
+            main_upstream = alternative = ""
         method = _METHOD_NAMES.get(self.method) or self.method.decode("latin-1")
-        key = (id(loc), self.status, method, self.alternative)
+        key = (id(loc), self.status, method, alternative)
         cached = _LABELS.get(key)
         if cached is not None and cached[0] is loc:
             labels = cached[1]
         else:
-            labels = metric_labels(loc, self.status, method, self.alternative)
+            labels = metric_labels(loc, self.status, method, alternative)
             if len(_LABELS) >= 4096:
                 _LABELS.clear()
             _LABELS[key] = (loc, labels)
@@ -883,7 +879,7 @@ class Exchange:
                 f'"{method} {self.path or self.target.decode("latin-1")} HTTP/{self.version}" {self.status} '
                 f'{self.resp_bytes} "{referer.decode("latin-1") if referer else "-"}" '
                 f'"{agent.decode("latin-1") if agent else "-"}" {request_bytes} {request_time} '
-                f'[{self.main_upstream}] [{self.alternative}] '
+                f'[{main_upstream}] [{alternative}] '
                 f'{(addrs[0] if len(addrs) == 1 else ", ".join(addrs)) if addrs else "-"} '
                 f'{self.resp_bytes if statuses else "-"} '
                 f'{upstream_time} '
@@ -899,8 +895,8 @@ class Exchange:
             agent.decode("latin-1") if agent else "",
             request_bytes,
             elapsed,
-            self.main_upstream,
-            self.alternative,
+            main_upstream,
+            alternative,
             ", ".join(self.upstream_addrs),
             str(self.resp_bytes) if self.upstream_statuses else "",
             (f"{times[0]:.3f}" if len(times) == 1 else ", ".join(f"{t:.3f}" for t in times)),

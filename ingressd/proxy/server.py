@@ -403,7 +403,7 @@ class ClientConnection(asyncio.Protocol):
                 if self.transport is not None:
                     self.transport.close()
             return
-        if ex.up is not None or ex.deadline:
+        if ex.up is not None or ex.gateway is not None:
             ex.check_timeouts(now)  # proxy-read-timeout / proxy-send-timeout
         if not ex.body_done and not ex.finished and not self.paused and \
                 now - max(ex.last_body_read, ex.started, self.read_resumed) >= limits.client_body_timeout:

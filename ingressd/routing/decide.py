@@ -107,6 +107,13 @@ class Answer:
     def location(self) -> Location | None:
         return None if self.match is None else self.match.location
 
+    @property
+    def main_upstream(self) -> str:
+        """$proxy_upstream_name, as a Forward has it: the upstream when the balancer was reached."""
+        return self.upstream
+
+    alternative = ""  # $proxy_alternative_upstream_name: no canary serves an answer
+
 
 class Forward:
     """The request goes upstream."""

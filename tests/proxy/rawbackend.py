@@ -1,5 +1,6 @@
 """A byte-level upstream for hostile-input tests: it records every byte and every request it parses,
-and answers each complete request with 200 (or 101 to an upgrade, when told to)."""
+and answers each complete request with 200 (or 101 to an upgrade, when told to), after `interim`
+(1xx responses) when given: in the same write, or a write of its own with `interim_apart`."""
 
 from __future__ import annotations
 
@@ -55,12 +56,22 @@ class _Conn(asyncio.Protocol):
         self.backend.requests.append(self.url)
         self.url = b""
         if not self.parser.should_upgrade():
-            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            final = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            interim = self.backend.interim
+            if not interim:
+                self.transport.write(final)
+            elif not self.backend.interim_apart:
+                self.transport.write(interim + final)
+            else:
+                self.transport.write(interim)
+                asyncio.get_running_loop().call_later(0.05, self.transport.write, final)
 
 
 class RawBackend:
-    def __init__(self, accept_upgrade: bool = False) -> None:
+    def __init__(self, accept_upgrade: bool = False, interim: bytes = b"", interim_apart: bool = False) -> None:
         self.accept_upgrade = accept_upgrade
+        self.interim = interim
+        self.interim_apart = interim_apart
         self.received = bytearray()
         self.tunnelled = bytearray()
         self.requests: list[bytes] = []

@@ -52,9 +52,11 @@ def _finished_exchange(row: dict, log: AccessLog) -> Exchange:
     headers = values["headers"]
     ex = Exchange(conn, values["method"], values["target"], [(k, k, v) for k, v in headers.items()], dict(headers),
                   values["version"], True, False, values["request_length"])
-    for name in ("path", "status", "resp_bytes", "req_body_bytes", "main_upstream", "alternative",
-                 "upstream_addrs", "upstream_statuses", "upstream_times", "request_id"):
+    for name in ("path", "status", "resp_bytes", "req_body_bytes", "upstream_addrs", "upstream_statuses",
+                 "upstream_times", "request_id"):
         setattr(ex, name, values[name])
+    if values["main_upstream"] or values["alternative"]:  # the upstreams are the decision's
+        ex.decision = SimpleNamespace(main_upstream=values["main_upstream"], alternative=values["alternative"])
     ex.started = 100.0
     return ex
 

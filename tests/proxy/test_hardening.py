@@ -94,6 +94,24 @@ async def test_bytes_after_a_declined_upgrade_are_parsed_as_http_not_tunnelled(r
     assert len(lines) == 2 and '"GET /private HTTP/1.1" 404' in lines[1]
 
 
+EARLY_HINTS = (b"HTTP/1.1 100 Continue\r\n\r\n"
+               b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+
+
+@pytest.mark.parametrize("apart", [False, True], ids=["same read", "reads apart"])
+async def test_interim_responses_from_the_upstream_are_consumed(raw_backend, start_proxy, apart):
+    """1xx heads (other than 101) before the final response never reach the client, nor count as
+    the response: the client gets the one 200, the log says 200, and both connections serve on."""
+    backend = await raw_backend(interim=EARLY_HINTS, interim_apart=apart)
+    proxy = await start_proxy(routes(backend.port))
+    request = b"GET /public/a HTTP/1.1\r\nHost: app.test\r\n\r\n"
+    got = await exchange(proxy.port, request + request.replace(b"/a", b"/b"), 2)
+    assert got.done == [(200, b"ok"), (200, b"ok")]
+    assert backend.requests == [b"/public/a", b"/public/b"] and backend.connections == 1
+    lines = proxy.log_lines()
+    assert len(lines) == 2 and all('HTTP/1.1" 200 2 ' in line and line.split()[-2] == "200" for line in lines)
+
+
 async def test_a_declined_upgrade_keeps_the_connection_serving(raw_backend, start_proxy):
     backend = await raw_backend()
     proxy = await start_proxy(routes(backend.port))
