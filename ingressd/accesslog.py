@@ -1,9 +1,15 @@
 """Access log in ingress-nginx's default `log-format-upstream`, or JSON lines.
 
 Lines are queued and written in batches when flushed by the caller's timer (or at once on a
-terminal). The proxy builds its nginx-format line itself with one f-string (`line()`; see
-Exchange.record), which is the cheapest way to the same text `format()` gives for an AccessRecord;
-JSON lines and records from elsewhere go through `log()`.
+terminal). The proxy builds its nginx-format line itself as bytes with one %-format (`line()`; see
+Exchange.record): its inputs are bytes already (the request as read), so nothing is decoded and
+encoded again per request, and the result is the text `format()` gives for an AccessRecord. JSON
+lines and records from elsewhere go through `log()`.
+
+Values from the request are escaped as nginx escapes variables in a log line (escape=default):
+`"`, `\\`, control bytes and bytes from 0x7f up become \\xHH, so no value can end its quoted field
+(forging the fields after it) or put raw bytes or terminal escapes into the log. Every line is
+therefore ASCII.
 
 `open_access_log` turns `--access-log stdout|stderr|off|FILE` into an AccessLog (None for `off`: the
 proxy then builds no record at all).
@@ -19,20 +25,39 @@ from typing import NamedTuple, TextIO
 
 ACCESS_LOG_TARGETS = ("stdout", "stderr", "off")  # any other value is a file path (`./off` for a file called off)
 
-# f"{seconds:.3f}" for 0.000 to 9.999 s by whole milliseconds: a list index is a fraction of the cost
+# b"%.3f" % seconds for 0.000 to 9.999 s by whole milliseconds: a list index is a fraction of the cost
 # of formatting a float, and the proxy formats two per request ($request_time, $upstream_response_time).
-MS3 = [f"{ms // 1000}.{ms % 1000:03d}" for ms in range(10000)]
+MS3 = [b"%d.%03d" % (ms // 1000, ms % 1000) for ms in range(10000)]
+STATUS = [b"%d" % n for n in range(1000)]  # an HTTP status as bytes, by number
 
 
-def seconds3(seconds: float) -> str:
-    """Exactly f"{seconds:.3f}". The table is used only when seconds*1000 is clearly inside the
+def seconds3(seconds: float) -> bytes:
+    """Exactly b"%.3f" % seconds. The table is used only when seconds*1000 is clearly inside the
     rounding interval of its nearest integer (never near a tie, where the float product's own
     rounding could matter); the exchange inlines the same test."""
     y = seconds * 1000.0
     ms = int(y + 0.5)
     if -0.49999 < y - ms < 0.49999 and y >= 0.0 and ms < 10000:
         return MS3[ms]
-    return f"{seconds:.3f}"
+    return b"%.3f" % seconds
+
+
+# nginx's ngx_http_log_escape: what a byte becomes inside a logged variable's value.
+_ESCAPED = [bytes([c]) if 0x20 <= c < 0x7f and c not in b'"\\' else b"\\x%02X" % c for c in range(256)]
+_PLAIN = bytes(c for c in range(0x20, 0x7f) if c not in b'"\\')
+
+
+def escape(value: bytes) -> bytes:
+    """`value` as nginx writes a variable into an access-log line (escape=default): `"`, `\\`,
+    control bytes and bytes from 0x7f up as \\xHH."""
+    if not value.translate(None, _PLAIN):  # nothing left once the plain bytes are gone
+        return value
+    return b"".join([_ESCAPED[c] for c in value])
+
+
+def escape_text(value: str) -> str:
+    """escape() of a value held as text decoded from latin-1 (the request's bytes, one to one)."""
+    return escape(value.encode("latin-1", "backslashreplace")).decode("ascii")
 
 
 class AccessRecord(NamedTuple):
@@ -68,9 +93,10 @@ class AccessLog:
         self.fmt = fmt
         self.json = fmt == "json"  # else ingress-nginx's log-format-upstream, which the proxy formats inline
         self.clock = clock
-        self._buffer: list[str] = []  # formatted lines until the next flush
+        self._buffer: list[bytes] = []  # formatted lines (ASCII, no newline) until the next flush
         self._time_second = -1
         self._time_local = ""
+        self._time_local_b = b""
         self.on_reopen: list = []  # called after reopen() (ingressd.workers.pool hands workers the new file)
         try:
             self._tty = self.stream.isatty()
@@ -80,17 +106,20 @@ class AccessLog:
     def _local_time(self, now: float) -> str:
         second = int(now)
         if second != self._time_second:
-            self._time_second = second
-            self._time_local = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(second))
+            self._set_second(second)
         return self._time_local
 
-    def time_local(self) -> str:
+    def _set_second(self, second: int) -> None:
+        self._time_second = second
+        self._time_local = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(second))
+        self._time_local_b = self._time_local.encode("ascii")
+
+    def time_local(self) -> bytes:
         """nginx's $time_local now (by `clock`), for a line built by the caller."""
         second = int(self.clock())
         if second != self._time_second:
-            self._time_second = second
-            self._time_local = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(second))
-        return self._time_local
+            self._set_second(second)
+        return self._time_local_b
 
     def format(self, r: AccessRecord, now: float | None = None) -> str:
         """One line for one record."""
@@ -106,11 +135,11 @@ class AccessLog:
                   upstream_response_length, upstream_response_time, upstream_status, req_id,
                   *_) in entries:
             lines.append(
-                f'{remote_addr} - - [{local_time(now)}] "{request_line}" {status} '
-                f'{body_bytes_sent} "{referer or "-"}" "{user_agent or "-"}" {request_length} '
-                f"{request_time:.3f} [{upstream_name}] [{alternative_upstream_name}] "
+                f'{remote_addr} - - [{local_time(now)}] "{escape_text(request_line)}" {status} '
+                f'{body_bytes_sent} "{escape_text(referer) or "-"}" "{escape_text(user_agent) or "-"}" '
+                f"{request_length} {request_time:.3f} [{upstream_name}] [{alternative_upstream_name}] "
                 f"{upstream_addr or '-'} {upstream_response_length or '-'} "
-                f"{upstream_response_time or '-'} {upstream_status or '-'} {req_id}"
+                f"{upstream_response_time or '-'} {upstream_status or '-'} {escape_text(req_id)}"
             )
         return lines
 
@@ -143,12 +172,12 @@ class AccessLog:
 
     def log(self, record: tuple) -> None:
         """Queue one record (an AccessRecord or a plain tuple in its field order), formatted now."""
-        self.line(self.format(record))
+        self.line(self.format(record).encode("ascii", "backslashreplace"))
 
-    def line(self, text: str) -> None:
-        """Queue one formatted line (no newline): what `format()` gives for the request's record."""
+    def line(self, line: bytes) -> None:
+        """Queue one formatted line (ASCII, no newline): what `format()` gives for the request's record."""
         buffer = self._buffer
-        buffer.append(text)
+        buffer.append(line)
         if self._tty or len(buffer) >= 256:
             self.flush()
 
@@ -157,9 +186,19 @@ class AccessLog:
         if not lines:
             return
         self._buffer = []
+        data = b"\n".join(lines) + b"\n"
+        stream = self.stream
         try:
-            self.stream.write("\n".join(lines) + "\n")
-            self.stream.flush()
+            raw = getattr(stream, "buffer", None)
+            if raw is not None:  # a text file (stdout, --access-log FILE): its bytes, after its text
+                stream.flush()
+                raw.write(data)
+                raw.flush()
+            elif hasattr(stream, "write_bytes"):  # a worker's (ingressd.workers.worker.ReportStream)
+                stream.write_bytes(data)
+            else:
+                stream.write(data.decode("ascii", "backslashreplace"))
+                stream.flush()
         except (OSError, ValueError):
             pass  # a closed stdout must not take the proxy down
 

@@ -56,7 +56,7 @@ def test_seconds3_is_exactly_the_float_format():
     values = [*_near_ties(), *(rand.random() * 12 for _ in range(20000)), *(rand.expovariate(200) for _ in range(20000)),
               0.0, 1e-9, 10.0, 123.4565, 1e6]
     for value in values:
-        assert seconds3(value) == f"{value:.3f}", value
+        assert seconds3(value) == b"%.3f" % value == f"{value:.3f}".encode(), value
 
 
 # ---- --access-log stdout|stderr|off|FILE ----------------------------------------------------------

@@ -12,7 +12,7 @@ import ssl
 import time
 from random import randbytes as _randbytes  # request ids need uniqueness, not secrecy (as nginx's $request_id)
 
-from ingressd.accesslog import MS3
+from ingressd.accesslog import MS3, STATUS, escape, seconds3
 from ingressd.proxy.errors import simple_response
 from ingressd.proxy.headers import (DROP_RESPONSE_HSTS, client_response_head, modify_request_headers,
                                     modify_response_headers, upstream_request_head)
@@ -26,7 +26,8 @@ REPLAY_LIMIT = 64 * 1024  # streamed (proxy-request-buffering off) bodies up to 
 PENDING_LIMIT = 64 * 1024  # body bytes buffered before the client is paused
 _NO_LABEL = ""
 _NOTHING_TRIED: frozenset[str] = frozenset()
-# Metric label tuples per (location, status, method); the location is kept to rule out a reused id.
+# (location, metric labels, b"[main] [alternative]") per (location, status, method, alternative, main
+# upstream); the location is kept to rule out a reused id.
 _LABELS: dict[tuple, tuple] = {}
 # Request ids ($request_id: 32 random hex digits) made 256 at a time from one draw, in C (hex with a
 # separator every 16 bytes, split): formatting a 128-bit number per request cost more than the rest
@@ -40,6 +41,21 @@ def _more_request_ids() -> bytes:
 
 
 os.register_at_fork(after_in_child=_REQUEST_IDS.clear)  # a forked child draws its own
+# The access-log line (ingress-nginx's log-format-upstream) of a request answered by one upstream
+# attempt, and of any other (those upstream fields as bytes, "-" when empty).
+_LINE = b'%b - - [%b] "%b %b HTTP/%b" %d %d "%b" "%b" %d %b %b %b %d %b %b %b'
+_LINE_ANY = b'%b - - [%b] "%b %b HTTP/%b" %d %d "%b" "%b" %d %b %b %b %b %b %b %b'
+_VERSIONS = {v: v.encode() for v in ("1.1", "1.0", "0.9", "2.0")}
+_ADDRESSES: dict[str, bytes] = {}  # upstream "ip:port" -> its bytes, for the log
+
+
+def _address(addr: str) -> bytes:
+    if len(_ADDRESSES) >= 4096:
+        _ADDRESSES.clear()
+    b = _ADDRESSES[addr] = addr.encode("ascii", "backslashreplace")
+    return b
+
+
 # llhttp's method names as str without a decode per request (others are decoded).
 _METHOD_NAMES = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE")}
 
@@ -90,7 +106,7 @@ class Exchange:
         self.replay: list[bytes] | tuple | None = ()
         self.out: list[bytes] | tuple = ()  # the response bytes held until the end of an upstream read
         self.upstream_addrs: list[str] = []  # one per attempt (the tries, the endpoints tried)
-        self.upstream_statuses: list[str] = []
+        self.upstream_statuses: list[int] = []
         self.upstream_times: list[float] = []
         self.host = ""
         self.host_b = b""
@@ -564,7 +580,7 @@ class Exchange:
         self.server.log_upstream_error(
             f"{reason}, upstream {self.upstream_name}, host {self.host!r}, "
             f"request \"{self.method.decode('latin-1')} {self.path}\"")
-        self.upstream_statuses.append("502" if kind != "timeout" else "504")
+        self.upstream_statuses.append(502 if kind != "timeout" else 504)
         self.upstream_times.append(time.monotonic() - self.up_started)
         self.drop_upstream()
         if self.head_sent or self.tunnel:
@@ -605,7 +621,7 @@ class Exchange:
             return False
         if len(self.upstream_addrs) >= (cfg.proxy_next_upstream_tries or len(self.endpoints)):
             return False
-        self.upstream_statuses.append(str(status))
+        self.upstream_statuses.append(status)
         self.upstream_times.append(time.monotonic() - self.up_started)
         self.drop_upstream()
         self._retry()
@@ -634,7 +650,7 @@ class Exchange:
         if status >= 400 and self.retry_on_status(status):
             return
         self.resp_status = status
-        self.upstream_statuses.append(str(status))
+        self.upstream_statuses.append(status)
         # HSTS (https, hsts on) replaces the upstream's header; with hsts off the upstream's passes.
         hsts_line = self.server.hsts_line if self.conn.scheme_b == b"https" else b""
         if self.gateway is not None and self.gateway.response_headers:
@@ -836,21 +852,24 @@ class Exchange:
         else:
             main_upstream = alternative = ""
         method = _METHOD_NAMES.get(self.method) or self.method.decode("latin-1")
-        key = (id(loc), self.status, method, alternative)
+        key = (id(loc), self.status, method, alternative, main_upstream)
         cached = _LABELS.get(key)
         if cached is not None and cached[0] is loc:
             labels = cached[1]
+            upstreams = cached[2]
         else:
             labels = metric_labels(loc, self.status, method, alternative)
+            upstreams = b"[%b] [%b]" % (main_upstream.encode("ascii", "backslashreplace"),
+                                        alternative.encode("ascii", "backslashreplace"))
             if len(_LABELS) >= 4096:
                 _LABELS.clear()
-            _LABELS[key] = (loc, labels)
+            _LABELS[key] = (loc, labels, upstreams)
         times = self.upstream_times
         upstream_seconds = (times[0] if len(times) == 1 else sum(times)) if times else None
         request_bytes = self.request_length + self.req_body_bytes
         server.metrics.observe(labels, elapsed, upstream_seconds, request_bytes, self.resp_bytes)
-        if self.upstream_times and self.balance_cfg is not None and self.balance_cfg.load_balance == "ewma":
-            server.balancers.observe(self.upstream_name, self.upstream_addrs[-1], self.upstream_times[-1])
+        if times and self.balance_cfg is not None and self.balance_cfg.load_balance == "ewma":
+            server.balancers.observe(self.upstream_name, self.upstream_addrs[-1], times[-1])
         log = server.access_log
         if log is None:
             return
@@ -858,33 +877,53 @@ class Exchange:
         referer = hmap.get(b"referer")
         agent = hmap.get(b"user-agent")
         if not log.json:
-            # ingress-nginx's log-format-upstream in one f-string: exactly AccessLog.format() of the
-            # record below (tests/proxy/test_access_line.py holds the two together), at a fraction
-            # of the cost of building the record and formatting it later.
-            addrs = self.upstream_addrs
-            statuses = self.upstream_statuses
-            # f"{t:.3f}" by table (accesslog.seconds3, inlined): no float formatting per request.
+            # ingress-nginx's log-format-upstream as one bytes %-format of the request's own bytes:
+            # exactly AccessLog.format() of the record below (tests/proxy/test_access_line.py holds
+            # the two together). Values from the request are escaped as nginx does (accesslog.escape).
+            # llhttp has refused every other control byte in a target or a header value already
+            # (tests/proxy/test_access_line.py pins that), so ASCII without `"`, `\` and tab is plain.
+            target = self.target
+            if not (target.isascii() and 34 not in target and 92 not in target and 9 not in target):
+                target = escape(target)
+            if not referer:
+                referer = b"-"
+            elif not (referer.isascii() and 34 not in referer and 92 not in referer and 9 not in referer):
+                referer = escape(referer)
+            if not agent:
+                agent = b"-"
+            elif not (agent.isascii() and 34 not in agent and 92 not in agent and 9 not in agent):
+                agent = escape(agent)
+            rid = self.request_id
+            if b"x-request-id" in hmap and not (rid.isascii() and 34 not in rid and 92 not in rid and 9 not in rid):
+                rid = escape(rid)  # the client's own
+            # b"%.3f" by table (accesslog.seconds3, inlined): no float formatting per request.
             y = elapsed * 1000.0
             ms = int(y + 0.5)
-            request_time = MS3[ms] if -0.49999 < y - ms < 0.49999 and y >= 0.0 and ms < 10000 else f"{elapsed:.3f}"
-            if len(times) == 1:
+            request_time = MS3[ms] if -0.49999 < y - ms < 0.49999 and y >= 0.0 and ms < 10000 else b"%.3f" % elapsed
+            addrs = self.upstream_addrs
+            statuses = self.upstream_statuses
+            if len(times) == 1 and len(addrs) == 1 and len(statuses) == 1:  # one attempt, answered
                 t = times[0]
                 y = t * 1000.0
                 ms = int(y + 0.5)
-                upstream_time = MS3[ms] if -0.49999 < y - ms < 0.49999 and y >= 0.0 and ms < 10000 else f"{t:.3f}"
-            else:
-                upstream_time = ", ".join(f"{t:.3f}" for t in times) if times else "-"
-            log.line(
-                f'{self.conn.client_ip} - - [{log.time_local()}] '
-                f'"{method} {self.path or self.target.decode("latin-1")} HTTP/{self.version}" {self.status} '
-                f'{self.resp_bytes} "{referer.decode("latin-1") if referer else "-"}" '
-                f'"{agent.decode("latin-1") if agent else "-"}" {request_bytes} {request_time} '
-                f'[{main_upstream}] [{alternative}] '
-                f'{(addrs[0] if len(addrs) == 1 else ", ".join(addrs)) if addrs else "-"} '
-                f'{self.resp_bytes if statuses else "-"} '
-                f'{upstream_time} '
-                f'{(statuses[0] if len(statuses) == 1 else ", ".join(statuses)) if statuses else "-"} '
-                f'{self.request_id.decode("latin-1")}')
+                status = statuses[0]
+                addr = addrs[0]
+                log.line(_LINE % (
+                    self.conn.client_ip_b, log.time_local(), self.method, target,
+                    _VERSIONS.get(self.version) or self.version.encode("latin-1"), self.status, self.resp_bytes,
+                    referer, agent, request_bytes, request_time, upstreams,
+                    _ADDRESSES.get(addr) or _address(addr), self.resp_bytes,
+                    MS3[ms] if -0.49999 < y - ms < 0.49999 and y >= 0.0 and ms < 10000 else b"%.3f" % t,
+                    STATUS[status] if 0 <= status < 1000 else b"%d" % status, rid))
+                return
+            log.line(_LINE_ANY % (
+                self.conn.client_ip_b, log.time_local(), self.method, target,
+                _VERSIONS.get(self.version) or self.version.encode("latin-1"), self.status, self.resp_bytes,
+                referer, agent, request_bytes, request_time, upstreams,
+                b", ".join([_ADDRESSES.get(a) or _address(a) for a in addrs]) if addrs else b"-",
+                b"%d" % self.resp_bytes if statuses else b"-",
+                b", ".join([seconds3(t) for t in times]) if times else b"-",
+                b", ".join([b"%d" % s for s in statuses]) if statuses else b"-", rid))
             return
         log.log((  # AccessRecord's field order (the JSON format)
             self.conn.client_ip,
@@ -899,8 +938,8 @@ class Exchange:
             alternative,
             ", ".join(self.upstream_addrs),
             str(self.resp_bytes) if self.upstream_statuses else "",
-            (f"{times[0]:.3f}" if len(times) == 1 else ", ".join(f"{t:.3f}" for t in times)),
-            ", ".join(self.upstream_statuses),
+            ", ".join([seconds3(t).decode() for t in times]),
+            ", ".join([str(s) for s in self.upstream_statuses]),
             self.request_id.decode("latin-1"),
             self.host,
             method,

@@ -79,15 +79,21 @@ class ReportStream:
             os.close(old)
 
     def write(self, text: str) -> None:
+        # Frames carry UTF-8 (the control process decodes them so); the file takes its own encoding.
+        self.write_bytes(text.encode("utf-8", "surrogatepass") if self.fd is None else
+                         text.encode(self.encoding, self.errors))
+
+    def write_bytes(self, data: bytes) -> None:
+        """Whole lines already encoded (AccessLog's: ASCII)."""
         fd = self.fd
         if fd is None:
             if not self.writer.is_closing():
-                self.writer.write(frame(b"G", text.encode("utf-8", "surrogatepass")))
+                self.writer.write(frame(b"G", data))
             return
         try:
-            data = memoryview(text.encode(self.encoding, self.errors))
-            while data:
-                data = data[os.write(fd, data):]
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
         except (OSError, ValueError):
             pass  # as AccessLog.flush: a full disk must not take the proxy down
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
 
 import httptools
@@ -158,6 +159,27 @@ async def test_the_upgrade_header_reaches_the_upstream_as_the_client_sent_it(raw
                                b"Upgrade: h2c\r\n\r\n", 1)
     head = bytes(backend.received).split(b"\r\n\r\n")[0]
     assert b"\r\nUpgrade: h2c\r\n" in head and b"\r\nConnection: upgrade" in head
+
+
+# ---- 3. what a client sends cannot forge access-log fields ---------------------------------------
+
+
+async def test_request_values_cannot_forge_access_log_fields(raw_backend, start_proxy):
+    """A quote in the target, the Referer, the User-Agent or the client's X-Request-ID would end its
+    field and let the client write the fields after it: they are escaped as nginx escapes them, and
+    every line stays ASCII with its 21 space-separated fields where they belong."""
+    backend = await raw_backend()
+    proxy = await start_proxy(routes(backend.port))
+    forged = b'" 200 1 "-" "-" 1 0.001 [x] [] 1.2.3.4:80 1 0.001 200 forged'
+    got = await exchange(proxy.port, b"GET /public/a" + forged.replace(b" ", b"") + b" HTTP/1.1\r\nHost: app.test\r\n"
+                         b"Referer: " + forged + b"\r\nUser-Agent: \xc3\xa9\t" + forged + b"\r\n"
+                         b"X-Request-ID: " + forged + b"\r\n\r\n", 1)
+    assert got.done == [(200, b"ok")]
+    [line] = proxy.log_lines()
+    assert line.isascii() and "forged" in line
+    assert '"GET /public/a\\x22200' in line and ' "\\x22 200 1 \\x22-\\x22' in line and '"\\xC3\\xA9\\x09\\x22 200' in line
+    rid = forged.decode().replace('"', "\\x22")
+    assert re.search(r" \[default-web-80\] \[\] 127\.0\.0\.1:%d 2 \d+\.\d{3} 200 %s$" % (backend.port, re.escape(rid)), line)
 
 
 # ---- 4. request heads are bounded (large_client_header_buffers 4 8k) ---------------------------
