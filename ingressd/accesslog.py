@@ -17,6 +17,7 @@ proxy then builds no record at all).
 
 from __future__ import annotations
 
+import binascii
 import json
 import os
 import sys
@@ -60,6 +61,24 @@ def escape_text(value: str) -> str:
     return escape(value.encode("latin-1", "backslashreplace")).decode("ascii")
 
 
+_BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def basic_user(authorization: bytes | None) -> bytes | None:
+    """nginx's $remote_user: the user name in an `Authorization: Basic` header, None when there is
+    none. As nginx 1.22 logs it (ngx_http_auth_basic_user): "Basic " in any case, then spaces, then
+    base64 up to the first "=" or the end (a byte outside the standard alphabet, or 4n+1 of them:
+    none), decoded; the name is what comes before the first colon (no colon, or nothing before
+    it: none)."""
+    if authorization is None or authorization[:6].lower() != b"basic ":
+        return None
+    encoded = authorization[6:].lstrip(b" ").partition(b"=")[0]
+    if not encoded or len(encoded) % 4 == 1 or not _BASE64.issuperset(encoded):
+        return None
+    user, colon, _ = binascii.a2b_base64(encoded + b"=" * (-len(encoded) % 4)).partition(b":")
+    return user if colon and user else None
+
+
 class AccessRecord(NamedTuple):
     """One request, as the variables of ingress-nginx's log format."""
 
@@ -81,6 +100,7 @@ class AccessRecord(NamedTuple):
     host: str
     method: str
     path: str
+    remote_user: str = ""  # $remote_user (basic_user), decoded from latin-1; "" without one
 
 
 class AccessLog:
@@ -130,12 +150,13 @@ class AccessLog:
             return [self._json(now, AccessRecord(*r)) for now, r in entries]
         local_time = self._local_time
         lines = []
-        for now, (remote_addr, request_line, status, body_bytes_sent, referer, user_agent, request_length,
-                  request_time, upstream_name, alternative_upstream_name, upstream_addr,
-                  upstream_response_length, upstream_response_time, upstream_status, req_id,
-                  *_) in entries:
+        for now, record in entries:
+            (remote_addr, request_line, status, body_bytes_sent, referer, user_agent, request_length, request_time,
+             upstream_name, alternative_upstream_name, upstream_addr, upstream_response_length,
+             upstream_response_time, upstream_status, req_id, _, _, _, remote_user) = AccessRecord(*record)
             lines.append(
-                f'{remote_addr} - - [{local_time(now)}] "{escape_text(request_line)}" {status} '
+                f'{remote_addr} - {escape_text(remote_user) or "-"} [{local_time(now)}] '
+                f'"{escape_text(request_line)}" {status} '
                 f'{body_bytes_sent} "{escape_text(referer) or "-"}" "{escape_text(user_agent) or "-"}" '
                 f"{request_length} {request_time:.3f} [{upstream_name}] [{alternative_upstream_name}] "
                 f"{upstream_addr or '-'} {upstream_response_length or '-'} "
@@ -149,6 +170,7 @@ class AccessLog:
             {
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)),
                 "remote_addr": r.remote_addr,
+                "remote_user": r.remote_user,
                 "request": r.request_line,
                 "method": r.method,
                 "host": r.host,

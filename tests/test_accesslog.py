@@ -1,5 +1,6 @@
 """Access log lines: ingress-nginx's log-format-upstream and the JSON variant; --access-log targets."""
 
+import base64
 import io
 import json
 import math
@@ -7,7 +8,7 @@ import random
 
 import pytest
 
-from ingressd.accesslog import AccessLog, AccessRecord, open_access_log, seconds3
+from ingressd.accesslog import AccessLog, AccessRecord, basic_user, open_access_log, seconds3
 from ingressd.cli import build_parser, main
 
 REC = AccessRecord("127.0.0.1", "GET /x HTTP/1.1", 200, 12, "", "curl/8", 80, 0.0123, "default-web-80", "",
@@ -35,6 +36,41 @@ def test_json_format_has_the_same_fields():
     assert entry["upstream_addr"] == "127.1.0.1:8080"
     assert entry["req_id"] == "rid"
     assert entry["request_time"] == 0.012
+
+
+def _b64(text: bytes) -> bytes:
+    return base64.b64encode(text)
+
+
+# What nginx 1.22 logged as $remote_user for each Authorization header (sent to it, one by one).
+REMOTE_USER = [
+    (b"Basic " + _b64(b"alice:secret"), b"alice"),
+    (b"basic " + _b64(b"bob:pw"), b"bob"),
+    (b"BASIC    " + _b64(b"carol:x"), b"carol"),
+    (b"Basic " + _b64(b"dave:x").rstrip(b"="), b"dave"),
+    (b"Basic ZGF2ZTp4ZQ", b"dave"),  # 10 characters: decodes
+    (b"Basic ZGF2ZTp4Z", None),  # 9 (4n+1): no
+    (b"Basic " + _b64(b"nocolon"), None),
+    (b"Basic " + _b64(b":emptyuser"), None),
+    (b"Basic !!!notbase64", None),
+    (b"Basic -_8=", None),  # the URL-safe alphabet is not base64 here
+    (b"Basic ZGF2ZTp4 junk", None),
+    (b"Basic " + _b64(b"eve:x") + b" trailing", b"eve"),  # up to the first "="
+    (b"Basic YTpi==garbage!!", b"a"),
+    (b"Basic ZXZl=Ong", None),
+    (b"Basic " + _b64(b"x:y:z"), b"x"),
+    (b"Basic " + _b64(b'q"u\\o\xc3\xa9:x'), b'q"u\\o\xc3\xa9'),  # logged escaped: q\x22u\x5Co\xC3\xA9
+    (b"Basic", None),
+    (b"Basic   ", None),
+    (b"Basic\t" + _b64(b"tab:x"), None),
+    (b"Bearer abc", None),
+    (None, None),
+]
+
+
+@pytest.mark.parametrize(("authorization", "user"), REMOTE_USER)
+def test_remote_user_is_the_basic_user_as_nginx_reads_it(authorization, user):
+    assert basic_user(authorization) == user
 
 
 def _near_ties():

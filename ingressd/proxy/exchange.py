@@ -12,7 +12,7 @@ import ssl
 import time
 from random import randbytes as _randbytes  # request ids need uniqueness, not secrecy (as nginx's $request_id)
 
-from ingressd.accesslog import MS3, STATUS, escape, seconds3
+from ingressd.accesslog import MS3, STATUS, basic_user, escape, seconds3
 from ingressd.proxy.errors import simple_response
 from ingressd.proxy.headers import (DROP_RESPONSE_HSTS, client_response_head, modify_request_headers,
                                     modify_response_headers, upstream_request_head)
@@ -43,8 +43,8 @@ def _more_request_ids() -> bytes:
 os.register_at_fork(after_in_child=_REQUEST_IDS.clear)  # a forked child draws its own
 # The access-log line (ingress-nginx's log-format-upstream) of a request answered by one upstream
 # attempt, and of any other (those upstream fields as bytes, "-" when empty).
-_LINE = b'%b - - [%b] "%b %b HTTP/%b" %d %d "%b" "%b" %d %b %b %b %d %b %b %b'
-_LINE_ANY = b'%b - - [%b] "%b %b HTTP/%b" %d %d "%b" "%b" %d %b %b %b %b %b %b %b'
+_LINE = b'%b - %b [%b] "%b %b HTTP/%b" %d %d "%b" "%b" %d %b %b %b %d %b %b %b'
+_LINE_ANY = b'%b - %b [%b] "%b %b HTTP/%b" %d %d "%b" "%b" %d %b %b %b %b %b %b %b'
 _VERSIONS = {v: v.encode() for v in ("1.1", "1.0", "0.9", "2.0")}
 _ADDRESSES: dict[str, bytes] = {}  # upstream "ip:port" -> its bytes, for the log
 
@@ -893,6 +893,12 @@ class Exchange:
                 agent = b"-"
             elif not (agent.isascii() and 34 not in agent and 92 not in agent and 9 not in agent):
                 agent = escape(agent)
+            user = hmap.get(b"authorization")
+            if user is not None:  # $remote_user
+                user = basic_user(user)
+                user = b"-" if user is None else escape(user)
+            else:
+                user = b"-"
             rid = self.request_id
             if b"x-request-id" in hmap and not (rid.isascii() and 34 not in rid and 92 not in rid and 9 not in rid):
                 rid = escape(rid)  # the client's own
@@ -909,7 +915,7 @@ class Exchange:
                 status = statuses[0]
                 addr = addrs[0]
                 log.line(_LINE % (
-                    self.conn.client_ip_b, log.time_local(), self.method, target,
+                    self.conn.client_ip_b, user, log.time_local(), self.method, target,
                     _VERSIONS.get(self.version) or self.version.encode("latin-1"), self.status, self.resp_bytes,
                     referer, agent, request_bytes, request_time, upstreams,
                     _ADDRESSES.get(addr) or _address(addr), self.resp_bytes,
@@ -917,7 +923,7 @@ class Exchange:
                     STATUS[status] if 0 <= status < 1000 else b"%d" % status, rid))
                 return
             log.line(_LINE_ANY % (
-                self.conn.client_ip_b, log.time_local(), self.method, target,
+                self.conn.client_ip_b, user, log.time_local(), self.method, target,
                 _VERSIONS.get(self.version) or self.version.encode("latin-1"), self.status, self.resp_bytes,
                 referer, agent, request_bytes, request_time, upstreams,
                 b", ".join([_ADDRESSES.get(a) or _address(a) for a in addrs]) if addrs else b"-",
@@ -944,4 +950,5 @@ class Exchange:
             self.host,
             method,
             self.path,
+            (basic_user(hmap.get(b"authorization")) or b"").decode("latin-1"),
         ))

@@ -48,6 +48,9 @@ ROWS = {
                                         "headers": {b"user-agent": b'x"y\\z\t\xc3\xa9', b"referer": b'r"'}},
     "the client's own X-Request-ID": {"headers": {b"x-request-id": b'id"1\\'}, "request_id": b'id"1\\'},
     "upstream status 1000 and over": {"upstream_statuses": [1000]},
+    "basic auth user ($remote_user)": {"headers": {b"authorization": b"Basic YWxpY2U6c2VjcmV0"}},
+    "basic auth user to escape": {"headers": {b"authorization": b"Basic cSJ1XG/DqTp4"}},
+    "authorization not basic": {"headers": {b"authorization": b"Bearer abc"}},
 }
 
 
@@ -90,6 +93,17 @@ def test_request_values_are_escaped_as_nginx_logs_them():
     ex.record(100.0123)
     log.flush()
     assert '"GET /a\\x22b\\x5Cc%22 HTTP/1.1" 200 12 "r\\x22" "x\\x22y\\x5Cz\\x09\\xC3\\xA9" 80 ' in out.getvalue()
+
+
+@pytest.mark.parametrize(("authorization", "field"), [
+    (b"Basic YWxpY2U6c2VjcmV0", "alice"), (b"Basic cSJ1XG/DqTp4", "q\\x22u\\x5Co\\xC3\\xA9"), (b"Bearer abc", "-")])
+def test_remote_user_field_as_nginx_logs_it(authorization, field):
+    out = io.StringIO()
+    log = AccessLog(out, clock=lambda: 1767225600.5)
+    ex = _finished_exchange({"headers": {b"authorization": authorization}}, log)
+    ex.record(100.0123)
+    log.flush()
+    assert out.getvalue().startswith(f"10.1.2.3 - {field} [")
 
 
 class _Parsed:
