@@ -176,9 +176,11 @@ class UpstreamPool:
         if conn.endpoint in self.retired:
             conn.close()
             return
-        if conn.write_paused or conn.transport.is_closing():
+        if conn.write_paused:
             conn.close()
             return
+        # A transport already closing may still land here; take() passes it over and its
+        # connection_lost takes it out (forget), so it is not checked for on every release.
         conns = self.idle.get(conn.address)
         if conns is None:  # (not setdefault: its default list would be made for every release)
             conns = self.idle[conn.address] = []
