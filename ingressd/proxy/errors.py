@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from ingressd.proxy.headers import date_line
+
 
 def reason(status: int) -> str:
     try:
@@ -33,7 +35,8 @@ def simple_response(
     """A complete HTTP/1.1 response with a Content-Length body."""
     if body is None:
         body = error_page(status, title)
-    lines = [f"HTTP/1.1 {status} {reason(status)}", "Content-Type: text/html", f"Content-Length: {len(body)}"]
+    lines = [f"HTTP/1.1 {status} {reason(status)}", date_line()[:-2].decode("ascii"), "Content-Type: text/html",
+             f"Content-Length: {len(body)}"]  # the Date as nginx writes on every response
     for name, value in headers or ():
         lines.append(f"{name}: {value}")
     if close:

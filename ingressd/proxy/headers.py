@@ -5,6 +5,8 @@ Pure functions over lists of (name, value) byte pairs; names keep the client's s
 
 from __future__ import annotations
 
+import time
+from email.utils import formatdate
 from http import HTTPStatus
 
 # Never forwarded in either direction (RFC 9110 §7.6.1), plus `Proxy` (httpoxy) and the
@@ -40,7 +42,13 @@ _SET_BY_PROXY = frozenset(
     }
 )
 _DROP_REQUEST = HOP_BY_HOP | _SET_BY_PROXY
-_DROP_RESPONSE = HOP_BY_HOP | frozenset({b"server", b"content-length"})
+# nginx's proxy_hide_header defaults (ngx_http_proxy_hide_headers): never passed to the client.
+# nginx writes its own Date instead (and its Server, which ingressd leaves out).
+HIDDEN_BY_PROXY = frozenset(
+    {b"date", b"server", b"x-pad", b"x-accel-expires", b"x-accel-redirect", b"x-accel-limit-rate",
+     b"x-accel-buffering", b"x-accel-charset"}
+)
+_DROP_RESPONSE = HOP_BY_HOP | HIDDEN_BY_PROXY | frozenset({b"content-length"})
 # With HSTS on, over HTTPS: ingressd's own Strict-Transport-Security replaces the upstream's
 # (lua_ingress.lua header(): ngx.header["Strict-Transport-Security"] = value).
 DROP_RESPONSE_HSTS = _DROP_RESPONSE | frozenset({b"strict-transport-security"})
@@ -110,6 +118,17 @@ def upstream_request_head(
 
 
 _STATUS_LINES: dict[int, bytes] = {}
+_DATE = [-1, b""]  # [the second, its Date line]
+
+
+def date_line(now: float | None = None) -> bytes:
+    """b"Date: <HTTP-date>\\r\\n" for now (or `now`, a time.time() value), as nginx writes on every
+    response; made once a second."""
+    second = int(time.time() if now is None else now)
+    if second != _DATE[0]:
+        _DATE[1] = b"Date: %b\r\n" % formatdate(second, usegmt=True).encode("ascii")
+        _DATE[0] = second
+    return _DATE[1]
 
 
 def status_line(status: int) -> bytes:
@@ -133,12 +152,14 @@ def client_response_head(
 ) -> tuple[list[bytes], bytes | None]:
     """The start of the response head for the client, and the upstream's Content-Length.
 
-    Upstream headers less hop-by-hop, `Server` and the framing headers (and whatever else `drop`
-    names: DROP_RESPONSE_HSTS when ingressd sets its own HSTS); the caller appends its own framing
-    and the final CRLF (it needs the Content-Length found here to choose the framing).
+    The status line and ingressd's own Date, then the upstream headers less hop-by-hop, what nginx
+    hides (HIDDEN_BY_PROXY: its Date, Server, X-Accel-*) and the framing headers (and whatever else
+    `drop` names: DROP_RESPONSE_HSTS when ingressd sets its own HSTS); the caller appends its own
+    framing and the final CRLF (it needs the Content-Length found here to choose the framing).
     """
     line = _STATUS_LINES.get(status) or status_line(status)
-    parts = [line]
+    second = int(time.time())
+    parts = [line, _DATE[1] if second == _DATE[0] else date_line(second)]  # date_line(), inlined
     named = None
     content_length = None
     for name, value in headers:
@@ -153,7 +174,7 @@ def client_response_head(
     if named:
         # Connection names more hop-by-hop headers: filter again with them (rare).
         drop = drop | named
-        parts = [line]
+        parts = parts[:2]
         for name, value in headers:
             if name.lower() not in drop:
                 parts.extend((name, b": ", value, b"\r\n"))

@@ -1,6 +1,7 @@
 """A byte-level upstream for hostile-input tests: it records every byte and every request it parses,
 and answers each complete request with 200 (or 101 to an upgrade, when told to), after `interim`
-(1xx responses) when given: in the same write, or a write of its own with `interim_apart`."""
+(1xx responses) when given: in the same write, or a write of its own with `interim_apart`; the
+final response carries `headers` too."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ class _Conn(asyncio.Protocol):
         self.backend.requests.append(self.url)
         self.url = b""
         if not self.parser.should_upgrade():
-            final = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            final = b"HTTP/1.1 200 OK\r\n" + self.backend.headers + b"Content-Length: 2\r\n\r\nok"
             interim = self.backend.interim
             if not interim:
                 self.transport.write(final)
@@ -68,8 +69,10 @@ class _Conn(asyncio.Protocol):
 
 
 class RawBackend:
-    def __init__(self, accept_upgrade: bool = False, interim: bytes = b"", interim_apart: bool = False) -> None:
+    def __init__(self, accept_upgrade: bool = False, interim: bytes = b"", interim_apart: bool = False,
+                 headers: bytes = b"") -> None:
         self.accept_upgrade = accept_upgrade
+        self.headers = headers  # header lines (each ending CRLF) in the final response
         self.interim = interim
         self.interim_apart = interim_apart
         self.received = bytearray()

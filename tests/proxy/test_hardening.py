@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import hashlib
 import re
 import time
@@ -93,6 +94,27 @@ async def test_bytes_after_a_declined_upgrade_are_parsed_as_http_not_tunnelled(r
     assert b"/private" not in backend.received
     lines = proxy.log_lines()
     assert len(lines) == 2 and '"GET /private HTTP/1.1" 404' in lines[1]
+
+
+async def test_the_client_gets_ingressds_date_not_what_nginx_hides(raw_backend, start_proxy):
+    """nginx's proxy_hide_header defaults never reach the client (the upstream's Date, Server,
+    X-Pad, X-Accel-*), and every response, proxied or answered locally, has the proxy's own Date,
+    as nginx 1.22 answered here in front of the same upstream."""
+    hidden = (b"Date: Mon, 01 Jan 2001 00:00:00 GMT\r\nServer: fake/1.0\r\nX-Pad: avoid\r\n"
+              b"X-Accel-Buffering: no\r\nX-Accel-Redirect: /internal\r\nX-Kept: yes\r\n")
+    backend = await raw_backend(headers=hidden)
+    proxy = await start_proxy(routes(backend.port))
+    for target in (b"/public/a", b"/elsewhere"):  # proxied, then the default backend's 404
+        before = time.time()
+        raw = await proxy.raw(b"GET " + target + b" HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n")
+        head = raw.split(b"\r\n\r\n", 1)[0].decode().split("\r\n")
+        dates = [line for line in head if line.lower().startswith("date:")]
+        assert len(dates) == 1, head
+        sent = email.utils.parsedate_to_datetime(dates[0].split(":", 1)[1].strip()).timestamp()
+        assert int(before) <= sent <= time.time() + 1
+        names = {line.split(":", 1)[0].lower() for line in head[1:]}
+        assert not names & {"server", "x-pad", "x-accel-buffering", "x-accel-redirect"}
+        assert ("x-kept" in names) == (target == b"/public/a")
 
 
 EARLY_HINTS = (b"HTTP/1.1 100 Continue\r\n\r\n"

@@ -2,7 +2,13 @@
 
 import pytest
 
-from ingressd.proxy.headers import DROP_RESPONSE_HSTS, client_response_head, connection_forwarding_headers, upstream_request_head
+from ingressd.proxy.headers import (
+    DROP_RESPONSE_HSTS,
+    client_response_head,
+    connection_forwarding_headers,
+    date_line,
+    upstream_request_head,
+)
 
 
 def req(headers):
@@ -67,3 +73,9 @@ def test_client_response_head_drops_the_upstreams_hsts_only_when_asked():
 def test_client_response_head_reports_content_length():
     assert client_response_head(200, [(b"content-LENGTH", b"12"), (b"X", b"y")])[1] == b"12"
     assert client_response_head(200, [(b"X", b"y")])[1] is None
+
+
+def test_date_line_is_the_http_date_of_the_second():
+    assert date_line(0) == b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+    assert date_line(1764921600.9) == b"Date: Fri, 05 Dec 2025 08:00:00 GMT\r\n"
+    assert date_line(1764921600.2) is date_line(1764921600.7)  # made once a second
