@@ -201,7 +201,7 @@ async def test_request_values_cannot_forge_access_log_fields(raw_backend, start_
     assert line.isascii() and "forged" in line
     assert '"GET /public/a\\x22200' in line and ' "\\x22 200 1 \\x22-\\x22' in line and '"\\xC3\\xA9\\x09\\x22 200' in line
     rid = forged.decode().replace('"', "\\x22")
-    assert re.search(r" \[default-web-80\] \[\] 127\.0\.0\.1:%d 2 \d+\.\d{3} 200 %s$" % (backend.port, re.escape(rid)), line)
+    assert re.search(rf" \[default-web-80\] \[\] 127\.0\.0\.1:{backend.port} 2 \d+\.\d{{3}} 200 {re.escape(rid)}$", line)
 
 
 # ---- 4. request heads are bounded (large_client_header_buffers 4 8k) ---------------------------
