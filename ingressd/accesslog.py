@@ -56,6 +56,15 @@ def escape(value: bytes) -> bytes:
     return b"".join([_ESCAPED[c] for c in value])
 
 
+def escape_parsed(value: bytes) -> bytes:
+    """escape() of a request target or header value as llhttp hands it over. llhttp refuses every
+    control byte but tab in those (tests/proxy/test_access_line.py pins it), so ASCII without `"`,
+    `\\` and tab needs nothing: three byte searches instead of escape()'s full pass, per request."""
+    if value.isascii() and 34 not in value and 92 not in value and 9 not in value:
+        return value
+    return escape(value)
+
+
 def escape_text(value: str) -> str:
     """escape() of a value held as text decoded from latin-1 (the request's bytes, one to one)."""
     return escape(value.encode("latin-1", "backslashreplace")).decode("ascii")

@@ -12,7 +12,7 @@ import ssl
 import time
 from random import randbytes as _randbytes  # request ids need uniqueness, not secrecy (as nginx's $request_id)
 
-from ingressd.accesslog import MS3, STATUS, basic_user, escape, seconds3
+from ingressd.accesslog import MS3, STATUS, basic_user, escape, escape_parsed, seconds3
 from ingressd.proxy.errors import simple_response
 from ingressd.proxy.headers import (DROP_RESPONSE_HSTS, client_response_head, modify_request_headers,
                                     modify_response_headers, upstream_request_head)
@@ -879,29 +879,17 @@ class Exchange:
         if not log.json:
             # ingress-nginx's log-format-upstream as one bytes %-format of the request's own bytes:
             # exactly AccessLog.format() of the record below (tests/proxy/test_access_line.py holds
-            # the two together). Values from the request are escaped as nginx does (accesslog.escape).
-            # llhttp has refused every other control byte in a target or a header value already
-            # (tests/proxy/test_access_line.py pins that), so ASCII without `"`, `\` and tab is plain.
-            target = self.target
-            if not (target.isascii() and 34 not in target and 92 not in target and 9 not in target):
-                target = escape(target)
-            if not referer:
-                referer = b"-"
-            elif not (referer.isascii() and 34 not in referer and 92 not in referer and 9 not in referer):
-                referer = escape(referer)
-            if not agent:
-                agent = b"-"
-            elif not (agent.isascii() and 34 not in agent and 92 not in agent and 9 not in agent):
-                agent = escape(agent)
+            # the two together). Values from the request are escaped as nginx does.
+            target = escape_parsed(self.target)
+            referer = escape_parsed(referer) if referer else b"-"
+            agent = escape_parsed(agent) if agent else b"-"
             user = hmap.get(b"authorization")
             if user is not None:  # $remote_user
                 user = basic_user(user)
-                user = b"-" if user is None else escape(user)
-            else:
-                user = b"-"
+            user = b"-" if user is None else escape(user)  # decoded base64: any byte, so escape() itself
             rid = self.request_id
-            if b"x-request-id" in hmap and not (rid.isascii() and 34 not in rid and 92 not in rid and 9 not in rid):
-                rid = escape(rid)  # the client's own
+            if b"x-request-id" in hmap:
+                rid = escape_parsed(rid)  # the client's own
             # b"%.3f" by table (accesslog.seconds3, inlined): no float formatting per request.
             y = elapsed * 1000.0
             ms = int(y + 0.5)

@@ -124,7 +124,7 @@ def _parses(request: bytes) -> bool:
 
 @pytest.mark.parametrize("byte", [*range(0x20), 0x7F])
 def test_the_parser_refuses_the_control_bytes_the_log_line_does_not_look_for(byte):
-    """Exchange.record takes a target or header value that is ASCII without `"`, `\\` and tab as
+    """accesslog.escape_parsed takes a target or header value that is ASCII without `"`, `\\` and tab as
     needing no escape: that holds only while llhttp refuses every other control byte there."""
     assert _parses(b"GET /ab HTTP/1.1\r\nHost: a\r\nUser-Agent: ab\r\n\r\n")
     assert not _parses(b"GET /a" + bytes([byte]) + b"b HTTP/1.1\r\nHost: a\r\n\r\n")
